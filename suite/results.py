@@ -1,0 +1,165 @@
+"""The result schema, the environment fingerprint, and atomic save/load of result files.
+
+A result file is written once, atomically, under results/<device-slug>/, and never overwritten.
+`load` checks the schema and never modifies the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from suite import REPO_ROOT, __version__
+from suite.errors import InputError
+
+SCHEMA = "rawkernel-suite/result/1"
+
+
+@dataclass
+class CaseResult:
+    id: str
+    family: str
+    kernel: str
+    dtype: str
+    params: dict
+    shape: str
+    status: str  # "passed" | "failed" | "error"
+    error: str = ""
+    validation: dict | None = None  # Verdict.as_dict() of the first check
+    revalidation: dict | None = None  # after timing
+    timing: dict | None = None  # Stats.as_dict()
+    metrics: dict = field(default_factory=dict)  # flops, bytes, tflops, gbps, pct_peak_*
+    baselines: dict = field(default_factory=dict)  # name -> {"timing": ..., "speedup": ...} or {"skipped": why}
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def environment(backend) -> dict:
+    """Where and with what a run happened: device (from the backend), host, versions, git state."""
+    import torch
+
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "backend": backend.name,
+        "device": backend.describe(),
+        "host": {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "versions": {
+            "suite": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchvision": _version("torchvision"),
+            "cupy": _version("cupy-cuda13x") or _version("cupy-cuda12x") or _version("cupy"),
+        },
+        "git": {"commit": commit, "dirty": bool(status) if status is not None else None},
+    }
+
+
+def document(env: dict, results: list[CaseResult], complete: bool, command: str) -> dict:
+    return {
+        "schema": SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "complete": complete,
+        "environment": env,
+        "cases": [asdict(r) for r in results],
+    }
+
+
+def device_slug(env: dict) -> str:
+    name = env["device"].get("name", "unknown")
+    return slug(name if env["backend"] == "cupy" else f"host-{name}")
+
+
+def default_path(env: dict, root: Path | None = None) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    commit = (env.get("git", {}).get("commit") or "nogit")[:10]
+    return (root or REPO_ROOT / "results") / device_slug(env) / f"{stamp}-{commit}.json"
+
+
+def save(doc: dict, path: Path) -> Path:
+    """Write `doc` to `path` atomically and without ever replacing an existing file: the data goes to
+    a temporary file in the same folder, then is hard-linked to the final name (which fails if the
+    name exists; a numbered name is tried instead)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1, allow_nan=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        for n in range(1000):
+            target = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                continue
+        raise InputError(f"cannot find a free file name next to {path}")
+    finally:
+        os.unlink(tmp)
+
+
+def load(path: Path) -> dict:
+    """Read a result file; InputError naming the file for a missing, corrupt or foreign one."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such result file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                         "the file is corrupt or truncated") from None
+    if not isinstance(doc, dict) or "schema" not in doc:
+        raise InputError(f"{path}: not a rawkernel-suite result file (no 'schema' field)")
+    if doc["schema"] != SCHEMA:
+        raise InputError(f"{path}: schema {doc['schema']!r} is not the supported {SCHEMA!r}")
+    for key in ("environment", "cases"):
+        if key not in doc:
+            raise InputError(f"{path}: result file lacks its {key!r} section")
+    return doc
