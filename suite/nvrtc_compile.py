@@ -1,0 +1,71 @@
+"""Compile one kernel instantiation to a CUBIN with NVRTC, no GPU needed.
+
+Uses NVIDIA's NVRTC bindings (cuda-bindings, with the nvidia-cuda-nvrtc wheel's library) and the
+same options as the CuPy backend (suite.kernels.compile_options).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from suite.errors import BackendUnavailable, KernelCompileError
+from suite.kernels.compile_options import nvrtc_options
+
+
+@dataclass(frozen=True)
+class Cubin:
+    data: bytes
+    lowered_name: str  # the mangled symbol of the name expression inside `data`
+    log: str  # compiler warnings, if any
+
+
+def _nvrtc():
+    try:
+        from cuda.bindings import nvrtc
+
+        nvrtc.nvrtcVersion()  # loads libnvrtc now, so a missing library is reported here
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"NVRTC is not usable ({exc.__class__.__name__}: {exc}); "
+            "install cuda-bindings and nvidia-cuda-nvrtc of the same CUDA major version") from exc
+    return nvrtc
+
+
+def _ok(nvrtc, result, what: str):
+    """Unwrap a cuda.bindings return tuple; a failure here is NVRTC's, not the kernel's."""
+    status, *values = result
+    if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
+        raise KernelCompileError(f"NVRTC {what} failed: {nvrtc.nvrtcGetErrorString(status)[1].decode()}")
+    return values[0] if values else None
+
+
+def _read(nvrtc, prog, size_call, read_call, what: str) -> bytes:
+    size = _ok(nvrtc, size_call(prog), what)
+    buffer = b" " * size
+    _ok(nvrtc, read_call(prog, buffer), what)
+    return buffer
+
+
+def compile_cubin(source: Path, name_expression: str, arch: str, extra_options=()) -> Cubin:
+    """CUBIN of `name_expression` from `source` for `arch` (e.g. "sm_80"). On a compile error raises
+    KernelCompileError whose message is NVRTC's log (file(line): error: ...)."""
+    nvrtc = _nvrtc()
+    try:
+        code = Path(source).read_bytes()
+    except OSError as exc:
+        raise KernelCompileError(f"cannot read kernel source {source}: {exc.strerror}") from exc
+    options = [o.encode() for o in nvrtc_options(source, arch, extra_options)]
+    prog = _ok(nvrtc, nvrtc.nvrtcCreateProgram(code, str(source).encode(), 0, [], []), "create program")
+    try:
+        _ok(nvrtc, nvrtc.nvrtcAddNameExpression(prog, name_expression.encode()), "add name expression")
+        status, = nvrtc.nvrtcCompileProgram(prog, len(options), options)
+        log = _read(nvrtc, prog, nvrtc.nvrtcGetProgramLogSize, nvrtc.nvrtcGetProgramLog, "read log")
+        log = log.rstrip(b"\0").decode(errors="replace").strip()
+        if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
+            raise KernelCompileError(log or f"NVRTC failed: {nvrtc.nvrtcGetErrorString(status)[1].decode()}")
+        cubin = _read(nvrtc, prog, nvrtc.nvrtcGetCUBINSize, nvrtc.nvrtcGetCUBIN, "read CUBIN")
+        lowered = _ok(nvrtc, nvrtc.nvrtcGetLoweredName(prog, name_expression.encode()), "lowered name")
+        return Cubin(cubin, lowered.decode(), log)
+    finally:
+        nvrtc.nvrtcDestroyProgram(prog)
