@@ -1,0 +1,164 @@
+"""Pictures of saved results: throughput against a sweep axis, and a roofline against measured peaks.
+
+Figures are built with matplotlib's object API (no pyplot, no global state) and written as PNG, SVG,
+or a self-contained HTML page embedding the SVG (one plotting library, no JavaScript).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+from suite.compare import Run, throughput
+from suite.errors import InputError
+
+FORMATS = (".png", ".svg", ".html")
+HOST_NOTE = "CPU-emulation times (host backend), not GPU performance"
+
+
+def _figure(panels: int):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise InputError("suite plot needs matplotlib: pip install matplotlib") from None
+    fig = Figure(figsize=(9, 4.5 * panels), layout="constrained")
+    return fig, fig.subplots(panels, 1, squeeze=False)[:, 0]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def sweep_axes(runs: Sequence[Run]) -> list[str]:
+    """Numeric parameters that take more than one value among the passed cases, most values first."""
+    values: dict[str, set] = defaultdict(set)
+    for run in runs:
+        for case in run.cases.values():
+            if case.passed:
+                for k, v in case.params.items():
+                    if _is_number(v):
+                        values[k].add(v)
+    return sorted((k for k, v in values.items() if len(v) > 1), key=lambda k: (-len(values[k]), k))
+
+
+def _labels(keys: Sequence[dict]) -> list[str]:
+    """Short legend labels: only the parts of the series keys that differ between series."""
+    names = dict.fromkeys(k for key in keys for k in key)
+    varying = [k for k in names if len({str(key.get(k)) for key in keys}) > 1] or ["device"]
+    return [", ".join(str(key.get(k)) if k in ("device", "kernel", "dtype") else f"{k}={key.get(k)}" for k in varying)
+            for key in keys]
+
+
+def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool) -> dict:
+    """(family, unit) -> series key (as a tuple of items) -> [(x, y)]."""
+    panels: dict = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        for case in run.cases.values():
+            rate = throughput(case) if case.passed else None
+            if rate is None or not _is_number(case.params.get(axis)):
+                continue
+            rest = {k: v for k, v in sorted(case.params.items()) if k != axis}
+            x, (y, unit) = case.params[axis], rate
+            lines = [(case.kernel, y)]
+            if baselines:
+                lines += [(f"{name} (baseline)", y / b["speedup"]) for name, b in case.baselines.items() if b.get("speedup")]
+            for kernel, value in lines:
+                key = {"device": run.label, "kernel": kernel, "dtype": case.dtype, **rest}
+                panels[(case.family, unit)][tuple(key.items())].append((x, value))
+    return panels
+
+
+def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool = True):
+    """Throughput (TFLOP/s or GB/s) against a sweep parameter: one panel per family and unit, one line
+    per device and kernel/baseline (and per value of any other parameter that varies)."""
+    axes = sweep_axes(runs)
+    if axis is None:
+        if not axes:
+            raise InputError("no numeric case parameter varies across the passed cases; nothing to plot against")
+        axis = axes[0]
+    panels = _sweep_series(runs, axis, baselines)
+    if not panels:
+        raise InputError(f"no passed case with a throughput has a numeric parameter {axis!r}; "
+                         f"parameters that vary: {', '.join(axes) or 'none'}")
+    fig, axs = _figure(len(panels))
+    for ax, ((family, unit), series) in zip(axs, sorted(panels.items())):
+        keys = list(series)
+        for key, label in zip(keys, _labels([dict(k) for k in keys])):
+            points = sorted(series[key])
+            style = "--" if dict(key)["kernel"].endswith("(baseline)") else "-"
+            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label)
+        xs = [p[0] for s in series.values() for p in s]
+        if min(xs) > 0 and max(xs) / min(xs) >= 8:
+            ax.set_xscale("log", base=2)
+        ax.set(title=f"{family}: {unit} against {axis}", xlabel=axis, ylabel=unit)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    _note_host(fig, runs)
+    return fig
+
+
+def peaks(run: Run) -> dict:
+    """Peaks measured in the run: {"copy_gbps": ..., "matmul_tflops": {dtype: ...}} or {}."""
+    return run.env.get("peaks") or (run.env.get("device") or {}).get("peaks") or {}
+
+
+def roofline_figure(runs: Sequence[Run]):
+    """Achieved TFLOP/s against arithmetic intensity (FLOP/byte), under each run's measured roofs."""
+    points: dict = defaultdict(list)
+    for run in runs:
+        for case in run.cases.values():
+            m = case.metrics or {}
+            if case.passed and m.get("flops") and m.get("bytes") and m.get("tflops"):
+                points[(run.label, case.kernel, case.dtype)].append((m["flops"] / m["bytes"], m["tflops"]))
+    if not points:
+        raise InputError("no passed case has both a FLOP and a byte count; a roofline needs both")
+    # (label, peak TFLOP/s, copy GB/s); the ridge, where the two roofs meet, is at peak * 1000 / GB/s FLOP/byte
+    roofs = [(f"roof {run.label} {dtype}", peak, peaks(run)["copy_gbps"]) for run in runs if peaks(run).get("copy_gbps")
+             for dtype, peak in sorted((peaks(run).get("matmul_tflops") or {}).items()) if peak]
+    xs = [p[0] for s in points.values() for p in s] + [peak * 1000 / gbps for _, peak, gbps in roofs]
+    lo, hi = min(xs) / 4, max(xs) * 4
+    grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
+    fig, (ax,) = _figure(1)
+    for label, peak, gbps in roofs:
+        ax.plot(grid, [min(peak, x * gbps / 1000) for x in grid], ":", label=label)
+    keys = list(points)
+    for key, label in zip(keys, _labels([dict(zip(("device", "kernel", "dtype"), k)) for k in keys])):
+        ax.plot(*zip(*points[key]), "o", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP/byte)", ylabel="TFLOP/s",
+           title="roofline: achieved against measured peaks" if roofs else
+           "roofline: no measured peaks in these results (points only)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    _note_host(fig, runs)
+    return fig
+
+
+def _note_host(fig, runs: Sequence[Run]) -> None:
+    host = [f"#{r.index}" for r in runs if r.on_host]
+    if host:
+        fig.suptitle(f"{', '.join(host)}: {HOST_NOTE}", fontsize="small")
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write `fig` as .png, .svg or .html (the SVG inside a small self-contained page)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"-o {path}: unknown picture format {suffix or '(none)'!r}; use one of {', '.join(FORMATS)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix != ".html":
+            fig.savefig(path, format=suffix[1:], dpi=120)
+            return path
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg")
+        svg = buf.getvalue()
+        title = html.escape(path.stem)
+        path.write_text(f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n"
+                        f"<body>\n{svg[svg.index('<svg'):]}</body></html>\n")
+        return path
+    except OSError as exc:
+        raise InputError(f"-o {path}: cannot write the picture ({exc.strerror or exc})") from None

@@ -1,0 +1,82 @@
+"""`suite plot` on synthetic result files: the plotted values are the saved throughputs, the roofs are
+the measured peaks, and every format is actually written."""
+
+import statistics
+
+import pytest
+
+from suite import cli, compare, plot
+from synthetic_results import case, environment, samples, save_run
+
+pytest.importorskip("matplotlib")
+
+SEQ_LENS = (128, 256, 512, 1024)
+PEAKS = {"copy_gbps": 3000.0, "matmul_tflops": {"float16": 700.0}}
+
+
+def _runs(tmp_path):
+    """Attention cases over seq_len on two devices (one with an SDPA baseline twice as slow)."""
+    paths = []
+    for d, device in enumerate(("NVIDIA H100", "NVIDIA A100")):
+        cases = [case(f"attention/s[seq_len={s}]/float16/flash", samples(1e-4 * s / 128 * (d + 1), seed=s + d),
+                      params={"seq_len": s, "heads": 8}, flops=10**9 * s, nbytes=10**6 * s,
+                      baselines={"sdpa": {"speedup": 2.0}})
+                 for s in SEQ_LENS]
+        paths.append(save_run(tmp_path / "results", environment(device, peaks=PEAKS), cases))
+    return paths
+
+
+def _lines(ax):
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+
+
+def test_sweep_plots_the_saved_throughput_per_device_and_baseline(tmp_path):
+    runs = compare.load_runs(_runs(tmp_path))
+    assert plot.sweep_axes(runs) == ["seq_len"]  # heads never varies
+    fig = plot.sweep_figure(runs)
+    (ax,) = fig.axes
+    lines = _lines(ax)
+    assert set(lines) == {f"{r.label}, {k}" for r in runs for k in ("flash", "sdpa (baseline)")}
+    for run in runs:
+        tflops = [run.cases[f"attention/s[seq_len={s}]/float16/flash"].metrics["tflops"] for s in SEQ_LENS]
+        assert lines[f"{run.label}, flash"] == (list(SEQ_LENS), pytest.approx(tflops))
+        assert lines[f"{run.label}, sdpa (baseline)"][1] == pytest.approx([t / 2 for t in tflops])
+        median = statistics.median(run.cases["attention/s[seq_len=256]/float16/flash"].timing["samples_s"])
+        assert lines[f"{run.label}, flash"][1][1] == pytest.approx(256 * 1e9 / median / 1e12)
+    # labels name only what differs between lines: here the device alone
+    assert set(_lines(plot.sweep_figure(runs, "seq_len", baselines=False).axes[0])) == {r.label for r in runs}
+
+
+def test_roofline_draws_measured_roofs_and_points_at_their_intensity(tmp_path):
+    runs = compare.load_runs(_runs(tmp_path))
+    (ax,) = plot.roofline_figure(runs).axes
+    lines = _lines(ax)
+    xs, ys = lines["roof #1 NVIDIA H100 float16"]
+    assert max(ys) == pytest.approx(700.0)
+    assert ys[0] == pytest.approx(xs[0] * 3000.0 / 1000)  # memory-bound slope below the ridge
+    assert lines["#1 NVIDIA H100"][0] == pytest.approx([1000.0] * len(SEQ_LENS))  # flops / bytes
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".html", b"<!DOCTYPE html>")])
+def test_cli_writes_each_picture_format(tmp_path, suffix, magic):
+    _runs(tmp_path)
+    out = tmp_path / "pics" / f"sweep{suffix}"
+    assert cli.main(["plot", str(tmp_path / "results"), "-o", str(out), "--x", "seq_len"]) == cli.EXIT_OK
+    data = out.read_bytes()
+    assert data.startswith(magic) and len(data) > 1000
+    if suffix == ".html":
+        assert b"<svg" in data and b"</html>" in data and b"<script" not in data
+    roof = tmp_path / "pics" / f"roof{suffix}"
+    assert cli.main(["plot", str(tmp_path / "results"), "--view", "roofline", "-o", str(roof)]) == cli.EXIT_OK
+    assert roof.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["-o", "pic.pdf"], "unknown picture format '.pdf'"),
+    (["-o", "pic.png", "--x", "channels"], "parameters that vary: seq_len"),
+])
+def test_bad_plot_requests_exit_2(tmp_path, capsys, extra, words):
+    _runs(tmp_path)
+    extra = [str(tmp_path / a) if a.startswith("pic") else a for a in extra]
+    assert cli.main(["plot", str(tmp_path / "results"), *extra]) == cli.EXIT_USAGE
+    assert words in " ".join(capsys.readouterr().err.split())
