@@ -4,12 +4,20 @@ A timer turns "launch once" into seconds. `measure` warms up (so compilation and
 land in a sample), then samples until the median is known well enough (relative standard error of
 the median under `target_noise`, with at least `min_samples`) or the time budget is spent.
 The median is the headline; min, quartiles and noise come with it.
+
+Timers: `WallTimer` (the CPU emulation) and `CudaEventTimer` (a GPU: CUDA events, cold samples with
+the L2 cache flushed before the launch, or hot samples of N back-to-back launches). A timer may tell
+`measure` about its last sample through two attributes, which end up in `Stats.flags`:
+`clock_mhz` (the SM clock measured on the device just before the sample) and `host_bound` (the
+host took longer to enqueue the launches than the device was kept busy, so the sample may include
+idle device time).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
@@ -32,6 +40,13 @@ class TimingConfig:
 
 # The CPU emulation is slow and its times only show relative cost: a few samples are enough.
 HOST_TIMING = TimingConfig(warmup=1, min_samples=3, max_samples=50, target_noise=0.02, budget_s=1.0)
+
+# A GPU: warm-up runs also size the hold (below); 1 s per measured callable keeps full sweeps short.
+GPU_TIMING = TimingConfig(warmup=3, min_samples=10, max_samples=2000, target_noise=0.005, budget_s=1.0)
+
+# A sample is flagged throttled when the SM clock was below this fraction of the reference clock
+# (the device's rated maximum): the default threshold of nvbench.
+THROTTLE_FRACTION = 0.75
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,24 @@ def summarize(samples: Sequence[float], stopped_by: str, flags: dict | None = No
     return Stats(tuple(samples), med, min(samples), max(samples), q1, q3, median_noise(samples), stopped_by, flags or {})
 
 
+def sample_flags(clocks_mhz: Sequence[float | None], host_bound: Sequence[bool],
+                 reference_mhz: float | None = None) -> dict:
+    """Per-sample notes for Stats.flags. `reference_mhz`: the device's rated SM clock; without it the
+    fastest clock seen in these samples. Empty when the timer knows neither (the CPU emulation)."""
+    flags: dict = {}
+    known = [c for c in clocks_mhz if c is not None]
+    if known:
+        reference = reference_mhz or max(known)
+        flags["sm_clock_mhz"] = [None if c is None else round(c, 1) for c in clocks_mhz]
+        flags["reference_clock_mhz"] = reference
+        flags["throttled"] = [i for i, c in enumerate(clocks_mhz)
+                              if c is not None and c < THROTTLE_FRACTION * reference]
+    slow_host = [i for i, slow in enumerate(host_bound) if slow]
+    if slow_host:
+        flags["host_bound"] = slow_host
+    return flags
+
+
 class WallTimer:
     """Host wall clock: the callable's work is done when it returns (true for the CPU emulation)."""
 
@@ -101,13 +134,80 @@ def measure(fn: Callable[[], object], timer, config: TimingConfig) -> Stats:
     for _ in range(config.warmup):
         timer.time_once(fn)
     samples: list[float] = []
+    clocks: list[float | None] = []
+    host_bound: list[bool] = []
     start = time.perf_counter()
     while True:
         samples.append(timer.time_once(fn))
+        clocks.append(getattr(timer, "clock_mhz", None))
+        host_bound.append(getattr(timer, "host_bound", False))
         n = len(samples)
         if n >= config.min_samples and median_noise(samples) < config.target_noise:
-            return summarize(samples, "noise")
-        if n >= config.max_samples:
-            return summarize(samples, "max_samples")
-        if n >= config.min_samples and time.perf_counter() - start > config.budget_s:
-            return summarize(samples, "budget")
+            stopped_by = "noise"
+        elif n >= config.max_samples:
+            stopped_by = "max_samples"
+        elif n >= config.min_samples and time.perf_counter() - start > config.budget_s:
+            stopped_by = "budget"
+        else:
+            continue
+        return summarize(samples, stopped_by, sample_flags(clocks, host_bound, getattr(timer, "rated_clock_mhz", None)))
+
+
+# The hold keeps the device busy while the host enqueues the sample's launches: long enough to
+# measure the SM clock well (globaltimer ticks are up to 1 us), short enough to cost little.
+MIN_HOLD_S, MAX_HOLD_S = 50e-6, 50e-3
+
+
+class CudaEventTimer:
+    """Times launches on the current CUDA stream with CUDA events.
+
+    Per sample: `flush()` (cold samples: write a buffer larger than the L2 cache), `hold(seconds)`
+    (a device busy-wait that covers the host's launch overhead, so the start event is not reached
+    before the work is queued; it returns a callable giving the SM clock it measured), start event,
+    `launches` calls of fn back to back, end event. The sample is the event time per launch.
+
+    `event` makes one timing event; tests pass a fake one to run this on the CPU.
+    """
+
+    def __init__(self, *, flush: Callable[[], object] | None = None,
+                 hold: Callable[[float], Callable[[], float | None]] | None = None,
+                 launches: int = 1, rated_clock_mhz: float | None = None, event: Callable[[], object] | None = None):
+        if launches < 1:
+            raise ValueError("CudaEventTimer: launches must be >= 1")
+        if event is None:
+            import torch
+
+            def event():
+                return torch.cuda.Event(enable_timing=True)
+        self.flush, self.hold, self.launches = flush, hold, launches
+        self.rated_clock_mhz = rated_clock_mhz
+        self.name = f"CUDA events ({'cold: L2 flushed' if flush else f'hot: {launches} back-to-back launches'})"
+        self._start, self._end = event(), event()
+        self._hold_s = MIN_HOLD_S
+        self.clock_mhz: float | None = None
+        self.host_bound = False
+
+    def time_once(self, fn: Callable[[], object]) -> float:
+        if self.flush is not None:
+            self.flush()
+        clock = self.hold(self._hold_s) if self.hold is not None else None
+        self._start.record()
+        t0 = time.perf_counter()
+        for _ in range(self.launches):
+            fn()
+        enqueue_s = time.perf_counter() - t0
+        self._end.record()
+        self._end.synchronize()
+        self.clock_mhz = clock() if clock is not None else None
+        self.host_bound = enqueue_s > self._hold_s
+        self._hold_s = min(max(2 * enqueue_s, MIN_HOLD_S), MAX_HOLD_S)
+        return self._start.elapsed_time(self._end) / 1e3 / self.launches
+
+
+def cuda_synchronized_clock() -> float:
+    """pytest-benchmark timer: `time.perf_counter()` read after the GPU finished the queued work, so a
+    benchmark round covers the kernels it launched. Without CUDA in use it is the plain clock."""
+    torch = sys.modules.get("torch")  # never import torch just to read a clock
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()

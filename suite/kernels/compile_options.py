@@ -20,7 +20,8 @@ def nvrtc_options(source: Path, arch: str | None = None, extra=()) -> list[str]:
     """Options for compiling `source`. `arch` (e.g. "sm_80") makes NVRTC emit a CUBIN for that GPU;
     None leaves the architecture to the caller (CuPy picks the device's). `extra`: the
     instantiation's own options, appended last."""
-    options = ["-std=c++17", f"-I{KERNELS_DIR}", f"-I{Path(source).resolve().parent}"]
+    # -ftz=true: CuPy adds it to every compile; say it here too so `suite check` sees the same code.
+    options = ["-std=c++17", "-ftz=true", f"-I{KERNELS_DIR}", f"-I{Path(source).resolve().parent}"]
     include = _cuda_include_dir()
     if include:  # without it NVRTC still has its built-in cuda_fp16.h/cuda_bf16.h
         options.append(f"-I{include}")

@@ -1,0 +1,286 @@
+"""The GPU backend: the .cu files compiled by NVRTC through `cupy.RawModule`, launched on torch's
+current stream with torch CUDA tensors passed through DLPack (zero copy).
+
+CUDA reports a fault of a running kernel (illegal address, trap...) only at the next
+synchronization, and it leaves the CUDA context unusable for the rest of the process. The backend
+therefore remembers which kernels ran since the last synchronization to name the culprit, and once
+the context is lost every later launch fails at once with the same explanation, so each remaining
+case of a sweep records a clear error instead of an obscure one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+import cupy
+import numpy
+import torch
+
+from suite import KERNELS_DIR, timing
+from suite.errors import KernelCompileError, KernelFault, KernelLaunchError
+from suite.kernels.compile_options import nvrtc_options
+
+_rt = cupy.cuda.runtime
+_CUDA_ERRORS = (cupy.cuda.driver.CUDADriverError, _rt.CUDARuntimeError)
+
+# CuPy passes a kernel argument by its bytes only; a same-size integer view lets dtypes CuPy lacks
+# (bfloat16, bool, float8) cross DLPack unchanged.
+_SAME_SIZE_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+# Errors after which the CUDA context is unusable (CUDA calls them sticky).
+_STICKY = ("ILLEGAL_ADDRESS", "MISALIGNED_ADDRESS", "ILLEGAL_INSTRUCTION", "INVALID_PC", "HARDWARE_STACK_ERROR",
+           "LAUNCH_FAILED", "ASSERT", "LAUNCH_TIMEOUT", "illegal memory access", "misaligned address",
+           "illegal instruction", "unspecified launch failure", "device-side assert", "launch timed out")
+
+# Device busy-wait for timing.CudaEventTimer: spins for `wait_ns` of globaltimer and reports the SM
+# cycles it took, which gives the SM clock of that moment.
+_HOLD_SOURCE = r"""
+extern "C" __global__ void suite_hold(unsigned long long wait_ns, unsigned long long* out) {
+    unsigned long long t0, t;
+    long long c0 = clock64();
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < wait_ns);
+    out[0] = (unsigned long long)(clock64() - c0);
+    out[1] = t - t0;
+}
+"""
+
+
+def _is_sticky(exc: BaseException) -> bool:
+    return any(mark in str(exc) for mark in _STICKY)
+
+
+@functools.lru_cache(maxsize=None)
+def _headers_digest() -> str:
+    """CuPy's compile cache keys on the source text and options only, not on included files: this
+    digest of every shared header goes into the source so that editing a header recompiles."""
+    h = hashlib.sha256()
+    for path in sorted(KERNELS_DIR.rglob("*")):
+        if path.is_file() and path.suffix in (".cuh", ".h"):
+            h.update(str(path.relative_to(KERNELS_DIR)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _attribute(attr: int, device: int) -> int | None:
+    try:
+        return _rt.deviceGetAttribute(attr, device)
+    except Exception:  # an attribute a driver no longer reports
+        return None
+
+
+def _version(v: int) -> str:
+    return f"{v // 1000}.{v % 1000 // 10}"
+
+
+class CupyKernel:
+    """One kernel of a loaded module, called as CuPy's RawKernel: kernel(grid, block, args, shared_mem=0)."""
+
+    def __init__(self, raw, name: str, source: Path, backend: "CupyBackend"):
+        self._raw, self.name, self.source, self._backend = raw, name, source, backend
+
+    @property
+    def max_dynamic_shared_size_bytes(self) -> int:
+        return self._raw.max_dynamic_shared_size_bytes
+
+    @max_dynamic_shared_size_bytes.setter
+    def max_dynamic_shared_size_bytes(self, nbytes: int) -> None:
+        try:
+            self._raw.max_dynamic_shared_size_bytes = int(nbytes)
+        except _CUDA_ERRORS as exc:
+            raise KernelLaunchError(f"{self.name}: cannot allow {nbytes} bytes of dynamic shared memory "
+                                    f"(this GPU allows at most {self._backend.smem_optin} per block): {exc}") from None
+
+    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
+        backend = self._backend
+        backend.check_usable()
+        with backend.stream():
+            device_args = [self._device_arg(i, a) for i, a in enumerate(args)]
+            try:
+                self._raw(tuple(grid), tuple(block), tuple(device_args), shared_mem=shared_mem)
+            except _CUDA_ERRORS as exc:
+                if _is_sticky(exc):
+                    raise backend.lost(exc, f"launching {self.name}") from None
+                raise KernelLaunchError(
+                    f"launch of {self.name} (grid {tuple(grid)}, block {tuple(block)}, {shared_mem} bytes of dynamic "
+                    f"shared memory) was refused: {exc}. Check the launch geometry against the GPU's limits; above "
+                    f"48 KiB of dynamic shared memory set kernel.max_dynamic_shared_size_bytes first "
+                    f"(now {self.max_dynamic_shared_size_bytes}, at most {backend.smem_optin})") from None
+        backend.launched(self.name)
+
+    def _device_arg(self, i: int, arg):
+        if isinstance(arg, torch.Tensor):
+            if arg.device != self._backend.device:
+                raise KernelLaunchError(f"argument {i} of {self.name} is a tensor on {arg.device}; the cupy backend "
+                                        f"needs tensors on {self._backend.device}")
+            if arg.element_size() not in _SAME_SIZE_INT:
+                raise KernelLaunchError(f"argument {i} of {self.name} has dtype {arg.dtype}, which no kernel "
+                                        "parameter of the suite takes")
+            array = cupy.from_dlpack(arg.detach().view(_SAME_SIZE_INT[arg.element_size()]))
+            if arg.numel() and array.data.ptr != arg.data_ptr():  # DLPack may copy; a kernel must see the tensor
+                raise KernelLaunchError(f"argument {i} of {self.name}: DLPack copied the tensor instead of sharing it")
+            return array
+        if isinstance(arg, numpy.generic):
+            return arg
+        raise KernelLaunchError(
+            f"argument {i} of {self.name} is {type(arg).__name__}; pass torch tensors on {self._backend.device} and "
+            "NumPy scalars of the parameter's exact type (numpy.int32 for int, numpy.int64 for long long, "
+            "numpy.float32 for float): CuPy would pass a Python number as 8 bytes whatever the kernel expects")
+
+
+class CupyModule:
+    """A compiled .cu file: kernels by the name expressions it was loaded with."""
+
+    def __init__(self, raw, source: Path, backend: "CupyBackend"):
+        self._raw, self.source, self._backend = raw, source, backend
+        self._kernels: dict[str, CupyKernel] = {}
+
+    def get_function(self, name_expression: str) -> CupyKernel:
+        kernel = self._kernels.get(name_expression)
+        if kernel is None:
+            if name_expression not in self._raw.name_expressions:
+                raise KernelLaunchError(f"{name_expression} was not among the name expressions {self.source} was "
+                                        f"loaded with ({', '.join(self._raw.name_expressions)}); add it to load_module")
+            kernel = CupyKernel(self._raw.get_function(name_expression), name_expression, self.source, self._backend)
+            self._kernels[name_expression] = kernel
+        return kernel
+
+
+class CupyBackend:
+    name = "cupy"
+    default_timing = timing.GPU_TIMING
+
+    def __init__(self):
+        self.index = torch.cuda.current_device()
+        self.device = torch.device("cuda", self.index)
+        cupy.cuda.Device(self.index).use()
+        attr = functools.partial(_attribute, device=self.index)
+        self.l2_bytes = attr(_rt.cudaDevAttrL2CacheSize)
+        self.smem_optin = attr(_rt.cudaDevAttrMaxSharedMemoryPerBlockOptin)
+        clock_khz = attr(_rt.cudaDevAttrClockRate)
+        self.rated_clock_mhz = clock_khz / 1000 if clock_khz else None
+        self._pending: dict[str, None] = {}  # kernels launched since the last synchronize, oldest first
+        self._lost: str | None = None
+        self._modules: dict[tuple, tuple] = {}  # (source, exprs, options) -> (file stamp, module)
+        self._streams: dict[int, object] = {}
+        self._flush_buffer = None
+        self._hold_kernel = self._hold_out = None
+
+    # --- the backend interface -------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        props = torch.cuda.get_device_properties(self.index)
+        attr = functools.partial(_attribute, device=self.index)
+        memory_clock_khz = attr(_rt.cudaDevAttrMemoryClockRate)
+        return {
+            "name": props.name,
+            "compute_capability": f"{props.major}.{props.minor}",
+            "arch": f"sm_{props.major}{props.minor}",
+            "sm_count": props.multi_processor_count,
+            "memory_bytes": props.total_memory,
+            "l2_bytes": self.l2_bytes,
+            "sm_clock_mhz": self.rated_clock_mhz,
+            "memory_clock_mhz": memory_clock_khz / 1000 if memory_clock_khz else None,
+            "memory_bus_bits": attr(_rt.cudaDevAttrGlobalMemoryBusWidth),
+            "max_dynamic_smem_bytes": self.smem_optin,
+            "driver_version": _version(_rt.driverGetVersion()),
+            "runtime_version": _version(_rt.runtimeGetVersion()),
+            "nvrtc_version": ".".join(map(str, cupy.cuda.nvrtc.getVersion())),
+            "torch_cuda_version": torch.version.cuda,
+        }
+
+    def load_module(self, source, name_expressions, options=()) -> CupyModule:
+        source = Path(source).resolve()
+        exprs, options = tuple(name_expressions), tuple(nvrtc_options(source, extra=options))
+        try:
+            stat = source.stat()
+            # ops call this on every use: a stat, not a read, tells whether the file changed
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._modules.get((source, exprs, options))
+            if cached and cached[0] == stamp:
+                return cached[1]
+            text = source.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KernelCompileError(f"cannot read kernel source {source}: {exc.strerror}") from None
+        # `#line` makes NVRTC's diagnostics name the real file and line.
+        code = f"// suite headers {_headers_digest()}\n#line 1 {json.dumps(str(source))}\n{text}"
+        raw = cupy.RawModule(code=code, options=options, name_expressions=exprs)
+        try:
+            raw.compile()  # now, so compilation never lands in a timed launch
+        except cupy.cuda.compiler.CompileException as exc:
+            raise KernelCompileError(f"NVRTC could not compile {source} for {', '.join(exprs)}:\n"
+                                     f"{exc.get_message().strip()}") from None
+        module = CupyModule(raw, source, self)
+        self._modules[(source, exprs, options)] = (stamp, module)
+        return module
+
+    def synchronize(self) -> None:
+        self.check_usable()
+        try:
+            torch.cuda.synchronize(self.device)
+        except RuntimeError as exc:
+            raise self.lost(exc, "running " + (", ".join(self._pending) or "the queued work")) from None
+        self._pending.clear()
+
+    def timer(self, mode: str = "cold", launches: int = 10) -> timing.CudaEventTimer:
+        """`cold`: one launch per sample after flushing L2 (the headline, as nvbench does);
+        `hot`: `launches` back-to-back launches per sample, caches warm."""
+        if mode not in ("cold", "hot"):
+            raise ValueError(f"timer mode must be 'cold' or 'hot', not {mode!r}")
+        if mode == "cold":
+            return timing.CudaEventTimer(flush=self.flush_l2, hold=self.hold, rated_clock_mhz=self.rated_clock_mhz)
+        return timing.CudaEventTimer(hold=self.hold, launches=launches, rated_clock_mhz=self.rated_clock_mhz)
+
+    # --- used by kernels and timers -------------------------------------------------------------
+
+    def stream(self):
+        """CuPy's view of torch's current stream, so kernels are ordered with torch's work."""
+        current = torch.cuda.current_stream(self.device)
+        s = self._streams.get(current.cuda_stream)
+        if s is None:
+            if hasattr(cupy.cuda.Stream, "from_external"):  # CuPy 14 deprecates ExternalStream for this
+                s = cupy.cuda.Stream.from_external(current)
+            else:
+                s = cupy.cuda.ExternalStream(current.cuda_stream, self.index)
+            self._streams[current.cuda_stream] = s
+        return s
+
+    def launched(self, kernel_name: str) -> None:
+        self._pending[kernel_name] = None
+
+    def check_usable(self) -> None:
+        if self._lost:
+            raise KernelFault(f"the CUDA context was lost earlier ({self._lost}); nothing more can run on the GPU "
+                              "in this process")
+
+    def lost(self, exc: BaseException, doing: str) -> KernelFault:
+        """Record that the context is gone; the error to raise."""
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # torch appends debugging hints
+        self._lost = f"CUDA reported '{first_line}' while {doing}"
+        return KernelFault(f"{self._lost}. The CUDA context is unusable now: later cases in this run fail too. Rerun "
+                           "this case alone, and on the CPU with --backend host --check memcheck to find the bad access")
+
+    def flush_l2(self) -> None:
+        """Evict the L2 cache by writing twice its size (its two halves hash addresses independently)."""
+        if self._flush_buffer is None:
+            nbytes = 2 * self.l2_bytes if self.l2_bytes else 256 << 20
+            self._flush_buffer = torch.empty(nbytes, dtype=torch.uint8, device=self.device)
+        self._flush_buffer.zero_()
+
+    def hold(self, seconds: float):
+        """Busy-wait `seconds` on the device (enqueued now); returns a callable giving the SM clock in
+        MHz during the wait, to call once the queued work has finished."""
+        if self._hold_kernel is None:
+            self._hold_kernel = cupy.RawKernel(_HOLD_SOURCE, "suite_hold")
+            self._hold_out = torch.zeros(2, dtype=torch.int64, device=self.device)
+        out = self._hold_out
+        with self.stream():
+            self._hold_kernel((1,), (1,), (numpy.uint64(int(seconds * 1e9)), cupy.from_dlpack(out)))
+
+        def clock_mhz() -> float | None:
+            cycles, ns = out.tolist()
+            return cycles / ns * 1e3 if ns > 0 else None
+
+        return clock_mhz
