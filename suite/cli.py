@@ -1,0 +1,227 @@
+"""Command line: argument parsing and exit codes only; the work is done by the layers below.
+
+Exit codes: 0 all good; 1 a case failed validation (or a check rule was broken); 2 bad usage or bad
+input (case file, argument, result file, unavailable backend); 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from suite import backends, cases, compare, compare_report, plot, report, results, runner
+from suite.errors import InputError, SuiteError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _check_list(text: str) -> list[str]:
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in items if c not in backends.CHECKS]
+    if unknown or not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(backends.CHECKS)}; "
+                                         f"got {text!r}")
+    return items
+
+
+def _save_target(save: str | None, env: dict) -> Path | None:
+    """Where --save will write, checked before the sweep runs so a long run never ends unsaved."""
+    if save is None:
+        return None
+    target = results.default_path(env)
+    if save:
+        given = Path(save)
+        target = given / target.name if given.is_dir() or save.endswith("/") else given
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--save {save or target}: cannot create folder {target.parent} ({exc.strerror})") from None
+    if not os.access(target.parent, os.W_OK):
+        raise InputError(f"--save: folder {target.parent} is not writable")
+    return target
+
+
+def _cmd_run(args, out: Console, err: Console) -> int:
+    files = [Path(f) for f in args.files] or cases.default_case_files()
+    selected = cases.load_cases(files, tier=args.tier)
+    if args.k:
+        selected = cases.select(selected, args.k)
+    if not selected:
+        raise InputError(f"no case to run: the {args.tier} tier of {', '.join(map(str, files))}"
+                         + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+    backend = backends.get_backend(args.backend, checks=args.check or ())
+    env = results.environment(backend)
+    save_to = _save_target(args.save, env)
+    options = runner.RunOptions(baselines=not args.no_baseline)
+    peaks = None
+    if backend.name == "cupy":  # percent-of-peak needs this device's own peaks, measured now
+        from suite.peaks import measure_peaks
+
+        with err.status("measuring the device's copy bandwidth and matmul peaks"):
+            peaks = env["peaks"] = measure_peaks(backend, sorted({c.dtype for c in selected}))
+    with report.progress(err, len(selected)) as (on_start, on_done):
+        outcome = runner.run_cases(selected, backend, options, on_start, on_done, peaks=peaks)
+
+    device = env["device"].get("name", backend.name)
+    out.print(report.results_table(outcome.results, backend.name, device))
+    for line in report.problems(outcome.results):
+        out.print(line)
+    if outcome.interrupted:
+        out.print(f"[yellow]interrupted:[/] {len(outcome.results)} of {len(selected)} cases finished")
+    out.print(report.closing_line(outcome.results), markup=False, highlight=False)
+    if save_to is not None:
+        doc = results.document(env, outcome.results, complete=not outcome.interrupted,
+                               command=shlex.join(["suite", *args.argv]))
+        saved = results.save(doc, save_to)
+        out.print(f"saved {escape(str(saved))}" + (" (marked incomplete)" if outcome.interrupted else ""))
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if outcome.failed else EXIT_OK
+
+
+def _cmd_check(args, out: Console, err: Console) -> int:
+    from suite.check import DEFAULT_ARCHS, run_check
+    from suite.check_report import check_table
+    from suite.kernels import all_families
+
+    instantiations = [i for family in all_families() for i in family.instantiations()]
+    report = run_check(instantiations, tuple(args.arch or DEFAULT_ARCHS))
+    if args.json:
+        out.print_json(json.dumps(report.to_json()))
+    else:
+        out.print(check_table(report))
+        for k in report.kernels:
+            if k.failure:
+                out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _cmd_list(args, out: Console, err: Console) -> int:
+    from suite.kernels import all_families
+
+    for family in all_families():
+        out.print(f"[bold]{family.name}[/]: {escape(family.description)}")
+        for name, text in family.kernels.items():
+            out.print(f"  kernel   {name}: {escape(text)}")
+        for name, text in family.baselines.items():
+            out.print(f"  baseline {name}: {escape(text)}")
+    for path in cases.default_case_files():
+        counts = {tier: len(cases.load_cases([path], tier=tier)) for tier in cases.TIERS}
+        out.print(f"cases {escape(str(path))}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    return EXIT_OK
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, e.g. 5; got {text!r}")
+    return value
+
+
+def _cmd_compare(args, out: Console, err: Console) -> int:
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    comparison = compare.compare(runs)
+    out.print(compare_report.header_table(comparison.runs))
+    for line in compare_report.warning_lines(comparison):
+        out.print(line)
+    out.print(compare_report.compare_table(comparison))
+    out.print(compare_report.family_table(comparison))
+    for line in compare_report.partial_lines(comparison):
+        out.print(line)
+    if args.fail_above is None:
+        return EXIT_OK
+    found = compare.regressions(comparison, args.fail_above)
+    for line in compare_report.regression_lines(found, args.fail_above):
+        out.print(line)
+    return EXIT_FAILED if found else EXIT_OK
+
+
+def _cmd_plot(args, out: Console, err: Console) -> int:
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    if args.view == "roofline":
+        figure = plot.roofline_figure(runs)
+    else:
+        figure = plot.sweep_figure(runs, args.x, baselines=not args.no_baseline)
+    out.print(f"wrote {escape(str(plot.save_figure(figure, args.output)))}")
+    return EXIT_OK
+
+
+def _add_result_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="result files, or folders (e.g. results/): the newest run of each device in them")
+    parser.add_argument("--all-runs", action="store_true", help="take every run in a folder, oldest first, not only the newest per device")
+    parser.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention and float16'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="suite", description="Validate and time hand-written CUDA kernels, "
+                                     "on a GPU or on the CPU emulation.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run case sweeps: validate, time, report")
+    run.add_argument("files", nargs="*", metavar="CASES.yaml", help="case files (default: every file in cases/)")
+    run.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes to run (default: smoke)")
+    run.add_argument("--backend", choices=backends.BACKENDS, default="auto",
+                     help="where kernels run: the GPU (cupy), the CPU emulation (host), or auto (default)")
+    run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'float16 and not mask'")
+    run.add_argument("--save", nargs="?", const="", metavar="PATH",
+                     help="write the results as JSON (default folder results/<device>/; never overwrites)")
+    run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
+    run.add_argument("--check", type=_check_list, metavar="MODES",
+                     help="host backend bug finders: memcheck,racecheck,initcheck")
+    run.set_defaults(func=_cmd_run)
+
+    chk = sub.add_parser("check", help="compile every kernel instantiation for GPU architectures, no GPU needed")
+    chk.add_argument("--arch", action="append", metavar="SM",
+                     help="target architecture, repeatable (default: sm_80 and sm_90)")
+    chk.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    chk.set_defaults(func=_cmd_check)
+
+    lst = sub.add_parser("list", help="families, kernels, baselines and case files")
+    lst.set_defaults(func=_cmd_list)
+
+    cmp = sub.add_parser("compare", help="compare saved results across GPUs or commits (the first is the base)")
+    _add_result_arguments(cmp)
+    cmp.add_argument("--fail-above", type=_percent, metavar="PCT",
+                     help="exit 1 when a case is significantly slower than the base by more than PCT percent")
+    cmp.set_defaults(func=_cmd_compare)
+
+    plt = sub.add_parser("plot", help="draw saved results: throughput against a sweep axis, or a roofline")
+    _add_result_arguments(plt)
+    plt.add_argument("-o", "--output", required=True, metavar="FILE", help="the picture: FILE.png, FILE.svg or FILE.html")
+    plt.add_argument("--view", choices=("sweep", "roofline"), default="sweep",
+                     help="sweep: throughput against --x (default); roofline: achieved against measured peaks")
+    plt.add_argument("--x", metavar="PARAM", help="sweep axis, a case parameter such as seq_len (default: the one with most values)")
+    plt.add_argument("--no-baseline", action="store_true", help="leave the baselines out of the sweep view")
+    plt.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    out, err = Console(), Console(stderr=True)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(width=180)  # logs and pipes: wide rows rather than folded cells
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return args.func(args, out, err)
+    except InputError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        return EXIT_USAGE
+    except SuiteError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        return EXIT_INTERRUPTED

@@ -1,0 +1,93 @@
+"""Rich console output: the results table, progress while a sweep runs, the closing line."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterator, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suite.results import CaseResult
+
+STATUS_STYLE = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[red]ERROR[/]"}
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _num(value: float | None, fmt: str = "{:.3g}") -> str:
+    return "-" if value is None or not math.isfinite(value) else fmt.format(value)
+
+
+def _baseline_names(results: Sequence[CaseResult]) -> list[str]:
+    names: list[str] = []
+    for r in results:
+        names += [n for n in r.baselines if n not in names]
+    return names
+
+
+def results_table(results: Sequence[CaseResult], backend_name: str, device: str) -> Table:
+    on_gpu = backend_name == "cupy"
+    caption = (f"times: median of event-timed launches on {device}" if on_gpu else
+               "times are CPU-emulation times of the .cu source, not GPU performance")
+    table = Table(title=f"rawkernel-suite on {device}", caption=caption, header_style="bold")
+    for name, kw in (("case", {"overflow": "fold"}), ("shape", {}), ("dtype", {}), ("kernel", {}),
+                     ("status", {}), ("max |err|", {"justify": "right"}), ("allowed", {"justify": "right"}),
+                     ("time (median)", {"justify": "right"}), ("noise %", {"justify": "right"})):
+        table.add_column(name, **kw)
+    baselines = _baseline_names(results) if on_gpu else []
+    if on_gpu:
+        for name in ("GB/s", "TFLOP/s", "% peak"):
+            table.add_column(name, justify="right")
+        for name in baselines:
+            table.add_column(f"speedup vs {name} (x)", justify="right")
+    for r in results:
+        v, t, m = r.validation or {}, r.timing or {}, r.metrics
+        row = [escape(r.id.split("/", 1)[1].rsplit("/", 2)[0]), escape(r.shape), r.dtype, r.kernel, STATUS_STYLE[r.status],
+               _num(v.get("max_abs_err"), "{:.2e}"), _num(v.get("allowed"), "{:.2e}"),
+               fmt_time(t.get("median_s")), _num(100 * t["noise"] if t else None, "{:.2f}")]
+        if on_gpu:
+            pct = m.get("pct_peak_flops") or m.get("pct_peak_bw")
+            row += [_num(m.get("gbps"), "{:.1f}"), _num(m.get("tflops"), "{:.1f}"), _num(pct, "{:.0f}")]
+            for name in baselines:
+                b = r.baselines.get(name, {})
+                row.append(_num(b.get("speedup"), "{:.2f}") if "speedup" in b else "[dim]n/a[/]")
+        table.add_row(*row)
+    return table
+
+
+def problems(results: Sequence[CaseResult]) -> list[str]:
+    """One line per case that did not pass, with the reason in full (table cells stay short)."""
+    return [f"{STATUS_STYLE[r.status]} {escape(r.id)}: {escape(r.error)}" for r in results if not r.passed]
+
+
+def closing_line(results: Sequence[CaseResult]) -> str:
+    passed = sum(r.passed for r in results)
+    return f"{passed} passed, {len(results) - passed} failed"
+
+
+@contextlib.contextmanager
+def progress(console: Console, total: int) -> Iterator:
+    """A progress bar on `console`; yields (on_start, on_done) callbacks for runner.run_cases."""
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=console, transient=True)
+    task = bar.add_task("starting", total=total)
+
+    def on_start(case, index, count):
+        bar.update(task, description=escape(case.id))
+
+    def on_done(result):
+        bar.advance(task)
+
+    with bar:
+        yield on_start, on_done

@@ -1,0 +1,120 @@
+"""One case end to end: make inputs, launch, validate, time, validate again, baselines -> CaseResult.
+
+Nothing here prints: progress goes to a callback, failures of a case go into its result (the sweep
+goes on with the next case), and a Ctrl-C ends the sweep keeping what was finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from suite import timing, validate
+from suite.cases import Case
+from suite.errors import SuiteError
+from suite.kernels import get_family
+from suite.results import CaseResult
+
+HOST_BASELINE_SKIP = "baselines are timed on a GPU only: CPU times of PyTorch say nothing next to the emulation's"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    baselines: bool = True
+    timing: timing.TimingConfig | None = None  # None: the backend's default protocol
+
+
+@dataclass
+class Outcome:
+    results: list[CaseResult]
+    interrupted: bool
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.passed for r in self.results)
+
+
+def _metrics(family, case: Case, median_s: float, peaks: dict) -> dict:
+    flops = family.flops(case.kernel, case.params)
+    nbytes = family.bytes_moved(case.kernel, case.params, case.dtype)
+    m = {"flops": flops, "bytes": nbytes}
+    if median_s > 0:
+        m["tflops"] = flops / median_s / 1e12 if flops else None
+        m["gbps"] = nbytes / median_s / 1e9 if nbytes else None
+        if m["gbps"] and peaks.get("copy_gbps"):
+            m["pct_peak_bw"] = 100.0 * m["gbps"] / peaks["copy_gbps"]
+        peak_tflops = peaks.get("matmul_tflops", {}).get(case.dtype)
+        if m["tflops"] and peak_tflops:
+            m["pct_peak_flops"] = 100.0 * m["tflops"] / peak_tflops
+    return m
+
+
+def _baselines(family, case: Case, inputs: dict, backend, timer, config, kernel_median: float) -> dict:
+    if backend.name == "host":
+        return {name: {"skipped": HOST_BASELINE_SKIP} for name in case.baselines}
+    out = {}
+    for name in case.baselines:
+        try:
+            fn = family.baseline(name, case.kernel, case.params, inputs)
+            if fn is None:
+                out[name] = {"skipped": f"{name} does not apply to {case.kernel} with {case.dtype} here"}
+                continue
+            stats = timing.measure(fn, timer, config)
+            out[name] = {"timing": stats.as_dict(), "speedup": stats.median_s / kernel_median}
+        except Exception as exc:  # a baseline that cannot run must not sink the case
+            out[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
+def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None = None) -> CaseResult:
+    family = get_family(case.family)
+    result = CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype,
+                        params=dict(case.params), shape=family.shape_label(case.params), status="error")
+    config = options.timing or backend.default_timing
+    try:
+        inputs = family.make_inputs(case.params, case.dtype, case.seed, backend.device)
+        launched = family.run(case.kernel, case.params, inputs, backend)
+        backend.synchronize()
+        ref64, ref_lowp = family.reference(case.kernel, case.params, inputs, case.dtype)
+        verdict = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
+        result.validation = verdict.as_dict()
+        if not verdict.passed:
+            result.status, result.error = "failed", verdict.detail
+            return result  # a wrong kernel is not worth timing
+        stats = timing.measure(launched.again, timer, config)
+        backend.synchronize()
+        result.timing = stats.as_dict()
+        again = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
+        result.revalidation = again.as_dict()
+        if not again.passed:
+            result.status = "failed"
+            result.error = f"right on the first launch, wrong after {len(stats.samples_s)} more: {again.detail}"
+            return result
+        result.metrics = _metrics(family, case, stats.median_s, peaks or {})
+        if options.baselines:
+            result.baselines = _baselines(family, case, inputs, backend, timer, config, stats.median_s)
+        result.status = "passed"
+    except SuiteError as exc:
+        result.error = str(exc)
+    except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
+        # torch and the families raise these for impossible cases; record them against the case.
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def run_cases(cases: Sequence[Case], backend, options: RunOptions = RunOptions(),
+              on_start: Callable[[Case, int, int], None] | None = None,
+              on_done: Callable[[CaseResult], None] | None = None, peaks: dict | None = None) -> Outcome:
+    timer = backend.timer()
+    results: list[CaseResult] = []
+    try:
+        for i, case in enumerate(cases):
+            if on_start:
+                on_start(case, i, len(cases))
+            result = run_case(case, backend, timer, options, peaks)
+            results.append(result)
+            if on_done:
+                on_done(result)
+    except KeyboardInterrupt:
+        return Outcome(results, interrupted=True)
+    return Outcome(results, interrupted=False)

@@ -1,0 +1,117 @@
+"""`suite run` end to end on the host backend: exit codes, messages, saving, Ctrl-C."""
+
+import json
+import textwrap
+
+import pytest
+
+from suite import cli, results, runner
+from suite.kernels import get_family
+
+TINY = """\
+family: deform
+kernels: [deform_im2col]
+dtypes: [float32, bfloat16]
+sweeps:
+  - name: tiny
+    tier: smoke
+    params: {batch: 1, in_channels: 2, out_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
+    sweep: {mask: [false, true]}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_passing_sweep_prints_a_table_and_exits_0(tiny, capsys):
+    code, out, err = run(capsys, "run", str(tiny), "--backend", "host")
+    assert code == 0
+    assert "4 passed, 0 failed" in out.splitlines()
+    assert "CPU-emulation" in out and "Traceback" not in out + err
+
+
+def test_a_wrong_result_fails_the_case_and_exits_1(tiny, capsys, monkeypatch):
+    family = get_family("deform")
+    real = family.reference
+
+    def off_by_one_for_masks(kernel, params, inputs, dtype):
+        ref64, ref_lowp = real(kernel, params, inputs, dtype)
+        if params["mask"]:  # both references move, as if the kernel were off by one
+            return ref64 + 1.0, (None if ref_lowp is None else ref_lowp + 1.0)
+        return ref64, ref_lowp
+
+    monkeypatch.setattr(family, "reference", off_by_one_for_masks)
+    code, out, _ = run(capsys, "run", str(tiny), "--backend", "host")
+    assert code == 1
+    assert "2 passed, 2 failed" in out.splitlines()
+    assert "FAIL" in out and "mask=true" in out
+
+
+def test_bad_case_file_exits_2_with_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(TINY.replace("height: 5", "hieght: 5"))
+    code, out, err = run(capsys, "run", str(bad))
+    assert code == 2
+    assert "broken.yaml:7" in err and "hieght" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "missing.yaml"], "missing.yaml"),
+    (["run", "{tiny}", "-k", "nothing_matches_this"], "no case"),
+    (["run", "{tiny}", "-k", "float32 and (mask"], "-k"),
+    (["run", "{tiny}", "--tier", "huge"], "invalid choice"),
+    (["run", "{tiny}", "--check", "speedcheck"], "memcheck"),
+])
+def test_usage_mistakes_exit_2(tiny, capsys, argv, words):
+    argv = [a.format(tiny=tiny) for a in argv]
+    try:
+        code, out, err = run(capsys, *argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code, err = exc.code, capsys.readouterr().err
+    assert code == 2 and words in err
+
+
+def test_save_writes_a_loadable_file_and_never_overwrites(tiny, tmp_path, capsys):
+    target = tmp_path / "out" / "run.json"
+    for _ in range(2):
+        code, out, _ = run(capsys, "run", str(tiny), "--backend", "host", "--save", str(target))
+        assert code == 0
+    files = sorted((tmp_path / "out").glob("*.json"))
+    assert [f.name for f in files] == ["run-1.json", "run.json"]
+    doc = results.load(target)
+    assert doc["complete"] is True and len(doc["cases"]) == 4
+    assert all(c["status"] == "passed" and c["timing"]["samples_s"] for c in doc["cases"])
+    assert doc["environment"]["backend"] == "host"
+
+
+def test_ctrl_c_keeps_finished_cases_and_marks_the_file_incomplete(tiny, tmp_path, capsys, monkeypatch):
+    real, calls = runner.run_case, []
+
+    def interrupted_on_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_case", interrupted_on_the_third)
+    code, out, _ = run(capsys, "run", str(tiny), "--backend", "host", "--save", str(tmp_path))
+    assert code == 130
+    assert "2 of 4 cases finished" in out and "2 passed, 0 failed" in out
+    saved = json.loads(next(tmp_path.glob("**/*.json")).read_text())
+    assert saved["complete"] is False and len(saved["cases"]) == 2
+
+
+def test_list_names_families_kernels_and_case_files(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    assert "deform_im2col" in out and "torchvision" in out and "deform_im2col.yaml" in out
