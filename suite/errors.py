@@ -33,3 +33,7 @@ class KernelLaunchError(SuiteError):
 
 class KernelFault(SuiteError):
     """A kernel misbehaved while running: invalid access, barrier divergence, deadlock, race, crash."""
+
+
+class OpArgumentError(InputError, RuntimeError):
+    """Bad arguments to a public op in suite.ops. Also a RuntimeError, as torch and torchvision raise for the same inputs."""

@@ -1,0 +1,245 @@
+"""Public torch-facing ops built on the suite's raw kernels.
+
+Each op checks its arguments the way its PyTorch/torchvision counterpart does (bad arguments raise
+OpArgumentError, which is a RuntimeError like theirs), prepares its launches once and runs them.
+The `*_launcher` variants return `(output, launch)`: `launch()` recomputes into the same output with
+no allocation and no re-validation, which is what the runner times. The ops are forward-only (no
+autograd). `backend`: None runs where the input lives, "cupy" or "host" forces one (see
+suite.backends.backend_for_tensor); a backend object (the runner's, perhaps with checks) is used as is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import numpy as np
+import torch
+
+from suite import KERNELS_DIR
+from suite.backends import backend_for_tensor
+from suite.errors import OpArgumentError
+from suite.references.deform import output_size, pair
+
+INT32_MAX = 2**31 - 1
+INDEX32_LIMIT = INT32_MAX  # the largest flat index a kernel's int (not long long) instantiation may reach
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise OpArgumentError(message)
+
+
+def _check_like(op: str, name: str, tensor, input: torch.Tensor) -> None:
+    """`tensor` must be a tensor of input's dtype on input's device."""
+    _require(isinstance(tensor, torch.Tensor), f"{op}: {name} must be a torch.Tensor, got {type(tensor).__name__}")
+    _require(tensor.dtype == input.dtype, f"{op}: {name} has dtype {tensor.dtype} but input has {input.dtype}; pass tensors of one dtype")
+    _require(tensor.device == input.device, f"{op}: {name} is on {tensor.device} but input is on {input.device}")
+
+
+def _backend(op: str, input: torch.Tensor, backend):
+    if backend is None or isinstance(backend, str):
+        return backend_for_tensor(input, backend)
+    _require(input.device.type == backend.device.type, f"{op}: input is on {input.device}, but backend {backend.name!r} needs tensors on {backend.device.type}")
+    return backend
+
+
+def _output_buffer(op: str, out, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+    """`out` checked against the shape the op produces, or a new buffer."""
+    if out is None:
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+    _check_like(op, "out", out, like)
+    _require(tuple(out.shape) == tuple(shape) and out.is_contiguous(), f"{op}: out must be a contiguous tensor of shape {tuple(shape)}, got {tuple(out.shape)}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Deformable convolution: kernels_cu/deform_im2col.cu, then one matmul per weight group.
+
+DEFORM_SOURCE = KERNELS_DIR / "deform_im2col.cu"
+DEFORM_THREADS = 256
+DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernel's grid-stride loop covers the rest
+MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
+DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
+INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
+
+
+def deform_im2col_name(dtype: torch.dtype, index=np.int32) -> str:
+    """The kernel's name expression for a tensor dtype and an index type (numpy.int32 or numpy.int64)."""
+    return f"deform_im2col<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}>"
+
+
+DEFORM_NAME_EXPRESSIONS = tuple(deform_im2col_name(d, i) for d in DEFORM_DTYPES for i in INDEX_TYPES)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeformGeometry:
+    """The sizes of one deformable im2col."""
+
+    batch: int
+    channels: int
+    height: int
+    width: int
+    kernel_h: int
+    kernel_w: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
+    dilation_h: int
+    dilation_w: int
+    offset_groups: int
+    out_h: int
+    out_w: int
+
+    @property
+    def columns_shape(self) -> tuple[int, int]:
+        return self.channels * self.kernel_h * self.kernel_w, self.batch * self.out_h * self.out_w
+
+
+def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation) -> DeformGeometry:
+    """Check the im2col arguments as torchvision's deform_conv2d does, in its order and with its messages."""
+    _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
+    _require(input.dtype in DEFORM_DTYPES, f"{op}: input dtype {input.dtype} is not supported; use one of {', '.join(map(str, DEFORM_DTYPES))}")
+    _check_like(op, "offset", offset, input)
+    _require(input.ndim == 4, f"{op}: input must be 4-D [batch, channels, height, width], got {input.ndim}-D")
+    _require(offset.ndim == 4, f"{op}: offset must be 4-D [batch, 2*offset_groups*kh*kw, out_h, out_w], got {offset.ndim}-D")
+    if mask is not None:
+        _check_like(op, "mask", mask, input)
+        _require(mask.ndim == 4, f"{op}: mask must be 4-D [batch, offset_groups*kh*kw, out_h, out_w], got {mask.ndim}-D")
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pair(kernel_size), pair(stride), pair(padding), pair(dilation)
+    batch, channels, height, width = input.shape
+    groups = offset.shape[1] // (2 * kh * kw) if kh > 0 and kw > 0 else 0
+    _require(
+        groups > 0,
+        "the shape of the offset tensor at dimension 1 is not valid. It should be a multiple of "
+        f"2 * weight.size[2] * weight.size[3].\nGot offset.shape[1]={offset.shape[1]}, while 2 * weight.size[2] * weight.size[3]={2 * kh * kw}",
+    )
+    _require(kh > 0 and kw > 0, f"weight_h: {kh} weight_w: {kw}")
+    _require(sh > 0 and sw > 0, f"stride_h: {sh} stride_w: {sw}")
+    _require(ph >= 0 and pw >= 0, f"pad_h: {ph} pad_w: {pw}")
+    _require(dh > 0 and dw > 0, f"dilation_h: {dh} dilation_w: {dw}")
+    _require(offset.shape[1] == groups * 2 * kh * kw, f"offset.shape[1] is not valid: got: {offset.shape[1]} expected: {groups * 2 * kh * kw}")
+    if mask is not None:
+        _require(mask.shape[1] == groups * kh * kw, f"mask.shape[1] is not valid: got: {mask.shape[1]} expected: {groups * kh * kw}")
+    _require(channels % groups == 0, f"input.shape[1]={channels} is not divisible by the {groups} offset groups")
+    out_h, out_w = output_size(height, kh, sh, ph, dh), output_size(width, kw, sw, pw, dw)
+    _require(offset.shape[0] == batch, "invalid batch size of offset")
+    _require(
+        tuple(offset.shape[2:]) == (out_h, out_w),
+        f"offset output dims: ({offset.shape[2]}, {offset.shape[3]}) - computed output dims: ({out_h}, {out_w})",
+    )
+    if mask is not None:
+        _require(mask.shape[0] == batch, "invalid batch size of mask")
+        _require(tuple(mask.shape[2:]) == (out_h, out_w), f"mask output dims: ({mask.shape[2]}, {mask.shape[3]}) - computed output dims: ({out_h}, {out_w})")
+    _require(out_h > 0 and out_w > 0, f"Calculated output size too small - out_h: {out_h} out_w: {out_w}")
+    # The kernel takes sizes as int and addresses one image plane with int offsets.
+    _require(height * width <= INT32_MAX and channels <= INT32_MAX and batch <= INT32_MAX, f"{op}: an input image plane or dimension exceeds 2^31-1 elements")
+    return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)
+
+
+def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
+    """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
+    n = g.channels * g.batch * g.out_h * g.out_w
+    if n == 0:
+        return lambda: None
+    blocks = min(math.ceil(n / DEFORM_THREADS), DEFORM_MAX_BLOCKS)
+    # int indexing when no flat index, nor the grid-stride loop's last step, can pass 2^31-1.
+    largest = max(input.numel(), offset.numel(), columns.numel(), n + blocks * DEFORM_THREADS)
+    index = np.int32 if largest <= INDEX32_LIMIT else np.int64
+    module = backend.load_module(DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS)
+    kernel = module.get_function(deform_im2col_name(input.dtype, index))
+    sizes = (g.batch, g.channels, g.height, g.width, g.kernel_h, g.kernel_w, g.pad_h, g.pad_w,
+             g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, g.offset_groups, g.out_h, g.out_w, mask is not None)
+    # Without a mask the kernel never reads its mask pointer; offset stands in for it.
+    args = (input, offset, offset if mask is None else mask, columns, index(n), *map(np.int32, sizes))
+    return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), args)
+
+
+def _contiguous(*tensors):
+    return tuple(None if t is None else t.detach().contiguous() for t in tensors)
+
+
+def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None, out=None):
+    """(columns, launch): see deform_im2col; `out` is an optional preallocated columns buffer."""
+    g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation)
+    runner = _backend("deform_im2col", input, backend)
+    columns = _output_buffer("deform_im2col", out, g.columns_shape, input)
+    return columns, _im2col_launch(runner, g, *_contiguous(input, offset, mask), columns)
+
+
+def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None) -> torch.Tensor:
+    """The deformable im2col columns [C*kh*kw, B*Ho*Wo] in torchvision's order: row (c, i, j),
+    column (b, oy, ox). Shapes, group rules and errors as torchvision.ops.deform_conv2d."""
+    columns, launch = deform_im2col_launcher(
+        input, offset, mask, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, backend=backend
+    )
+    launch()
+    return columns
+
+
+def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None, out=None):
+    """(output, launch): see deform_conv2d; `out` is an optional preallocated output."""
+    op = "deform_conv2d"
+    _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
+    _check_like(op, "weight", weight, input)
+    _require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
+    out_channels, group_channels, kh, kw = weight.shape
+    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation)
+    groups = g.channels // group_channels if group_channels > 0 else 0
+    _require(
+        groups > 0 and group_channels * groups == g.channels and out_channels % groups == 0,
+        f"{op}: weight.shape[1]={group_channels} must divide input.shape[1]={g.channels}, and the resulting "
+        f"{groups} groups must divide weight.shape[0]={out_channels}",
+    )
+    if bias is not None:
+        _check_like(op, "bias", bias, input)
+        _require(tuple(bias.shape) == (out_channels,), f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    runner = _backend(op, input, backend)
+    output = _output_buffer(op, out, (g.batch, out_channels, g.out_h, g.out_w), input)
+    input, offset, mask, weight = _contiguous(input, offset, mask, weight)
+
+    # fp16/bf16 products accumulate in fp32 (explicitly: cuBLAS may otherwise reduce in low precision),
+    # the bias is added in fp32 too, and the result is rounded once into `output`.
+    acc = torch.float32 if input.dtype in (torch.float16, torch.bfloat16) else input.dtype
+    chunk = max(1, min(g.batch, MAX_PARALLEL_IMAGES))
+    rows, pixels = g.channels * kh * kw, g.out_h * g.out_w
+    columns = torch.empty(rows * chunk * pixels, dtype=input.dtype, device=input.device)
+    widen = acc != input.dtype
+    columns_acc = torch.empty(columns.shape, dtype=acc, device=input.device) if widen else columns
+    products = torch.empty(out_channels * chunk * pixels, dtype=acc, device=input.device)
+    weight_acc = weight.to(acc).reshape(groups, out_channels // groups, group_channels * kh * kw)
+    bias_acc = None if bias is None else bias.detach().to(acc).reshape(groups, -1, 1)
+
+    steps = []
+    for start in range(0, g.batch, chunk):
+        images = min(chunk, g.batch - start)
+        size = images * pixels
+        part = slice(start, start + images)
+        cols = columns[: rows * size].view(rows, size)
+        im2col = _im2col_launch(runner, dataclasses.replace(g, batch=images), input[part], offset[part],
+                                None if mask is None else mask[part], cols)
+        steps.append((im2col, cols, columns_acc[: rows * size].view(rows, size),
+                      products[: out_channels * size].view(groups, out_channels // groups, size), output[part], images))
+
+    def launch():
+        with torch.no_grad():
+            for im2col, cols, cols_acc, prods, out_part, images in steps:
+                im2col()
+                if widen:
+                    cols_acc.copy_(cols)
+                torch.matmul(weight_acc, cols_acc.view(groups, -1, cols.shape[1]), out=prods)
+                if bias_acc is not None:
+                    prods += bias_acc
+                out_part.copy_(prods.view(out_channels, images, g.out_h, g.out_w).permute(1, 0, 2, 3))
+
+    return output, launch
+
+
+def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None) -> torch.Tensor:
+    """torchvision.ops.deform_conv2d (DCNv1; DCNv2 with `mask`) on the suite's kernel, plus bfloat16.
+    Same shapes, group rules and errors; batch 0 gives an empty output."""
+    output, launch = deform_conv2d_launcher(input, offset, weight, bias, stride, padding, dilation, mask, backend=backend)
+    launch()
+    return output
