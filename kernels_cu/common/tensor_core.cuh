@@ -1,0 +1,190 @@
+// Warp-level tensor-core operations: mma.sync m16n8k16 (fp32 accumulate) and ldmatrix. Inline PTX
+// on the GPU; on the host, warp collectives that gather every lane's registers and compute with
+// the fragment layouts of the PTX ISA (shared/reference/ptx-and-limits.md, sections 1 and 2), so
+// that layout mistakes in a kernel give wrong results on the CPU too.
+//
+// Fragments (lane = 32 lanes, g = lane / 4, t = lane % 4; 16-bit elements, even index in the low half):
+//   A 16x16 row-major: a[r] holds (row g + 8*(r%2), cols 2t + 8*(r/2) and the next one)
+//   B 16x8 (k x n):    b[r] holds (k 2t + 8*r and the next one, col g)
+//   C, D 16x8 fp32:    c[i] is (row g + 8*(i/2), col 2t + i%2)
+#pragma once
+
+#if defined(__CUDACC_RTC__)
+typedef unsigned int uint32_t;  // NVRTC has no <stdint.h>; a repeated identical typedef is legal C++
+#else
+#include <stdint.h>
+#endif
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#ifdef SUITE_HOST
+
+#include <cstring>
+
+namespace suite_host {
+
+inline float tc_element(__half, uint16_t bits) {
+    __half_raw raw;
+    raw.x = bits;
+    return __half2float(__half(raw));
+}
+inline float tc_element(__nv_bfloat16, uint16_t bits) {
+    const uint32_t wide = uint32_t(bits) << 16;
+    float f;
+    std::memcpy(&f, &wide, sizeof f);
+    return f;
+}
+inline uint16_t tc_half(uint32_t reg, int high) { return uint16_t(high ? reg >> 16 : reg & 0xFFFF); }
+
+struct MmaRecord {
+    const uint32_t* a;
+    const uint32_t* b;
+    const float* c;
+    float* d;
+};
+
+// D = A B + C over the whole warp: products exact, sums in double, one rounding to fp32.
+template <typename T>
+void mma_complete(void* const* records, unsigned) {
+    float A[16][16], B[16][8], C[16][8];
+    for (int lane = 0; lane < 32; ++lane) {
+        const MmaRecord& r = *static_cast<const MmaRecord*>(records[lane]);
+        const int g = lane / 4, t = lane % 4;
+        for (int i = 0; i < 8; ++i)
+            A[g + 8 * ((i >> 1) & 1)][2 * t + (i & 1) + 8 * (i >> 2)] = tc_element(T(), tc_half(r.a[i >> 1], i & 1));
+        for (int i = 0; i < 4; ++i) {
+            B[2 * t + (i & 1) + 8 * (i >> 1)][g] = tc_element(T(), tc_half(r.b[i >> 1], i & 1));
+            C[g + 8 * (i >> 1)][2 * t + (i & 1)] = r.c[i];
+        }
+    }
+    for (int lane = 0; lane < 32; ++lane) {
+        const MmaRecord& r = *static_cast<const MmaRecord*>(records[lane]);
+        const int g = lane / 4, t = lane % 4;
+        for (int i = 0; i < 4; ++i) {
+            const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+            double sum = C[row][col];
+            for (int k = 0; k < 16; ++k) sum += double(A[row][k]) * double(B[k][col]);
+            r.d[i] = float(sum);
+        }
+    }
+}
+
+struct LdmatrixRecord {
+    const uint16_t* row;  // this lane's row address (lanes 8j..8j+7 give the rows of matrix j)
+    uint32_t* r;
+};
+
+template <int Matrices, bool Transpose>
+void ldmatrix_complete(void* const* records, unsigned) {
+    uint16_t m[4][8][8];
+    for (int j = 0; j < Matrices; ++j)
+        for (int row = 0; row < 8; ++row)
+            std::memcpy(m[j][row], static_cast<const LdmatrixRecord*>(records[8 * j + row])->row, 16);
+    for (int lane = 0; lane < 32; ++lane) {
+        const int g = lane / 4, t = lane % 4;
+        uint32_t* out = static_cast<const LdmatrixRecord*>(records[lane])->r;
+        for (int j = 0; j < Matrices; ++j) {
+            const uint16_t lo = Transpose ? m[j][2 * t][g] : m[j][g][2 * t];
+            const uint16_t hi = Transpose ? m[j][2 * t + 1][g] : m[j][g][2 * t + 1];
+            out[j] = uint32_t(lo) | uint32_t(hi) << 16;
+        }
+    }
+}
+
+template <int Matrices, bool Transpose>
+inline void ldmatrix(suite_host_site site, uint32_t* r, const void* smem_row) {
+    const unsigned lane = suite_host_self()->lane;
+    if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(smem_row) % 16)
+        suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
+    LdmatrixRecord record{static_cast<const uint16_t*>(smem_row), r};
+    suite_host_warp_collective(site, Transpose ? "ldmatrix.trans" : "ldmatrix", 0xffffffffu, &record,
+                               ldmatrix_complete<Matrices, Transpose>);
+}
+
+}  // namespace suite_host
+
+template <typename T>
+inline void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+    static_assert(std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value,
+                  "mma_m16n8k16<T>: T is __half or __nv_bfloat16");
+    suite_host::MmaRecord record{a, b, c, d};
+    suite_host_warp_collective(SUITE_HOST_SITE, "mma.sync.m16n8k16", 0xffffffffu, &record,
+                               suite_host::mma_complete<T>);
+}
+
+#define SUITE_HOST_LDMATRIX(name, matrices, transpose)                      \
+    inline void name(uint32_t r[matrices], const void* smem_row) {        \
+        suite_host::ldmatrix<matrices, transpose>(SUITE_HOST_SITE, r, smem_row); \
+    }
+SUITE_HOST_LDMATRIX(ldmatrix_x1, 1, false)
+SUITE_HOST_LDMATRIX(ldmatrix_x2, 2, false)
+SUITE_HOST_LDMATRIX(ldmatrix_x4, 4, false)
+SUITE_HOST_LDMATRIX(ldmatrix_x1_trans, 1, true)
+SUITE_HOST_LDMATRIX(ldmatrix_x2_trans, 2, true)
+SUITE_HOST_LDMATRIX(ldmatrix_x4_trans, 4, true)
+#undef SUITE_HOST_LDMATRIX
+
+#else  // the GPU
+
+template <typename T>
+__device__ __forceinline__ void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]);
+
+template <>
+__device__ __forceinline__ void mma_m16n8k16<__half>(float d[4], const uint32_t a[4], const uint32_t b[2],
+                                                      const float c[4]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%10, %11, %12, %13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+          "f"(c[3]));
+}
+
+template <>
+__device__ __forceinline__ void mma_m16n8k16<__nv_bfloat16>(float d[4], const uint32_t a[4], const uint32_t b[2],
+                                                             const float c[4]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%10, %11, %12, %13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+          "f"(c[3]));
+}
+
+__device__ __forceinline__ uint32_t suite_ldmatrix_address(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void ldmatrix_x1(uint32_t r[1], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n"
+                 : "=r"(r[0])
+                 : "r"(suite_ldmatrix_address(smem_row)));
+}
+__device__ __forceinline__ void ldmatrix_x2(uint32_t r[2], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(suite_ldmatrix_address(smem_row)));
+}
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(suite_ldmatrix_address(smem_row)));
+}
+__device__ __forceinline__ void ldmatrix_x1_trans(uint32_t r[1], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n"
+                 : "=r"(r[0])
+                 : "r"(suite_ldmatrix_address(smem_row)));
+}
+__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t r[2], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(suite_ldmatrix_address(smem_row)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* smem_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(suite_ldmatrix_address(smem_row)));
+}
+
+#endif

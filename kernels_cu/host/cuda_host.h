@@ -1,0 +1,43 @@
+// CUDA on the CPU: force-included (g++ -include) before a kernel source, so that the unchanged .cu
+// compiles with g++ and runs with CUDA's execution semantics on the host runtime (rt/*.cpp).
+// Kernels can test SUITE_HOST to choose a host path (the wrappers in common/ do).
+#pragma once
+
+#define SUITE_HOST 1
+
+// Standard headers that use __noinline__ as an attribute name must come before the macro below.
+#include <assert.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+// The CUDA qualifiers, for g++. __shared__ is per block: a block runs all its threads on one OS
+// thread, one block at a time, so thread-local storage is exactly one copy per running block.
+#define __host__
+#define __device__
+#define __global__
+#define __constant__
+#define __managed__
+#define __shared__ thread_local
+#define __forceinline__ inline __attribute__((always_inline))
+#define __noinline__ __attribute__((noinline))
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+
+#include <vector_types.h>
+#include <vector_functions.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#include "runtime_api.h"
+#include "device_math.h"
+#include "device_atomics.h"
+#include "device_threads.h"
+#include "device_warp.h"
+#include "launch.h"

@@ -1,0 +1,103 @@
+// What the generated wrapper of a module instantiates for each kernel name expression: a launcher
+// that unpacks the argument bytes into the kernel's own parameter types (deduced from the kernel's
+// address, so template kernels need no glue) and a signature that Python checks arguments with.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "runtime_api.h"
+
+extern "C" {
+enum suite_host_param_kind {
+    SUITE_HOST_POINTER = 0,
+    SUITE_HOST_SIGNED = 1,
+    SUITE_HOST_UNSIGNED = 2,
+    SUITE_HOST_FLOAT = 3,
+    SUITE_HOST_BOOL = 4,
+    SUITE_HOST_BFLOAT16 = 5,
+    SUITE_HOST_OTHER = 6,  // a struct, a vector type, ...: passed as raw bytes of the right size
+};
+struct suite_host_param {
+    int kind;
+    int size;
+    const char* type;  // g++'s spelling of the parameter type, for messages
+    int pointee_kind;  // for pointers: what they point to (size 0: void)
+    int pointee_size;
+};
+}
+
+namespace suite_host {
+
+template <typename T>
+const char* type_name() {
+    // "... type_name() [with T = const float*]": Python keeps what follows "T = ".
+    return __PRETTY_FUNCTION__;
+}
+
+template <typename T>
+constexpr suite_host_param_kind kind_of() {
+    if (std::is_pointer<T>::value) return SUITE_HOST_POINTER;
+    if (std::is_same<T, bool>::value) return SUITE_HOST_BOOL;
+    if (std::is_integral<T>::value || std::is_enum<T>::value)
+        return std::is_signed<T>::value || std::is_enum<T>::value ? SUITE_HOST_SIGNED : SUITE_HOST_UNSIGNED;
+    if (std::is_floating_point<T>::value || std::is_same<T, __half>::value) return SUITE_HOST_FLOAT;
+    if (std::is_same<T, __nv_bfloat16>::value) return SUITE_HOST_BFLOAT16;
+    return SUITE_HOST_OTHER;
+}
+
+template <typename T>
+constexpr int size_or_zero() {
+    if constexpr (std::is_void<T>::value || std::is_function<T>::value) return 0;
+    else return int(sizeof(T));
+}
+
+template <typename T>
+constexpr suite_host_param describe() {
+    using Pointee = std::remove_cv_t<std::remove_pointer_t<T>>;
+    return {kind_of<T>(), int(sizeof(T)), type_name<T>(), kind_of<Pointee>(), size_or_zero<Pointee>()};
+}
+
+template <typename... Args>
+const suite_host_param* signature(void (*)(Args...), int* count) {
+    static const std::array<suite_host_param, sizeof...(Args)> params = {{describe<std::decay_t<Args>>()...}};
+    *count = int(sizeof...(Args));
+    return params.data();
+}
+
+template <typename T>
+T load_argument(const void* bytes) {
+    static_assert(std::is_trivially_copyable<T>::value, "kernel parameters must be trivially copyable");
+    typename std::aligned_storage<sizeof(T), alignof(T)>::type storage;
+    std::memcpy(&storage, bytes, sizeof(T));
+    return *reinterpret_cast<const T*>(&storage);
+}
+
+// Every CUDA thread calls the kernel with its own copies of the parameters, as on the GPU.
+template <typename... Args>
+struct Call {
+    void (*kernel)(Args...);
+    std::tuple<std::decay_t<Args>...> args;
+
+    static void run(void* self) {
+        Call* call = static_cast<Call*>(self);
+        std::apply(call->kernel, call->args);
+    }
+};
+
+template <typename... Args, size_t... I>
+Call<Args...> make_call(void (*kernel)(Args...), void* const* argv, std::index_sequence<I...>) {
+    return Call<Args...>{kernel, std::tuple<std::decay_t<Args>...>(load_argument<std::decay_t<Args>>(argv[I])...)};
+}
+
+template <typename... Args>
+int launch(void (*kernel)(Args...), const suite_host_launch_config* config, void* const* argv,
+           suite_host_fault* fault) {
+    Call<Args...> call = make_call(kernel, argv, std::index_sequence_for<Args...>{});
+    return suite_host_run(config, &Call<Args...>::run, &call, fault);
+}
+
+}  // namespace suite_host

@@ -1,0 +1,418 @@
+// One block on one OS thread: its CUDA threads are fibers run in the schedule's order, each until
+// it exits or waits at a barrier or warp collective; the last thread to arrive releases the others.
+// A block whose fibers all wait but cannot be released is a deadlock and becomes a fault.
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "worker.h"
+
+namespace suite_rt {
+
+namespace {
+
+uint64_t next_random(uint64_t& state) {  // splitmix64
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+template <class T>
+void shuffle(std::vector<T>& v, size_t n, uint64_t& rng) {
+    for (size_t i = n; i > 1; --i) std::swap(v[i - 1], v[next_random(rng) % i]);
+}
+
+bool same_site(const suite_host_site& a, const suite_host_site& b) {
+    return a.line == b.line && (a.file == b.file || std::strcmp(a.file, b.file) == 0);
+}
+
+// "0-31, 40, 64-95": a set of indices, compactly, cut short when long.
+std::string ranges(const std::vector<unsigned>& sorted) {
+    std::string out;
+    for (size_t i = 0; i < sorted.size();) {
+        size_t j = i;
+        while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
+        if (!out.empty()) out += ", ";
+        if (out.size() > 200) return out + "...";
+        out += std::to_string(sorted[i]);
+        if (j > i) out += "-" + std::to_string(sorted[j]);
+        i = j + 1;
+    }
+    return out;
+}
+
+void wake(Block& b, unsigned i) {
+    b.fibers[i].state = FiberState::Ready;
+    b.runnable.push_back(i);
+}
+
+Stack* take_stack(Worker& w) {
+    if (!w.free_stacks.empty()) {
+        Stack* s = w.free_stacks.back();
+        w.free_stacks.pop_back();
+        return s;
+    }
+    Stack* s = stack_create(kFiberStackBytes);
+    if (!s) device_fault(w, "out of memory: cannot map a %zu KiB fiber stack for this CUDA thread", kFiberStackBytes / 1024);
+    return s;
+}
+
+// A warp's lanes in `mask` (without `except`), in the order the schedule wakes them.
+void wake_lanes(Worker& w, unsigned warp, unsigned mask, unsigned except) {
+    Block& b = w.block;
+    unsigned lanes[32], n = 0;
+    for (unsigned l = 0; l < 32; ++l)
+        if ((mask >> l & 1) && l != except) lanes[n++] = l;
+    if (w.job->config.schedule == SUITE_HOST_REVERSE) std::reverse(lanes, lanes + n);
+    if (w.job->config.schedule == SUITE_HOST_RANDOM)
+        for (unsigned i = n; i > 1; --i) std::swap(lanes[i - 1], lanes[next_random(b.rng) % i]);
+    for (unsigned i = 0; i < n; ++i) wake(b, warp * 32 + lanes[i]);
+}
+
+// __activemask: the lanes that reach the same __activemask together. A lane waits there until no
+// lane of its warp can run any more (each has exited or waits somewhere); the lanes then waiting
+// at the same call are the active ones, as the converged lanes are on the GPU.
+void settle_activemask(Worker& w, unsigned warp) {
+    Block& b = w.block;
+    unsigned waiting = b.active_waiting[warp];
+    if (!waiting) return;
+    const unsigned first = warp * 32, width = std::min(32u, b.size - first);
+    for (unsigned l = 0; l < width; ++l) {
+        const FiberState s = b.fibers[first + l].state;
+        if (s == FiberState::New || s == FiberState::Ready || s == FiberState::Running) return;
+    }
+    b.active_waiting[warp] = 0;
+    for (unsigned l = 0; l < width; ++l) {
+        if (!(waiting >> l & 1)) continue;
+        unsigned group = 0;
+        for (unsigned k = l; k < width; ++k)
+            if ((waiting >> k & 1) && same_site(b.fibers[first + k].site, b.fibers[first + l].site)) group |= 1u << k;
+        for (unsigned k = 0; k < width; ++k)
+            if (group >> k & 1) *static_cast<unsigned*>(b.fibers[first + k].record) = group;
+        waiting &= ~group;
+        wake_lanes(w, warp, group, 32);
+    }
+}
+
+// The running fiber stops until another wakes it.
+void block_current(Worker& w, Fiber& f, FiberState state) {
+    f.state = state;
+    settle_activemask(w, f.info.warp);
+    context_switch(&f.ctx, &w.scheduler);
+}
+
+// The barrier opens once every thread of the block has arrived or exited: PTX's `exit` counts an
+// exited thread as arrived at every barrier, so `if (i >= n) return; __syncthreads();` is defined
+// and works on the GPU. The _count/_and/_or results are over the threads that arrived.
+bool release_barrier_if_complete(Block& b) {
+    if (b.arrived == 0 || b.arrived + b.exited != b.size) return false;
+    const int count = b.barrier_count, arrived = int(b.arrived), op = b.barrier_op;
+    b.barrier_result = op == 0 ? count : op == 1 ? count == arrived : op == 2 ? count > 0 : 0;
+    b.arrived = 0;
+    for (unsigned i : b.order)
+        if (b.fibers[i].state == FiberState::AtBarrier) wake(b, i);
+    return true;
+}
+
+void on_exit(Worker& w, Fiber& f) {
+    Block& b = w.block;
+    const unsigned warp = f.info.warp, lane = f.info.lane;
+    for (unsigned l = 0; b.warp_waiting[warp] && l < 32; ++l) {
+        if (!(b.warp_waiting[warp] >> l & 1)) continue;
+        const Fiber& g = b.fibers[warp * 32 + l];
+        if (g.mask >> lane & 1)
+            device_fault(w, "lane %u exited while lane %u waits at %s (%s:%d) with mask 0x%08x, which names it",
+                         lane, l, g.name, g.site.file, g.site.line, g.mask);
+    }
+    ++b.exited;
+    f.state = FiberState::Done;
+    release_barrier_if_complete(b);
+    settle_activemask(w, warp);
+}
+
+void fiber_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    w.job->entry(w.job->context);
+    Fiber& f = *w.current;
+    on_exit(w, f);
+    context_switch(&f.ctx, &w.scheduler);
+    __builtin_unreachable();
+}
+
+// Every fiber waits and none can be released: say who waits where.
+[[noreturn]] void diagnose_deadlock(Worker& w) {
+    Block& b = w.block;
+    struct Group {
+        const Fiber* first;
+        std::vector<unsigned> threads;
+    };
+    std::vector<Group> groups;
+    for (unsigned i = 0; i < b.size; ++i) {
+        const Fiber& f = b.fibers[i];
+        if (f.state == FiberState::Done) continue;
+        auto same = [&](const Group& g) {
+            return g.first->state == f.state && same_site(g.first->site, f.site) && g.first->mask == f.mask &&
+                   g.first->op == f.op;
+        };
+        auto it = std::find_if(groups.begin(), groups.end(), same);
+        if (it == groups.end()) groups.push_back({&f, {i}});
+        else it->threads.push_back(i);
+    }
+    std::string text = "deadlock: no thread of the block can continue.";
+    for (const Group& g : groups) {
+        char line[512];
+        if (g.first->state == FiberState::AtWarp)
+            std::snprintf(line, sizeof line, " Threads %s wait at %s (%s:%d) with mask 0x%08x.",
+                          ranges(g.threads).c_str(), g.first->name, g.first->site.file, g.first->site.line,
+                          g.first->mask);
+        else
+            std::snprintf(line, sizeof line, " Threads %s wait at %s (%s:%d).", ranges(g.threads).c_str(),
+                          g.first->name, g.first->site.file, g.first->site.line);
+        text += line;
+    }
+    if (b.exited) text += " " + std::to_string(b.exited) + " thread(s) exited.";
+    text += " Each warp collective needs every lane of its mask at the same call, and __syncthreads every "
+            "thread of the block.";
+    w.current = nullptr;
+    device_fault(w, "%s", text.c_str());
+}
+
+void run_block(Worker& w, Job& job, uint64_t linear) {
+    const suite_host_launch_config& c = job.config;
+    Block& b = w.block;
+    b.index[0] = unsigned(linear % c.grid[0]);
+    b.index[1] = unsigned(linear / c.grid[0] % c.grid[1]);
+    b.index[2] = unsigned(linear / (uint64_t(c.grid[0]) * c.grid[1]));
+    b.size = c.block[0] * c.block[1] * c.block[2];
+    b.fibers.resize(b.size);
+    for (unsigned i = 0; i < b.size; ++i) {
+        Fiber& f = b.fibers[i];
+        suite_host_thread& t = f.info;
+        t.thread_idx[0] = i % c.block[0];
+        t.thread_idx[1] = i / c.block[0] % c.block[1];
+        t.thread_idx[2] = i / (c.block[0] * c.block[1]);
+        for (int d = 0; d < 3; ++d) {
+            t.block_idx[d] = b.index[d];
+            t.block_dim[d] = c.block[d];
+            t.grid_dim[d] = c.grid[d];
+        }
+        t.linear = i;
+        t.lane = i % 32;
+        t.warp = i / 32;
+        f.state = FiberState::New;
+        f.stack = nullptr;
+        f.copies.clear();
+        f.group_ends.clear();
+    }
+    b.order.resize(b.size);
+    for (unsigned i = 0; i < b.size; ++i) b.order[i] = i;
+    b.rng = c.seed ^ (linear * 0x9E3779B97F4A7C15ull);
+    if (c.schedule == SUITE_HOST_REVERSE) std::reverse(b.order.begin(), b.order.end());
+    if (c.schedule == SUITE_HOST_RANDOM) shuffle(b.order, b.size, b.rng);
+    b.runnable.assign(b.order.begin(), b.order.end());
+    b.runnable_head = 0;
+    b.exited = b.arrived = 0;
+    b.warp_waiting.assign((b.size + 31) / 32, 0u);
+    b.active_waiting.assign((b.size + 31) / 32, 0u);
+    // Shared memory starts as garbage on a GPU: all-ones bytes are NaN in every float format.
+    if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
+
+    while (b.runnable_head < b.runnable.size()) {
+        Fiber& f = b.fibers[b.runnable[b.runnable_head++]];
+        w.current = &f;
+        if (f.state == FiberState::New) {
+            f.stack = take_stack(w);
+            context_make(&f.ctx, f.stack, fiber_main, &w);
+        }
+        f.state = FiberState::Running;
+        context_switch(&w.scheduler, &f.ctx);
+        if (f.state == FiberState::Done) {
+            w.free_stacks.push_back(f.stack);
+            f.stack = nullptr;
+        }
+        if (b.runnable_head >= 4096 && b.runnable_head * 2 >= b.runnable.size()) {
+            b.runnable.erase(b.runnable.begin(), b.runnable.begin() + long(b.runnable_head));
+            b.runnable_head = 0;
+        }
+    }
+    w.current = nullptr;
+    if (b.exited != b.size) diagnose_deadlock(w);
+}
+
+}  // namespace
+
+bool claim_fault(Job& job) {
+    job.abort.store(true);
+    bool expected = false;
+    return job.fault_claimed.compare_exchange_strong(expected, true);
+}
+
+void device_fault(Worker& w, const char* format, ...) {
+    Job& job = *w.job;
+    if (claim_fault(job)) {
+        suite_host_fault& f = *job.fault;
+        f.kind = SUITE_HOST_DEVICE_FAULT;
+        f.has_block = 1;
+        std::memcpy(f.block, w.block.index, sizeof f.block);
+        f.has_thread = w.current != nullptr;
+        if (w.current) std::memcpy(f.thread, w.current->info.thread_idx, sizeof f.thread);
+        va_list args;
+        va_start(args, format);
+        std::vsnprintf(f.message, sizeof f.message, format, args);
+        va_end(args);
+    }
+    siglongjmp(w.fault_jump, 1);
+}
+
+void run_blocks(Worker& w, Job& job) {
+    w.job = &job;
+    if (sigsetjmp(w.fault_jump, 1) != 0) {
+        // A fault abandoned the block: the stacks of its unfinished fibers are free again.
+        for (Fiber& f : w.block.fibers) {
+            if (f.stack) w.free_stacks.push_back(f.stack);
+            f.stack = nullptr;
+        }
+        w.in_kernel = false;
+        w.current = nullptr;
+        return;
+    }
+    for (;;) {
+        if (job.abort.load(std::memory_order_relaxed)) break;
+        const uint64_t i = job.next_block.fetch_add(1);
+        if (i >= job.total_blocks) break;
+        const uint64_t linear =
+            uint64_t((unsigned __int128)i * job.block_stride + job.block_offset) % job.total_blocks;
+        w.in_kernel = true;
+        run_block(w, job, linear);
+        w.in_kernel = false;
+    }
+}
+
+}  // namespace suite_rt
+
+using namespace suite_rt;
+
+extern "C" {
+
+const suite_host_thread* suite_host_self(void) { return &tls_worker->current->info; }
+
+void* suite_host_dynamic_smem(void) { return tls_worker->dynamic_smem; }
+
+int suite_host_syncthreads(suite_host_site site, int op, int predicate) {
+    Worker& w = *tls_worker;
+    Block& b = w.block;
+    Fiber& f = *w.current;
+    if (b.arrived == 0) {
+        b.barrier_site = site;
+        b.barrier_count = 0;
+        b.barrier_op = op;
+    } else if (!same_site(b.barrier_site, site)) {
+        device_fault(w, "barrier divergence: this thread reached __syncthreads at %s:%d while %u thread(s) wait at "
+                     "__syncthreads at %s:%d",
+                     site.file, site.line, b.arrived, b.barrier_site.file, b.barrier_site.line);
+    }
+    ++b.arrived;
+    if (predicate) ++b.barrier_count;
+    if (release_barrier_if_complete(b)) return b.barrier_result;
+    f.site = site;
+    f.name = "__syncthreads";
+    f.mask = 0;
+    f.op = nullptr;
+    block_current(w, f, FiberState::AtBarrier);
+    return b.barrier_result;
+}
+
+void suite_host_warp_collective(suite_host_site site, const char* name, unsigned mask, void* record,
+                                suite_host_warp_op complete) {
+    Worker& w = *tls_worker;
+    Block& b = w.block;
+    Fiber& f = *w.current;
+    const unsigned lane = f.info.lane, warp = f.info.warp, first = warp * 32;
+    const unsigned width = std::min(32u, b.size - first);
+    const unsigned existing = width == 32 ? ~0u : (1u << width) - 1;
+    if (!(mask >> lane & 1))
+        device_fault(w, "%s (%s:%d): mask 0x%08x does not name the calling lane %u; each lane must be in its own mask",
+                     name, site.file, site.line, mask, lane);
+    if (mask & ~existing)
+        device_fault(w, "%s (%s:%d): mask 0x%08x names lanes that do not exist: warp %u of this block has %u thread(s)",
+                     name, site.file, site.line, mask, warp, width);
+    for (unsigned l = 0; l < 32; ++l)
+        if ((mask >> l & 1) && b.fibers[first + l].state == FiberState::Done)
+            device_fault(w, "%s (%s:%d) with mask 0x%08x: lane %u of the mask has exited and will never arrive",
+                         name, site.file, site.line, mask, l);
+    f.site = site;
+    f.name = name;
+    f.mask = mask;
+    f.record = record;
+    f.op = complete;
+    const unsigned waiting = b.warp_waiting[warp] | (1u << lane);
+    if ((waiting & mask) == mask) {
+        bool match = true;
+        void* records[32] = {};
+        for (unsigned l = 0; l < 32 && match; ++l) {
+            if (!(mask >> l & 1)) continue;
+            const Fiber& g = b.fibers[first + l];
+            match = g.op == complete && g.mask == mask && same_site(g.site, site);
+            records[l] = g.record;
+        }
+        if (match) {
+            complete(records, mask);
+            b.warp_waiting[warp] = waiting & ~mask;
+            wake_lanes(w, warp, mask, lane);
+            return;
+        }
+    }
+    b.warp_waiting[warp] = waiting;
+    block_current(w, f, FiberState::AtWarp);
+}
+
+unsigned suite_host_activemask(suite_host_site site) {
+    Worker& w = *tls_worker;
+    Fiber& f = *w.current;
+    unsigned mask = 0;
+    f.site = site;
+    f.name = "__activemask";
+    f.mask = 0;
+    f.op = nullptr;  // marks an __activemask wait
+    f.record = &mask;
+    w.block.active_waiting[f.info.warp] |= 1u << f.info.lane;
+    block_current(w, f, FiberState::AtWarp);
+    return mask;
+}
+
+void suite_host_cp_async(suite_host_site site, void* dst, const void* src, unsigned bytes, unsigned src_bytes) {
+    Worker& w = *tls_worker;
+    if ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % bytes)
+        device_fault(w, "cp.async of %u bytes (%s:%d) needs %u-byte aligned addresses; got dst %p, src %p", bytes,
+                     site.file, site.line, bytes, dst, src);
+    std::memset(dst, 0xff, bytes);
+    w.current->copies.push_back({dst, src, bytes, src_bytes});
+}
+
+void suite_host_cp_async_commit(void) {
+    Fiber& f = *tls_worker->current;
+    f.group_ends.push_back(f.copies.size());
+}
+
+void suite_host_cp_async_wait(int pending) {
+    Fiber& f = *tls_worker->current;
+    if (int(f.group_ends.size()) <= pending) return;
+    const size_t done = f.group_ends[f.group_ends.size() - size_t(pending) - 1];
+    for (size_t i = 0; i < done; ++i) {
+        const AsyncCopy& c = f.copies[i];
+        std::memcpy(c.dst, c.src, c.src_bytes);
+        std::memset(static_cast<char*>(c.dst) + c.src_bytes, 0, c.bytes - c.src_bytes);
+    }
+    f.copies.erase(f.copies.begin(), f.copies.begin() + long(done));
+    f.group_ends.erase(f.group_ends.begin(), f.group_ends.end() - pending);
+    for (size_t& end : f.group_ends) end -= done;
+}
+
+void suite_host_trap(suite_host_site site, const char* message) {
+    device_fault(*tls_worker, "%s (%s:%d)", message, site.file, site.line);
+}
+
+}  // extern "C"

@@ -1,0 +1,105 @@
+// Hardware faults inside a kernel (wild pointer, guard page, stack overflow, integer division by
+// zero) stop the launch instead of the process: the handler, on an alternate stack so that it
+// also runs when a fiber stack overflowed, records the fault and jumps back to the worker's
+// scheduler. Faults on other threads go to the handler that was installed before ours.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "worker.h"
+
+namespace suite_rt {
+
+namespace {
+
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+struct sigaction previous[NSIG];
+
+void chain(int sig, siginfo_t* info, void* uc) {
+    const struct sigaction& p = previous[sig];
+    if (p.sa_flags & SA_SIGINFO) {
+        if (p.sa_sigaction) return p.sa_sigaction(sig, info, uc);
+    } else if (p.sa_handler == SIG_IGN) {
+        return;
+    } else if (p.sa_handler != SIG_DFL) {
+        return p.sa_handler(sig);
+    }
+    // Default action: restore it; returning re-executes the faulting instruction.
+    signal(sig, SIG_DFL);
+}
+
+void on_signal(int sig, siginfo_t* info, void* uc) {
+    Worker* w = tls_worker;
+    if (!w || !w->in_kernel || !w->job) return chain(sig, info, uc);
+    Job& job = *w->job;
+    if (claim_fault(job)) {
+        suite_host_fault& f = *job.fault;
+        const char* address = static_cast<const char*>(info->si_addr);
+        const Fiber* fiber = w->current;
+        const bool overflow = fiber && fiber->stack && address >= fiber->stack->guard && address < fiber->stack->base;
+        f.kind = overflow ? SUITE_HOST_STACK_OVERFLOW : SUITE_HOST_SIGNAL;
+        f.signal = sig;
+        f.address = reinterpret_cast<uint64_t>(address);
+        f.has_block = 1;
+        std::memcpy(f.block, w->block.index, sizeof f.block);
+        f.has_thread = fiber != nullptr;
+        if (fiber) std::memcpy(f.thread, fiber->info.thread_idx, sizeof f.thread);
+    }
+    siglongjmp(w->fault_jump, 1);  // restores the signal mask saved by sigsetjmp
+}
+
+}  // namespace
+
+void install_signal_handlers() {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, [] {
+        struct sigaction action;
+        std::memset(&action, 0, sizeof action);
+        action.sa_sigaction = on_signal;
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&action.sa_mask);
+        for (int sig : kSignals) sigaction(sig, &action, &previous[sig]);
+    });
+}
+
+void prepare_worker_thread() {
+    // Asynchronous signals (Ctrl-C) belong to the Python thread, not to the workers.
+    sigset_t all;
+    sigfillset(&all);
+    for (int sig : kSignals) sigdelset(&all, sig);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    stack_t alt;
+    alt.ss_size = 64 * 1024;
+    alt.ss_sp = std::malloc(alt.ss_size);
+    alt.ss_flags = 0;
+    if (alt.ss_sp) sigaltstack(&alt, nullptr);
+}
+
+}  // namespace suite_rt
+
+extern "C" {
+
+size_t suite_host_page_size(void) { return size_t(sysconf(_SC_PAGESIZE)); }
+
+void* suite_host_guarded_map(size_t bytes) {
+    const size_t page = suite_host_page_size();
+    void* mem = mmap(nullptr, bytes + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) return nullptr;
+    char* data = static_cast<char*>(mem) + page;
+    if (bytes && mprotect(data, bytes, PROT_READ | PROT_WRITE) != 0) {
+        munmap(mem, bytes + 2 * page);
+        return nullptr;
+    }
+    return data;
+}
+
+void suite_host_guarded_unmap(void* data, size_t bytes) {
+    const size_t page = suite_host_page_size();
+    munmap(static_cast<char*>(data) - page, bytes + 2 * page);
+}
+
+}  // extern "C"

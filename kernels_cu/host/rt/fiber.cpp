@@ -1,0 +1,116 @@
+#include "fiber.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace suite_rt {
+
+Stack* stack_create(size_t size) {
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    size = (size + page - 1) / page * page;
+    void* mem = mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED) return nullptr;
+    if (mprotect(mem, page, PROT_NONE) != 0) {
+        munmap(mem, size + page);
+        return nullptr;
+    }
+    return new Stack{static_cast<char*>(mem), static_cast<char*>(mem) + page, size};
+}
+
+void stack_destroy(Stack* stack) {
+    munmap(stack->guard, size_t(stack->base - stack->guard) + stack->size);
+    delete stack;
+}
+
+#ifdef SUITE_HOST_UCONTEXT
+
+namespace {
+// makecontext passes int arguments only: the pointers travel as two halves each.
+void start(unsigned fn_hi, unsigned fn_lo, unsigned arg_hi, unsigned arg_lo) {
+    auto fn = reinterpret_cast<void (*)(void*)>((uintptr_t(fn_hi) << 32) | fn_lo);
+    fn(reinterpret_cast<void*>((uintptr_t(arg_hi) << 32) | arg_lo));
+    __builtin_trap();  // fn never returns
+}
+}  // namespace
+
+void context_make(Context* ctx, Stack* stack, void (*fn)(void*), void* arg) {
+    getcontext(&ctx->uc);
+    ctx->uc.uc_stack.ss_sp = stack->base;
+    ctx->uc.uc_stack.ss_size = stack->size;
+    ctx->uc.uc_link = nullptr;
+    const uintptr_t f = reinterpret_cast<uintptr_t>(fn), a = reinterpret_cast<uintptr_t>(arg);
+    makecontext(&ctx->uc, reinterpret_cast<void (*)()>(start), 4, unsigned(f >> 32), unsigned(f),
+                unsigned(a >> 32), unsigned(a));
+}
+
+void context_switch(Context* from, Context* to) { swapcontext(&from->uc, &to->uc); }
+
+const char* context_kind() { return "ucontext"; }
+
+#else
+
+extern "C" void suite_rt_switch(void** save_sp, void* load_sp);
+extern "C" void suite_rt_fiber_start();
+
+// Saves the callee-saved registers on the current stack, stores the stack pointer in *save_sp,
+// and restores the same from load_sp. MXCSR and the x87 control word, callee-saved too, are not
+// switched: kernels never change them, so every fiber keeps its worker's (10% off a barrier).
+// A new fiber's stack is laid out as if it had been switched away from just before
+// suite_rt_fiber_start, which calls r13(r12) with the stack 16-byte aligned.
+asm(R"(
+    .text
+    .globl suite_rt_switch
+    .hidden suite_rt_switch
+    .type suite_rt_switch, @function
+    .p2align 4
+suite_rt_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size suite_rt_switch, .-suite_rt_switch
+
+    .globl suite_rt_fiber_start
+    .hidden suite_rt_fiber_start
+    .type suite_rt_fiber_start, @function
+    .p2align 4
+suite_rt_fiber_start:
+    movq %r12, %rdi
+    callq *%r13
+    ud2
+    .size suite_rt_fiber_start, .-suite_rt_fiber_start
+)");
+
+void context_make(Context* ctx, Stack* stack, void (*fn)(void*), void* arg) {
+    uint64_t* top = reinterpret_cast<uint64_t*>((uintptr_t(stack->base) + stack->size) & ~uintptr_t(15));
+    uint64_t* frame = top - 7;
+    frame[0] = 0;                                 // r15
+    frame[1] = 0;                                 // r14
+    frame[2] = reinterpret_cast<uint64_t>(fn);    // r13
+    frame[3] = reinterpret_cast<uint64_t>(arg);   // r12
+    frame[4] = 0;                                 // rbx
+    frame[5] = 0;                                 // rbp
+    frame[6] = reinterpret_cast<uint64_t>(&suite_rt_fiber_start);  // return address
+    ctx->sp = frame;
+}
+
+void context_switch(Context* from, Context* to) { suite_rt_switch(&from->sp, to->sp); }
+
+const char* context_kind() { return "x86-64 switch"; }
+
+#endif
+
+}  // namespace suite_rt

@@ -1,0 +1,152 @@
+// A launch: blocks are handed out to a pool of OS worker threads, one block at a time each.
+// The pool lives for the process (threads are started when a launch first needs them) and runs
+// one launch at a time; the caller waits for the last worker to finish.
+#include <pthread.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <numeric>
+
+#include "worker.h"
+
+namespace suite_rt {
+
+__thread Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
+
+namespace {
+
+struct Pool {
+    std::mutex mutex;
+    std::condition_variable work, done;
+    std::vector<Worker*> workers;
+    Job* job = nullptr;
+    uint64_t generation = 0;
+    int running = 0;
+    std::mutex launch;  // one launch at a time
+};
+
+Pool* pool = new Pool;  // never destroyed: workers may outlive static destructors at exit
+
+void* worker_main(void* arg) {
+    Worker* w = static_cast<Worker*>(arg);
+    prepare_worker_thread();
+    tls_worker = w;
+    std::unique_lock<std::mutex> lock(pool->mutex);
+    uint64_t seen = w->generation_seen;
+    for (;;) {
+        pool->work.wait(lock, [&] { return pool->generation != seen; });
+        seen = pool->generation;
+        Job* job = pool->job;  // null when this worker wakes after a launch it had no part in
+        if (!job || w->index >= job->config.workers) continue;
+        lock.unlock();
+        run_blocks(*w, *job);
+        lock.lock();
+        if (--pool->running == 0) pool->done.notify_all();
+    }
+}
+
+// After fork() only the forking thread exists: forget the workers (the child starts new ones).
+void forget_workers_after_fork() {
+    pool = new (std::nothrow) Pool;
+}
+
+bool grow_pool(int count) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, [] { pthread_atfork(nullptr, nullptr, forget_workers_after_fork); });
+    while (int(pool->workers.size()) < count) {
+        Worker* w = new Worker;
+        w->index = int(pool->workers.size());
+        w->generation_seen = pool->generation;  // launches before this one are not its business
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t thread;
+        const int rc = pthread_create(&thread, &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            delete w;
+            return false;
+        }
+        pool->workers.push_back(w);
+    }
+    return true;
+}
+
+bool reserve_dynamic_smem(uint64_t bytes) {
+    for (Worker* w : pool->workers) {
+        if (w->dynamic_capacity >= bytes) continue;
+        std::free(w->dynamic_smem);
+        w->dynamic_smem = static_cast<char*>(std::aligned_alloc(128, (bytes + 127) / 128 * 128));
+        w->dynamic_capacity = w->dynamic_smem ? bytes : 0;
+        if (!w->dynamic_smem) return false;
+    }
+    return true;
+}
+
+void host_error(suite_host_fault* fault, const char* message) {
+    fault->kind = SUITE_HOST_DEVICE_FAULT;
+    std::snprintf(fault->message, sizeof fault->message, "%s", message);
+}
+
+// Block order: b -> (b * stride + offset) % total, a permutation when gcd(stride, total) == 1.
+void block_order(Job& job) {
+    const uint64_t total = job.total_blocks;
+    job.block_stride = 1;
+    job.block_offset = 0;
+    if (job.config.schedule == SUITE_HOST_REVERSE) {
+        job.block_stride = total - 1;
+        job.block_offset = total - 1;
+    } else if (job.config.schedule == SUITE_HOST_RANDOM && total > 1) {
+        uint64_t s = job.config.seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+        uint64_t stride = (s >> 7) % total;
+        while (std::gcd(stride, total) != 1) stride = (stride + 1) % total;
+        job.block_stride = stride;
+        job.block_offset = (s >> 23) % total;
+    }
+}
+
+}  // namespace
+
+}  // namespace suite_rt
+
+using namespace suite_rt;
+
+extern "C" int suite_host_run(const suite_host_launch_config* config, suite_host_entry entry, void* context,
+                              suite_host_fault* fault) {
+    std::memset(fault, 0, sizeof *fault);
+    fault->stack_size = kFiberStackBytes;
+    install_signal_handlers();
+    std::lock_guard<std::mutex> launch(pool->launch);
+    Job job;
+    job.config = *config;
+    job.entry = entry;
+    job.context = context;
+    job.fault = fault;
+    job.total_blocks = uint64_t(config->grid[0]) * config->grid[1] * config->grid[2];
+    if (job.total_blocks == 0 || config->block[0] * config->block[1] * config->block[2] == 0) return SUITE_HOST_OK;
+    block_order(job);
+    const int workers = int(std::min<uint64_t>(uint64_t(std::max(config->workers, 1)), job.total_blocks));
+    job.config.workers = workers;
+    if (!grow_pool(workers)) {
+        host_error(fault, "cannot start the worker threads of the host backend (pthread_create failed)");
+        return fault->kind;
+    }
+    if (!reserve_dynamic_smem(config->dynamic_smem)) {
+        host_error(fault, "out of memory for the blocks' dynamic shared memory");
+        return fault->kind;
+    }
+    {
+        std::unique_lock<std::mutex> lock(pool->mutex);
+        pool->job = &job;
+        pool->running = workers;
+        ++pool->generation;
+        pool->work.notify_all();
+        pool->done.wait(lock, [] { return pool->running == 0; });
+        pool->job = nullptr;
+    }
+    return fault->kind;
+}

@@ -1,0 +1,99 @@
+// The state of one launch (Job), of one OS worker thread (Worker) and of the block it runs.
+#pragma once
+
+#include <setjmp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "../runtime_api.h"
+#include "fiber.h"
+
+namespace suite_rt {
+
+constexpr size_t kFiberStackBytes = 256 * 1024;  // per CUDA thread; local arrays live here
+
+struct Job {
+    suite_host_launch_config config;
+    suite_host_entry entry;
+    void* context;
+    uint64_t total_blocks;
+    uint64_t block_stride, block_offset;  // block b runs as (b * stride + offset) % total
+    std::atomic<uint64_t> next_block{0};
+    std::atomic<bool> abort{false};
+    std::atomic<bool> fault_claimed{false};
+    suite_host_fault* fault;  // written once, by whoever claims it
+};
+
+enum class FiberState { New, Ready, Running, AtBarrier, AtWarp, Done };
+
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    unsigned bytes, src_bytes;
+};
+
+struct Fiber {
+    suite_host_thread info;
+    FiberState state;
+    Context ctx;
+    Stack* stack;
+    // What the fiber waits at (AtBarrier / AtWarp).
+    suite_host_site site;
+    const char* name;
+    unsigned mask;
+    void* record;
+    suite_host_warp_op op;
+    // cp.async: copies issued and not yet applied, in order, and the end of each committed group.
+    std::vector<AsyncCopy> copies;
+    std::vector<size_t> group_ends;
+};
+
+struct Block {
+    unsigned index[3];
+    std::vector<Fiber> fibers;
+    std::vector<unsigned> order;     // schedule: the order threads start and are woken in
+    std::vector<unsigned> runnable;  // FIFO of fibers to run; head at runnable_head
+    size_t runnable_head;
+    unsigned size, exited;
+    // __syncthreads in progress
+    unsigned arrived;
+    suite_host_site barrier_site;
+    int barrier_count, barrier_result, barrier_op;
+    std::vector<unsigned> warp_waiting;  // per warp: lanes waiting at a collective
+    std::vector<unsigned> active_waiting;  // per warp: lanes waiting at __activemask
+    uint64_t rng;
+};
+
+struct Worker {
+    int index;
+    uint64_t generation_seen;  // the pool's last launch this worker has looked at
+    Context scheduler;
+    Fiber* current = nullptr;
+    Job* job = nullptr;
+    bool in_kernel = false;
+    sigjmp_buf fault_jump;
+    Block block;
+    std::vector<Stack*> free_stacks;
+    char* dynamic_smem = nullptr;
+    size_t dynamic_capacity = 0;
+};
+
+// The worker running on this OS thread (nullptr on other threads). Initial-exec TLS: the signal
+// handler reads it, and that must not allocate.
+extern __thread Worker* tls_worker __attribute__((tls_model("initial-exec")));
+
+// Runs blocks of `job` until none is left or the launch faulted.
+void run_blocks(Worker& worker, Job& job);
+
+// Records the launch's first fault; later ones are dropped (the first is the cause).
+bool claim_fault(Job& job);
+
+// Formats a device fault for the current thread and abandons the block (does not return).
+[[noreturn]] void device_fault(Worker& worker, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+void install_signal_handlers();
+void prepare_worker_thread();  // alternate signal stack, signal mask
+
+}  // namespace suite_rt

@@ -1,0 +1,100 @@
+// The C interface between a compiled kernel module and the host runtime library (rt/*.cpp).
+// The runtime is built once and shared by every module of a process: it owns the worker threads,
+// the fibers (one per CUDA thread), the barriers and the fault handling. Modules call it for every
+// built-in that needs other threads of the block; everything else is inline in the module.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+
+// Where a built-in was called (file:line of the kernel source), for fault messages.
+struct suite_host_site {
+    const char* file;
+    int line;
+};
+
+// What one CUDA thread knows of itself; x, y, z in that order.
+struct suite_host_thread {
+    unsigned thread_idx[3];
+    unsigned block_idx[3];
+    unsigned block_dim[3];
+    unsigned grid_dim[3];
+    unsigned linear;  // thread index in the block, x fastest
+    unsigned lane;    // linear % 32
+    unsigned warp;    // linear / 32
+};
+
+// The calling CUDA thread. Constant for the whole life of a thread, so `const` lets the compiler
+// hoist it out of loops (a fiber never sees another fiber's answer).
+const suite_host_thread* suite_host_self(void) __attribute__((const));
+
+// The block's dynamic shared memory (the launch's shared_mem bytes, 128-byte aligned).
+void* suite_host_dynamic_smem(void);
+
+// __syncthreads; op: -1 plain, 0 count, 1 and, 2 or (of `predicate != 0` over the block).
+int suite_host_syncthreads(suite_host_site site, int op, int predicate);
+
+// A warp collective: every lane named in `mask` must call it at the same site with the same
+// mask and `complete`; the last to arrive calls complete(records, mask), where records[lane] is
+// what each lane passed (the waiting lanes' records live on their stacks, intact while they wait).
+typedef void (*suite_host_warp_op)(void* const* records, unsigned mask);
+void suite_host_warp_collective(suite_host_site site, const char* name, unsigned mask, void* record,
+                                suite_host_warp_op complete);
+
+// The lanes of the caller's warp that reach this __activemask together with it.
+unsigned suite_host_activemask(suite_host_site site);
+
+// cp.async for the calling thread (kernels reach it through common/cp_async.cuh): the copy of
+// src_bytes from src (the rest of `bytes` zero-filled) is applied when a wait covers its group;
+// until then the destination holds all-ones bytes, so reading it early shows up as NaN.
+void suite_host_cp_async(suite_host_site site, void* dst, const void* src, unsigned bytes, unsigned src_bytes);
+void suite_host_cp_async_commit(void);
+void suite_host_cp_async_wait(int pending);  // like cp.async.wait_group: at most `pending` groups left
+
+// Stops the launch with a fault that names `site` (assert, __trap, misuse of a wrapper).
+[[noreturn]] void suite_host_trap(suite_host_site site, const char* message);
+
+enum suite_host_schedule { SUITE_HOST_FORWARD = 0, SUITE_HOST_REVERSE = 1, SUITE_HOST_RANDOM = 2 };
+
+struct suite_host_launch_config {
+    unsigned grid[3];
+    unsigned block[3];
+    uint64_t dynamic_smem;
+    int workers;   // OS threads running blocks
+    int schedule;  // suite_host_schedule: order of blocks and of threads within a block
+    uint64_t seed;  // for SUITE_HOST_RANDOM
+};
+
+enum suite_host_fault_kind {
+    SUITE_HOST_OK = 0,
+    SUITE_HOST_DEVICE_FAULT = 1,   // barrier misuse, deadlock, trap, assert: see message
+    SUITE_HOST_SIGNAL = 2,         // the kernel faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL) at address
+    SUITE_HOST_STACK_OVERFLOW = 3, // a CUDA thread overflowed its fiber stack
+};
+
+struct suite_host_fault {
+    int kind;
+    int signal;
+    uint64_t address;
+    int has_block;   // block is known
+    int has_thread;  // thread is known
+    unsigned block[3];
+    unsigned thread[3];
+    uint64_t stack_size;
+    char message[4096];
+};
+
+// Runs entry(context) once per CUDA thread of the grid. Returns kind (0 on success).
+typedef void (*suite_host_entry)(void* context);
+int suite_host_run(const suite_host_launch_config* config, suite_host_entry entry, void* context,
+                   suite_host_fault* fault);
+
+// Anonymous memory for memcheck: `bytes` (a multiple of the page size) of read-write memory
+// between two inaccessible guard pages. Returns the first usable byte, or NULL.
+void* suite_host_guarded_map(size_t bytes);
+void suite_host_guarded_unmap(void* data, size_t bytes);
+size_t suite_host_page_size(void);
+
+}  // extern "C"

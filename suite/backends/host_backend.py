@@ -1,0 +1,240 @@
+"""The host backend: the suite's .cu kernels (and any CuPy-style kernel) on the CPU, with CUDA's
+execution semantics. See kernels_cu/host/ for the emulation and host_build for the compiler side.
+
+    backend = HostBackend(checks={"memcheck"}, arch="sm_80", threads=None)
+    kernel = backend.load_module(path, ["deform_im2col<float, int>"]).get_function("deform_im2col<float, int>")
+    kernel((blocks,), (256,), (x, offset, ..., np.int32(n)), shared_mem=0)
+
+Launches are synchronous. Before a launch the arguments are checked against the kernel's
+signature and the geometry against the architecture's limits (KernelLaunchError); a kernel that
+misbehaves while running raises KernelFault naming the kernel, block, thread and source line.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import threading
+from pathlib import Path
+
+import torch
+
+from suite.backends import CHECKS, host_abi as abi, host_args, host_build
+from suite.errors import InputError, KernelFault, KernelLaunchError
+from suite.timing import HOST_TIMING, WallTimer
+
+STATIC_SMEM_LIMIT = 48 * 1024  # dynamic shared memory above this needs the opt-in attribute
+# Opt-in dynamic shared memory per block (shared/reference/ptx-and-limits.md, section 4).
+SMEM_OPTIN_LIMIT = {"sm_80": 163 * 1024, "sm_86": 99 * 1024, "sm_89": 99 * 1024, "sm_90": 227 * 1024}
+MAX_THREADS_PER_BLOCK = 1024
+MAX_BLOCK = (1024, 1024, 64)
+MAX_GRID = (2**31 - 1, 65535, 65535)
+_SIGNALS = {
+    signal.SIGSEGV: "invalid memory access (SIGSEGV)",
+    signal.SIGBUS: "bus error (SIGBUS)",
+    signal.SIGFPE: "arithmetic fault (SIGFPE: integer division by zero?)",
+    signal.SIGILL: "illegal instruction (SIGILL)",
+}
+NEAR_BYTES = 1 << 20  # a fault this close to an argument's array is reported as near it
+
+
+def _threads_default() -> int:
+    env = os.environ.get("SUITE_HOST_THREADS")
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise InputError(f"SUITE_HOST_THREADS={env!r}: expected a positive integer")
+        return int(env)
+    return os.cpu_count() or 1
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class HostBackend:
+    name = "host"
+    device = torch.device("cpu")
+
+    def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
+        checks = frozenset(checks)
+        if checks - set(CHECKS):
+            raise InputError(f"unknown check(s) {', '.join(sorted(checks - set(CHECKS)))}; expected some of {', '.join(CHECKS)}")
+        arch = arch[:-1] if arch.endswith("a") else arch  # sm_90a has sm_90's limits
+        if arch not in SMEM_OPTIN_LIMIT:
+            raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise InputError(f"threads={threads!r}: expected a positive integer")
+        self.checks = checks
+        self.arch = arch
+        self.threads = threads or _threads_default()
+        self.fibers = os.environ.get("SUITE_HOST_FIBERS", "auto")
+        self._modules: dict = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict:
+        return {
+            "name": f"CPU emulation on {_cpu_model()}",
+            "arch": self.arch,
+            "max_dynamic_smem_bytes": SMEM_OPTIN_LIMIT[self.arch],
+            "threads": self.threads,
+            "checks": sorted(self.checks),
+            "compiler": host_build.compiler_identity().splitlines()[0],
+            "fibers": self.fibers,
+        }
+
+    def load_module(self, source, name_expressions, options=()) -> HostModule:
+        source = Path(source).resolve()
+        names, options = tuple(name_expressions), tuple(options)
+        try:
+            stat = source.stat()
+        except OSError as exc:
+            raise InputError(f"kernel source {source} cannot be read: {exc}") from exc
+        key = (source, names, options, stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            module = self._modules.get(key)
+            if module is None:
+                runtime = host_build.runtime_library(self.fibers)
+                library = host_build.build_module(source, names, options, self.fibers)
+                abi.load_runtime(runtime)
+                module = HostModule(self, source, names, abi.load_module(library))
+                self._modules[key] = module
+        return module
+
+    def synchronize(self) -> None:
+        """Launches are synchronous on the host: nothing is ever pending."""
+
+    default_timing = HOST_TIMING
+
+    def timer(self) -> WallTimer:
+        return WallTimer()  # launches are synchronous, so the wall clock brackets the work
+
+
+class HostModule:
+    def __init__(self, backend: HostBackend, source: Path, names: tuple, library):
+        self.backend, self.source, self.names, self._library = backend, source, names, library
+        self._kernels: dict = {}
+
+    def get_function(self, name: str) -> HostKernel:
+        if name not in self.names:
+            raise InputError(
+                f"{name!r} is not among the kernels {self.source} was loaded with ({', '.join(self.names)}); "
+                "add it to name_expressions"
+            )
+        if name not in self._kernels:
+            i = self.names.index(name)
+            self._kernels[name] = HostKernel(self.backend, name, abi.launcher(self._library, i), abi.signature(self._library, i))
+        return self._kernels[name]
+
+
+def _dims(value, what: str) -> tuple[int, int, int]:
+    dims = (value,) if isinstance(value, int) else tuple(value)
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) or hasattr(d, "__index__") for d in dims):
+        raise KernelLaunchError(f"{what} must be an int or a tuple of 1 to 3 ints; got {value!r}")
+    dims = tuple(int(d) for d in dims) + (1,) * (3 - len(dims))
+    return dims
+
+
+class HostKernel:
+    """One kernel, called as kernel(grid, block, args, shared_mem=0), like cupy.RawKernel."""
+
+    def __init__(self, backend: HostBackend, name: str, launcher, params: list):
+        self.backend, self.name, self._launcher, self.params = backend, name, launcher, params
+        self._max_dynamic_smem = STATIC_SMEM_LIMIT
+
+    @property
+    def max_dynamic_shared_size_bytes(self) -> int:
+        return self._max_dynamic_smem
+
+    @max_dynamic_shared_size_bytes.setter
+    def max_dynamic_shared_size_bytes(self, value: int) -> None:
+        limit = SMEM_OPTIN_LIMIT[self.backend.arch]
+        if not 0 <= int(value) <= limit:
+            raise KernelLaunchError(
+                f"{self.name}: max_dynamic_shared_size_bytes={value} is above {self.backend.arch}'s opt-in limit of {limit} bytes"
+            )
+        self._max_dynamic_smem = int(value)
+
+    def check_geometry(self, grid, block, shared_mem: int) -> None:
+        for what, dims, limits in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
+            if min(dims) < 1:
+                raise KernelLaunchError(f"{self.name}: {what} {dims} has a zero or negative dimension (CUDA refuses empty launches)")
+            for axis, d, m in zip("xyz", dims, limits):
+                if d > m:
+                    raise KernelLaunchError(f"{self.name}: {what}.{axis} = {d} is above the limit of {m}")
+        threads = block[0] * block[1] * block[2]
+        if threads > MAX_THREADS_PER_BLOCK:
+            raise KernelLaunchError(f"{self.name}: block {block} has {threads} threads; at most {MAX_THREADS_PER_BLOCK} per block")
+        if shared_mem < 0:
+            raise KernelLaunchError(f"{self.name}: shared_mem={shared_mem} is negative")
+        limit = SMEM_OPTIN_LIMIT[self.backend.arch]
+        if shared_mem > limit:
+            raise KernelLaunchError(
+                f"{self.name}: shared_mem={shared_mem} bytes is above {self.backend.arch}'s limit of {limit} bytes of dynamic shared memory per block"
+            )
+        if shared_mem > self._max_dynamic_smem:
+            raise KernelLaunchError(
+                f"{self.name}: shared_mem={shared_mem} bytes needs kernel.max_dynamic_shared_size_bytes >= {shared_mem} "
+                f"(now {self._max_dynamic_smem}): above {STATIC_SMEM_LIMIT} bytes a kernel must opt in, as on the GPU"
+            )
+
+    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
+        grid, block = _dims(grid, "grid"), _dims(block, "block")
+        shared_mem = int(shared_mem)
+        self.check_geometry(grid, block, shared_mem)
+        packed = host_args.pack(self.name, self.params, args)
+        if self.backend.checks:
+            from suite.backends.host_checks import checked_launch
+
+            checked_launch(self, packed, grid, block, shared_mem)
+        else:
+            self.run(packed.argv, packed.buffers, grid, block, shared_mem)
+
+    def run(self, argv, buffers, grid, block, shared_mem, schedule=abi.FORWARD, seed=0, workers=None) -> None:
+        """One launch with a pointer table (the arguments' or checking copies'); raises KernelFault."""
+        config = abi.LaunchConfig(grid, block, shared_mem, workers or self.backend.threads, schedule, seed)
+        fault = abi.Fault()
+        if self._launcher(config, argv, fault) != abi.OK:
+            raise KernelFault(describe_fault(self.name, fault, buffers))
+
+
+def describe_fault(kernel: str, fault: abi.Fault, buffers) -> str:
+    where = f"kernel {kernel}"
+    if fault.has_block:
+        where += ", block ({}, {}, {})".format(*fault.block)
+    if fault.has_thread:
+        where += ", thread ({}, {}, {})".format(*fault.thread)
+    if fault.kind == abi.STACK_OVERFLOW:
+        return (
+            f"{where}: stack overflow: the thread used more than its {fault.stack_size // 1024} KiB stack "
+            "(large local arrays or deep recursion)"
+        )
+    if fault.kind == abi.SIGNAL:
+        what = _SIGNALS.get(fault.signal, f"signal {fault.signal}")
+        return f"{where}: {what} at address 0x{fault.address:x}{near_buffer(fault.address, buffers)}"
+    return f"{where}: {fault.message.decode(errors='replace')}"
+
+
+def near_buffer(address: int, buffers) -> str:
+    """Where `address` lies relative to the arguments' arrays, when it is in or near one."""
+    best = None
+    for b in buffers:
+        distance = b.start - address if address < b.start else address - b.end + 1 if address >= b.end else 0
+        if distance <= NEAR_BYTES and (best is None or distance < best[0]):
+            best = (distance, b)
+    if best is None:
+        return " (not near any argument's array)"
+    distance, b = best
+    offset = address - b.address
+    element = f", element {offset // b.itemsize}" if b.itemsize else ""
+    if distance == 0:
+        return f", inside {b.label()} at byte offset {offset}{element}"
+    if address < b.start:
+        return f", {distance} bytes before the start of {b.label()}"
+    return f", past the end of {b.label()} at byte offset {offset}{element}"

@@ -1,0 +1,328 @@
+"""Building kernels for the host backend: the g++ command line, the generated wrapper and the cache.
+
+A module is one shared library holding the kernel source, compiled with the emulation header
+(kernels_cu/host/cuda_host.h) force-included, plus a generated wrapper that exports, per name
+expression, a launcher and a signature (kernels_cu/host/launch.h). Modules link against one
+runtime library (kernels_cu/host/rt/*.cpp), built once per cache key.
+
+Builds are cached on disk ($SUITE_CACHE_DIR, else ~/.cache/rawkernel-suite/host) under a hash of
+everything that goes into them, so a second run compiles nothing; files are written under a
+temporary name and renamed, so concurrent processes never see half a library.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from suite import KERNELS_DIR
+from suite.errors import BackendUnavailable, InputError, KernelCompileError
+
+HOST_DIR = KERNELS_DIR / "host"
+COMMON_DIR = KERNELS_DIR / "common"
+COMPILER = "g++"
+BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
+# Kernels type-pun freely (reinterpret_cast between float4 and __half2, ...), as nvcc tolerates.
+# Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
+# that overflow its fiber stack hit the guard page instead of the next fiber's stack.
+MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
+# The runtime siglongjmps from signal handlers and fibers, which fortified longjmp refuses.
+RUNTIME_FLAGS = ("-U_FORTIFY_SOURCE",)
+MAX_EXTERN_SHARED_BYTES = 227 * 1024  # the largest opt-in dynamic shared memory (sm_90)
+
+_compiler_runs = 0
+
+
+def compiler_runs() -> int:
+    """How many times this process ran the compiler (the build cache's tests read it)."""
+    return _compiler_runs
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SUITE_CACHE_DIR")
+    path = Path(root) / "host" if root else Path.home() / ".cache" / "rawkernel-suite" / "host"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def compiler_identity() -> str:
+    try:
+        out = subprocess.run([COMPILER, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BackendUnavailable(
+            f"the host backend compiles kernels with {COMPILER}, which cannot run here ({exc}); install g++ (C++17)"
+        ) from exc
+    return out.strip()
+
+
+@functools.lru_cache(maxsize=None)
+def nvidia_include_dir() -> Path:
+    """Where cuda_fp16.h, cuda_bf16.h and vector_types.h are: NVIDIA's pip wheel, else a toolkit."""
+    candidates = []
+    try:
+        from cuda.pathfinder import find_nvidia_header_directory
+
+        found = find_nvidia_header_directory("cudart")
+        if found:
+            candidates.append(Path(found))
+    except Exception:  # pathfinder absent or confused: the toolkit locations below still apply
+        pass
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var):
+            candidates.append(Path(os.environ[var]) / "include")
+    candidates.append(Path("/usr/local/cuda/include"))
+    for directory in candidates:
+        if (directory / "cuda_fp16.h").is_file() and (directory / "vector_types.h").is_file():
+            return directory
+    raise BackendUnavailable(
+        "the host backend needs NVIDIA's cuda_fp16.h/cuda_bf16.h headers: pip install nvidia-cuda-runtime "
+        "(found through cuda-pathfinder), or set CUDA_HOME to a CUDA toolkit"
+    )
+
+
+def _digest(*parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _tree_digest() -> str:
+    """Every file of the emulation and of the shared device helpers: a change rebuilds everything."""
+    parts = []
+    for root in (HOST_DIR, COMMON_DIR):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            parts += [path.relative_to(KERNELS_DIR).as_posix(), path.read_bytes()]
+    return _digest(*parts)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _trim_diagnostics(stderr: str, limit: int = 12) -> str:
+    """g++'s errors (file:line:col: error: ...) with the source line and caret after each."""
+    lines = stderr.splitlines()
+    kept, errors = [], 0
+    for i, line in enumerate(lines):
+        if re.match(r"^.+?:\d+(:\d+)?: (fatal )?error: ", line) or re.match(r"^.+?: undefined reference to ", line):
+            errors += 1
+            if errors > limit:
+                kept.append(f"... and more errors ({sum(' error: ' in x for x in lines)} in all)")
+                break
+            kept.append(line)
+            kept += [x for x in lines[i + 1 : i + 3] if not re.match(r"^.+?:\d+(:\d+)?: ", x)]
+    return "\n".join(kept) if kept else "\n".join(lines[-30:])
+
+
+def _compile(command: list[str], output: Path, what: str) -> None:
+    """Runs g++ into `output` (a name private to this process; the caller renames it)."""
+    global _compiler_runs
+    _compiler_runs += 1
+    proc = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        output.unlink(missing_ok=True)
+        raise KernelCompileError(f"g++ could not compile {what}:\n{_trim_diagnostics(proc.stderr)}")
+
+
+def _staging(path: Path) -> Path:
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
+def runtime_library(fibers: str = "auto") -> Path:
+    """The runtime shared by all modules. fibers: 'auto' (hand-written switch on x86-64) or 'ucontext'.
+    It lives beside the modules, which find it there ($ORIGIN) in every later process."""
+    return _runtime_library(fibers, cache_dir())
+
+
+@functools.lru_cache(maxsize=None)
+def _runtime_library(fibers: str, directory: Path) -> Path:
+    if fibers not in ("auto", "ucontext"):
+        raise InputError(f"SUITE_HOST_FIBERS={fibers!r}: expected 'auto' or 'ucontext'")
+    flags = [*BASE_FLAGS, *RUNTIME_FLAGS, *(["-DSUITE_HOST_UCONTEXT"] if fibers == "ucontext" else [])]
+    key = _digest(compiler_identity(), flags, _tree_digest())[:20]
+    name = f"libsuite_host_rt-{key}.so"
+    path = directory / name
+    if not path.exists():
+        sources = sorted(str(p) for p in (HOST_DIR / "rt").glob("*.cpp"))
+        staging = _staging(path)
+        _compile([COMPILER, *flags, f"-Wl,-soname,{name}", *sources], staging, "the host runtime (kernels_cu/host/rt)")
+        os.replace(staging, path)
+    return path
+
+
+# ---- options ------------------------------------------------------------------------------------
+
+# nvcc/NVRTC flags that change only GPU code generation: accepted and ignored on the CPU.
+_IGNORED_OPTIONS = re.compile(
+    r"^(--?use_fast_math|-lineinfo|--generate-line-info|-G|--device-debug|-w|--disable-warnings|-restrict|--restrict"
+    r"|--?(arch|gpu-architecture|gpu-code|fmad|ftz|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
+    r"|extra-device-vectorization|dopt|default-device|device-as-default-execution-space)(=[\w.,+-]*)?"
+    r"|-Xptxas=?.*|--ptxas-options=.*)$"
+)
+
+
+def translate_options(options) -> list[str]:
+    """CuPy/NVRTC-style options -> g++ flags. Only macros, include paths and the language standard
+    reach g++; GPU-only flags are dropped; anything else is refused (it never reaches a shell)."""
+    flags = []
+    for opt in options:
+        if not isinstance(opt, str) or "\n" in opt or "\0" in opt:
+            raise InputError(f"compiler option {opt!r} must be a single-line string")
+        if re.match(r"^-[DU][A-Za-z_]\w*(=.*)?$", opt):
+            flags.append(opt)
+        elif re.match(r"^-I.+$", opt):
+            flags.append(opt)
+        elif m := re.match(r"^--?std=c\+\+(\d\d)$", opt):
+            # The emulation itself needs C++17: an older standard is compiled as C++17.
+            older = m.group(1) in ("98", "03", "11", "14")
+            flags.append("-std=c++17" if older else f"-std=c++{m.group(1)}")
+        elif not _IGNORED_OPTIONS.match(opt):
+            raise InputError(
+                f"compiler option {opt!r} is not supported by the host backend; it accepts -D, -U, -I, -std=c++NN "
+                "and ignores GPU-only flags such as --use_fast_math, -lineinfo and -arch=sm_XX"
+            )
+    return flags
+
+
+# ---- modules ------------------------------------------------------------------------------------
+
+_NAME_EXPRESSION = re.compile(r"^[A-Za-z_:][\w:<>,\s*&()\[\].+-]*$")
+
+
+def check_name_expression(name: str) -> None:
+    if not isinstance(name, str) or not _NAME_EXPRESSION.match(name):
+        raise InputError(f"kernel name expression {name!r} is not a C++ function name or template-id")
+
+
+def wrapper_text(source: Path, names) -> str:
+    lines = [
+        f"// Generated by suite.backends.host_build for {source}: one launcher and signature per kernel.",
+        f'#include "{source}"',
+    ]
+    for i, name in enumerate(names):
+        lines += [
+            f'extern "C" __attribute__((visibility("default"))) int suite_launch_{i}(',
+            "    const suite_host_launch_config* c, void* const* a, suite_host_fault* f) {",
+            f"    return suite_host::launch(&{name}, c, a, f);",
+            "}",
+            f'extern "C" __attribute__((visibility("default"))) const suite_host_param* suite_signature_{i}(int* n) {{',
+            f"    return suite_host::signature(&{name}, n);",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def strip_comments(code: str) -> str:
+    return re.sub(r"//[^\n]*|/\*.*?\*/", " ", code, flags=re.S)
+
+
+def extern_shared_text(code: str) -> str:
+    """Storage for `extern __shared__ T name[];` (CuPy-style dynamic shared memory), which the
+    emulation header turns into an extern thread-local array: one array per running block,
+    defined here, in a second translation unit, where its declared element type does not matter."""
+    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
+    names = sorted(set(re.findall(pattern, strip_comments(code))))
+    return "".join(
+        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in names
+    )
+
+
+def _parse_depfile(text: str) -> list[str]:
+    body = text.replace("\\\n", " ").split(":", 1)[1]
+    return [p.replace("\\ ", " ") for p in re.findall(r"(?:\\ |\S)+", body)]
+
+
+def module_flags(source: Path, options) -> list[str]:
+    return [
+        *BASE_FLAGS,
+        *MODULE_FLAGS,
+        "-include",
+        str(HOST_DIR / "cuda_host.h"),
+        *translate_options(options),
+        f"-I{source.parent}",
+        f"-I{KERNELS_DIR}",
+        "-isystem",
+        str(nvidia_include_dir()),
+        # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
+        "-idirafter",
+        str(HOST_DIR / "compat"),
+    ]
+
+
+def build_module(source: Path, names, options=(), fibers: str = "auto") -> Path:
+    """The shared library for `names` of `source` (compiled unless the cache has it)."""
+    source = Path(source).resolve()
+    if not source.is_file():
+        raise InputError(f"kernel source {source} does not exist")
+    names = tuple(names)
+    if not names:
+        raise InputError(f"no kernel name expressions given for {source}")
+    for name in names:
+        check_name_expression(name)
+    runtime = runtime_library(fibers)
+    flags = module_flags(source, options)
+    wrapper = wrapper_text(source, names)
+    extra = extern_shared_text(source.read_text(errors="replace"))
+    directory = cache_dir()
+    key = _digest(wrapper, extra, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
+    # The sources a build read (the kernel's own #includes too) are listed beside it; their
+    # contents are part of the library's name, so editing any of them rebuilds.
+    manifest = directory / f"mod-{key}.deps.json"
+    if manifest.exists():
+        library = directory / f"mod-{key}-{_deps_digest(json.loads(manifest.read_text()))}.so"
+        if library.exists():
+            return library
+    wrapper_path = directory / f"mod-{key}.wrapper.cpp"
+    _atomic_write(wrapper_path, wrapper.encode())
+    inputs = [str(wrapper_path)]
+    if extra:
+        extra_path = directory / f"mod-{key}.shared.cpp"
+        _atomic_write(extra_path, extra.encode())
+        inputs.append(str(extra_path))
+    depfile = _staging(directory / f"mod-{key}.d")
+    staging = _staging(directory / f"mod-{key}.so")
+    try:
+        command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN"]
+        _compile(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
+        deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
+        library = directory / f"mod-{key}-{_deps_digest(deps)}.so"
+        os.replace(staging, library)
+        _atomic_write(manifest, json.dumps(deps).encode())
+    finally:
+        for leftover in (depfile, staging):
+            if leftover.exists():
+                leftover.unlink()
+    return library
+
+
+def _deps_digest(paths) -> str:
+    parts = []
+    for p in paths:
+        try:
+            parts += [p, Path(p).read_bytes()]
+        except OSError:
+            parts += [p, b"<missing>"]
+    return _digest(*parts)[:16]
+
+
+def source_for_code(code: str) -> Path:
+    """A file holding `code` (CuPy-style code strings), named after its hash, so that compiler
+    diagnostics name a file the user can open."""
+    directory = cache_dir() / "sources"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"kernel-{_digest(code)[:16]}.cu"
+    if not path.exists():
+        _atomic_write(path, code.encode())
+    return path

@@ -1,0 +1,79 @@
+"""CuPy's RawKernel/RawModule, running on the CPU through the host backend.
+
+Change one import to test a CuPy kernel without a GPU:
+
+    from suite.host import RawKernel          # instead of: from cupy import RawKernel
+    add = RawKernel(code, "add")
+    add((blocks,), (threads,), (x, y, out, numpy.int32(n)))   # torch CPU tensors or numpy arrays
+
+Unlike CuPy, every argument is checked against the kernel's parameter types before the launch
+(a numpy.int64 for an `int` is an error here, not a silently misread value). CuPy-only keyword
+arguments (backend, jitify, translate_cucomplex, enable_cooperative_groups) are accepted and
+ignored. Compilation happens at first use, as in CuPy.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from suite.backends import get_backend
+from suite.backends.host_build import source_for_code, strip_comments
+from suite.errors import InputError
+
+_KERNEL = re.compile(
+    r"\b__global__\b(?P<decl>(?:[^;{}()]|\([^()]*\))*?)\b(?P<name>(?!__launch_bounds__\b)[A-Za-z_]\w*)\s*\("
+)
+
+
+def kernel_names(code: str) -> list[str]:
+    """The non-template __global__ functions of `code`: what get_function can find by plain name."""
+    code = strip_comments(code)
+    names = []
+    for m in _KERNEL.finditer(code):
+        before = code[: m.start()]
+        head = before[max(before.rfind(c) for c in ";{}") + 1 :]
+        if "template" in re.findall(r"\w+", head + m.group("decl")):
+            continue
+        if m.group("name") not in names:
+            names.append(m.group("name"))
+    return names
+
+
+class RawModule:
+    def __init__(self, code: str | None = None, *, path=None, options=(), name_expressions=None, **_cupy_only):
+        if (code is None) == (path is None):
+            raise InputError("RawModule needs exactly one of code= or path=")
+        self._source = Path(path).resolve() if path is not None else source_for_code(code)
+        self._options = tuple(options)
+        self._names = tuple(name_expressions) if name_expressions else None
+
+    def get_function(self, name: str):
+        names = self._names or tuple(kernel_names(self._source.read_text(errors="replace")))
+        if name not in names:
+            names += (name,)  # the compiler then says what is wrong with it
+        return get_backend("host").load_module(self._source, names, self._options).get_function(name)
+
+
+class RawKernel:
+    def __init__(self, code: str, name: str, options=(), **_cupy_only):
+        self._module = RawModule(code, options=options, name_expressions=[name])
+        self.name = name
+        self._kernel = None
+
+    @property
+    def kernel(self):
+        if self._kernel is None:
+            self._kernel = self._module.get_function(self.name)
+        return self._kernel
+
+    @property
+    def max_dynamic_shared_size_bytes(self) -> int:
+        return self.kernel.max_dynamic_shared_size_bytes
+
+    @max_dynamic_shared_size_bytes.setter
+    def max_dynamic_shared_size_bytes(self, value: int) -> None:
+        self.kernel.max_dynamic_shared_size_bytes = value
+
+    def __call__(self, grid, block, args, *, shared_mem: int = 0) -> None:
+        self.kernel(grid, block, args, shared_mem=shared_mem)
