@@ -20,6 +20,8 @@ import torch
 from suite import KERNELS_DIR
 from suite.backends import backend_for_tensor
 from suite.errors import OpArgumentError
+from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, launcher
+from suite.references.attention import causal_mode
 from suite.references.deform import output_size, pair
 
 INT32_MAX = 2**31 - 1
@@ -243,3 +245,59 @@ def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilatio
     output, launch = deform_conv2d_launcher(input, offset, weight, bias, stride, padding, dilation, mask, backend=backend)
     launch()
     return output
+
+
+# ----------------------------------------------------------------------------------------------
+# Attention: kernels_cu/attention_fp32.cu (float32) and kernels_cu/attention_tc.cu (fp16/bf16);
+# launch geometry and tile choices live in suite/kernels/attention.py.
+
+_KERNEL_FOR_DTYPE = {dt: kernel for kernel in (FP32, TC) for dt in KERNEL_DTYPES[kernel]}
+
+
+def _check_inputs(q, k, v) -> None:
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 4:
+            raise OpArgumentError(f"attention: {name} must be a 4-D tensor [batch, heads, seq, head_dim]; "
+                             f"got {getattr(t, 'shape', type(t).__name__)}")
+    if q.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise OpArgumentError(f"attention: q has dtype {q.dtype}; supported: float32, float16, bfloat16")
+    for name, t in (("k", k), ("v", v)):
+        if t.dtype != q.dtype or t.device != q.device:
+            raise OpArgumentError(f"attention: {name} is {t.dtype} on {t.device} but q is {q.dtype} on {q.device}; "
+                             "they must match")
+    if k.shape != v.shape:
+        raise OpArgumentError(f"attention: k {tuple(k.shape)} and v {tuple(v.shape)} must have the same shape")
+    batch, heads_q, _, head_dim = q.shape
+    if k.shape[0] != batch or k.shape[3] != head_dim:
+        raise OpArgumentError(f"attention: k/v {tuple(k.shape)} must match q {tuple(q.shape)} in batch and head_dim")
+    if k.shape[1] == 0 or heads_q % k.shape[1]:
+        raise OpArgumentError(f"attention: q's heads ({heads_q}) must be a multiple of k/v's heads ({k.shape[1]})")
+    if head_dim > MAX_HEAD_DIM:
+        raise OpArgumentError(f"attention: head_dim {head_dim} (last dim of q) is above the supported {MAX_HEAD_DIM}")
+    if batch > GRID_YZ_MAX or heads_q > GRID_YZ_MAX:
+        raise OpArgumentError(f"attention: batch ({batch}) and q's heads ({heads_q}) must be at most {GRID_YZ_MAX}")
+
+
+def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tensor:
+    """softmax(q k^T * scale, masked) v for q [B, Hq, Sq, D], k and v [B, Hkv, Sk, D], Hq % Hkv == 0.
+
+    causal: False; True (= SDPA's is_causal: query i sees keys j <= i); "top_left" (the same);
+    "bottom_right" (FlashAttention: query i sees keys j <= i + Sk - Sq; a row seeing no key gives 0).
+    scale defaults to 1/sqrt(D). Inputs may be non-contiguous. Accumulation is in float32.
+    backend: None (by the tensors' device), "cupy" or "host".
+    """
+    _check_inputs(q, k, v)
+    try:
+        mode = causal_mode(causal)
+    except ValueError as exc:
+        raise OpArgumentError(f"attention: {exc}") from None
+    if scale is not None and not isinstance(scale, (int, float)):
+        raise OpArgumentError(f"attention: scale must be a number or None; got {type(scale).__name__}")
+    chosen = backend_for_tensor(q, backend, argument="q")
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if out.numel() == 0:
+        return out
+    if k.shape[2] == 0:
+        raise OpArgumentError("attention: k and v have no keys (seq length 0); every row would be empty")
+    launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, chosen)()
+    return out

@@ -8,6 +8,7 @@ from suite.kernels.family import Family
 
 # family name -> module defining FAMILY; imported on first use (torch is heavy).
 _MODULES = {
+    "attention": "suite.kernels.attention",
     "deform": "suite.kernels.deform",
 }
 

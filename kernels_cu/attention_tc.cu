@@ -1,0 +1,281 @@
+// Flash-style attention on tensor cores (fp16 / bf16 in, fp32 accumulation), FlashAttention-2 style.
+//
+// One block computes BM query rows of one (batch, head); its NWARPS warps split those rows, 16*MT
+// each, so every warp owns whole rows and its softmax needs no other warp. Per key tile of BN keys:
+//   S = Q K^T      mma.sync m16n8k16; Q and K fragments from shared memory with ldmatrix
+//   online softmax on the S accumulators in registers (row max/sum over the 4 lanes of a quad)
+//   O += P V       P goes from the S accumulators straight into A fragments (no shared memory);
+//                  V fragments with ldmatrix.trans
+// K and V tiles stream through a STAGES-deep ring of shared-memory buffers filled by cp.async, one
+// commit group per tile, so the copy of tile n+STAGES-1 overlaps the math of tile n.
+// Shared-memory rows are padded by 16 bytes: with HD a multiple of 16 the row pitch is an odd number
+// of 16-byte units, so the 8 row addresses of each ldmatrix phase fall in 8 distinct bank groups.
+//
+// Layouts: q/k/v/o are [batch, heads, seq, head_dim] with unit stride along head_dim and the other
+// strides (elements) passed in; query head h reads KV head h / (heads_q / heads_kv). Rows of q, k, v
+// must start 16-byte aligned and hold a multiple of 8 elements (the caller pads head_dim with zeros
+// when needed); o has no alignment requirement.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "common/cp_async.cuh"
+#include "common/online_softmax.cuh"
+#include "common/smem.cuh"
+#include "common/tensor_core.cuh"
+
+namespace attention_tc_detail {
+
+template <typename T>
+struct Pair;  // two elements in one 32-bit word, first element in the low half
+template <>
+struct Pair<__half> {
+  using type = __half2;
+  static __device__ __forceinline__ type make(float lo, float hi) { return __floats2half2_rn(lo, hi); }
+};
+template <>
+struct Pair<__nv_bfloat16> {
+  using type = __nv_bfloat162;
+  static __device__ __forceinline__ type make(float lo, float hi) { return __floats2bfloat162_rn(lo, hi); }
+};
+
+// A register of an mma A fragment holding (lo, hi) rounded to T.
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  const typename Pair<T>::type pair = Pair<T>::make(lo, hi);
+  uint32_t bits;
+  memcpy(&bits, &pair, sizeof(bits));
+  return bits;
+}
+
+// Issues cp.async copies of rows [row0, row0 + ROWS) x [0, HD) of one head into a tile with row
+// pitch LD. Rows past seq and 8-element chunks at or past head_dim are zero-filled, so padded keys
+// and columns contribute nothing (masked keys are also set to -inf before the softmax).
+template <int ROWS, int HD, int LD, int NTHREADS, typename T>
+__device__ __forceinline__ void load_tile_async(T* tile, const T* src, long long row_stride, int row0, int seq,
+                                                int head_dim) {
+  constexpr int CHUNKS = HD / 8;  // 16-byte chunks per row
+  for (int c = threadIdx.x; c < ROWS * CHUNKS; c += NTHREADS) {
+    const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+    const bool valid = row0 + r < seq && col < head_dim;
+    cp_async_16_zfill(tile + r * LD + col, valid ? src + (row0 + r) * row_stride + col : src, valid);
+  }
+}
+
+}  // namespace attention_tc_detail
+
+// T: __half or __nv_bfloat16. HD: head-dim tile (multiple of 16, >= head_dim). BM query rows per
+// block, BN keys per tile, NWARPS warps, STAGES K/V buffers (>= 2).
+// Launch: grid (ceil(seq_q / BM), heads_q, batch), block NWARPS * 32 threads, dynamic shared memory
+// 2 * (HD + 8) * (BM + 2 * STAGES * BN) bytes.
+template <typename T, int HD, int BM, int BN, int NWARPS, int STAGES>
+__global__ void __launch_bounds__(NWARPS * 32, 1)
+    attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
+                 int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim, long long q_sb, long long q_sh,
+                 long long q_ss, long long k_sb, long long k_sh, long long k_ss, long long v_sb, long long v_sh,
+                 long long v_ss, long long o_sb, long long o_sh, long long o_ss, float scale_log2, int causal,
+                 int causal_offset) {
+  using namespace attention_tc_detail;
+  constexpr int NTHREADS = NWARPS * 32;
+  constexpr int WM = BM / NWARPS;  // query rows per warp
+  constexpr int MT = WM / 16;      // m16 tiles per warp
+  constexpr int NT = BN / 8;       // n8 tiles of S
+  constexpr int DT = HD / 8;       // n8 tiles of O
+  constexpr int LD = HD + 8;       // row pitch in elements (16 bytes of padding, see above)
+  static_assert(WM % 16 == 0 && BN % 16 == 0 && HD % 16 == 0 && STAGES >= 2, "unsupported tile configuration");
+
+  SUITE_DYNAMIC_SMEM(uint4, smem);
+  T* q_tile = reinterpret_cast<T*>(smem);  // BM x LD
+  T* k_ring = q_tile + BM * LD;            // STAGES x BN x LD
+  T* v_ring = k_ring + STAGES * BN * LD;   // STAGES x BN x LD
+
+  const int batch = blockIdx.z, head = blockIdx.y;
+  const int head_kv = head / (heads_q / heads_kv);
+  // Causal blocks further down see more keys; start those first so the tail of the grid is short.
+  const int m0 = (causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x) * BM;
+  const T* q_head = q + batch * q_sb + head * q_sh;
+  const T* k_head = k + batch * k_sb + head_kv * k_sh;
+  const T* v_head = v + batch * v_sb + head_kv * v_sh;
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;  // mma fragment coordinates: row group and thread in group
+  const int warp_row0 = warp * WM;       // first row of this warp inside the block's tile
+
+  // Keys past kv_end are masked for every row of the block.
+  const int kv_end = causal ? min(seq_k, m0 + BM + causal_offset) : seq_k;
+  const int n_tiles = kv_end > 0 ? (kv_end + BN - 1) / BN : 0;
+  auto load_kv = [&](int tile) {
+    const int stage = tile % STAGES;
+    load_tile_async<BN, HD, LD, NTHREADS>(k_ring + stage * BN * LD, k_head, k_ss, tile * BN, seq_k, head_dim);
+    load_tile_async<BN, HD, LD, NTHREADS>(v_ring + stage * BN * LD, v_head, v_ss, tile * BN, seq_k, head_dim);
+  };
+
+  // Prologue: Q travels in the first group, with K/V tile 0; then tiles up to STAGES-2.
+  load_tile_async<BM, HD, LD, NTHREADS>(q_tile, q_head, q_ss, m0, seq_q, head_dim);
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < n_tiles) load_kv(s);
+    cp_async_commit();
+  }
+
+  float o_acc[MT][DT][4];
+  float row_max[MT][2], row_sum[MT][2];  // rows g and g+8 of each m tile; row_sum is this lane's share
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) o_acc[mt][dt][i] = 0.f;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) row_max[mt][h] = -INFINITY, row_sum[mt][h] = 0.f;
+  }
+
+  // Q's A fragments take MT*HD/4 registers. Up to 32 they stay in registers, saving ldmatrix
+  // traffic at every tile; beyond, S and O need the registers (ptxas spills) and Q is reloaded
+  // from shared memory at each k step.
+  constexpr bool Q_IN_REGS = MT * HD <= 128;
+  uint32_t q_frag[MT][Q_IN_REGS ? HD / 16 : 1][4];
+
+  for (int tile = 0; tile < n_tiles; ++tile) {
+    // Group `tile` is complete when at most STAGES-2 newer groups are pending. The barrier makes it
+    // visible to every warp and ensures all warps finished tile-1, whose stage is refilled next.
+    cp_async_wait<STAGES - 2>();
+    __syncthreads();
+    if (tile + STAGES - 1 < n_tiles) load_kv(tile + STAGES - 1);
+    cp_async_commit();  // possibly empty, so the group count per iteration stays fixed
+
+    const T* k_tile = k_ring + (tile % STAGES) * BN * LD;
+    const T* v_tile = v_ring + (tile % STAGES) * BN * LD;
+    const int kv0 = tile * BN;
+
+    // S = Q K^T (raw scores, fp32).
+    if (Q_IN_REGS && tile == 0) {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int kk = 0; kk < (Q_IN_REGS ? HD / 16 : 0); ++kk)
+          ldmatrix_x4(q_frag[mt][kk], q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
+    }
+
+    float s[MT][NT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) s[mt][nt][i] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; ++kk) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        if constexpr (Q_IN_REGS)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[mt][kk][i];
+        else
+          ldmatrix_x4(a[mt], q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
+      }
+#pragma unroll
+      for (int nt = 0; nt < NT; nt += 2) {
+        uint32_t b[4];  // b[0..1]: keys nt*8.., b[2..3]: keys nt*8+8..
+        ldmatrix_x4(b, k_tile + (nt * 8 + 8 * (lane / 16) + lane % 8) * LD + kk * 16 + 8 * ((lane / 8) % 2));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma_m16n8k16<T>(s[mt][nt], a[mt], b, s[mt][nt]);
+          mma_m16n8k16<T>(s[mt][nt + 1], a[mt], b + 2, s[mt][nt + 1]);
+        }
+      }
+    }
+
+    // Online softmax; S becomes P in place. Only tiles crossing Sk or the causal diagonal need masks.
+    const bool needs_mask = kv0 + BN > seq_k || (causal && kv0 + BN - 1 > m0 + causal_offset);
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int query = m0 + warp_row0 + mt * 16 + g + 8 * h;
+        float tile_max = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& x = s[mt][nt][2 * h + e];
+            x *= scale_log2;
+            if (needs_mask && !attention_key_visible(query, kv0 + nt * 8 + 2 * t + e, seq_k, causal, causal_offset))
+              x = -INFINITY;
+            tile_max = fmaxf(tile_max, x);
+          }
+        const float alpha = online_softmax_rescale(row_max[mt][h], group_max<4>(tile_max));
+        const float base = softmax_exp_base(row_max[mt][h]);
+        row_sum[mt][h] *= alpha;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) o_acc[mt][dt][2 * h] *= alpha, o_acc[mt][dt][2 * h + 1] *= alpha;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& x = s[mt][nt][2 * h + e];
+            x = exp2f(x - base);
+            row_sum[mt][h] += x;
+          }
+      }
+    }
+
+    // O += P V. The A fragment of k-step kk is the accumulators of S n-tiles 2kk and 2kk+1.
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        a[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        a[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        a[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        a[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int dt = 0; dt < DT; dt += 2) {
+        uint32_t b[4];  // b[0..1]: columns dt*8.., b[2..3]: columns dt*8+8..
+        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * LD + dt * 8 + 8 * (lane / 16));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma_m16n8k16<T>(o_acc[mt][dt], a[mt], b, o_acc[mt][dt]);
+          mma_m16n8k16<T>(o_acc[mt][dt + 1], a[mt], b + 2, o_acc[mt][dt + 1]);
+        }
+      }
+    }
+  }
+
+  // The output is staged in the warp's own Q rows. Q's copies were issued by all threads, so with
+  // no key tile at all they may still be in flight: wait for them everywhere first.
+  cp_async_wait_all();
+  __syncthreads();
+  T* o_stage = q_tile + warp_row0 * LD;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float inv = softmax_inverse_sum(group_sum<4>(row_sum[mt][h]));
+      const int row = mt * 16 + g + 8 * h;
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt)
+        *reinterpret_cast<typename Pair<T>::type*>(o_stage + row * LD + dt * 8 + 2 * t) =
+            Pair<T>::make(o_acc[mt][dt][2 * h] * inv, o_acc[mt][dt][2 * h + 1] * inv);
+    }
+  }
+  __syncwarp();
+
+  T* o_head = o + batch * o_sb + head * o_sh;
+  const int query0 = m0 + warp_row0;
+  if (head_dim % 8 == 0 && o_ss % 8 == 0 && reinterpret_cast<size_t>(o_head) % 16 == 0) {
+    for (int c = lane; c < WM * DT; c += 32) {  // 16-byte stores, a row's chunks on adjacent lanes
+      const int r = c / DT, col = (c % DT) * 8;
+      if (query0 + r < seq_q && col < head_dim)
+        *reinterpret_cast<uint4*>(o_head + (query0 + r) * o_ss + col) =
+            *reinterpret_cast<const uint4*>(o_stage + r * LD + col);
+    }
+  } else {
+    for (int e = lane; e < WM * HD; e += 32) {
+      const int r = e / HD, col = e % HD;
+      if (query0 + r < seq_q && col < head_dim) o_head[(query0 + r) * o_ss + col] = o_stage[r * LD + col];
+    }
+  }
+}

@@ -1,0 +1,164 @@
+"""The attention kernels through the host backend: every smoke case against the float64 reference,
+the public op's layouts, masks and errors, and the family's bookkeeping."""
+
+import math
+
+import pytest
+import torch
+
+from suite import CASES_DIR, validate
+from suite.ops import attention
+from suite.backends import get_backend
+from suite.cases import load_cases
+from suite.errors import InputError
+from suite.kernels import attention as spec
+from suite.kernels import get_family
+from suite.references.attention import attention_reference, visible_keys
+
+FAMILY = get_family("attention")
+SMOKE = load_cases([CASES_DIR / "attention.yaml"], tier="smoke")
+
+
+def _judge(out, q, k, v, causal="none", scale=None):
+    """Validate `out` by the suite's own rule for its dtype."""
+    ref64 = attention_reference(q, k, v, causal=causal, scale=scale)
+    lowp = None if q.dtype == torch.float32 else attention_reference(q, k, v, causal=causal, scale=scale,
+                                                                     dtype=q.dtype)
+    return validate.check(out, ref64, lowp, FAMILY.tolerances[str(q.dtype).removeprefix("torch.")])
+
+
+def _qkv(seed, b, hq, hkv, sq, sk, d, dtype):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(b, h, s, d, generator=gen).to(dtype) for h, s in ((hq, sq), (hkv, sk), (hkv, sk))]
+
+
+def test_smoke_tier_covers_the_promised_shapes():
+    seen = {(c.kernel, c.params["head_dim"]) for c in SMOKE}
+    for d in (32, 40, 59, 64, 80, 96, 111, 128, 160, 192, 224, 256):
+        assert {(spec.FP32, d), (spec.TC, d)} <= seen
+    assert {c.params["causal"] for c in SMOKE} == {"none", "top_left", "bottom_right"}
+    assert {(c.params["seq_q"], c.params["seq_k"]) for c in SMOKE} >= {(113, 203), (1, 239), (127, 513), (1, 1)}
+    assert {c.params["heads_q"] // (c.params["heads_kv"] or c.params["heads_q"]) for c in SMOKE} >= {1, 2, 4}
+    assert {c.dtype for c in SMOKE} == {"float32", "float16", "bfloat16"}
+
+
+@pytest.mark.parametrize("case", SMOKE, ids=lambda c: c.id)
+def test_smoke_case_matches_reference(case):
+    backend = get_backend("host")
+    inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, backend.device)
+    launched = FAMILY.run(case.kernel, case.params, inputs, backend)  # output poisoned with NaN first
+    ref64, ref_lowp = FAMILY.reference(case.kernel, case.params, inputs, case.dtype)
+    verdict = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
+    assert verdict.passed, verdict.detail
+
+
+@pytest.mark.parametrize("case", [SMOKE[0], SMOKE[1]], ids=lambda c: c.id)
+def test_relaunch_rewrites_the_same_output(case):
+    backend = get_backend("host")
+    inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, backend.device)
+    launched = FAMILY.run(case.kernel, case.params, inputs, backend)
+    first = launched.output.clone()
+    launched.output.fill_(float("nan"))
+    launched.again()
+    assert torch.equal(launched.output, first)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_op_takes_transposed_and_sliced_inputs(dtype):
+    # [B, S, H, D] storage viewed as [B, H, S, D] (how projections usually come), and head-dim slices
+    # whose rows start unaligned, which the tensor-core path must copy.
+    gen = torch.Generator().manual_seed(1)
+    q = torch.randn(2, 21, 4, 72, generator=gen).to(dtype).transpose(1, 2)[..., 3:67]
+    kv = torch.randn(2, 50, 2, 2, 64, generator=gen).to(dtype)
+    k, v = kv[:, :, :, 0].transpose(1, 2), kv[:, :, :, 1].transpose(1, 2)
+    assert not (q.is_contiguous() or k.is_contiguous() or v.is_contiguous())
+    out = attention(q, k, v, causal="bottom_right", backend="host")
+    assert out.shape == q.shape and out.dtype == dtype
+    verdict = _judge(out, q, k, v, causal="bottom_right")
+    assert verdict.passed, verdict.detail
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_op_causal_true_and_scale_match_sdpa(dtype):
+    q, k, v = _qkv(2, 1, 2, 2, 40, 40, 32, dtype)
+    out = attention(q, k, v, causal=True, scale=0.3, backend="host")
+    sdpa = torch.nn.functional.scaled_dot_product_attention(q.double(), k.double(), v.double(), is_causal=True,
+                                                            scale=0.3)
+    bound = 1e-5 if dtype == torch.float32 else 3e-2
+    assert float((out.double() - sdpa).abs().max()) < bound
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_op_rows_that_see_no_key_are_zero(dtype):
+    q, k, v = _qkv(3, 1, 2, 1, 50, 9, 16, dtype)  # bottom-right: the first 41 rows see nothing
+    out = attention(q, k, v, causal="bottom_right", backend="host")
+    blind = ~visible_keys("bottom_right", 50, 9).any(dim=1)
+    assert int(blind.sum()) == 41
+    assert torch.equal(out[:, :, blind], torch.zeros_like(out[:, :, blind]))
+    assert _judge(out, q, k, v, causal="bottom_right").passed
+
+
+def test_op_mqa_single_query_single_key():
+    q, k, v = _qkv(4, 3, 8, 1, 1, 1, 40, torch.float16)
+    out = attention(q, k, v, backend="host")
+    # softmax over one key is 1: every query head returns the shared value row
+    torch.testing.assert_close(out, v.expand(-1, 8, -1, -1), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("change, argument", [
+    (lambda q, k, v: (q, k[:, :, :, :8], v[:, :, :, :8]), "k/v"),
+    (lambda q, k, v: (q, k, v[:, :, :5]), "same shape"),
+    (lambda q, k, v: (q[:, :3], k, v), "heads"),
+    (lambda q, k, v: (q.double(), k.double(), v.double()), "q has dtype"),
+    (lambda q, k, v: (q, k.half(), v), "k is"),
+    (lambda q, k, v: (q[0], k, v), "q must be a 4-D"),
+])
+def test_op_rejects_bad_inputs_naming_the_argument(change, argument):
+    q, k, v = _qkv(5, 1, 4, 2, 6, 7, 16, torch.float32)
+    with pytest.raises(InputError, match=argument):
+        attention(*change(q, k, v), backend="host")
+
+
+def test_op_rejects_head_dim_and_causal_it_cannot_do():
+    q, k, v = _qkv(6, 1, 1, 1, 2, 2, spec.MAX_HEAD_DIM + 1, torch.float16)
+    with pytest.raises(InputError, match="head_dim 257"):
+        attention(q, k, v, backend="host")
+    q, k, v = _qkv(6, 1, 1, 1, 2, 2, 8, torch.float16)
+    with pytest.raises(InputError, match="causal"):
+        attention(q, k, v, causal="lower_right", backend="host")
+
+
+def test_every_launchable_configuration_is_an_instantiation():
+    listed = {(i.source, i.name_expression): i for i in FAMILY.instantiations()}
+    for kernel, dtypes in spec.KERNEL_DTYPES.items():
+        for dtype in dtypes:
+            for d in range(1, spec.MAX_HEAD_DIM + 1):
+                cfg = spec.tile_config(kernel, d)
+                inst = listed[(spec.SOURCES[kernel], spec.name_expression(kernel, dtype, cfg))]
+                assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= 163 * 1024  # sm_80 opt-in max
+                assert inst.tensor_core == (kernel == spec.TC)
+                assert cfg.head_tile >= d
+
+
+def test_flops_count_the_unmasked_area():
+    params = {"batch": 2, "heads_q": 3, "heads_kv": 1, "seq_q": 30, "seq_k": 12, "head_dim": 8, "causal": "none"}
+    for mode in ("none", "top_left", "bottom_right"):
+        pairs = int(visible_keys(mode, 30, 12).sum())
+        assert FAMILY.flops(spec.TC, params | {"causal": mode}) == 4 * 2 * 3 * 8 * pairs
+    assert FAMILY.bytes_moved(spec.TC, params, "float16") == 2 * 2 * 8 * (2 * 3 * 30 + 2 * 1 * 12)
+
+
+@pytest.mark.parametrize("mode", ["none", "top_left", "bottom_right"])
+def test_sdpa_math_baseline_computes_attention(mode):
+    params = {"batch": 1, "heads_q": 4, "heads_kv": 2, "seq_q": 9, "seq_k": 13, "head_dim": 16, "causal": mode}
+    inputs = FAMILY.make_inputs(params, "float32", 7, torch.device("cpu"))
+    call = FAMILY.baseline("sdpa_math", spec.FP32, params, inputs)
+    ref = attention_reference(inputs["q"], inputs["k"], inputs["v"], causal=mode)
+    torch.testing.assert_close(call().double(), ref, rtol=1e-5, atol=1e-5)
+    assert FAMILY.baseline("sdpa_efficient", spec.FP32, params, inputs) is None  # a CUDA-only backend
+
+
+def test_default_scale_is_inverse_sqrt_head_dim():
+    q, k, v = _qkv(8, 1, 1, 1, 5, 6, 24, torch.float32)
+    torch.testing.assert_close(attention(q, k, v, backend="host"),
+                               attention(q, k, v, scale=1 / math.sqrt(24), backend="host"), rtol=0, atol=0)
