@@ -48,8 +48,23 @@ def _labels(keys: Sequence[dict]) -> list[str]:
     """Short legend labels: only the parts of the series keys that differ between series."""
     names = dict.fromkeys(k for key in keys for k in key)
     varying = [k for k in names if len({str(key.get(k)) for key in keys}) > 1] or ["device"]
-    return [", ".join(str(key.get(k)) if k in ("device", "kernel", "dtype") else f"{k}={key.get(k)}" for k in varying)
+    return [", ".join(str(key[k]) if k in _SERIES_FIELDS else f"{k}={key[k]}" for k in varying if k in key)
             for key in keys]
+
+
+_SERIES_FIELDS = ("device", "kernel", "dtype")
+
+
+def _series_params(case, axis: str) -> dict:
+    """What tells one line from another within a family: the sweep (from the case id) and its other
+    swept parameters; fixed parameters are the same along a line and only crowd the legend."""
+    name, _, inside = case.id.split("/")[1].partition("[")
+    swept = [part.split("=")[0] for part in inside.rstrip("]").split(",") if part]
+    # Pairs come back from JSON as lists (tuples keep the key hashable); a parameter named like a
+    # series field (deform's `kernel` size) is renamed, not overwritten.
+    return {"sweep": name, **{(f"{k} (param)" if k in _SERIES_FIELDS else k):
+                              tuple(case.params[k]) if isinstance(case.params[k], list) else case.params[k]
+                              for k in swept if k != axis and k in case.params}}
 
 
 def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool) -> dict:
@@ -60,7 +75,7 @@ def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool) -> dict:
             rate = throughput(case) if case.passed else None
             if rate is None or not _is_number(case.params.get(axis)):
                 continue
-            rest = {k: v for k, v in sorted(case.params.items()) if k != axis}
+            rest = _series_params(case, axis)
             x, (y, unit) = case.params[axis], rate
             lines = [(case.kernel, y)]
             if baselines:
@@ -95,7 +110,7 @@ def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool =
             ax.set_xscale("log", base=2)
         ax.set(title=f"{family}: {unit} against {axis}", xlabel=axis, ylabel=unit)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, never over data
     _note_host(fig, runs)
     return fig
 
@@ -125,7 +140,7 @@ def roofline_figure(runs: Sequence[Run]):
     for label, peak, gbps in roofs:
         ax.plot(grid, [min(peak, x * gbps / 1000) for x in grid], ":", label=label)
     keys = list(points)
-    for key, label in zip(keys, _labels([dict(zip(("device", "kernel", "dtype"), k)) for k in keys])):
+    for key, label in zip(keys, _labels([dict(zip(_SERIES_FIELDS, k)) for k in keys])):
         ax.plot(*zip(*points[key]), "o", label=label)
     ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP/byte)", ylabel="TFLOP/s",
            title="roofline: achieved against measured peaks" if roofs else

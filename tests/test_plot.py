@@ -80,3 +80,16 @@ def test_bad_plot_requests_exit_2(tmp_path, capsys, extra, words):
     extra = [str(tmp_path / a) if a.startswith("pic") else a for a in extra]
     assert cli.main(["plot", str(tmp_path / "results"), *extra]) == cli.EXIT_USAGE
     assert words in " ".join(capsys.readouterr().err.split())
+
+
+def test_pair_params_and_a_param_named_kernel_plot_one_line_per_swept_value(tmp_path):
+    """Deform's params hold pairs (lists once saved as JSON) and a `kernel` size; lines follow the
+    swept params of each sweep (here mask), with the kernel name kept apart from the kernel size."""
+    cases = [case(f"deform/dcn[height={h},mask={str(m).lower()}]/float32/deform_im2col", samples(1e-5 * h, seed=h),
+                  params={"height": h, "mask": m, "kernel": [3, 3], "stride": [1, 2]})
+             for h in (8, 16, 32) for m in (False, True)]
+    runs = compare.load_runs([save_run(tmp_path, environment("NVIDIA H100"), cases)])
+    (ax,) = plot.sweep_figure(runs, "height").axes
+    lines = _lines(ax)
+    assert sorted(lines) == ["mask=False", "mask=True"]
+    assert all(xs == [8, 16, 32] for xs, _ in lines.values())
