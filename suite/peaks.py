@@ -21,15 +21,19 @@ MATMUL_SIZE = 8192
 PEAK_TIMING = timing.TimingConfig(warmup=3, min_samples=10, max_samples=200, target_noise=0.01, budget_s=1.0)
 
 
+def _copy(device, copy_bytes: int, timer, config) -> tuple[int, timing.Stats]:
+    """Bytes moved (read + written) by one device-to-device copy, and its timing; the buffers are
+    freed on return, before the matmuls need the memory."""
+    src = torch.ones(copy_bytes // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * src.element_size(), timing.measure(lambda: dst.copy_(src), timer, config)
+
+
 def measure_peaks(backend, dtypes, *, copy_bytes: int = COPY_BYTES, matmul_size: int = MATMUL_SIZE,
                   config: timing.TimingConfig = PEAK_TIMING) -> dict:
     """{"copy_gbps": GB/s, "matmul_tflops": {dtype: TFLOP/s}} plus how each was measured."""
     timer = backend.timer()
-    src = torch.ones(copy_bytes // 4, dtype=torch.float32, device=backend.device)
-    dst = torch.empty_like(src)
-    copy = timing.measure(lambda: dst.copy_(src), timer, config)
-    moved = 2 * src.numel() * src.element_size()
-    del src, dst
+    moved, copy = _copy(backend.device, copy_bytes, timer, config)
     peaks = {
         "copy_gbps": moved / copy.median_s / 1e9,
         "matmul_tflops": {},

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from suite import REPO_ROOT, __version__
+from suite.machine import cpu_model
 from suite.errors import InputError
 
 SCHEMA = "rawkernel-suite/result/1"
@@ -55,14 +56,6 @@ def _git(*args: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _version(module: str) -> str | None:
@@ -83,7 +76,7 @@ def environment(backend) -> dict:
     return {
         "backend": backend.name,
         "device": backend.describe(),
-        "host": {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "host": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
         "versions": {
             "suite": __version__,
             "python": platform.python_version(),

@@ -1,7 +1,6 @@
 """`suite run` end to end on the host backend: exit codes, messages, saving, Ctrl-C."""
 
 import json
-import textwrap
 
 import pytest
 

@@ -13,7 +13,6 @@ misbehaves while running raises KernelFault naming the kernel, block, thread and
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import threading
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 from suite.backends import CHECKS, host_abi as abi, host_args, host_build
+from suite.machine import cpu_model
 from suite.errors import InputError, KernelFault, KernelLaunchError
 from suite.timing import HOST_TIMING, WallTimer
 
@@ -48,14 +48,6 @@ def _threads_default() -> int:
     return os.cpu_count() or 1
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 class HostBackend:
@@ -80,7 +72,7 @@ class HostBackend:
 
     def describe(self) -> dict:
         return {
-            "name": f"CPU emulation on {_cpu_model()}",
+            "name": f"CPU emulation on {cpu_model()}",
             "arch": self.arch,
             "max_dynamic_smem_bytes": SMEM_OPTIN_LIMIT[self.arch],
             "threads": self.threads,
