@@ -40,10 +40,10 @@ def _check_like(op: str, name: str, tensor, input: torch.Tensor) -> None:
     _require(tensor.device == input.device, f"{op}: {name} is on {tensor.device} but input is on {input.device}")
 
 
-def _backend(op: str, input: torch.Tensor, backend):
+def _backend(op: str, input: torch.Tensor, backend, argument: str = "input"):
     if backend is None or isinstance(backend, str):
-        return backend_for_tensor(input, backend)
-    _require(input.device.type == backend.device.type, f"{op}: input is on {input.device}, but backend {backend.name!r} needs tensors on {backend.device.type}")
+        return backend_for_tensor(input, backend, argument)
+    _require(input.device.type == backend.device.type, f"{op}: {argument} is on {input.device}, but backend {backend.name!r} needs tensors on {backend.device.type}")
     return backend
 
 
@@ -284,7 +284,7 @@ def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tenso
     causal: False; True (= SDPA's is_causal: query i sees keys j <= i); "top_left" (the same);
     "bottom_right" (FlashAttention: query i sees keys j <= i + Sk - Sq; a row seeing no key gives 0).
     scale defaults to 1/sqrt(D). Inputs may be non-contiguous. Accumulation is in float32.
-    backend: None (by the tensors' device), "cupy" or "host".
+    backend: None (by the tensors' device), "cupy", "host" or a backend object.
     """
     _check_inputs(q, k, v)
     try:
@@ -293,7 +293,7 @@ def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tenso
         raise OpArgumentError(f"attention: {exc}") from None
     if scale is not None and not isinstance(scale, (int, float)):
         raise OpArgumentError(f"attention: scale must be a number or None; got {type(scale).__name__}")
-    chosen = backend_for_tensor(q, backend, argument="q")
+    chosen = _backend("attention", q, backend, argument="q")
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     if out.numel() == 0:
         return out

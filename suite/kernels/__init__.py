@@ -10,6 +10,7 @@ from suite.kernels.family import Family
 _MODULES = {
     "attention": "suite.kernels.attention",
     "deform": "suite.kernels.deform",
+    "modules": "suite.kernels.modules",
 }
 
 
