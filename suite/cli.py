@@ -92,7 +92,9 @@ def _cmd_check(args, out: Console, err: Console) -> int:
     from suite.kernels import all_families
 
     instantiations = [i for family in all_families() for i in family.instantiations()]
-    report = run_check(instantiations, tuple(args.arch or DEFAULT_ARCHS))
+    archs = tuple(args.arch or DEFAULT_ARCHS)
+    with err.status(f"compiling {len(instantiations)} kernel instantiations for {', '.join(archs)} with NVRTC"):
+        report = run_check(instantiations, archs)
     if args.json:
         out.print_json(json.dumps(report.to_json()))
     else:

@@ -114,3 +114,8 @@ def test_list_names_families_kernels_and_case_files(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     assert "deform_im2col" in out and "torchvision" in out and "deform_im2col.yaml" in out
+
+
+def test_check_with_an_unknown_architecture_exits_2(capsys):
+    code, _, err = run(capsys, "check", "--arch", "sm_12")
+    assert code == 2 and "sm_12" in err
