@@ -240,7 +240,9 @@ class CupyBackend:
         current = torch.cuda.current_stream(self.device)
         s = self._streams.get(current.cuda_stream)
         if s is None:
-            if hasattr(cupy.cuda.Stream, "from_external"):  # CuPy 14 deprecates ExternalStream for this
+            # CuPy 14 prefers Stream.from_external, which needs the CUDA stream protocol; torch's
+            # streams do not implement it (torch 2.14), so the raw handle is the portable way.
+            if hasattr(current, "__cuda_stream__") and hasattr(cupy.cuda.Stream, "from_external"):
                 s = cupy.cuda.Stream.from_external(current)
             else:
                 s = cupy.cuda.ExternalStream(current.cuda_stream, self.index)
