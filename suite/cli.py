@@ -59,6 +59,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     backend = backends.get_backend(args.backend, checks=args.check or ())
     env = results.environment(backend)
     save_to = _save_target(args.save, env)
+    if backend.name == "host" and args.tier == "full":
+        err.print("[yellow]note:[/] the full tier is sized for GPUs; on the CPU emulation it can take hours "
+                  "(Ctrl-C keeps the finished cases)")
     options = runner.RunOptions(baselines=not args.no_baseline)
     peaks = None
     if backend.name == "cupy":  # percent-of-peak needs this device's own peaks, measured now
