@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Everything the suite can tell about a GPU, in one go, with no network:
+# Everything the suite can tell about a GPU, with no network:
 #   install (no download), GPU tests, smoke and full sweeps saved as JSON, pytest benchmarks.
-# Usage: scripts/gpu_run.sh [OUTPUT_DIR]   (default: $OUT, else results/)
-# Each step logs to OUTPUT_DIR/<step>.log; a failing step does not stop the others, and the exit
-# status is that of the first failing step (0 when all passed).
+# Usage: scripts/gpu_run.sh [OUTPUT_DIR] [STEP...]
+#   OUTPUT_DIR  default: $OUT, else results/
+#   STEP        any of: gpu-tests sweep-smoke sweep-full benchmarks (default: all, in that order);
+#               a lent machine limits one command to 10 minutes, so a session runs a few steps per call.
+# All output goes to OUTPUT_DIR/gpu_run.log; results to OUTPUT_DIR/<device>/ (few files, as the
+# device tool returns at most 8). A failing step does not stop the others; the exit status is that
+# of the first failing step (0 when all passed).
 set -u
 
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-results}}"
+shift $(( $# > 0 ? 1 : 0 ))
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(gpu-tests sweep-smoke sweep-full benchmarks)
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+log="$out/gpu_run.log"
+started="$(mktemp)"  # results written after this are this run's
 python="${PYTHON:-$(command -v python || command -v python3)}"
 
 names=()
@@ -17,30 +26,35 @@ codes=()
 step() {  # step NAME COMMAND...: run, log, remember the exit status
     local name="$1"
     shift
-    echo "=== $name: $*"
-    "$@" 2>&1 | tee "$out/$name.log"
+    echo "=== $name: $*" | tee -a "$log"
+    "$@" 2>&1 | tee -a "$log"
     local rc="${PIPESTATUS[0]}"
     names+=("$name")
     codes+=("$rc")
-    echo "=== $name: exit $rc"
+    echo "=== $name: exit $rc" | tee -a "$log"
 }
 
-if command -v nvidia-smi >/dev/null; then
-    nvidia-smi -q >"$out/nvidia-smi.txt" 2>&1
-fi
-
+command -v nvidia-smi >/dev/null && nvidia-smi >>"$log" 2>&1
 # --no-build-isolation: setuptools is taken from the environment instead of being downloaded.
 step install "$python" -m pip install --no-deps --no-build-isolation --no-index -e .
 # results/<device>/ as `suite run --save` would lay them out, so `suite compare` finds them
 device="$("$python" -c 'import torch; from suite.results import slug; print(slug(torch.cuda.get_device_name()))' 2>/dev/null || echo unknown-gpu)"
 mkdir -p "$out/$device"
-step gpu-tests "$python" -m pytest -m gpu --benchmark-skip -q -rs --junitxml="$out/gpu-tests.xml"
-step sweep-smoke "$python" -m suite run --backend cupy --tier smoke --save "$out/$device/"
-step sweep-full "$python" -m suite run --backend cupy --tier full --save "$out/$device/"
-step benchmarks "$python" -m pytest tests/benchmarks --benchmark-only -q --benchmark-json="$out/$device/benchmarks.json"
+
+for s in "${steps[@]}"; do
+    case "$s" in
+        gpu-tests) step gpu-tests "$python" -m pytest -m gpu --benchmark-skip -q -rs -p no:cacheprovider ;;
+        sweep-smoke) step sweep-smoke "$python" -m suite run --backend cupy --tier smoke --save "$out/$device/" ;;
+        sweep-full) step sweep-full "$python" -m suite run --backend cupy --tier full --save "$out/$device/" ;;
+        benchmarks) step benchmarks "$python" -m pytest tests/benchmarks --benchmark-only -q -p no:cacheprovider \
+            --benchmark-json="$out/$device/benchmarks.json" ;;
+        *) echo "unknown step '$s'; expected gpu-tests, sweep-smoke, sweep-full or benchmarks" | tee -a "$log"
+           names+=("$s"); codes+=(2) ;;
+    esac
+done
 
 echo
-echo "summary (logs in $out):"
+echo "summary (log: $log):"
 status=0
 for i in "${!names[@]}"; do
     rc="${codes[$i]}"
@@ -49,8 +63,8 @@ for i in "${!names[@]}"; do
         verdict="FAILED (exit $rc)"
         [ "$status" = 0 ] && status="$rc"
     fi
-    last="$(grep -v '^[[:space:]]*$' "$out/${names[$i]}.log" | tail -n 1)"
-    printf '  %-12s %-18s %s\n' "${names[$i]}" "$verdict" "$last"
+    printf '  %-12s %s\n' "${names[$i]}" "$verdict"
 done
-find "$out" -name '*.json' -newer "$out/install.log" | sed "s|^$out/|  wrote |"
+find "$out" -name '*.json' -newer "$started" | sed "s|^$out/|  wrote |"
+rm -f "$started"
 exit "$status"
