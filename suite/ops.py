@@ -10,6 +10,7 @@ suite.backends.backend_for_tensor); a backend object (the runner's, perhaps with
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -181,6 +182,22 @@ def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0,
     return columns
 
 
+@contextlib.contextmanager
+def _exact_cuda_matmul():
+    """cuBLAS as the op promises: fp32 without TF32, fp16/bf16 with fp32 accumulation throughout
+    (no reduced-precision split-K reductions). The user's settings are restored afterwards."""
+    flags = torch.backends.cuda.matmul
+    names = ("allow_tf32", "allow_fp16_reduced_precision_reduction", "allow_bf16_reduced_precision_reduction")
+    saved = [getattr(flags, n) for n in names]
+    for n in names:
+        setattr(flags, n, False)
+    try:
+        yield
+    finally:
+        for n, value in zip(names, saved):
+            setattr(flags, n, value)
+
+
 def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None, out=None):
     """(output, launch): see deform_conv2d; `out` is an optional preallocated output."""
     op = "deform_conv2d"
@@ -202,9 +219,12 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
     output = _output_buffer(op, out, (g.batch, out_channels, g.out_h, g.out_w), input)
     input, offset, mask, weight = _contiguous(input, offset, mask, weight)
 
-    # fp16/bf16 products accumulate in fp32 (explicitly: cuBLAS may otherwise reduce in low precision),
-    # the bias is added in fp32 too, and the result is rounded once into `output`.
-    acc = torch.float32 if input.dtype in (torch.float16, torch.bfloat16) else input.dtype
+    # fp16/bf16 products accumulate in fp32 and the result is rounded once. On the GPU cuBLAS does
+    # that on tensor cores in the storage dtype (reduced-precision reductions off, bias added in the
+    # GEMM's fp32 epilogue by baddbmm); an fp32 GEMM there would be an order of magnitude slower.
+    # On the CPU the same arithmetic is spelled out: widen to fp32, multiply, round into `output`.
+    lowp = input.dtype in (torch.float16, torch.bfloat16)
+    acc = torch.float32 if lowp and not input.is_cuda else input.dtype
     chunk = max(1, min(g.batch, MAX_PARALLEL_IMAGES))
     rows, pixels = g.channels * kh * kw, g.out_h * g.out_w
     columns = torch.empty(rows * chunk * pixels, dtype=input.dtype, device=input.device)
@@ -226,14 +246,16 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
                       products[: out_channels * size].view(groups, out_channels // groups, size), output[part], images))
 
     def launch():
-        with torch.no_grad():
+        with torch.no_grad(), _exact_cuda_matmul():
             for im2col, cols, cols_acc, prods, out_part, images in steps:
                 im2col()
                 if widen:
                     cols_acc.copy_(cols)
-                torch.matmul(weight_acc, cols_acc.view(groups, -1, cols.shape[1]), out=prods)
-                if bias_acc is not None:
-                    prods += bias_acc
+                cols_groups = cols_acc.view(groups, -1, cols.shape[1])
+                if bias_acc is None:
+                    torch.matmul(weight_acc, cols_groups, out=prods)
+                else:
+                    torch.baddbmm(bias_acc, weight_acc, cols_groups, out=prods)
                 out_part.copy_(prods.view(out_channels, images, g.out_h, g.out_w).permute(1, 0, 2, 3))
 
     return output, launch
