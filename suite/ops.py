@@ -183,19 +183,24 @@ def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0,
 
 
 @contextlib.contextmanager
-def _exact_cuda_matmul():
-    """cuBLAS as the op promises: fp32 without TF32, fp16/bf16 with fp32 accumulation throughout
-    (no reduced-precision split-K reductions). The user's settings are restored afterwards."""
-    flags = torch.backends.cuda.matmul
-    names = ("allow_tf32", "allow_fp16_reduced_precision_reduction", "allow_bf16_reduced_precision_reduction")
-    saved = [getattr(flags, n) for n in names]
-    for n in names:
-        setattr(flags, n, False)
+def torch_flags_off(*flags):
+    """Switch off torch backend flags given as (namespace, attribute) pairs, restoring the user's
+    values afterwards. Also usable as a decorator."""
+    saved = [getattr(ns, name) for ns, name in flags]
+    for ns, name in flags:
+        setattr(ns, name, False)
     try:
         yield
     finally:
-        for n, value in zip(names, saved):
-            setattr(flags, n, value)
+        for (ns, name), value in zip(flags, saved):
+            setattr(ns, name, value)
+
+
+# cuBLAS as the ops promise: fp32 without TF32, fp16/bf16 with fp32 accumulation throughout
+# (no reduced-precision split-K reductions).
+_MATMUL = torch.backends.cuda.matmul
+EXACT_CUDA_MATMUL = ((_MATMUL, "allow_tf32"), (_MATMUL, "allow_fp16_reduced_precision_reduction"),
+                     (_MATMUL, "allow_bf16_reduced_precision_reduction"))
 
 
 def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None, out=None):
@@ -246,7 +251,7 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
                       products[: out_channels * size].view(groups, out_channels // groups, size), output[part], images))
 
     def launch():
-        with torch.no_grad(), _exact_cuda_matmul():
+        with torch.no_grad(), torch_flags_off(*EXACT_CUDA_MATMUL):
             for im2col, cols, cols_acc, prods, out_part, images in steps:
                 im2col()
                 if widen:

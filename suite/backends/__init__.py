@@ -72,13 +72,18 @@ def _backend(name: str, checks: frozenset):
     return HostBackend(checks=checks)
 
 
-def get_backend(name: str | None = None, checks=()):
-    """A shared backend instance. `checks` (host only): any of memcheck, racecheck, initcheck."""
+def check_set(checks) -> frozenset:
+    """`checks` as a frozenset, or InputError naming the unknown ones."""
     checks = frozenset(checks)
     unknown = checks - set(CHECKS)
     if unknown:
         raise InputError(f"unknown check(s) {', '.join(sorted(unknown))}; expected some of {', '.join(CHECKS)}")
-    return _backend(resolve_name(name), checks)
+    return checks
+
+
+def get_backend(name: str | None = None, checks=()):
+    """A shared backend instance. `checks` (host only): any of memcheck, racecheck, initcheck."""
+    return _backend(resolve_name(name), check_set(checks))
 
 
 def backend_for_tensor(tensor, backend=None, argument="input"):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from suite.backends import CHECKS, host_abi as abi, host_args, host_build
+from suite.backends import check_set, host_abi as abi, host_args, host_build
 from suite.machine import cpu_model
 from suite.errors import InputError, KernelFault, KernelLaunchError
 from suite.timing import HOST_TIMING, WallTimer
@@ -55,9 +55,7 @@ class HostBackend:
     device = torch.device("cpu")
 
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
-        checks = frozenset(checks)
-        if checks - set(CHECKS):
-            raise InputError(f"unknown check(s) {', '.join(sorted(checks - set(CHECKS)))}; expected some of {', '.join(CHECKS)}")
+        checks = check_set(checks)
         arch = arch[:-1] if arch.endswith("a") else arch  # sm_90a has sm_90's limits
         if arch not in SMEM_OPTIN_LIMIT:
             raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")

@@ -10,13 +10,13 @@ low-precision rule.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 
 from suite import nn as layers
 from suite.errors import InputError
+from suite.ops import torch_flags_off
 from suite.kernels.family import Family, Launched, Param, Tolerance
 from suite.references.attention import visible_pairs
 from suite.references.deform import output_size, pair
@@ -56,17 +56,11 @@ def build_layer(params, dtype=None, device=None, backend=None):
     return layers.MultiheadAttention(params["embed_dim"], params["num_heads"], _num_kv_heads(params), **factory)
 
 
-@contextlib.contextmanager
 def _float32_without_tf32():
     """float32 cases mean float32 arithmetic, for the layer and its baseline alike: TF32 in cuDNN
     convolutions (torch's default on a GPU) would put the predicted offsets ~1e-3 pixel off and the
     layer far outside the fp32 tolerance. Also a decorator."""
-    conv, matmul = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, matmul
+    return torch_flags_off((torch.backends.cudnn, "allow_tf32"), (torch.backends.cuda.matmul, "allow_tf32"))
 
 
 class ModulesFamily(Family):
