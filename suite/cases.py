@@ -52,6 +52,15 @@ class Case:
     tolerance: Tolerance
     baselines: tuple[str, ...]
 
+    def __reduce__(self):
+        # A mappingproxy does not pickle, and a sweep may go on in a fresh process (suite.fresh_process).
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return _unpickle_case, (values | {"params": dict(self.params)},)
+
+
+def _unpickle_case(values: dict) -> Case:
+    return Case(**values | {"params": MappingProxyType(values["params"])})
+
 
 def default_case_files() -> list[Path]:
     """Every case file shipped with the suite, sorted."""

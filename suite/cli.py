@@ -76,6 +76,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     out.print(report.results_table(outcome.results, backend.name, device))
     for line in report.problems(outcome.results):
         out.print(line)
+    if outcome.fresh_processes:
+        out.print(f"[yellow]note:[/] a CUDA fault made this process's GPU context unusable; the cases after it ran "
+                  f"in {outcome.fresh_processes} fresh process(es)")
     if outcome.interrupted:
         out.print(f"[yellow]interrupted:[/] {len(outcome.results)} of {len(selected)} cases finished")
     out.print(report.closing_line(outcome.results), markup=False, highlight=False)

@@ -28,6 +28,7 @@ class RunOptions:
 class Outcome:
     results: list[CaseResult]
     interrupted: bool
+    fresh_processes: int = 0  # started after CUDA faults, to go on with the sweep
 
     @property
     def failed(self) -> int:
@@ -66,10 +67,15 @@ def _baselines(family, case: Case, inputs: dict, backend, timer, config, kernel_
     return out
 
 
+def new_result(case: Case) -> CaseResult:
+    """The result of `case` before anything ran: status "error" until it is known better."""
+    return CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype,
+                      params=dict(case.params), shape=get_family(case.family).shape_label(case.params), status="error")
+
+
 def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None = None) -> CaseResult:
     family = get_family(case.family)
-    result = CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype,
-                        params=dict(case.params), shape=family.shape_label(case.params), status="error")
+    result = new_result(case)
     config = options.timing or backend.default_timing
     try:
         inputs = family.make_inputs(case.params, case.dtype, case.seed, backend.device)
@@ -105,16 +111,37 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
 def run_cases(cases: Sequence[Case], backend, options: RunOptions = RunOptions(),
               on_start: Callable[[Case, int, int], None] | None = None,
               on_done: Callable[[CaseResult], None] | None = None, peaks: dict | None = None) -> Outcome:
+    """Every case, in order. When a case leaves the backend's device unusable in this process (a CUDA
+    fault), the remaining cases go on in fresh processes (suite.fresh_process)."""
+    results, interrupted = run_in_this_process(cases, backend, options, on_start, on_done, peaks)
+    fresh_processes = 0
+    if not interrupted and len(results) < len(cases):
+        from suite import fresh_process
+
+        more, interrupted, fresh_processes = fresh_process.run_rest(
+            cases[len(results):], backend, options, peaks, on_start, on_done, first=len(results), total=len(cases))
+        results += more
+    return Outcome(results, interrupted, fresh_processes)
+
+
+def run_in_this_process(cases: Sequence[Case], backend, options: RunOptions,
+                        on_start: Callable[[Case, int, int], None] | None = None,
+                        on_done: Callable[[CaseResult], None] | None = None, peaks: dict | None = None,
+                        first: int = 0, total: int | None = None) -> tuple[list[CaseResult], bool]:
+    """(results, interrupted). Stops early, with fewer results than cases, once `backend.context_lost`.
+    `first` and `total` place these cases in a longer sweep for the progress callback."""
     timer = backend.timer()
     results: list[CaseResult] = []
     try:
         for i, case in enumerate(cases):
+            if backend.context_lost:
+                break
             if on_start:
-                on_start(case, i, len(cases))
+                on_start(case, first + i, len(cases) if total is None else total)
             result = run_case(case, backend, timer, options, peaks)
             results.append(result)
             if on_done:
                 on_done(result)
     except KeyboardInterrupt:
-        return Outcome(results, interrupted=True)
-    return Outcome(results, interrupted=False)
+        return results, True
+    return results, False

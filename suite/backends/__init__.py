@@ -12,6 +12,8 @@ Every backend offers the same small surface, modelled on CuPy's so that kernel c
     backend.synchronize()
     backend.timer() -> timer             suite.timing timer: time_once(fn) -> seconds
     backend.default_timing               suite.timing.TimingConfig used when the user sets none
+    backend.context_lost                 None, or why nothing more can run on this device in this
+                                         process (a CUDA fault); the runner goes on in a fresh one
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@ current stream with torch CUDA tensors passed through DLPack (zero copy).
 
 CUDA reports a fault of a running kernel (illegal address, trap...) only at the next
 synchronization, and it leaves the CUDA context unusable for the rest of the process. The backend
-therefore remembers which kernels ran since the last synchronization to name the culprit, and once
-the context is lost every later launch fails at once with the same explanation, so each remaining
-case of a sweep records a clear error instead of an obscure one.
+therefore remembers which kernels ran since the last synchronization to name the culprit, records
+the loss in `context_lost` (the runner then goes on with the remaining cases in a fresh process), and
+fails every later launch in this process at once with the same explanation.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class CupyBackend:
         clock_khz = attr(_rt.cudaDevAttrClockRate)
         self.rated_clock_mhz = clock_khz / 1000 if clock_khz else None
         self._pending: dict[str, None] = {}  # kernels launched since the last synchronize, oldest first
-        self._lost: str | None = None
+        self.context_lost: str | None = None
         self._modules: dict[tuple, tuple] = {}  # (source, exprs, options) -> (file stamp, module)
         self._streams: dict[int, object] = {}
         self._flush_buffer = None
@@ -253,16 +253,17 @@ class CupyBackend:
         self._pending[kernel_name] = None
 
     def check_usable(self) -> None:
-        if self._lost:
-            raise KernelFault(f"the CUDA context was lost earlier ({self._lost}); nothing more can run on the GPU "
-                              "in this process")
+        if self.context_lost:
+            raise KernelFault(f"the CUDA context was lost earlier ({self.context_lost}); nothing more can run on "
+                              "the GPU in this process")
 
     def lost(self, exc: BaseException, doing: str) -> KernelFault:
         """Record that the context is gone; the error to raise."""
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # torch appends debugging hints
-        self._lost = f"CUDA reported '{first_line}' while {doing}"
-        return KernelFault(f"{self._lost}. The CUDA context is unusable now: later cases in this run fail too. Rerun "
-                           "this case alone, and on the CPU with --backend host --check memcheck to find the bad access")
+        self.context_lost = f"CUDA reported '{first_line}' while {doing}"
+        return KernelFault(f"{self.context_lost}. This process's CUDA context is unusable now (a sweep goes on in a "
+                           "fresh process). Run this case on the CPU with --backend host --check memcheck to find "
+                           "the bad access")
 
     def flush_l2(self) -> None:
         """Evict the L2 cache by writing twice its size (its two halves hash addresses independently)."""

@@ -53,6 +53,7 @@ def _threads_default() -> int:
 class HostBackend:
     name = "host"
     device = torch.device("cpu")
+    context_lost = None  # a kernel fault here is an exception, never the end of the process's device
 
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
         checks = check_set(checks)

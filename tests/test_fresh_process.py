@@ -1,0 +1,94 @@
+"""A sweep goes on in fresh processes after a case leaves the device unusable (a CUDA fault).
+
+No GPU here: a host backend that loses its "context" on request stands in for the parent's CUDA
+backend; the children really are spawned and really run the remaining cases on the host backend.
+"""
+
+import multiprocessing
+import pickle
+
+import pytest
+
+from suite import cases, runner, timing
+from suite.backends.host_backend import HostBackend
+from suite.errors import KernelFault
+
+SWEEP = """\
+family: deform
+kernels: [deform_im2col]
+dtypes: [float32]
+sweeps:
+  - name: four
+    tier: smoke
+    params: {batch: 1, in_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
+    sweep: {mask: [false, true], offset_groups: [1, 2]}
+"""
+
+
+class FaultingHost(HostBackend):
+    """Loses its context at the first synchronize after `doom()`, as the CUDA backend does."""
+
+    doomed = False
+
+    def synchronize(self):
+        if self.doomed and not self.context_lost:
+            self.context_lost = "CUDA reported 'an illegal memory access was encountered' while running deform_im2col"
+            raise KernelFault(self.context_lost)
+        super().synchronize()
+
+
+@pytest.fixture
+def four(tmp_path):
+    path = tmp_path / "four.yaml"
+    path.write_text(SWEEP)
+    return cases.load_cases([path])
+
+
+def _run(four, on_case_start, options=runner.RunOptions()):
+    backend, started, done = FaultingHost(), [], []
+
+    def on_start(case, index, total):
+        started.append((case.id, index, total))
+        on_case_start(backend, index)
+
+    outcome = runner.run_cases(four, backend, options, on_start=on_start, on_done=done.append)
+    assert [r.id for r in outcome.results] == [c.id for c in four] and done == outcome.results
+    assert started == [(c.id, i, len(four)) for i, c in enumerate(four)]
+    return outcome
+
+
+def test_cases_pickle_with_read_only_params(four):
+    for case in four:
+        again = pickle.loads(pickle.dumps(case))
+        assert again == case and dict(again.params) == dict(case.params)
+        with pytest.raises(TypeError):
+            again.params["batch"] = 3
+
+
+def test_after_a_lost_context_the_rest_runs_in_a_fresh_process(four):
+    def fault_in_the_second(backend, index):
+        if index == 1:
+            backend.doomed = True
+
+    outcome = _run(four, fault_in_the_second)
+    statuses = [r.status for r in outcome.results]
+    assert statuses == ["passed", "error", "passed", "passed"], [r.error for r in outcome.results]
+    assert "illegal memory access" in outcome.results[1].error
+    assert outcome.fresh_processes == 1 and not outcome.interrupted
+
+
+def test_a_worker_that_dies_in_a_case_fails_that_case_only(four):
+    def fault_then_kill_the_worker(backend, index):
+        if index == 0:
+            backend.doomed = True
+        if index == 2:  # the first case of the first fresh process: kill it mid-case
+            for child in multiprocessing.active_children():
+                child.kill()
+
+    # 200 samples keep each case busy for far longer than the parent takes to kill the worker
+    slow = runner.RunOptions(timing=timing.TimingConfig(warmup=0, min_samples=200, max_samples=200))
+    outcome = _run(four, fault_then_kill_the_worker, slow)
+    statuses = [r.status for r in outcome.results]
+    assert statuses == ["error", "passed", "error", "passed"], [r.error for r in outcome.results]
+    assert "died (killed by SIGKILL)" in outcome.results[2].error
+    assert outcome.fresh_processes == 2
