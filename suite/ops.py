@@ -58,22 +58,36 @@ def _output_buffer(op: str, out, shape: tuple, like: torch.Tensor) -> torch.Tens
 
 
 # ----------------------------------------------------------------------------------------------
-# Deformable convolution: kernels_cu/deform_im2col.cu, then one matmul per weight group.
+# Deformable convolution: kernels_cu/deform_im2col.cu, then one matmul per weight group; depthwise
+# weights (weight.shape[1] == 1: each output channel reads one input channel) instead take
+# kernels_cu/deform_conv2d_depthwise.cu, which samples and accumulates in one pass.
 
 DEFORM_SOURCE = KERNELS_DIR / "deform_im2col.cu"
+DEPTHWISE_SOURCE = KERNELS_DIR / "deform_conv2d_depthwise.cu"
 DEFORM_THREADS = 256
-DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernel's grid-stride loop covers the rest
+DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernels' grid-stride loops cover the rest
 MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
+CHANNEL_CHUNK = 8  # input channels per thread of both kernels (their CHUNK): they share each tap's sampling point
 DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
 INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
 
 
+def _kernel_name(kernel: str, dtype: torch.dtype, index) -> str:
+    return f"{kernel}<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}, {CHANNEL_CHUNK}>"
+
+
 def deform_im2col_name(dtype: torch.dtype, index=np.int32) -> str:
     """The kernel's name expression for a tensor dtype and an index type (numpy.int32 or numpy.int64)."""
-    return f"deform_im2col<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}>"
+    return _kernel_name("deform_im2col", dtype, index)
+
+
+def deform_conv2d_depthwise_name(dtype: torch.dtype, index=np.int32) -> str:
+    """The depthwise kernel's name expression, as deform_im2col_name."""
+    return _kernel_name("deform_conv2d_depthwise", dtype, index)
 
 
 DEFORM_NAME_EXPRESSIONS = tuple(deform_im2col_name(d, i) for d in DEFORM_DTYPES for i in INDEX_TYPES)
+DEPTHWISE_NAME_EXPRESSIONS = tuple(deform_conv2d_depthwise_name(d, i) for d in DEFORM_DTYPES for i in INDEX_TYPES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +113,19 @@ class DeformGeometry:
     @property
     def columns_shape(self) -> tuple[int, int]:
         return self.channels * self.kernel_h * self.kernel_w, self.batch * self.out_h * self.out_w
+
+    @property
+    def work_items(self) -> int:
+        """Threads' work of both kernels: one output pixel x a chunk of CHANNEL_CHUNK channels of one
+        offset group (kernels_cu/common/channel_chunks.cuh)."""
+        chunks = -(-(self.channels // self.offset_groups) // CHANNEL_CHUNK)
+        return self.batch * self.offset_groups * chunks * self.out_h * self.out_w
+
+    @property
+    def kernel_sizes(self) -> tuple[int, ...]:
+        """The int sizes both kernels take after `n`, in their order."""
+        return (self.batch, self.channels, self.height, self.width, self.kernel_h, self.kernel_w, self.pad_h, self.pad_w,
+                self.stride_h, self.stride_w, self.dilation_h, self.dilation_w, self.offset_groups, self.out_h, self.out_w)
 
 
 def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation) -> DeformGeometry:
@@ -142,22 +169,25 @@ def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, 
     return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)
 
 
-def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
-    """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
-    n = g.channels * g.batch * g.out_h * g.out_w
+def _grid_stride_launch(backend, source, name_expressions, kernel_name, n: int, tensors: tuple, sizes: tuple):
+    """A zero-argument callable running kernel_name(dtype, index) from `source` as
+    kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype."""
     if n == 0:
         return lambda: None
     blocks = min(math.ceil(n / DEFORM_THREADS), DEFORM_MAX_BLOCKS)
     # int indexing when no flat index, nor the grid-stride loop's last step, can pass 2^31-1.
-    largest = max(input.numel(), offset.numel(), columns.numel(), n + blocks * DEFORM_THREADS)
+    largest = max(*(t.numel() for t in tensors), n + blocks * DEFORM_THREADS)
     index = np.int32 if largest <= INDEX32_LIMIT else np.int64
-    module = backend.load_module(DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS)
-    kernel = module.get_function(deform_im2col_name(input.dtype, index))
-    sizes = (g.batch, g.channels, g.height, g.width, g.kernel_h, g.kernel_w, g.pad_h, g.pad_w,
-             g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, g.offset_groups, g.out_h, g.out_w, mask is not None)
+    kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index))
+    return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
+
+
+def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
+    """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
     # Without a mask the kernel never reads its mask pointer; offset stands in for it.
-    args = (input, offset, offset if mask is None else mask, columns, index(n), *map(np.int32, sizes))
-    return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), args)
+    tensors = (input, offset, offset if mask is None else mask, columns)
+    return _grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g.work_items, tensors,
+                               (*g.kernel_sizes, mask is not None))
 
 
 def _contiguous(*tensors):
@@ -203,27 +233,21 @@ EXACT_CUDA_MATMUL = ((_MATMUL, "allow_tf32"), (_MATMUL, "allow_fp16_reduced_prec
                      (_MATMUL, "allow_bf16_reduced_precision_reduction"))
 
 
-def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None, out=None):
-    """(output, launch): see deform_conv2d; `out` is an optional preallocated output."""
-    op = "deform_conv2d"
-    _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
-    _check_like(op, "weight", weight, input)
-    _require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
-    out_channels, group_channels, kh, kw = weight.shape
-    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation)
-    groups = g.channels // group_channels if group_channels > 0 else 0
-    _require(
-        groups > 0 and group_channels * groups == g.channels and out_channels % groups == 0,
-        f"{op}: weight.shape[1]={group_channels} must divide input.shape[1]={g.channels}, and the resulting "
-        f"{groups} groups must divide weight.shape[0]={out_channels}",
-    )
-    if bias is not None:
-        _check_like(op, "bias", bias, input)
-        _require(tuple(bias.shape) == (out_channels,), f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
-    runner = _backend(op, input, backend)
-    output = _output_buffer(op, out, (g.batch, out_channels, g.out_h, g.out_w), input)
-    input, offset, mask, weight = _contiguous(input, offset, mask, weight)
+def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
+    """deform_conv2d for weight [C*m, 1, kh, kw] in one kernel: sampling and accumulation fused."""
+    multiplier = weight.shape[0] // g.channels
+    n = g.work_items if multiplier else 0
+    # Without a mask or a bias the kernel never reads that pointer; offset and weight stand in.
+    tensors = (input, offset, offset if mask is None else mask, weight, weight if bias is None else bias, output)
+    return _grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, n,
+                               tensors, (*g.kernel_sizes, multiplier, mask is not None, bias is not None))
 
+
+def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
+    """deform_conv2d for any weight: im2col into a columns buffer, then one matmul per weight group,
+    up to MAX_PARALLEL_IMAGES images at a time."""
+    out_channels, group_channels, kh, kw = weight.shape
+    groups = g.channels // group_channels
     # fp16/bf16 products accumulate in fp32 and the result is rounded once. On the GPU cuBLAS does
     # that on tensor cores in the storage dtype (reduced-precision reductions off, bias added in the
     # GEMM's fp32 epilogue by baddbmm); an fp32 GEMM there would be an order of magnitude slower.
@@ -237,7 +261,7 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
     columns_acc = torch.empty(columns.shape, dtype=acc, device=input.device) if widen else columns
     products = torch.empty(out_channels * chunk * pixels, dtype=acc, device=input.device)
     weight_acc = weight.to(acc).reshape(groups, out_channels // groups, group_channels * kh * kw)
-    bias_acc = None if bias is None else bias.detach().to(acc).reshape(groups, -1, 1)
+    bias_acc = None if bias is None else bias.to(acc).reshape(groups, -1, 1)
 
     steps = []
     for start in range(0, g.batch, chunk):
@@ -245,7 +269,7 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
         size = images * pixels
         part = slice(start, start + images)
         cols = columns[: rows * size].view(rows, size)
-        im2col = _im2col_launch(runner, dataclasses.replace(g, batch=images), input[part], offset[part],
+        im2col = _im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
                                 None if mask is None else mask[part], cols)
         steps.append((im2col, cols, columns_acc[: rows * size].view(rows, size),
                       products[: out_channels * size].view(groups, out_channels // groups, size), output[part], images))
@@ -263,7 +287,44 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
                     torch.baddbmm(bias_acc, weight_acc, cols_groups, out=prods)
                 out_part.copy_(prods.view(out_channels, images, g.out_h, g.out_w).permute(1, 0, 2, 3))
 
-    return output, launch
+    return launch
+
+
+def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out):
+    """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
+    depthwise, else im2col + matmul."""
+    op = "deform_conv2d"
+    _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
+    _check_like(op, "weight", weight, input)
+    _require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
+    out_channels, group_channels, kh, kw = weight.shape
+    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation)
+    groups = g.channels // group_channels if group_channels > 0 else 0
+    _require(
+        groups > 0 and group_channels * groups == g.channels and out_channels % groups == 0,
+        f"{op}: weight.shape[1]={group_channels} must divide input.shape[1]={g.channels}, and the resulting "
+        f"{groups} groups must divide weight.shape[0]={out_channels}",
+    )
+    if bias is not None:
+        _check_like(op, "bias", bias, input)
+        _require(tuple(bias.shape) == (out_channels,), f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    runner = _backend(op, input, backend)
+    output = _output_buffer(op, out, (g.batch, out_channels, g.out_h, g.out_w), input)
+    build = _depthwise_launch if fused and group_channels == 1 else _im2col_matmul_launch
+    return output, build(runner, g, *_contiguous(input, offset, mask, weight, bias), output)
+
+
+def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None, out=None):
+    """(output, launch): see deform_conv2d; `out` is an optional preallocated output. Depthwise weights
+    (weight.shape[1] == 1) run the fused kernel, any other the im2col + matmul path."""
+    return _deform_conv2d_launcher(True, input, offset, weight, bias, stride, padding, dilation, mask, backend, out)
+
+
+def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
+                                         backend=None, out=None):
+    """deform_conv2d_launcher on the im2col + matmul path whatever the weight: the general path that the
+    fused depthwise kernel replaces, kept callable to be timed and compared against it."""
+    return _deform_conv2d_launcher(False, input, offset, weight, bias, stride, padding, dilation, mask, backend, out)
 
 
 def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""The raw deform_im2col kernel on the host backend (the unchanged .cu on the CPU) against the reference,
-for every smoke case of cases/deform_im2col.yaml, with NaN-poisoned output."""
+"""The raw kernels on the host backend (the unchanged .cu on the CPU) against the reference, with
+NaN-poisoned output: deform_im2col for every smoke case of cases/deform_im2col.yaml, and the fused
+deform_conv2d_depthwise for every depthwise deform_conv2d smoke case."""
 
 import math
 
@@ -8,12 +9,15 @@ import pytest
 import torch
 
 from suite import CASES_DIR, ops, validate
-from suite.backends import get_backend
+from suite.backends import CHECKS, get_backend
 from suite.cases import load_cases
 from suite.kernels.deform import FAMILY
 from suite.references.deform import sampling_base
 
-SMOKE = [c for c in load_cases([CASES_DIR / "deform_im2col.yaml"], "smoke") if c.kernel == "deform_im2col"]
+ALL_SMOKE = load_cases([CASES_DIR / "deform_im2col.yaml"], "smoke")
+SMOKE = [c for c in ALL_SMOKE if c.kernel == "deform_im2col"]
+# deform_conv2d cases whose weight is depthwise: the op runs the fused kernel for them
+DEPTHWISE = [c for c in ALL_SMOKE if c.kernel == "deform_conv2d" and c.params["groups"] == c.params["in_channels"]]
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +25,25 @@ def host():
     return get_backend("host")
 
 
-@pytest.mark.parametrize("case", SMOKE, ids=lambda c: c.id)
+class Recording:
+    """The host backend, recording the name expression of every kernel that a launch looks up."""
+
+    def __init__(self, backend):
+        self.backend, self.name, self.device = backend, backend.name, backend.device
+        self.chosen = []
+
+    def load_module(self, *args, **kwargs):
+        module, chosen = self.backend.load_module(*args, **kwargs), self.chosen
+
+        class Module:
+            def get_function(self, expression):
+                chosen.append(expression)
+                return module.get_function(expression)
+
+        return Module()
+
+
+@pytest.mark.parametrize("case", SMOKE + DEPTHWISE, ids=lambda c: c.id)
 def test_smoke_case(case, host):
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
     launched = FAMILY.run(case.kernel, case.params, inputs, host)
@@ -43,6 +65,9 @@ def test_cases_cover_the_brief():
     assert any(p["dilation"] != (1, 1) for p in params)
     assert any(p["groups"] > 1 for p in params) and any(p["offset_groups"] > 1 for p in params)
     assert {1, 33} <= {p["batch"] for p in params}
+    depthwise = [c.params for c in DEPTHWISE]
+    assert any(p["out_channels"] > p["in_channels"] for p in depthwise)  # a channel multiplier
+    assert {p["offset_groups"] > 1 for p in depthwise} == {False, True} and {p["mask"] for p in depthwise} == {False, True}
 
 
 def test_offsets_hit_the_border_rules():
@@ -60,30 +85,58 @@ def test_offsets_hit_the_border_rules():
     assert ((y < -1) | (y > h)).any() and ((y > -1) & (y < h) & (y != (2 * y).round() / 2)).any()
 
 
-def test_long_long_indexing(host, monkeypatch):
-    """The int64-index instantiation computes the same columns (forced by lowering the int limit)."""
-    chosen = []
-
-    class Recording:
-        name, device = host.name, host.device
-
-        def load_module(self, *args, **kwargs):
-            module = host.load_module(*args, **kwargs)
-
-            class Module:
-                def get_function(self, expression):
-                    chosen.append(expression)
-                    return module.get_function(expression)
-
-            return Module()
-
-    case = next(c for c in SMOKE if c.dtype == "float16" and c.params["mask"])
+@pytest.mark.parametrize("cases, kernel_name", [(SMOKE, ops.deform_im2col_name), (DEPTHWISE, ops.deform_conv2d_depthwise_name)],
+                         ids=["deform_im2col", "deform_conv2d_depthwise"])
+def test_long_long_indexing(host, monkeypatch, cases, kernel_name):
+    """The int64-index instantiation computes the same output (forced by lowering the int limit)."""
+    case = next(c for c in cases if c.dtype == "float16" and c.params["mask"] and c.params["offset_groups"] > 1)
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
     monkeypatch.setattr(ops, "INDEX32_LIMIT", 100)
-    launched = FAMILY.run(case.kernel, case.params, inputs, Recording())
-    assert chosen == [ops.deform_im2col_name(torch.float16, np.int64)]
+    recording = Recording(host)
+    launched = FAMILY.run(case.kernel, case.params, inputs, recording)
+    assert recording.chosen == [kernel_name(torch.float16, np.int64)]
     ref64, ref_lowp = FAMILY.reference(case.kernel, case.params, inputs, case.dtype)
     verdict = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
+    assert verdict.passed, verdict.detail
+
+
+def test_depthwise_weights_take_the_fused_kernel(host):
+    """deform_conv2d looks up the depthwise kernel alone for depthwise weights, deform_im2col for any
+    other; the im2col_matmul baseline keeps the general path for depthwise cases and is None elsewhere."""
+    depthwise = next(c for c in DEPTHWISE if c.dtype == "bfloat16")
+    grouped = next(c for c in ALL_SMOKE if c.kernel == "deform_conv2d" and 1 < c.params["groups"] < c.params["in_channels"])
+    for case, expected in ((depthwise, ops.deform_conv2d_depthwise_name), (grouped, ops.deform_im2col_name)):
+        inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
+        recording = Recording(host)
+        FAMILY.run(case.kernel, case.params, inputs, recording)
+        assert recording.chosen == [expected(inputs["input"].dtype)], case.id
+
+    p = depthwise.params
+    inputs = FAMILY.make_inputs(p, depthwise.dtype, depthwise.seed, host.device)
+    recording = Recording(host)
+    output, launch = ops.deform_conv2d_im2col_matmul_launcher(inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"],
+                                                              p["stride"], p["padding"], p["dilation"], inputs["mask"],
+                                                              backend=recording)
+    launch()
+    assert recording.chosen == [ops.deform_im2col_name(torch.bfloat16)]
+    verdict = validate.check(output, *FAMILY.reference(depthwise.kernel, p, inputs, depthwise.dtype), depthwise.tolerance)
+    assert verdict.passed, verdict.detail
+    assert callable(FAMILY.baseline("im2col_matmul", depthwise.kernel, p, inputs))
+    assert FAMILY.baseline("im2col_matmul", "deform_im2col", p, inputs) is None
+    other = FAMILY.make_inputs(grouped.params, grouped.dtype, grouped.seed, host.device)
+    assert FAMILY.baseline("im2col_matmul", grouped.kernel, grouped.params, other) is None
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_depthwise_kernel_under_host_checks(check):
+    """memcheck (guarded buffers), racecheck (other fiber schedules) and initcheck (unwritten outputs)
+    on the fused kernel with partial chunks (12 channels: 8 + 4), a channel multiplier, mask and bias."""
+    case = next(c for c in DEPTHWISE if c.dtype == "float32" and c.params["mask"])
+    params = case.params | {"in_channels": 12, "groups": 12, "out_channels": 24, "offset_groups": 1}
+    backend = get_backend("host", checks=(check,))
+    inputs = FAMILY.make_inputs(params, case.dtype, case.seed, backend.device)
+    launched = FAMILY.run(case.kernel, params, inputs, backend)
+    verdict = validate.check(launched.output, *FAMILY.reference(case.kernel, params, inputs, case.dtype), case.tolerance)
     assert verdict.passed, verdict.detail
 
 
@@ -97,3 +150,19 @@ def test_float64_instantiation_is_exact(host):
                             padding=p["padding"], dilation=p["dilation"], backend=host)
     expected, _ = FAMILY.reference(case.kernel, p, inputs, "float32")
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_SMOKE if c.dtype == "float16"], ids=lambda c: c.id)
+def test_byte_model_counts_each_input_and_output_once(case):
+    """deform_im2col's output is the columns; deform_conv2d's is its output (columns are an intermediate)."""
+    inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, "cpu")
+    read = ["input", "offset"] + (["mask"] if case.params["mask"] else [])
+    if case.kernel == "deform_conv2d":
+        read += ["weight", "bias"]
+        written = ops.deform_conv2d(*(inputs[k] for k in ("input", "offset", "weight", "bias")), mask=inputs["mask"],
+                                    **FAMILY._geometry(case.params), backend="host")
+    else:
+        written = ops.deform_im2col(inputs["input"], inputs["offset"], inputs["mask"], kernel_size=case.params["kernel"],
+                                    **FAMILY._geometry(case.params), backend="host")
+    expected = (sum(inputs[k].numel() for k in read) + written.numel()) * 2
+    assert FAMILY.bytes_moved(case.kernel, case.params, case.dtype) == expected

@@ -1,4 +1,7 @@
-"""suite.ops.deform_conv2d / deform_im2col on the host backend against torchvision and the reference."""
+"""suite.ops.deform_conv2d / deform_im2col on the host backend against torchvision and the reference; the
+fused depthwise path also against the general im2col + matmul path."""
+
+import math
 
 import pytest
 import torch
@@ -96,6 +99,79 @@ def test_launcher_relaunches_into_the_same_buffer():
     out.fill_(float("nan"))
     launch()
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+# Both kernels' threads own chunks of ops.CHANNEL_CHUNK (8) channels of one offset group (depthwise
+# weights [C*m, 1, kh, kw] take the fused kernel): 12 channels in 1 group give chunks 8 + 4,
+# in 3 groups one partial chunk of 4 per group, 20 channels in 2 groups 8 + 2 per group.
+CHANNELS_AND_OFFSET_GROUPS = [(12, 1), (12, 3), (20, 2)]
+DEPTHWISE_GEOMETRY = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+
+
+def depthwise_args(channels, offset_groups, multiplier, dtype, seed, batch=2):
+    """input, offset, mask, weight [channels*multiplier, 1, 3, 2] and bias for 7x6 images (output 4x8
+    with DEPTHWISE_GEOMETRY); offsets of a few pixels, so samples also fall across the borders."""
+    gen = torch.Generator().manual_seed(seed)
+    f64 = dict(generator=gen, dtype=torch.float64)
+    kh, kw, out_h, out_w = 3, 2, 4, 8
+    x = torch.randn(batch, channels, 7, 6, **f64)
+    offset = 2 * torch.randn(batch, offset_groups * 2 * kh * kw, out_h, out_w, **f64)
+    mask = torch.rand(batch, offset_groups * kh * kw, out_h, out_w, **f64)
+    weight = torch.randn(channels * multiplier, 1, kh, kw, **f64) / math.sqrt(kh * kw)
+    bias = torch.randn(channels * multiplier, **f64)
+    return tuple(t.to(dtype) for t in (x, offset, mask, weight, bias))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("channels, offset_groups", CHANNELS_AND_OFFSET_GROUPS)
+@pytest.mark.parametrize("multiplier", [1, 2])
+@pytest.mark.parametrize("use_mask, use_bias", [(True, True), (False, False), (True, False), (False, True)])
+def test_depthwise_matches_torchvision(dtype, channels, offset_groups, multiplier, use_mask, use_bias):
+    x, offset, mask, weight, bias = depthwise_args(channels, offset_groups, multiplier, dtype, seed=channels + multiplier)
+    mask, bias = (mask if use_mask else None), (bias if use_bias else None)
+    expected = tv_deform_conv2d(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY)
+    got = ops.deform_conv2d(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY, backend="host")
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(got, expected, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("channels, offset_groups", CHANNELS_AND_OFFSET_GROUPS)
+@pytest.mark.parametrize("use_mask", [True, False])
+def test_im2col_matches_reference_across_channel_chunks(channels, offset_groups, use_mask):
+    x, offset, mask, _, _ = depthwise_args(channels, offset_groups, 1, torch.float64, seed=channels + use_mask)
+    mask = mask if use_mask else None
+    expected = reference.deform_im2col(x, offset, mask, kernel_size=(3, 2), **DEPTHWISE_GEOMETRY)
+    got = ops.deform_im2col(x, offset, mask, kernel_size=(3, 2), **DEPTHWISE_GEOMETRY, backend="host")
+    torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-12)
+
+
+def _ulp(t: torch.Tensor) -> torch.Tensor:
+    """The spacing of t's dtype at |t|, as float32."""
+    magnitude = t.abs()
+    return (torch.nextafter(magnitude, torch.full_like(magnitude, math.inf)) - magnitude).float()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("channels, offset_groups", CHANNELS_AND_OFFSET_GROUPS)
+def test_depthwise_kernel_does_the_general_paths_arithmetic(dtype, channels, offset_groups):
+    """Same inputs through the fused kernel and through im2col + matmul: the same columns (sampled,
+    masked, rounded to the dtype) and fp32 accumulation, so only the summation order may differ."""
+    x, offset, mask, weight, bias = depthwise_args(channels, offset_groups, 2, dtype, seed=channels * offset_groups)
+    fused = ops.deform_conv2d(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY, backend="host")
+    general, launch = ops.deform_conv2d_im2col_matmul_launcher(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY,
+                                                               backend="host")
+    launch()
+    if dtype in (torch.float32, torch.float64):
+        tol = 1e-12 if dtype == torch.float64 else 1e-6
+        torch.testing.assert_close(fused, general, atol=tol, rtol=tol)
+        return
+    # At most one rounding step apart (plus fp32 summation-order noise where the dtype's spacing is
+    # tinier still, near 0); a kernel skipping the columns' rounding is dozens of steps off.
+    beyond = float(((fused.float() - general.float()).abs() - _ulp(general)).max())
+    assert beyond <= 2**-20, f"the fused path is up to {beyond} beyond one rounding step from the general path"
+    ref64 = reference.deform_conv2d(*(t.double() for t in (x, offset, weight, bias)), mask=mask.double(), **DEPTHWISE_GEOMETRY)
+    verdict = validate.check(fused, ref64, general, FAMILY.tolerances[str(dtype).removeprefix("torch.")])
+    assert verdict.passed, verdict.detail
 
 
 def _bad_inputs():

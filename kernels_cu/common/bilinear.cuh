@@ -30,17 +30,35 @@ __device__ __forceinline__ void store_rounded(__nv_bfloat16* p, float v) { *p = 
 __device__ __forceinline__ int floor_to_int(float v) { return static_cast<int>(floorf(v)); }
 __device__ __forceinline__ int floor_to_int(double v) { return static_cast<int>(floor(v)); }
 
-// Samples the row-major `height` x `width` plane at (y, x). A point counts only when
-// -1 < y < height and -1 < x < width (anything else, NaN included, gives 0); each of its four
-// neighbours contributes only when it lies inside the plane, so the value fades to 0 across the
-// border. The sum is taken in torchvision's order: (low,low), (low,high), (high,low), (high,high).
-// Plane offsets are int: the caller guarantees height * width < 2^31.
+// The one rounding to storage type T and back: what a value becomes once stored in a T buffer and
+// read again (identity for float and double).
 template <typename T>
-__device__ __forceinline__ compute_t<T> bilinear_sample(const T* __restrict__ plane, int height, int width,
-                                                        compute_t<T> y, compute_t<T> x) {
-    using C = compute_t<T>;
-    if (!(y > C(-1) && y < C(height) && x > C(-1) && x < C(width))) return C(0);
+__device__ __forceinline__ compute_t<T> round_trip(compute_t<T> v) {
+    T stored;
+    store_rounded(&stored, v);
+    return to_compute(stored);
+}
 
+// Where a bilinear sample of a row-major `height` x `width` plane at (y, x) reads, and with which
+// weights: everything about the point and nothing about the plane, so one point serves every
+// channel sampled at the same coordinates. Corners in torchvision's order (low,low), (low,high),
+// (high,low), (high,high); an invalid corner has offset 0, is never read and contributes 0.
+template <typename C>
+struct BilinearPoint {
+    int offset[4];  // y*width + x of each valid corner; int: the caller guarantees height * width < 2^31
+    C weight[4];    // hy*hx, hy*lx, ly*hx, ly*lx
+    bool valid[4];
+};
+
+// A point counts only when -1 < y < height and -1 < x < width; anything else, NaN included, has four
+// invalid corners and so samples to 0. Each of a point's four neighbours contributes only when it
+// lies inside the plane, so the value fades to 0 across the border.
+template <typename C>
+__device__ __forceinline__ BilinearPoint<C> bilinear_point(int height, int width, C y, C x) {
+    const bool inside = y > C(-1) && y < C(height) && x > C(-1) && x < C(width);
+    // Branch-free: a point outside goes on at (0, 0), where every step below is defined (floor of
+    // NaN or of a huge value would not be), and its corners are then all marked invalid.
+    if (!inside) y = x = C(0);
     const int y_low = floor_to_int(y);
     const int x_low = floor_to_int(x);
     const int y_high = y_low + 1;
@@ -49,13 +67,39 @@ __device__ __forceinline__ compute_t<T> bilinear_sample(const T* __restrict__ pl
     const C lx = x - C(x_low);
     const C hy = C(1) - ly;
     const C hx = C(1) - lx;
-
-    const bool top = y_low >= 0, bottom = y_high <= height - 1;
+    const bool top = inside && y_low >= 0, bottom = inside && y_high <= height - 1;
     const bool left = x_low >= 0, right = x_high <= width - 1;
-    const C v1 = (top && left) ? load_compute(plane + y_low * width + x_low) : C(0);
-    const C v2 = (top && right) ? load_compute(plane + y_low * width + x_high) : C(0);
-    const C v3 = (bottom && left) ? load_compute(plane + y_high * width + x_low) : C(0);
-    const C v4 = (bottom && right) ? load_compute(plane + y_high * width + x_high) : C(0);
 
-    return hy * hx * v1 + hy * lx * v2 + ly * hx * v3 + ly * lx * v4;
+    BilinearPoint<C> p;
+    p.valid[0] = top && left;
+    p.valid[1] = top && right;
+    p.valid[2] = bottom && left;
+    p.valid[3] = bottom && right;
+    // Offsets only for valid corners: an outside corner's y*width + x could overflow int.
+    p.offset[0] = p.valid[0] ? y_low * width + x_low : 0;
+    p.offset[1] = p.valid[1] ? y_low * width + x_high : 0;
+    p.offset[2] = p.valid[2] ? y_high * width + x_low : 0;
+    p.offset[3] = p.valid[3] ? y_high * width + x_high : 0;
+    p.weight[0] = hy * hx;
+    p.weight[1] = hy * lx;
+    p.weight[2] = ly * hx;
+    p.weight[3] = ly * lx;
+    return p;
+}
+
+// The plane's value at `point`: each corner's weight times its value (0 for an invalid corner),
+// summed in corner order.
+template <typename T>
+__device__ __forceinline__ compute_t<T> sample(const T* __restrict__ plane, const BilinearPoint<compute_t<T>>& point) {
+    using C = compute_t<T>;
+    C v[4];
+    for (int k = 0; k < 4; ++k) v[k] = point.valid[k] ? load_compute(plane + point.offset[k]) : C(0);
+    return point.weight[0] * v[0] + point.weight[1] * v[1] + point.weight[2] * v[2] + point.weight[3] * v[3];
+}
+
+// Samples the plane at (y, x): sample(plane, bilinear_point(height, width, y, x)).
+template <typename T>
+__device__ __forceinline__ compute_t<T> bilinear_sample(const T* __restrict__ plane, int height, int width,
+                                                        compute_t<T> y, compute_t<T> x) {
+    return sample(plane, bilinear_point(height, width, y, x));
 }

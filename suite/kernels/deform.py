@@ -1,4 +1,5 @@
-"""The deformable convolution family: the raw deform_im2col kernel and deform_conv2d built on it."""
+"""The deformable convolution family: the raw deform_im2col kernel and deform_conv2d built on it (or, for
+depthwise weights, on the fused deform_conv2d_depthwise kernel)."""
 
 from __future__ import annotations
 
@@ -51,12 +52,17 @@ def _axis_offsets(gen, shape, base, extent: int, scale: float) -> torch.Tensor:
 
 class DeformFamily(Family):
     name = "deform"
-    description = "deformable convolution (DCNv1, DCNv2 with a mask): bilinear im2col, then a matmul per group"
+    description = ("deformable convolution (DCNv1, DCNv2 with a mask): bilinear im2col, then a matmul per group; "
+                   "depthwise in one fused kernel")
     kernels = {
         "deform_im2col": "the raw kernel: deformable im2col columns [C*kh*kw, B*Ho*Wo]",
-        "deform_conv2d": "suite.ops.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation)",
+        "deform_conv2d": "suite.ops.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation); "
+                         "groups == in_channels: deform_conv2d_depthwise, sampling and accumulating in one pass",
     }
-    baselines = {"torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16)"}
+    baselines = {
+        "torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16)",
+        "im2col_matmul": "the suite's general path: deform_im2col + matmul, for cases that take the fused depthwise path",
+    }
     params = {
         "batch": Param("int", 2, minimum=1, help="images"),
         "in_channels": Param("int", 4, minimum=1),
@@ -162,32 +168,45 @@ class DeformFamily(Family):
         return 2.0 * params["batch"] * params["out_channels"] * out_h * out_w * (params["in_channels"] // params["groups"]) * taps
 
     def bytes_moved(self, kernel: str, params, dtype: str) -> float:
-        """The fewest bytes: each input, offset and mask element read once, each column written once;
-        deform_conv2d adds its weight, bias and output."""
+        """The fewest bytes of the operation, whatever the implementation: each input, offset and mask
+        element read once, and each output element written once: the columns for deform_im2col; the
+        weight, bias and output for deform_conv2d, whose columns are an intermediate (the im2col +
+        matmul path writes and reads them back, the fused depthwise path never has them), so GB/s and
+        its percentage of the copy peak say how close either path is to the op's floor."""
         b, c, o = params["batch"], params["in_channels"], params["out_channels"]
         taps = math.prod(pair(params["kernel"]))
         out_h, out_w = _out_size(params)
         og, pixels = params["offset_groups"], out_h * out_w
-        elements = b * c * params["height"] * params["width"] + b * og * taps * pixels * (3 if params["mask"] else 2) + c * taps * b * pixels
+        elements = b * c * params["height"] * params["width"] + b * og * taps * pixels * (3 if params["mask"] else 2)
         if kernel == "deform_conv2d":
             elements += o * (c // params["groups"]) * taps + o + b * o * pixels
+        else:
+            elements += c * taps * b * pixels
         return float(elements * TORCH_DTYPES[dtype].itemsize)
 
     def baseline(self, name: str, kernel: str, params, inputs: dict):
-        """torchvision.ops.deform_conv2d for deform_conv2d cases; None for bfloat16, which it lacks."""
-        if name != "torchvision" or kernel != "deform_conv2d" or inputs["input"].dtype == torch.bfloat16:
+        """For deform_conv2d cases: torchvision.ops.deform_conv2d (None for bfloat16, which it lacks), or
+        the suite's im2col + matmul path (None unless groups == in_channels, where the op fuses)."""
+        if kernel != "deform_conv2d":
             return None
-        from torchvision.ops import deform_conv2d
+        args = (inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"])
+        if name == "im2col_matmul" and params["groups"] == params["in_channels"]:
+            _, launch = ops.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params))
+            return launch
+        if name == "torchvision" and inputs["input"].dtype != torch.bfloat16:
+            from torchvision.ops import deform_conv2d
 
-        return functools.partial(deform_conv2d, inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"],
-                                 mask=inputs["mask"], **self._geometry(params))
+            return functools.partial(deform_conv2d, *args, mask=inputs["mask"], **self._geometry(params))
+        return None
 
     def instantiations(self) -> list[Instantiation]:
-        """Every kernel the ops can launch: 4 dtypes (float64 for torchvision's dtype) x int32/int64 indexing."""
+        """Every kernel the ops can launch, im2col and depthwise: 4 dtypes (float64 for torchvision's dtype)
+        x int32/int64 indexing."""
         return [
-            Instantiation(source=ops.DEFORM_SOURCE, name_expression=ops.deform_im2col_name(dtype, index),
-                          threads_per_block=ops.DEFORM_THREADS,
+            Instantiation(source=source, name_expression=name(dtype, index), threads_per_block=ops.DEFORM_THREADS,
                           label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing")
+            for source, name in ((ops.DEFORM_SOURCE, ops.deform_im2col_name),
+                                 (ops.DEPTHWISE_SOURCE, ops.deform_conv2d_depthwise_name))
             for dtype in ops.DEFORM_DTYPES for index in ops.INDEX_TYPES
         ]
 

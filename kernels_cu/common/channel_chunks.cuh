@@ -1,0 +1,84 @@
+// The work item of the deformable kernels: one output pixel of one image and a chunk of up to CHUNK
+// consecutive input channels of one offset group. Channels of an offset group are sampled at the
+// same points, so a thread computes each tap's offsets, mask and bilinear point once and reuses
+// them for the chunk's channels, instead of every channel re-reading them through the caches.
+//
+// Work items are numbered (b, chunk, pixel) with the pixel fastest: neighbouring threads read
+// neighbouring offsets and masks and write neighbouring outputs (coalesced). Chunks never cross an
+// offset group; the last chunk of a group may be partial (`count` < CHUNK).
+#pragma once
+
+#include "common/bilinear.cuh"
+
+// The sizes both kernels take (as int parameters, in this order).
+struct DeformSizes {
+    int batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w, dilation_h,
+        dilation_w, offset_groups, out_h, out_w;
+};
+
+template <typename Index>
+__device__ __forceinline__ Index output_plane(const DeformSizes& s) { return Index(s.out_h) * s.out_w; }
+
+template <typename Index>
+__device__ __forceinline__ Index input_plane(const DeformSizes& s) { return Index(s.height) * s.width; }
+
+template <typename Index>
+struct ChannelChunk {
+    Index b;            // image
+    Index pixel;        // oy*Wo + ox
+    int oy, ox;
+    int group;          // offset group
+    int channel;        // the chunk's first input channel
+    int count;          // its channels, 1..CHUNK
+};
+
+// Work item `index` of B * offset_groups * chunks per group * Ho*Wo.
+template <int CHUNK, typename Index>
+__device__ __forceinline__ ChannelChunk<Index> channel_chunk(Index index, const DeformSizes& s) {
+    const Index plane = output_plane<Index>(s);
+    const int channels_per_group = s.channels / s.offset_groups;
+    const int per_group = (channels_per_group + CHUNK - 1) / CHUNK;
+    const Index row = index / plane;  // b * offset_groups * per_group + chunk
+    ChannelChunk<Index> w;
+    w.pixel = index - row * plane;
+    w.b = row / (s.offset_groups * per_group);
+    const int chunk = int(row - w.b * (s.offset_groups * per_group));
+    w.group = chunk / per_group;
+    const int first = (chunk - w.group * per_group) * CHUNK;  // within the group
+    w.count = min(CHUNK, channels_per_group - first);
+    w.channel = w.group * channels_per_group + first;
+    w.oy = int(w.pixel / s.out_w);
+    w.ox = int(w.pixel - Index(w.oy) * s.out_w);
+    return w;
+}
+
+// The chunk's first input plane; plane cc of the chunk is input_plane<Index>(s) elements further.
+template <typename T, typename Index>
+__device__ __forceinline__ const T* chunk_image(const T* input, const ChannelChunk<Index>& w, const DeformSizes& s) {
+    return input + (w.b * s.channels + w.channel) * input_plane<Index>(s);
+}
+
+// Calls visit(tap, point, modulation) for each kernel tap (i, j) of work item w, in order: the
+// bilinear point of the tap's sampling position moved by its learned offset (channels 2*tap and
+// 2*tap + 1 of the item's offset group) and its mask value (1 without a mask).
+template <typename T, typename Index, typename Visit>
+__device__ __forceinline__ void for_each_tap(const ChannelChunk<Index>& w, const DeformSizes& s, const T* offset,
+                                             const T* mask, int use_mask, Visit visit) {
+    using C = compute_t<T>;
+    const Index plane = output_plane<Index>(s);
+    const int taps = s.kernel_h * s.kernel_w;
+    const Index group = w.b * s.offset_groups + w.group;
+    const T* offsets = offset + group * 2 * taps * plane + w.pixel;
+    const T* masks = mask + group * taps * plane + w.pixel;
+    const int y0 = w.oy * s.stride_h - s.pad_h;
+    const int x0 = w.ox * s.stride_w - s.pad_w;
+    for (int i = 0; i < s.kernel_h; ++i) {
+        for (int j = 0; j < s.kernel_w; ++j) {
+            const int tap = i * s.kernel_w + j;
+            const C y = C(y0 + i * s.dilation_h) + load_compute(offsets + Index(2 * tap) * plane);
+            const C x = C(x0 + j * s.dilation_w) + load_compute(offsets + Index(2 * tap + 1) * plane);
+            const C modulation = use_mask ? load_compute(masks + Index(tap) * plane) : C(1);
+            visit(tap, bilinear_point(s.height, s.width, y, x), modulation);
+        }
+    }
+}
