@@ -403,7 +403,7 @@ def _expand_sweep(sweep: _Node, fields: Mapping[str, _Node], name: str, defaults
             raise sweep.error(f"invalid parameters{f' [{label}]' if label else ''}: {e}") from None
         frozen = MappingProxyType(params)
         for dtype, kernel in itertools.product(dtypes, kernels):
-            if not family.supports(kernel, dtype):
+            if not family.supports(kernel, dtype, frozen):
                 continue
             case_id = f"{defaults.family_name}/{name}{f'[{label}]' if axes else ''}/{dtype}/{kernel}"
             cases.append(Case(

@@ -10,7 +10,7 @@ from suite import CASES_DIR, validate
 from suite.ops import attention
 from suite.backends import get_backend
 from suite.cases import load_cases
-from suite.errors import InputError
+from suite.errors import CaseFileError, InputError
 from suite.kernels import attention as spec
 from suite.kernels import get_family
 from suite.references.attention import attention_reference, visible_keys
@@ -133,11 +133,35 @@ def test_every_launchable_configuration_is_an_instantiation():
     for kernel, dtypes in spec.KERNEL_DTYPES.items():
         for dtype in dtypes:
             for d in range(1, spec.MAX_HEAD_DIM + 1):
-                cfg = spec.tile_config(kernel, d)
-                inst = listed[(spec.SOURCES[kernel], spec.name_expression(kernel, dtype, cfg))]
-                assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= 163 * 1024  # sm_80 opt-in max
-                assert inst.tensor_core == (kernel == spec.TC)
-                assert cfg.head_tile >= d
+                for label, cfg in spec.tile_choices(kernel, d).items():
+                    inst = listed[(spec.SOURCES[kernel], spec.name_expression(kernel, dtype, cfg))]
+                    assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= 163 * 1024  # sm_80 opt-in max
+                    assert inst.tensor_core == (kernel == spec.TC)
+                    assert cfg.head_tile >= d and spec.tile_config(kernel, d, label) == cfg
+
+
+def test_every_tile_candidate_has_a_smoke_case():
+    tuned = {(c.params["head_dim"], c.params["tiles"]) for c in SMOKE if c.params["tiles"] != spec.AUTO}
+    for head_tile, shapes in spec.TC_CANDIDATES.items():
+        for shape in shapes:
+            assert (head_tile, spec.tile_label(spec.TileConfig(head_tile, *shape))) in tuned
+
+
+def test_a_sweep_choosing_tiles_runs_attention_tc_only(tmp_path):
+    path = tmp_path / "tiles.yaml"
+    path.write_text("family: attention\nsweeps:\n  - name: t\n    tier: smoke\n"
+                    "    params: {heads_q: 1, seq_q: 5, seq_k: 7, head_dim: 120, tiles: 128x32w4s2}\n")
+    cases = load_cases([path], tier="smoke")
+    assert {c.kernel for c in cases} == {spec.TC} and {c.dtype for c in cases} == {"float16", "bfloat16"}
+    assert FAMILY.shape_label(cases[0].params).endswith("d120 tiles 128x32w4s2")
+
+
+def test_an_unknown_tile_shape_is_a_case_file_error_listing_the_choices(tmp_path):
+    path = tmp_path / "tiles.yaml"
+    path.write_text("family: attention\nsweeps:\n  - name: t\n    tier: smoke\n"
+                    "    params: {heads_q: 1, seq_q: 5, seq_k: 7, head_dim: 64, tiles: 128x32w4s2}\n")
+    with pytest.raises(CaseFileError, match=r"tiles: .*no tile shape '128x32w4s2' for head_dim 64.*128x64w4s3, 64x64w4s3"):
+        load_cases([path], tier="smoke")
 
 
 def test_flops_count_the_unmasked_area():

@@ -53,13 +53,49 @@ TC_TILES = (
     + tuple(TileConfig(hd, 128, 32, 8, 2) for hd in (160, 192, 224, 256))
 )
 TILES = {FP32: FP32_TILES, TC: TC_TILES}
+# Other tensor-core shapes, by head tile: (block_m, block_n, warps, stages). Each compiles without
+# spills for sm_80 and sm_90 (`suite check`); a case picks one with its `tiles` parameter, so one GPU
+# sweep (cases/attention.yaml, tile_tuning) times them against the defaults above. d=128: FlashAttention-2's
+# A100 shape for sm8x (4 warps x 32 rows, 32-key tiles: each K/V fragment feeds two m tiles), and
+# 64-row blocks that fit two per SM.
+TC_CANDIDATES = {
+    64: ((64, 64, 4, 3), (128, 128, 8, 2)),
+    128: ((128, 32, 4, 2), (64, 64, 4, 2), (64, 64, 4, 3)),
+}
+AUTO = "auto"
 
 
-def tile_config(kernel: str, head_dim: int) -> TileConfig:
-    for cfg in TILES[kernel]:
-        if cfg.head_tile >= head_dim:
-            return cfg
-    raise InputError(f"{kernel} supports head dims up to {TILES[kernel][-1].head_tile}; got {head_dim}")
+def tile_label(cfg: TileConfig) -> str:
+    """The name a case file gives a shape: BMxBNwWARPSsSTAGES, e.g. 128x64w8s2."""
+    return f"{cfg.block_m}x{cfg.block_n}w{cfg.warps}s{cfg.stages}"
+
+
+def tile_choices(kernel: str, head_dim: int) -> dict[str, TileConfig]:
+    """The shapes `kernel` can run `head_dim` with, by label: the default first."""
+    for default in TILES[kernel]:
+        if default.head_tile >= head_dim:
+            break
+    else:
+        raise InputError(f"{kernel} supports head dims up to {TILES[kernel][-1].head_tile}; got {head_dim}")
+    others = [TileConfig(default.head_tile, *shape) for shape in TC_CANDIDATES.get(default.head_tile, ())] if kernel == TC else []
+    return {tile_label(cfg): cfg for cfg in (default, *others)}
+
+
+def tile_config(kernel: str, head_dim: int, tiles: str = AUTO) -> TileConfig:
+    """The shape for `head_dim`: the default, or the one labelled `tiles` (see tile_choices)."""
+    choices = tile_choices(kernel, head_dim)
+    if tiles == AUTO:
+        return next(iter(choices.values()))
+    if tiles not in choices:
+        raise InputError(f"{kernel} has no tile shape {tiles!r} for head_dim {head_dim}; choose one of "
+                         f"{', '.join(choices)} or {AUTO}")
+    return choices[tiles]
+
+
+def all_configs(kernel: str) -> list[TileConfig]:
+    """Every shape `kernel` may launch: the defaults and the candidates."""
+    return list(TILES[kernel]) + ([TileConfig(hd, *shape) for hd, shapes in TC_CANDIDATES.items() for shape in shapes]
+                                  if kernel == TC else [])
 
 
 def threads(cfg: TileConfig) -> int:
@@ -82,7 +118,7 @@ def name_expression(kernel: str, dtype: str, cfg: TileConfig) -> str:
 
 
 def all_name_expressions(kernel: str) -> list[str]:
-    return [name_expression(kernel, dt, cfg) for dt in KERNEL_DTYPES[kernel] for cfg in TILES[kernel]]
+    return [name_expression(kernel, dt, cfg) for dt in KERNEL_DTYPES[kernel] for cfg in all_configs(kernel)]
 
 
 def _tc_operand(t: torch.Tensor) -> torch.Tensor:
@@ -100,14 +136,14 @@ def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 or t.shape[-1] == 1 else t.contiguous()
 
 
-def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend) -> Callable[[], None]:
+def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend, tiles: str = AUTO) -> Callable[[], None]:
     """Prepare one launch of `kernel` writing `out` (shapes already checked); returns a callable
     that launches it (and launches again on every call, with no allocation: copies that the
-    layout needs are made here, once)."""
+    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto."""
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
     dtype = str(q.dtype).removeprefix("torch.")
-    cfg = tile_config(kernel, head_dim)
+    cfg = tile_config(kernel, head_dim, tiles)
     operand = _tc_operand if kernel == TC else _unit_last_stride
     q, k, v = operand(q), operand(k), operand(v)
     if out.stride(-1) != 1 and head_dim > 1:
@@ -150,6 +186,8 @@ class AttentionFamily(Family):
         "seq_k": Param("int", minimum=1),
         "head_dim": Param("int", minimum=1),
         "causal": Param("str", "none", choices=CAUSAL_MODES),
+        "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES for the head dim (e.g. 128x32w4s2; "
+                                         f"`{AUTO}`: the default); a sweep naming one runs {TC} only"),
     }
     kernel_dtypes = KERNEL_DTYPES
     tolerances = {
@@ -165,11 +203,21 @@ class AttentionFamily(Family):
             raise ValueError(f"head_dim {params['head_dim']} is above the kernels' maximum {MAX_HEAD_DIM}")
         if params["heads_q"] > GRID_YZ_MAX or params["batch"] > GRID_YZ_MAX:
             raise ValueError(f"heads_q and batch must be at most {GRID_YZ_MAX} (grid y/z limits)")
+        try:
+            tile_config(TC, params["head_dim"], params["tiles"])
+        except InputError as exc:
+            raise ValueError(f"tiles: {exc}") from None
+
+    def supports(self, kernel: str, dtype: str, params=None) -> bool:
+        """attention_fp32 has one tile shape per head dim: a sweep choosing `tiles` is attention_tc's."""
+        tuned = params is not None and params["tiles"] != AUTO
+        return super().supports(kernel, dtype) and not (tuned and kernel == FP32)
 
     def shape_label(self, params) -> str:
         heads = f"{params['heads_q']}/{_heads_kv(params)}"
         mask = "" if params["causal"] == "none" else f" {params['causal']}"
-        return f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}"
+        tiles = "" if params["tiles"] == AUTO else f" tiles {params['tiles']}"
+        return f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}{tiles}"
 
     def make_inputs(self, params, dtype: str, seed: int, device) -> dict:
         gen = torch.Generator().manual_seed(seed)
@@ -184,7 +232,7 @@ class AttentionFamily(Family):
     def run(self, kernel: str, params, inputs: dict, backend) -> Launched:
         q = inputs["q"]
         out = torch.full(q.shape, float("nan"), dtype=q.dtype, device=q.device)
-        again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend)
+        again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"])
         again()
         return Launched(out, again)
 
@@ -230,9 +278,9 @@ class AttentionFamily(Family):
 
     def instantiations(self) -> list[Instantiation]:
         out = []
-        for kernel, cfgs in TILES.items():
+        for kernel in TILES:
             for dtype in KERNEL_DTYPES[kernel]:
-                for cfg in cfgs:
+                for cfg in all_configs(kernel):
                     out.append(Instantiation(
                         source=SOURCES[kernel], name_expression=name_expression(kernel, dtype, cfg),
                         threads_per_block=threads(cfg), dynamic_smem=shared_bytes(kernel, cfg),

@@ -73,7 +73,8 @@ class Family:
     tolerances: Mapping[str, Tolerance] = {}  # by dtype
     kernel_dtypes: Mapping[str, tuple[str, ...]] = {}  # kernel -> dtypes it supports (absent: all)
 
-    def supports(self, kernel: str, dtype: str) -> bool:
+    def supports(self, kernel: str, dtype: str, params: Mapping[str, Any] | None = None) -> bool:
+        """Whether `kernel` runs `dtype` (and, when given, these parameters); case files skip the rest."""
         return dtype in self.kernel_dtypes.get(kernel, self.dtypes)
 
     def check_params(self, params: Mapping[str, Any]) -> None:
