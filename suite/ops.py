@@ -67,27 +67,36 @@ DEPTHWISE_SOURCE = KERNELS_DIR / "deform_conv2d_depthwise.cu"
 DEFORM_THREADS = 256
 DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernels' grid-stride loops cover the rest
 MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
-CHANNEL_CHUNK = 8  # input channels per thread of both kernels (their CHUNK): they share each tap's sampling point
+# Input channels per thread of both kernels (their CHUNK template parameter): the channels of a chunk
+# share each tap's offsets, mask and sampling point. 8 is the default; 1 (a thread per channel) stays
+# instantiated so a case can time one against the other (`channel_chunk`).
+CHANNEL_CHUNK = 8
+CHANNEL_CHUNKS = (8, 1)
 DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
 INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
 
 
-def _kernel_name(kernel: str, dtype: torch.dtype, index) -> str:
-    return f"{kernel}<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}, {CHANNEL_CHUNK}>"
+def _kernel_name(kernel: str, dtype: torch.dtype, index, chunk: int) -> str:
+    return f"{kernel}<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}, {chunk}>"
 
 
-def deform_im2col_name(dtype: torch.dtype, index=np.int32) -> str:
-    """The kernel's name expression for a tensor dtype and an index type (numpy.int32 or numpy.int64)."""
-    return _kernel_name("deform_im2col", dtype, index)
+def deform_im2col_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
+    """The kernel's name expression for a tensor dtype, an index type (numpy.int32 or numpy.int64) and
+    a channel chunk (one of CHANNEL_CHUNKS)."""
+    return _kernel_name("deform_im2col", dtype, index, chunk)
 
 
-def deform_conv2d_depthwise_name(dtype: torch.dtype, index=np.int32) -> str:
+def deform_conv2d_depthwise_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
     """The depthwise kernel's name expression, as deform_im2col_name."""
-    return _kernel_name("deform_conv2d_depthwise", dtype, index)
+    return _kernel_name("deform_conv2d_depthwise", dtype, index, chunk)
 
 
-DEFORM_NAME_EXPRESSIONS = tuple(deform_im2col_name(d, i) for d in DEFORM_DTYPES for i in INDEX_TYPES)
-DEPTHWISE_NAME_EXPRESSIONS = tuple(deform_conv2d_depthwise_name(d, i) for d in DEFORM_DTYPES for i in INDEX_TYPES)
+def _all_names(kernel_name) -> tuple[str, ...]:
+    return tuple(kernel_name(d, i, c) for d in DEFORM_DTYPES for i in INDEX_TYPES for c in CHANNEL_CHUNKS)
+
+
+DEFORM_NAME_EXPRESSIONS = _all_names(deform_im2col_name)
+DEPTHWISE_NAME_EXPRESSIONS = _all_names(deform_conv2d_depthwise_name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +118,7 @@ class DeformGeometry:
     offset_groups: int
     out_h: int
     out_w: int
+    channel_chunk: int = CHANNEL_CHUNK  # a launch choice, not a size: input channels per thread
 
     @property
     def columns_shape(self) -> tuple[int, int]:
@@ -116,9 +126,9 @@ class DeformGeometry:
 
     @property
     def work_items(self) -> int:
-        """Threads' work of both kernels: one output pixel x a chunk of CHANNEL_CHUNK channels of one
+        """Threads' work of both kernels: one output pixel x a chunk of channel_chunk channels of one
         offset group (kernels_cu/common/channel_chunks.cuh)."""
-        chunks = -(-(self.channels // self.offset_groups) // CHANNEL_CHUNK)
+        chunks = -(-(self.channels // self.offset_groups) // self.channel_chunk)
         return self.batch * self.offset_groups * chunks * self.out_h * self.out_w
 
     @property
@@ -128,8 +138,10 @@ class DeformGeometry:
                 self.stride_h, self.stride_w, self.dilation_h, self.dilation_w, self.offset_groups, self.out_h, self.out_w)
 
 
-def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation) -> DeformGeometry:
+def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation,
+                    channel_chunk: int = CHANNEL_CHUNK) -> DeformGeometry:
     """Check the im2col arguments as torchvision's deform_conv2d does, in its order and with its messages."""
+    _require(channel_chunk in CHANNEL_CHUNKS, f"{op}: channel_chunk must be one of {CHANNEL_CHUNKS}, got {channel_chunk!r}")
     _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
     _require(input.dtype in DEFORM_DTYPES, f"{op}: input dtype {input.dtype} is not supported; use one of {', '.join(map(str, DEFORM_DTYPES))}")
     _check_like(op, "offset", offset, input)
@@ -166,11 +178,12 @@ def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, 
     _require(out_h > 0 and out_w > 0, f"Calculated output size too small - out_h: {out_h} out_w: {out_w}")
     # The kernel takes sizes as int and addresses one image plane with int offsets.
     _require(height * width <= INT32_MAX and channels <= INT32_MAX and batch <= INT32_MAX, f"{op}: an input image plane or dimension exceeds 2^31-1 elements")
-    return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w)
+    return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, channel_chunk)
 
 
-def _grid_stride_launch(backend, source, name_expressions, kernel_name, n: int, tensors: tuple, sizes: tuple):
-    """A zero-argument callable running kernel_name(dtype, index) from `source` as
+def _grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
+                        sizes: tuple):
+    """A zero-argument callable running kernel_name(dtype, index, g.channel_chunk) from `source` as
     kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype."""
     if n == 0:
         return lambda: None
@@ -178,7 +191,7 @@ def _grid_stride_launch(backend, source, name_expressions, kernel_name, n: int, 
     # int indexing when no flat index, nor the grid-stride loop's last step, can pass 2^31-1.
     largest = max(*(t.numel() for t in tensors), n + blocks * DEFORM_THREADS)
     index = np.int32 if largest <= INDEX32_LIMIT else np.int64
-    kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index))
+    kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index, g.channel_chunk))
     return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
 
 
@@ -186,17 +199,19 @@ def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
     """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
     # Without a mask the kernel never reads its mask pointer; offset stands in for it.
     tensors = (input, offset, offset if mask is None else mask, columns)
-    return _grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g.work_items, tensors,
-                               (*g.kernel_sizes, mask is not None))
+    return _grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g, g.work_items,
+                               tensors, (*g.kernel_sizes, mask is not None))
 
 
 def _contiguous(*tensors):
     return tuple(None if t is None else t.detach().contiguous() for t in tensors)
 
 
-def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None, out=None):
-    """(columns, launch): see deform_im2col; `out` is an optional preallocated columns buffer."""
-    g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation)
+def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None, out=None,
+                           channel_chunk=CHANNEL_CHUNK):
+    """(columns, launch): see deform_im2col; `out` is an optional preallocated columns buffer;
+    `channel_chunk` (one of CHANNEL_CHUNKS): input channels per GPU thread, a tuning choice."""
+    g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation, channel_chunk)
     runner = _backend("deform_im2col", input, backend)
     columns = _output_buffer("deform_im2col", out, g.columns_shape, input)
     return columns, _im2col_launch(runner, g, *_contiguous(input, offset, mask), columns)
@@ -239,7 +254,7 @@ def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, b
     n = g.work_items if multiplier else 0
     # Without a mask or a bias the kernel never reads that pointer; offset and weight stand in.
     tensors = (input, offset, offset if mask is None else mask, weight, weight if bias is None else bias, output)
-    return _grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, n,
+    return _grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, g, n,
                                tensors, (*g.kernel_sizes, multiplier, mask is not None, bias is not None))
 
 
@@ -290,7 +305,7 @@ def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weigh
     return launch
 
 
-def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out):
+def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
     """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
     depthwise, else im2col + matmul."""
     op = "deform_conv2d"
@@ -298,7 +313,7 @@ def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding,
     _check_like(op, "weight", weight, input)
     _require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
     out_channels, group_channels, kh, kw = weight.shape
-    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation)
+    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation, channel_chunk)
     groups = g.channels // group_channels if group_channels > 0 else 0
     _require(
         groups > 0 and group_channels * groups == g.channels and out_channels % groups == 0,
@@ -314,17 +329,21 @@ def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding,
     return output, build(runner, g, *_contiguous(input, offset, mask, weight, bias), output)
 
 
-def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None, out=None):
-    """(output, launch): see deform_conv2d; `out` is an optional preallocated output. Depthwise weights
-    (weight.shape[1] == 1) run the fused kernel, any other the im2col + matmul path."""
-    return _deform_conv2d_launcher(True, input, offset, weight, bias, stride, padding, dilation, mask, backend, out)
+def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
+                           out=None, channel_chunk=CHANNEL_CHUNK):
+    """(output, launch): see deform_conv2d; `out` is an optional preallocated output; `channel_chunk` as
+    in deform_im2col_launcher. Depthwise weights (weight.shape[1] == 1) run the fused kernel, any other
+    the im2col + matmul path."""
+    return _deform_conv2d_launcher(True, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+                                   channel_chunk)
 
 
 def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
-                                         backend=None, out=None):
+                                         backend=None, out=None, channel_chunk=CHANNEL_CHUNK):
     """deform_conv2d_launcher on the im2col + matmul path whatever the weight: the general path that the
     fused depthwise kernel replaces, kept callable to be timed and compared against it."""
-    return _deform_conv2d_launcher(False, input, offset, weight, bias, stride, padding, dilation, mask, backend, out)
+    return _deform_conv2d_launcher(False, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+                                   channel_chunk)
 
 
 def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None) -> torch.Tensor:

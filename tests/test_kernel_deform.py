@@ -11,7 +11,8 @@ import torch
 from suite import CASES_DIR, ops, validate
 from suite.backends import CHECKS, get_backend
 from suite.cases import load_cases
-from suite.kernels.deform import FAMILY
+from suite.errors import OpArgumentError
+from suite.kernels.deform import FAMILY, TORCH_DTYPES
 from suite.references.deform import sampling_base
 
 ALL_SMOKE = load_cases([CASES_DIR / "deform_im2col.yaml"], "smoke")
@@ -166,3 +167,21 @@ def test_byte_model_counts_each_input_and_output_once(case):
                                     **FAMILY._geometry(case.params), backend="host")
     expected = (sum(inputs[k].numel() for k in read) + written.numel()) * 2
     assert FAMILY.bytes_moved(case.kernel, case.params, case.dtype) == expected
+
+
+@pytest.mark.parametrize("chunk", ops.CHANNEL_CHUNKS)
+def test_channel_chunk_picks_its_instantiation_and_changes_no_result(host, chunk):
+    case = next(c for c in SMOKE if c.sweep == "channel_chunks" and c.params["channel_chunk"] == chunk)
+    inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
+    recording = Recording(host)
+    launched = FAMILY.run(case.kernel, case.params, inputs, recording)
+    assert recording.chosen == [ops.deform_im2col_name(TORCH_DTYPES[case.dtype], np.int32, chunk)]
+    other_chunk = next(c for c in ops.CHANNEL_CHUNKS if c != chunk)
+    other = FAMILY.run(case.kernel, case.params | {"channel_chunk": other_chunk}, inputs, host)
+    torch.testing.assert_close(launched.output, other.output, atol=0, rtol=0)
+
+
+def test_an_unknown_channel_chunk_is_refused():
+    x, offset = torch.randn(1, 2, 5, 5), torch.randn(1, 18, 3, 3)
+    with pytest.raises(OpArgumentError, match=r"channel_chunk must be one of \(8, 1\), got 4"):
+        ops.deform_im2col_launcher(x, offset, kernel_size=3, channel_chunk=4, backend="host")

@@ -77,6 +77,8 @@ class DeformFamily(Family):
         "offset_groups": Param("int", 1, minimum=1),
         "mask": Param("bool", False, help="DCNv2 modulation mask"),
         "offset_scale": Param("float", 2.0, minimum=0.0, help="std (pixels) of the random share of the offsets"),
+        "channel_chunk": Param("int", ops.CHANNEL_CHUNK, choices=ops.CHANNEL_CHUNKS,
+                               help="input channels per GPU thread (a tuning choice; same results)"),
     }
     # fp32: the sampling coordinate's own rounding (half an ulp of y, ~4e-6 at y=64) times the
     # image's slope, and the matmul's sum over C/groups*kh*kw terms with unit-scaled weights.
@@ -102,7 +104,8 @@ class DeformFamily(Family):
         label = (f"B{params['batch']} C{params['in_channels']}->{params['out_channels']} {params['height']}x{params['width']} "
                  f"k{_pair_label(params['kernel'])} s{_pair_label(params['stride'])} p{_pair_label(params['padding'])} "
                  f"d{_pair_label(params['dilation'])} g{params['groups']} og{params['offset_groups']}")
-        return label + (" mask" if params["mask"] else "")
+        label += " mask" if params["mask"] else ""
+        return label + ("" if params["channel_chunk"] == ops.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}")
 
     def make_inputs(self, params, dtype: str, seed: int, device) -> dict:
         """Seeded float64 data on the CPU (the same on every device), cast to `dtype` on `device`."""
@@ -138,12 +141,14 @@ class DeformFamily(Family):
             out_h, out_w = _out_size(params)
             poisoned = torch.full((rows, params["batch"] * out_h * out_w), math.nan, dtype=x.dtype, device=x.device)
             output, launch = ops.deform_im2col_launcher(x, inputs["offset"], inputs["mask"], kernel_size=params["kernel"],
-                                                        **self._geometry(params), backend=backend, out=poisoned)
+                                                        **self._geometry(params), backend=backend, out=poisoned,
+                                                        channel_chunk=params["channel_chunk"])
         else:
             out_h, out_w = _out_size(params)
             poisoned = torch.full((params["batch"], params["out_channels"], out_h, out_w), math.nan, dtype=x.dtype, device=x.device)
             output, launch = ops.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
-                                                        **self._geometry(params), backend=backend, out=poisoned)
+                                                        **self._geometry(params), backend=backend, out=poisoned,
+                                                        channel_chunk=params["channel_chunk"])
         launch()
         return Launched(output=output, again=launch)
 
@@ -191,7 +196,8 @@ class DeformFamily(Family):
             return None
         args = (inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"])
         if name == "im2col_matmul" and params["groups"] == params["in_channels"]:
-            _, launch = ops.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params))
+            _, launch = ops.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
+                                                                 channel_chunk=params["channel_chunk"])
             return launch
         if name == "torchvision" and inputs["input"].dtype != torch.bfloat16:
             from torchvision.ops import deform_conv2d
@@ -201,13 +207,13 @@ class DeformFamily(Family):
 
     def instantiations(self) -> list[Instantiation]:
         """Every kernel the ops can launch, im2col and depthwise: 4 dtypes (float64 for torchvision's dtype)
-        x int32/int64 indexing."""
+        x int32/int64 indexing x channel chunks."""
         return [
-            Instantiation(source=source, name_expression=name(dtype, index), threads_per_block=ops.DEFORM_THREADS,
-                          label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing")
+            Instantiation(source=source, name_expression=name(dtype, index, chunk), threads_per_block=ops.DEFORM_THREADS,
+                          label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing, {chunk} channel(s)/thread")
             for source, name in ((ops.DEFORM_SOURCE, ops.deform_im2col_name),
                                  (ops.DEPTHWISE_SOURCE, ops.deform_conv2d_depthwise_name))
-            for dtype in ops.DEFORM_DTYPES for index in ops.INDEX_TYPES
+            for dtype in ops.DEFORM_DTYPES for index in ops.INDEX_TYPES for chunk in ops.CHANNEL_CHUNKS
         ]
 
 
