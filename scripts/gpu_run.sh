@@ -8,6 +8,9 @@
 # All output goes to OUTPUT_DIR/gpu_run.log; results to OUTPUT_DIR/<device>/ (few files, as the
 # device tool returns at most 8). A failing step does not stop the others; the exit status is that
 # of the first failing step (0 when all passed).
+# A sweep stops after SWEEP_SECONDS (default 480) with SIGINT, which saves its finished cases marked
+# incomplete; the same step run again resumes the newest incomplete file of its tier for this device
+# in OUTPUT_DIR/<device>/ or results/<device>/ (copy it there between lent sessions).
 set -u
 
 cd "$(dirname "$0")/.."
@@ -23,6 +26,7 @@ python="${PYTHON:-$(command -v python || command -v python3)}"
 
 names=()
 codes=()
+sweep_seconds="${SWEEP_SECONDS:-480}"
 step() {  # step NAME COMMAND...: run, log, remember the exit status
     local name="$1"
     shift
@@ -41,11 +45,36 @@ step install "$python" -m pip install --no-deps --no-build-isolation --no-index 
 device="$("$python" -c 'import torch; from suite.results import slug; print(slug(torch.cuda.get_device_name()))' 2>/dev/null || echo unknown-gpu)"
 mkdir -p "$out/$device"
 
+newest_incomplete() {  # newest_incomplete TIER: this device's newest result file a TIER sweep left unfinished
+    "$python" - "$1" "$out/$device" "results/$device" <<'PY'
+import json, pathlib, sys
+tier, *folders = sys.argv[1:]
+found = []
+for folder in folders:
+    for path in pathlib.Path(folder).glob("*.json"):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if doc.get("complete") is False and f"--tier {tier}" in doc.get("command", ""):
+            found.append((doc.get("created", ""), str(path)))
+print(max(found)[1] if found else "")
+PY
+}
+
+sweep() {  # sweep TIER: a timed sweep, resuming an unfinished one
+    local previous
+    previous="$(newest_incomplete "$1")"
+    [ -n "$previous" ] && echo "resuming $previous" | tee -a "$log"
+    step "sweep-$1" timeout --preserve-status -s INT "$sweep_seconds" "$python" -m suite run --backend cupy \
+        --tier "$1" --save "$out/$device/" ${previous:+--resume "$previous"}
+}
+
 for s in "${steps[@]}"; do
     case "$s" in
         gpu-tests) step gpu-tests "$python" -m pytest -m gpu --benchmark-skip -q -rs -p no:cacheprovider ;;
-        sweep-smoke) step sweep-smoke "$python" -m suite run --backend cupy --tier smoke --save "$out/$device/" ;;
-        sweep-full) step sweep-full "$python" -m suite run --backend cupy --tier full --save "$out/$device/" ;;
+        sweep-smoke) sweep smoke ;;
+        sweep-full) sweep full ;;
         benchmarks) step benchmarks "$python" -m pytest tests/benchmarks --benchmark-only -q -p no:cacheprovider \
             --benchmark-json="$out/$device/benchmarks.json" ;;
         *) echo "unknown step '$s'; expected gpu-tests, sweep-smoke, sweep-full or benchmarks" | tee -a "$log"
@@ -59,7 +88,10 @@ status=0
 for i in "${!names[@]}"; do
     rc="${codes[$i]}"
     verdict="ok"
-    if [ "$rc" != 0 ]; then
+    if [ "$rc" = 130 ]; then
+        verdict="stopped after ${sweep_seconds} s, finished cases saved: run this step again to resume"
+        [ "$status" = 0 ] && status="$rc"
+    elif [ "$rc" != 0 ]; then
         verdict="FAILED (exit $rc)"
         [ "$status" = 0 ] && status="$rc"
     fi

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from suite import backends, cases, compare, compare_report, plot, report, results, runner
+from suite import backends, cases, compare, compare_report, plot, report, results, resume, runner
 from suite.errors import InputError, SuiteError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -58,38 +58,48 @@ def _cmd_run(args, out: Console, err: Console) -> int:
                          + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
     backend = backends.get_backend(args.backend, checks=args.check or ())
     env = results.environment(backend)
-    save_to = _save_target(args.save, env)
+    previous, todo = None, selected
+    if args.resume:
+        previous = resume.load_previous(args.resume, env)
+        env, todo = resume.environment(previous), [c for c in selected if c.id not in previous.results]
+        if not todo:
+            out.print(f"nothing to resume: {escape(args.resume)} already holds all {len(selected)} selected cases")
+            return EXIT_FAILED if any(not previous.results[c.id].passed for c in selected) else EXIT_OK
+    save_to = _save_target(str(previous.path.parent) + "/" if previous and args.save is None else args.save, env)
     if backend.name == "host" and args.tier == "full":
         err.print("[yellow]note:[/] the full tier is sized for GPUs; on the CPU emulation it can take hours "
                   "(Ctrl-C keeps the finished cases)")
     options = runner.RunOptions(baselines=not args.no_baseline)
-    peaks = None
-    if backend.name == "cupy":  # percent-of-peak needs this device's own peaks, measured now
+    peaks = env.get("peaks")  # a resumed run keeps the peaks its first part measured
+    if backend.name == "cupy" and peaks is None:  # percent-of-peak needs this device's own peaks, measured now
         from suite.peaks import measure_peaks
 
         with err.status("measuring the device's copy bandwidth and matmul peaks"):
             peaks = env["peaks"] = measure_peaks(backend, sorted({c.dtype for c in selected}))
-    with report.progress(err, len(selected)) as (on_start, on_done):
-        outcome = runner.run_cases(selected, backend, options, on_start, on_done, peaks=peaks)
+    with report.progress(err, len(todo)) as (on_start, on_done):
+        outcome = runner.run_cases(todo, backend, options, on_start, on_done, peaks=peaks)
+    shown = resume.merged(previous, selected, outcome.results) if previous else outcome.results
 
     device = env["device"].get("name", backend.name)
-    out.print(report.results_table(outcome.results, backend.name, device))
-    for line in report.problems(outcome.results):
+    out.print(report.results_table(shown, backend.name, device))
+    for line in report.problems(shown):
         out.print(line)
+    if previous:
+        out.print(f"resumed {escape(str(previous.path))}: {len(previous.results)} case(s) carried over, "
+                  f"{len(outcome.results)} run now")
     if outcome.fresh_processes:
         out.print(f"[yellow]note:[/] a CUDA fault made this process's GPU context unusable; the cases after it ran "
                   f"in {outcome.fresh_processes} fresh process(es)")
     if outcome.interrupted:
-        out.print(f"[yellow]interrupted:[/] {len(outcome.results)} of {len(selected)} cases finished")
-    out.print(report.closing_line(outcome.results), markup=False, highlight=False)
+        out.print(f"[yellow]interrupted:[/] {len(outcome.results)} of {len(todo)} cases finished")
+    out.print(report.closing_line(shown), markup=False, highlight=False)
     if save_to is not None:
-        doc = results.document(env, outcome.results, complete=not outcome.interrupted,
-                               command=shlex.join(["suite", *args.argv]))
+        doc = results.document(env, shown, complete=not outcome.interrupted, command=shlex.join(["suite", *args.argv]))
         saved = results.save(doc, save_to)
-        out.print(f"saved {escape(str(saved))}" + (" (marked incomplete)" if outcome.interrupted else ""))
+        out.print(f"saved {escape(str(saved))}" + (" (marked incomplete: go on with --resume it)" if outcome.interrupted else ""))
     if outcome.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if outcome.failed else EXIT_OK
+    return EXIT_FAILED if any(not r.passed for r in shown) else EXIT_OK
 
 
 def _cmd_check(args, out: Console, err: Console) -> int:
@@ -184,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'float16 and not mask'")
     run.add_argument("--save", nargs="?", const="", metavar="PATH",
                      help="write the results as JSON (default folder results/<device>/; never overwrites)")
+    run.add_argument("--resume", metavar="RESULT.json",
+                     help="go on from a run saved incomplete (same device and commit): run only the cases it lacks and "
+                          "save a new file holding all (default folder: that file's)")
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck")

@@ -57,21 +57,6 @@ class Run:
         return text + (" (dirty)" if git.get("dirty") else "")
 
 
-def _cases(path: Path, doc: dict) -> dict[str, CaseResult]:
-    out: dict[str, CaseResult] = {}
-    if not isinstance(doc["cases"], list):
-        raise InputError(f"{path}: 'cases' must be a list of case results")
-    for i, raw in enumerate(doc["cases"]):
-        try:
-            case = CaseResult(**raw)
-        except TypeError as exc:
-            raise InputError(f"{path}: case {i} does not match the result schema ({exc})") from None
-        if case.id in out:
-            raise InputError(f"{path}: case id {case.id!r} appears twice; a result file holds each case once")
-        out[case.id] = case
-    return out
-
-
 def _age(item: tuple[Path, dict]) -> tuple[str, str]:
     path, doc = item
     return str(doc.get("created", "")), path.name  # ISO timestamps sort in time order
@@ -108,7 +93,7 @@ def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str 
     for i, (path, doc) in enumerate(loaded, start=1):
         if not isinstance(doc["environment"], dict):
             raise InputError(f"{path}: 'environment' must be a mapping of device, versions and git facts")
-        cases = _cases(path, doc)
+        cases = results.case_results(path, doc)
         if keyword:
             cases = {c.id: c for c in case_filter.select(list(cases.values()), keyword)}
         runs.append(Run(i, path, doc["environment"], str(doc.get("created", "")), bool(doc.get("complete", True)), cases))

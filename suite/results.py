@@ -156,3 +156,19 @@ def load(path: Path) -> dict:
         if key not in doc:
             raise InputError(f"{path}: result file lacks its {key!r} section")
     return doc
+
+
+def case_results(path: Path, doc: dict) -> dict[str, CaseResult]:
+    """The cases of a loaded result file by id; InputError naming the file for a malformed one."""
+    out: dict[str, CaseResult] = {}
+    if not isinstance(doc["cases"], list):
+        raise InputError(f"{path}: 'cases' must be a list of case results")
+    for i, raw in enumerate(doc["cases"]):
+        try:
+            case = CaseResult(**raw)
+        except TypeError as exc:
+            raise InputError(f"{path}: case {i} does not match the result schema ({exc})") from None
+        if case.id in out:
+            raise InputError(f"{path}: case id {case.id!r} appears twice; a result file holds each case once")
+        out[case.id] = case
+    return out

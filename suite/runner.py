@@ -30,10 +30,6 @@ class Outcome:
     interrupted: bool
     fresh_processes: int = 0  # started after CUDA faults, to go on with the sweep
 
-    @property
-    def failed(self) -> int:
-        return sum(not r.passed for r in self.results)
-
 
 def _metrics(family, case: Case, median_s: float, peaks: dict) -> dict:
     flops = family.flops(case.kernel, case.params)

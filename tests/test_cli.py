@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from suite import cli, results, runner
+from suite import cases, cli, results, runner
 from suite.kernels import get_family
 
 TINY = """\
@@ -94,20 +94,10 @@ def test_save_writes_a_loadable_file_and_never_overwrites(tiny, tmp_path, capsys
 
 
 def test_ctrl_c_keeps_finished_cases_and_marks_the_file_incomplete(tiny, tmp_path, capsys, monkeypatch):
-    real, calls = runner.run_case, []
-
-    def interrupted_on_the_third(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "run_case", interrupted_on_the_third)
-    code, out, _ = run(capsys, "run", str(tiny), "--backend", "host", "--save", str(tmp_path))
-    assert code == 130
-    assert "2 of 4 cases finished" in out and "2 passed, 0 failed" in out
-    saved = json.loads(next(tmp_path.glob("**/*.json")).read_text())
-    assert saved["complete"] is False and len(saved["cases"]) == 2
+    saved, out = _interrupted_run(tiny, tmp_path, capsys, monkeypatch)
+    assert "2 of 4 cases finished" in out and "2 passed, 0 failed" in out and "--resume" in out
+    doc = json.loads(saved.read_text())
+    assert doc["complete"] is False and len(doc["cases"]) == 2
 
 
 def test_list_names_families_kernels_and_case_files(capsys):
@@ -119,3 +109,47 @@ def test_list_names_families_kernels_and_case_files(capsys):
 def test_check_with_an_unknown_architecture_exits_2(capsys):
     code, _, err = run(capsys, "check", "--arch", "sm_12")
     assert code == 2 and "sm_12" in err
+
+
+def _interrupted_run(tiny, folder, capsys, monkeypatch):
+    """A run of the tiny sweep stopped by Ctrl-C in its third case: the saved (incomplete) file, and
+    what the run printed."""
+    real, calls = runner.run_case, []
+
+    def interrupted_on_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "run_case", interrupted_on_the_third)
+        code, out, _ = run(capsys, "run", str(tiny), "--backend", "host", "--save", str(folder) + "/")
+    assert code == 130
+    return next(folder.glob("*.json")), out
+
+
+def test_resume_runs_only_the_missing_cases_and_saves_all_in_a_new_file(tiny, tmp_path, capsys, monkeypatch):
+    first, _ = _interrupted_run(tiny, tmp_path, capsys, monkeypatch)
+    before = first.read_text()
+    code, out, _ = run(capsys, "run", str(tiny), "--backend", "host", "--resume", str(first))
+    assert code == 0 and "2 case(s) carried over, 2 run now" in out and "4 passed, 0 failed" in out
+    assert first.read_text() == before  # never rewritten
+    (second,) = set(tmp_path.glob("*.json")) - {first}
+    old, new = json.loads(before), json.loads(second.read_text())
+    assert new["complete"] is True and new["environment"]["resumed_from"] == [str(first)]
+    expected_order = [c.id for c in cases.load_cases([tiny])]
+    assert [c["id"] for c in new["cases"]] == expected_order
+    assert new["cases"][:2] == old["cases"]  # carried over as measured, not re-run
+
+    code, out, _ = run(capsys, "run", str(tiny), "--backend", "host", "--resume", str(second))
+    assert code == 0 and "nothing to resume" in out and len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_resume_refuses_a_run_from_another_commit(tiny, tmp_path, capsys, monkeypatch):
+    first, _ = _interrupted_run(tiny, tmp_path, capsys, monkeypatch)
+    doc = json.loads(first.read_text())
+    doc["environment"]["git"]["commit"] = "0" * 40
+    first.write_text(json.dumps(doc))
+    code, _, err = run(capsys, "run", str(tiny), "--backend", "host", "--resume", str(first))
+    assert code == 2 and "0000000000" in err and "same commit" in " ".join(err.split())
