@@ -63,6 +63,13 @@ def _baselines(family, case: Case, inputs: dict, backend, timer, config, kernel_
     return out
 
 
+def _coverage(launched) -> dict:
+    """How much of the output the check compared, when not all of it."""
+    if launched.select is None:
+        return {}
+    return {"compared_elements": launched.compared().numel(), "output_elements": launched.output.numel()}
+
+
 def new_result(case: Case) -> CaseResult:
     """The result of `case` before anything ran: status "error" until it is known better."""
     return CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype,
@@ -78,16 +85,16 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
         launched = family.run(case.kernel, case.params, inputs, backend)
         backend.synchronize()
         ref64, ref_lowp = family.reference(case.kernel, case.params, inputs, case.dtype)
-        verdict = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
-        result.validation = verdict.as_dict()
+        verdict = validate.check(launched.compared(), ref64, ref_lowp, case.tolerance)
+        result.validation = verdict.as_dict() | _coverage(launched)
         if not verdict.passed:
             result.status, result.error = "failed", verdict.detail
             return result  # a wrong kernel is not worth timing
         stats = timing.measure(launched.again, timer, config)
         backend.synchronize()
         result.timing = stats.as_dict()
-        again = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
-        result.revalidation = again.as_dict()
+        again = validate.check(launched.compared(), ref64, ref_lowp, case.tolerance)
+        result.revalidation = again.as_dict() | _coverage(launched)
         if not again.passed:
             result.status = "failed"
             result.error = f"right on the first launch, wrong after {len(stats.samples_s)} more: {again.detail}"

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from suite import CASES_DIR, validate
+from suite import CASES_DIR, runner, validate
 from suite.ops import attention
 from suite.backends import get_backend
 from suite.cases import load_cases
@@ -14,6 +14,7 @@ from suite.errors import CaseFileError, InputError
 from suite.kernels import attention as spec
 from suite.kernels import get_family
 from suite.references.attention import attention_reference, visible_keys
+from suite.timing import TimingConfig
 
 FAMILY = get_family("attention")
 SMOKE = load_cases([CASES_DIR / "attention.yaml"], tier="smoke")
@@ -186,3 +187,40 @@ def test_default_scale_is_inverse_sqrt_head_dim():
     q, k, v = _qkv(8, 1, 1, 1, 5, 6, 24, torch.float32)
     torch.testing.assert_close(attention(q, k, v, backend="host"),
                                attention(q, k, v, scale=1 / math.sqrt(24), backend="host"), rtol=0, atol=0)
+
+
+def test_large_cases_check_a_fixed_sample_of_rows_with_both_edges():
+    assert spec.checked_rows(spec.CHECK_ALL_ROWS_UP_TO) is None
+    seq = 5000
+    rows = spec.checked_rows(seq)
+    assert torch.equal(rows, spec.checked_rows(seq)) and torch.equal(rows, rows.unique())  # fixed, sorted, distinct
+    assert len(rows) == 2 * spec.EDGE_ROWS + spec.RANDOM_ROWS and 0 <= rows.min() and rows.max() < seq
+    edges = torch.cat([torch.arange(spec.EDGE_ROWS), torch.arange(seq - spec.EDGE_ROWS, seq)])
+    assert bool(torch.isin(edges, rows).all())
+
+
+def _large_case(tmp_path):
+    path = tmp_path / "large.yaml"
+    path.write_text("family: attention\ndtypes: [float16]\nsweeps:\n  - name: long\n    tier: smoke\n"
+                    "    params: {heads_q: 1, seq_q: 1100, seq_k: 24, head_dim: 32, causal: bottom_right}\n")
+    (case,) = load_cases([path], tier="smoke")
+    return case
+
+
+def test_a_large_case_is_checked_on_its_sample_and_says_so(tmp_path, monkeypatch):
+    case, host = _large_case(tmp_path), get_backend("host")
+    options = runner.RunOptions(baselines=False, timing=TimingConfig(warmup=0, min_samples=1, max_samples=1))
+    result = runner.run_case(case, host, host.timer(), options)
+    assert result.status == "passed", result.error
+    rows = len(spec.checked_rows(case.params["seq_q"]))
+    assert result.validation["compared_elements"] == rows * 32 and result.validation["output_elements"] == 1100 * 32
+
+    real_run = FAMILY.run
+
+    def wrong_in_one_sampled_row(*args):
+        launched = real_run(*args)
+        launched.output[0, 0, spec.EDGE_ROWS - 1] += 1.0
+        return launched
+
+    monkeypatch.setattr(FAMILY, "run", wrong_in_one_sampled_row)
+    assert runner.run_case(case, host, host.timer(), options).status == "failed"

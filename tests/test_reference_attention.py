@@ -111,3 +111,13 @@ def test_default_scale_is_inverse_sqrt_head_dim():
     q, k, v = _qkv(17, 1, 1, 1, 4, 6, 20)
     torch.testing.assert_close(ref.attention_reference(q, k, v),
                                ref.attention_reference(q, k, v, scale=1 / math.sqrt(20)), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("mode", ref.CAUSAL_MODES)
+def test_reference_of_chosen_rows_is_those_rows_of_the_whole(mode):
+    gen = torch.Generator().manual_seed(7)
+    q = torch.randn(2, 4, 37, 16, generator=gen, dtype=torch.float64)
+    k, v = (torch.randn(2, 2, 23, 16, generator=gen, dtype=torch.float64) for _ in range(2))
+    rows = torch.tensor([0, 3, 4, 20, 36])
+    whole = ref.attention_reference(q, k, v, causal=mode)
+    torch.testing.assert_close(ref.attention_reference(q, k, v, causal=mode, rows=rows), whole[:, :, rows], rtol=0, atol=0)

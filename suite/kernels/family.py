@@ -8,7 +8,7 @@ baselines, and knows how to make inputs, launch, compute the reference, and coun
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -54,11 +54,17 @@ class Instantiation:
 @dataclass
 class Launched:
     """What a family's `run` returns: the output to validate and a zero-argument callable that
-    launches again into the same output (used by timing; no allocation inside)."""
+    launches again into the same output (used by timing; no allocation inside). `select`, for cases
+    whose references cover only part of the output (large ones, where a float64 reference of all of
+    it would cost more than the timing), takes that part out of the output; None: all of it."""
 
     output: Any
     again: Callable[[], Any]
-    extra: dict = field(default_factory=dict)
+    select: Callable[[Any], Any] | None = None
+
+    def compared(self):
+        """The part of the output that the family's references cover."""
+        return self.output if self.select is None else self.select(self.output)
 
 
 class Family:

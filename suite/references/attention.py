@@ -34,10 +34,12 @@ def causal_offset(mode: str, seq_q: int, seq_k: int) -> int:
     return seq_k - seq_q if mode == "bottom_right" else 0
 
 
-def visible_keys(mode: str, seq_q: int, seq_k: int, rows: slice | None = None, device=None) -> torch.Tensor:
-    """Boolean [rows, Sk] mask of the keys each query row may attend to."""
-    rows = rows or slice(0, seq_q)
-    i = torch.arange(rows.start, rows.stop, device=device).unsqueeze(1)
+def visible_keys(mode: str, seq_q: int, seq_k: int, rows: slice | torch.Tensor | None = None, device=None) -> torch.Tensor:
+    """Boolean [rows, Sk] mask of the keys each query row (a slice or an index tensor; all by default)
+    may attend to."""
+    rows = rows if rows is not None else slice(0, seq_q)
+    i = rows if isinstance(rows, torch.Tensor) else torch.arange(rows.start, rows.stop)
+    i = i.to(device).unsqueeze(1)
     j = torch.arange(seq_k, device=device).unsqueeze(0)
     if mode == "none":
         return torch.ones(i.shape[0], seq_k, dtype=torch.bool, device=device)
@@ -52,9 +54,10 @@ def visible_pairs(mode: str, seq_q: int, seq_k: int) -> int:
     return int(per_row.clamp(0, seq_k).sum())
 
 
-def attention_reference(q, k, v, *, causal="none", scale=None, dtype=torch.float64) -> torch.Tensor:
+def attention_reference(q, k, v, *, causal="none", scale=None, dtype=torch.float64, rows=None) -> torch.Tensor:
     """Attention computed in `dtype` (float64 for the exact reference, the kernel's dtype for the
-    low-precision one; softmax itself runs in at least float32). Returns a [B, Hq, Sq, D] tensor of `dtype`."""
+    low-precision one; softmax itself runs in at least float32). Returns a [B, Hq, Sq, D] tensor of
+    `dtype`; with `rows` (an index tensor of query rows), only those rows: [B, Hq, len(rows), D]."""
     mode = causal_mode(causal)
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
@@ -62,16 +65,17 @@ def attention_reference(q, k, v, *, causal="none", scale=None, dtype=torch.float
     group = heads_q // heads_kv
     k = k.to(dtype).repeat_interleave(group, dim=1)
     v = v.to(dtype).repeat_interleave(group, dim=1)
-    q = q.to(dtype)
+    rows = torch.arange(seq_q) if rows is None else rows.cpu()
+    q = q[:, :, rows.to(q.device)].to(dtype)
     softmax_dtype = torch.promote_types(dtype, torch.float32)
 
-    out = torch.empty(batch, heads_q, seq_q, head_dim, dtype=dtype, device=q.device)
+    out = torch.empty(batch, heads_q, len(rows), head_dim, dtype=dtype, device=q.device)
     chunk = max(1, _SCORES_PER_CHUNK // max(1, batch * heads_q * seq_k))
-    for start in range(0, seq_q, chunk):
-        rows = slice(start, min(seq_q, start + chunk))
-        scores = (q[:, :, rows] @ k.transpose(-1, -2)).to(softmax_dtype) * scale
-        mask = visible_keys(mode, seq_q, seq_k, rows, device=q.device)
+    for start in range(0, len(rows), chunk):
+        part = slice(start, min(len(rows), start + chunk))
+        scores = (q[:, :, part] @ k.transpose(-1, -2)).to(softmax_dtype) * scale
+        mask = visible_keys(mode, seq_q, seq_k, rows[part], device=q.device)
         probs = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         probs = probs.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # a row that sees nothing gives 0
-        out[:, :, rows] = probs.to(dtype) @ v
+        out[:, :, part] = probs.to(dtype) @ v
     return out
