@@ -7,6 +7,7 @@ input (case file, argument, result file, unavailable backend); 130 interrupted b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -48,6 +49,31 @@ def _save_target(save: str | None, env: dict) -> Path | None:
     return target
 
 
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}; got {text!r}")
+        return value
+
+    return parse
+
+
+def _run_options(args, backend) -> runner.RunOptions:
+    """The backend's timing protocol with the user's overrides."""
+    given = {"target_noise": args.target_noise and args.target_noise / 100, "budget_s": args.budget,
+             "min_samples": args.min_samples, "max_samples": args.max_samples}
+    try:
+        config = dataclasses.replace(backend.default_timing, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise InputError(f"--min-samples/--max-samples: {exc}") from None
+    return runner.RunOptions(baselines=not args.no_baseline, timing=config, timer_mode=args.timer,
+                             launches=args.launches if args.timer == "hot" else 1)
+
+
 def _cmd_run(args, out: Console, err: Console) -> int:
     files = [Path(f) for f in args.files] or cases.default_case_files()
     selected = cases.load_cases(files, tier=args.tier)
@@ -57,7 +83,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
         raise InputError(f"no case to run: the {args.tier} tier of {', '.join(map(str, files))}"
                          + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
     backend = backends.get_backend(args.backend, checks=args.check or ())
+    options = _run_options(args, backend)
     env = results.environment(backend)
+    env["timing"] = {"timer": options.timer_mode, "launches": options.launches, **dataclasses.asdict(options.timing)}
     previous, todo = None, selected
     if args.resume:
         previous = resume.load_previous(args.resume, env)
@@ -69,7 +97,6 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     if backend.name == "host" and args.tier == "full":
         err.print("[yellow]note:[/] the full tier is sized for GPUs; on the CPU emulation it can take hours "
                   "(Ctrl-C keeps the finished cases)")
-    options = runner.RunOptions(baselines=not args.no_baseline)
     peaks = env.get("peaks")  # a resumed run keeps the peaks its first part measured
     if backend.name == "cupy" and peaks is None:  # percent-of-peak needs this device's own peaks, measured now
         from suite.peaks import measure_peaks
@@ -200,6 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck")
+    timed = run.add_argument_group("timing (defaults: the backend's protocol; on a GPU 0.5 % noise, 1 s, 10 to 2000 samples)")
+    timed.add_argument("--timer", choices=("cold", "hot"), default="cold",
+                       help="cold: L2 flushed before each launch (default); hot: --launches launches back to back")
+    timed.add_argument("--launches", type=_positive(int), default=10, metavar="N", help="launches per hot sample (10)")
+    timed.add_argument("--target-noise", type=_positive(float), metavar="PCT",
+                       help="stop sampling when the median's relative standard error is under PCT percent")
+    timed.add_argument("--budget", type=_positive(float), metavar="SECONDS",
+                       help="stop sampling a kernel or baseline after SECONDS (once it has --min-samples)")
+    timed.add_argument("--min-samples", type=_positive(int), metavar="N", help="samples at least")
+    timed.add_argument("--max-samples", type=_positive(int), metavar="N", help="samples at most")
     run.set_defaults(func=_cmd_run)
 
     chk = sub.add_parser("check", help="compile every kernel instantiation for GPU architectures, no GPU needed")

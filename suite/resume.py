@@ -3,7 +3,8 @@
 A long sweep may be cut short (Ctrl-C, or a time limit sending SIGINT) and saved marked incomplete.
 Resuming runs only the cases that file lacks and saves a new file holding both, so a sweep can be
 spread over several sessions without losing or repeating a measurement. Results belong together
-only when they come from the same backend, device and commit; anything else is refused.
+only when they come from the same backend, device, commit and timing protocol; anything else is
+refused.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def load_previous(path: str | Path, env: dict) -> Previous:
     if not isinstance(old, dict) or _where(old) != _where(env):
         raise InputError(f"--resume {path}: that run used {_where(old if isinstance(old, dict) else {})}, this one "
                          f"{_where(env)}; results of different devices do not belong in one file: start a new run")
+    if old.get("timing") not in (None, env.get("timing")):
+        raise InputError(f"--resume {path}: that run timed with {old['timing']}, this one with {env.get('timing')}; "
+                         "give the same timing options, or start a new run")
     old_commit, commit = (old.get("git") or {}).get("commit"), (env.get("git") or {}).get("commit")
     if old_commit != commit:
         raise InputError(f"--resume {path}: that run measured commit {old_commit}, this checkout is {commit}; resume "

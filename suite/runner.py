@@ -22,6 +22,8 @@ HOST_BASELINE_SKIP = "baselines are timed on a GPU only: CPU times of PyTorch sa
 class RunOptions:
     baselines: bool = True
     timing: timing.TimingConfig | None = None  # None: the backend's default protocol
+    timer_mode: str = "cold"  # cold: L2 flushed before each launch; hot: `launches` back to back
+    launches: int = 10
 
 
 @dataclass
@@ -133,7 +135,7 @@ def run_in_this_process(cases: Sequence[Case], backend, options: RunOptions,
                         first: int = 0, total: int | None = None) -> tuple[list[CaseResult], bool]:
     """(results, interrupted). Stops early, with fewer results than cases, once `backend.context_lost`.
     `first` and `total` place these cases in a longer sweep for the progress callback."""
-    timer = backend.timer()
+    timer = backend.timer(options.timer_mode, options.launches)
     results: list[CaseResult] = []
     try:
         for i, case in enumerate(cases):

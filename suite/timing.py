@@ -118,15 +118,29 @@ def sample_flags(clocks_mhz: Sequence[float | None], host_bound: Sequence[bool],
     return flags
 
 
-class WallTimer:
-    """Host wall clock: the callable's work is done when it returns (true for the CPU emulation)."""
+TIMER_MODES = ("cold", "hot")
 
-    name = "wall clock (CPU)"
+
+def check_timer_mode(mode: str, launches: int) -> None:
+    if mode not in TIMER_MODES:
+        raise ValueError(f"timer mode must be 'cold' or 'hot', not {mode!r}")
+    if launches < 1:
+        raise ValueError(f"launches per hot sample must be >= 1, not {launches}")
+
+
+class WallTimer:
+    """Host wall clock: the callable's work is done when it returns (true for the CPU emulation).
+    A sample is the time per call of `launches` calls in a row."""
+
+    def __init__(self, launches: int = 1):
+        self.launches = launches
+        self.name = "wall clock (CPU)" + (f", {launches} calls per sample" if launches > 1 else "")
 
     def time_once(self, fn: Callable[[], object]) -> float:
         t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
+        for _ in range(self.launches):
+            fn()
+        return (time.perf_counter() - t0) / self.launches
 
 
 def measure(fn: Callable[[], object], timer, config: TimingConfig) -> Stats:

@@ -70,6 +70,8 @@ def test_bad_case_file_exits_2_with_file_and_line(tmp_path, capsys):
     (["run", "{tiny}", "-k", "float32 and (mask"], "-k"),
     (["run", "{tiny}", "--tier", "huge"], "invalid choice"),
     (["run", "{tiny}", "--check", "speedcheck"], "memcheck"),
+    (["run", "{tiny}", "--budget", "0"], "expected a positive float"),
+    (["run", "{tiny}", "--launches", "-1"], "expected a positive int"),
 ])
 def test_usage_mistakes_exit_2(tiny, capsys, argv, words):
     argv = [a.format(tiny=tiny) for a in argv]
@@ -153,3 +155,24 @@ def test_resume_refuses_a_run_from_another_commit(tiny, tmp_path, capsys, monkey
     first.write_text(json.dumps(doc))
     code, _, err = run(capsys, "run", str(tiny), "--backend", "host", "--resume", str(first))
     assert code == 2 and "0000000000" in err and "same commit" in " ".join(err.split())
+
+
+def test_timing_options_reach_every_measurement_and_the_file(tiny, tmp_path, capsys):
+    code, _, _ = run(capsys, "run", str(tiny), "--backend", "host", "--timer", "hot", "--launches", "3",
+                     "--min-samples", "4", "--max-samples", "4", "--save", str(tmp_path) + "/")
+    assert code == 0
+    doc = json.loads(next(tmp_path.glob("*.json")).read_text())
+    timing = doc["environment"]["timing"]
+    assert (timing["timer"], timing["launches"], timing["min_samples"], timing["max_samples"]) == ("hot", 3, 4, 4)
+    assert all(len(c["timing"]["samples_s"]) == 4 for c in doc["cases"])
+
+
+def test_min_samples_above_max_samples_exits_2(tiny, capsys):
+    code, _, err = run(capsys, "run", str(tiny), "--backend", "host", "--min-samples", "5", "--max-samples", "2")
+    assert code == 2 and "min_samples <= max_samples" in " ".join(err.split())
+
+
+def test_resume_refuses_other_timing_options(tiny, tmp_path, capsys, monkeypatch):
+    first, _ = _interrupted_run(tiny, tmp_path, capsys, monkeypatch)
+    code, _, err = run(capsys, "run", str(tiny), "--backend", "host", "--resume", str(first), "--timer", "hot")
+    assert code == 2 and "same timing options" in " ".join(err.split())

@@ -3,6 +3,7 @@
 import math
 import random
 import statistics
+import time
 
 import pytest
 
@@ -70,3 +71,10 @@ def test_stats_round_trip_and_bad_config():
     assert timing.Stats.from_dict(s.as_dict()) == s and s.median_s == 2.0
     with pytest.raises(ValueError):
         timing.TimingConfig(min_samples=0)
+
+
+def test_hot_wall_timer_times_each_call_of_a_sample():
+    calls = []
+    timer = timing.WallTimer(launches=5)
+    seconds = timer.time_once(lambda: (calls.append(1), time.sleep(0.002)))
+    assert len(calls) == 5 and 0.002 <= seconds < 0.05

@@ -227,8 +227,7 @@ class CupyBackend:
     def timer(self, mode: str = "cold", launches: int = 10) -> timing.CudaEventTimer:
         """`cold`: one launch per sample after flushing L2 (the headline, as nvbench does);
         `hot`: `launches` back-to-back launches per sample, caches warm."""
-        if mode not in ("cold", "hot"):
-            raise ValueError(f"timer mode must be 'cold' or 'hot', not {mode!r}")
+        timing.check_timer_mode(mode, launches)
         if mode == "cold":
             return timing.CudaEventTimer(flush=self.flush_l2, hold=self.hold, rated_clock_mhz=self.rated_clock_mhz)
         return timing.CudaEventTimer(hold=self.hold, launches=launches, rated_clock_mhz=self.rated_clock_mhz)

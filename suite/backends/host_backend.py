@@ -22,7 +22,7 @@ import torch
 from suite.backends import check_set, host_abi as abi, host_args, host_build
 from suite.machine import cpu_model
 from suite.errors import InputError, KernelFault, KernelLaunchError
-from suite.timing import HOST_TIMING, WallTimer
+from suite.timing import HOST_TIMING, WallTimer, check_timer_mode
 
 STATIC_SMEM_LIMIT = 48 * 1024  # dynamic shared memory above this needs the opt-in attribute
 # Opt-in dynamic shared memory per block (shared/reference/ptx-and-limits.md, section 4).
@@ -103,8 +103,11 @@ class HostBackend:
 
     default_timing = HOST_TIMING
 
-    def timer(self) -> WallTimer:
-        return WallTimer()  # launches are synchronous, so the wall clock brackets the work
+    def timer(self, mode: str = "cold", launches: int = 10) -> WallTimer:
+        """Launches are synchronous, so the wall clock brackets the work; there is no GPU cache to
+        flush, so `cold` is one launch per sample and `hot` `launches` launches in a row."""
+        check_timer_mode(mode, launches)
+        return WallTimer(launches if mode == "hot" else 1)
 
 
 class HostModule:
