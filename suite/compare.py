@@ -250,6 +250,20 @@ def fingerprint(run: Run) -> dict:
     return _flatten({"device": device, "versions": run.env.get("versions") or {}})
 
 
+def _timing_warnings(runs: Sequence[Run]) -> list[str]:
+    """Runs timed with different protocols (cold vs hot, other stopping rules), files that say so."""
+    timed = [r for r in runs if isinstance(r.env.get("timing"), dict)]
+    base = timed[0] if timed else None
+    out = []
+    for r in timed[1:]:
+        differ = [f"{k} ({base.env['timing'].get(k)} vs {r.env['timing'].get(k)})"
+                  for k in sorted(base.env["timing"].keys() | r.env["timing"].keys())
+                  if base.env["timing"].get(k) != r.env["timing"].get(k)]
+        if differ:
+            out.append(f"#{base.index} and #{r.index} were timed differently: " + ", ".join(differ))
+    return out
+
+
 def _warnings(runs: Sequence[Run]) -> list[str]:
     out = []
     for i, a in enumerate(runs):
@@ -260,6 +274,7 @@ def _warnings(runs: Sequence[Run]) -> list[str]:
             differ = [f"{k} ({fa.get(k)} vs {fb.get(k)})" for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
             if differ:
                 out.append(f"#{a.index} and #{b.index} both ran on {a.device} but differ in: " + ", ".join(differ))
+    out += _timing_warnings(runs)
     backends = {r.on_host for r in runs}
     if len(backends) > 1:
         out.append("CPU-emulation and GPU runs are compared: their times measure different things")

@@ -175,3 +175,14 @@ def test_loading_never_modifies_result_files(tmp_path):
     cli.main(["compare", str(a), str(b), "--fail-above", "1"])
     assert {p: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in (a, b)} == before
     assert sorted(p.name for p in a.parent.iterdir()) == [a.name]
+
+
+def test_runs_timed_with_other_protocols_are_warned(tmp_path):
+    env_a, env_b, env_c = (environment(name) for name in ("NVIDIA H100", "NVIDIA H200", "NVIDIA A100"))
+    env_a["timing"] = {"timer": "cold", "launches": 1, "target_noise": 0.005}
+    env_b["timing"] = dict(env_a["timing"])
+    env_c["timing"] = {"timer": "hot", "launches": 10, "target_noise": 0.005}
+    cid = "attn/s[x]/float32/k"
+    paths = [save_run(tmp_path / str(i), env, [case(cid, samples(1e-3))]) for i, env in enumerate((env_a, env_b, env_c))]
+    warnings = compare.compare(compare.load_runs(paths)).warnings
+    assert warnings == ("#1 and #3 were timed differently: launches (1 vs 10), timer (cold vs hot)",)
