@@ -50,14 +50,23 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
 // Issues cp.async copies of rows [row0, row0 + ROWS) x [0, HD) of one head into a tile with row
 // pitch LD. Rows past seq and 8-element chunks at or past head_dim are zero-filled, so padded keys
 // and columns contribute nothing (masked keys are also set to -inf before the softmax).
+// Thread i copies chunks i, i + NTHREADS, ...: its row and column advance by fixed steps, so its
+// source pointer advances in place. (Computing each chunk's address afresh let ptxas hoist one
+// 64-bit address per chunk out of the key loop, 32 registers for K and V together, and spill.)
 template <int ROWS, int HD, int LD, int NTHREADS, typename T>
 __device__ __forceinline__ void load_tile_async(T* tile, const T* src, long long row_stride, int row0, int seq,
                                                 int head_dim) {
-  constexpr int CHUNKS = HD / 8;  // 16-byte chunks per row
+  constexpr int CHUNKS = HD / 8;                        // 16-byte chunks per row
+  constexpr int ROW_STEP = NTHREADS / CHUNKS;           // whole rows a step advances
+  constexpr int COL_STEP = NTHREADS % CHUNKS * 8;       // and elements beyond them
+  int r = threadIdx.x / CHUNKS, col = threadIdx.x % CHUNKS * 8;
+  const T* from = src + (row0 + r) * row_stride + col;
+#pragma unroll
   for (int c = threadIdx.x; c < ROWS * CHUNKS; c += NTHREADS) {
-    const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
     const bool valid = row0 + r < seq && col < head_dim;
-    cp_async_16_zfill(tile + r * LD + col, valid ? src + (row0 + r) * row_stride + col : src, valid);
+    cp_async_16_zfill(tile + r * LD + col, valid ? from : src, valid);
+    r += ROW_STEP, col += COL_STEP, from += ROW_STEP * row_stride + COL_STEP;
+    if (COL_STEP != 0 && col >= HD) col -= HD, ++r, from += row_stride - HD;
   }
 }
 
@@ -198,11 +207,12 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
+            // S stays unscaled: the scale goes into the exponent's FFMA below, so no scaled copy
+            // of S is alive (one made ptxas spill at 4 warps x 32 rows). Needs scale_log2 > 0.
             float& x = s[mt][nt][2 * h + e];
-            x *= scale_log2;
             if (needs_mask && !attention_key_visible(query, kv0 + nt * 8 + 2 * t + e, seq_k, causal, causal_offset))
               x = -INFINITY;
-            tile_max = fmaxf(tile_max, x);
+            tile_max = fmaxf(tile_max, x * scale_log2);
           }
         const float alpha = online_softmax_rescale(row_max[mt][h], group_max<4>(tile_max));
         const float base = softmax_exp_base(row_max[mt][h]);
@@ -214,7 +224,7 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             float& x = s[mt][nt][2 * h + e];
-            x = exp2f(x - base);
+            x = exp2f(x * scale_log2 - base);
             row_sum[mt][h] += x;
           }
       }

@@ -144,13 +144,13 @@ def check_one(inst: Instantiation, arch: str) -> KernelCheck:
 
 
 def run_check(instantiations, archs=DEFAULT_ARCHS) -> CheckReport:
-    """Compile every instantiation for every arch (in parallel) and judge each. Raises InputError for
+    """Compile every instantiation for every arch it is meant for (in parallel) and judge each. Raises InputError for
     an unknown arch and BackendUnavailable when NVRTC or cuobjdump is missing; a kernel that does not
     compile is a failed KernelCheck, not an exception."""
     archs = tuple(archs)
     for arch in archs:
         arch_limits(arch)  # an unknown arch is bad usage: fail before compiling anything
-    jobs = [(inst, arch) for inst in instantiations for arch in archs]
+    jobs = [(inst, arch) for inst in instantiations for arch in archs if inst.archs is None or arch in inst.archs]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # NVRTC releases the GIL
         kernels = list(pool.map(lambda job: check_one(*job), jobs))
     return CheckReport(archs, kernels)

@@ -109,6 +109,7 @@ CASES = {
                                  expect=("LDSM", "LDGSTS", "BAR")),
     "too_many_threads": Instantiation(CU, "check_plain<float>", threads_per_block=2048),
     "broken": Instantiation(BROKEN, "check_broken"),
+    "hopper_only_200k": Instantiation(CU, "check_static_smem<16>", dynamic_smem=200 * KB, archs=("sm_90",)),
 }
 
 
@@ -200,14 +201,14 @@ def test_compile_error_names_file_line_and_arch(report):
 def test_report_json_and_table(report):
     data = json.loads(json.dumps(report.to_json()))
     assert data["passed"] is False and data["archs"] == ["sm_80", "sm_90"]
-    assert len(data["kernels"]) == 2 * len(CASES)
+    assert len(data["kernels"]) == sum(len(i.archs or (1, 2)) for i in CASES.values())
     assert [k["passed"] for k in data["kernels"]] == [k.passed for k in report.kernels]
     broken = [k for k in data["kernels"] if k["name_expression"] == "check_broken"]
     assert all(k["compile_error"]["line"] and k["registers"] is None for k in broken)
     console = Console(record=True, width=300)
     console.print(check_table(report))
     text = console.export_text()
-    assert f"{sum(k.passed for k in report.kernels)}/{2 * len(CASES)} ok" in text
+    assert f"{sum(k.passed for k in report.kernels)}/{sum(len(i.archs or (1, 2)) for i in CASES.values())} ok" in text
     for name in ("check_tensor_core", "check_broken", *SUMMARY_CLASSES):
         assert name in text
 
@@ -221,3 +222,8 @@ def test_report_passes_only_when_every_kernel_passes(report):
     assert not report.passed
     good = run_check([CASES["plain"], CASES["tensor_core"]], ("sm_80",))
     assert good.passed and len(good.kernels) == 2
+
+
+def test_an_instantiation_meant_for_some_archs_is_judged_on_those_only(report):
+    (only,) = [k for k in report.kernels if k.instantiation is CASES["hopper_only_200k"]]
+    assert only.arch == "sm_90" and only.passed, only.problems  # 200 KiB fits sm_90, not sm_80

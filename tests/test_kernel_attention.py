@@ -9,6 +9,7 @@ import torch
 from suite import CASES_DIR, runner, validate
 from suite.ops import attention
 from suite.backends import get_backend
+from suite.backends.host_backend import HostBackend
 from suite.cases import load_cases
 from suite.errors import CaseFileError, InputError
 from suite.kernels import attention as spec
@@ -90,6 +91,18 @@ def test_op_causal_true_and_scale_match_sdpa(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("scale", [-0.7, 0.0])
+def test_op_takes_negative_and_zero_scales(dtype, scale):
+    """(SDPA's math backend gives NaN here: it scales the -inf of masked scores.)"""
+    q, k, v = _qkv(3, 1, 2, 1, 37, 45, 32, dtype)
+    out = attention(q, k, v, causal="bottom_right", scale=scale, backend="host")
+    ref = attention_reference(q, k, v, causal="bottom_right", scale=scale)
+    assert bool(torch.isfinite(ref).all())
+    bound = 1e-5 if dtype == torch.float32 else 3e-2
+    assert float((out.double() - ref).abs().max()) < bound
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_op_rows_that_see_no_key_are_zero(dtype):
     q, k, v = _qkv(3, 1, 2, 1, 50, 9, 16, dtype)  # bottom-right: the first 41 rows see nothing
     out = attention(q, k, v, causal="bottom_right", backend="host")
@@ -136,16 +149,33 @@ def test_every_launchable_configuration_is_an_instantiation():
             for d in range(1, spec.MAX_HEAD_DIM + 1):
                 for label, cfg in spec.tile_choices(kernel, d).items():
                     inst = listed[(spec.SOURCES[kernel], spec.name_expression(kernel, dtype, cfg))]
-                    assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= 163 * 1024  # sm_80 opt-in max
+                    opt_in_max = 227 * 1024 if inst.archs == ("sm_90",) else 163 * 1024  # sm_90's, sm_80's
+                    assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= opt_in_max
                     assert inst.tensor_core == (kernel == spec.TC)
                     assert cfg.head_tile >= d and spec.tile_config(kernel, d, label) == cfg
 
 
-def test_every_tile_candidate_has_a_smoke_case():
+CANDIDATES = [(head_tile, spec.tile_label(spec.TileConfig(head_tile, *shape)), archs)
+              for head_tile, shapes in spec.TC_CANDIDATES.items() for shape, archs in shapes]
+
+
+@pytest.mark.parametrize("head_tile, tiles, archs", CANDIDATES, ids=[f"d{c[0]}-{c[1]}" for c in CANDIDATES])
+def test_every_tile_candidate_computes_attention(head_tile, tiles, archs):
+    """On the host backend emulating the architecture the shape is meant for: several query blocks,
+    a partial last key tile, the causal corner, an odd head dim inside the head tile."""
+    q, k, v = _qkv(head_tile, 1, 2, 1, 70, 135, head_tile - 3, torch.float16)
+    out = torch.full(q.shape, math.nan, dtype=q.dtype)
+    backend = HostBackend(arch=(archs or ("sm_80",))[0])
+    spec.launcher(spec.TC, q, k, v, out, "bottom_right", None, backend, tiles)()
+    ref64 = attention_reference(q, k, v, causal="bottom_right")
+    ref_lowp = attention_reference(q, k, v, causal="bottom_right", dtype=torch.float16)
+    verdict = validate.check(out, ref64, ref_lowp, FAMILY.tolerances["float16"])
+    assert verdict.passed, verdict.detail
+
+
+def test_tile_candidates_fitting_every_arch_are_in_the_smoke_tier():
     tuned = {(c.params["head_dim"], c.params["tiles"]) for c in SMOKE if c.params["tiles"] != spec.AUTO}
-    for head_tile, shapes in spec.TC_CANDIDATES.items():
-        for shape in shapes:
-            assert (head_tile, spec.tile_label(spec.TileConfig(head_tile, *shape))) in tuned
+    assert {(hd, tiles) for hd, tiles, archs in CANDIDATES if archs is None} <= tuned
 
 
 def test_a_sweep_choosing_tiles_runs_attention_tc_only(tmp_path):

@@ -53,14 +53,20 @@ TC_TILES = (
     + tuple(TileConfig(hd, 128, 32, 8, 2) for hd in (160, 192, 224, 256))
 )
 TILES = {FP32: FP32_TILES, TC: TC_TILES}
-# Other tensor-core shapes, by head tile: (block_m, block_n, warps, stages). Each compiles without
-# spills for sm_80 and sm_90 (`suite check`); a case picks one with its `tiles` parameter, so one GPU
-# sweep (cases/attention.yaml, tile_tuning) times them against the defaults above. d=128: FlashAttention-2's
-# A100 shape for sm8x (4 warps x 32 rows, 32-key tiles: each K/V fragment feeds two m tiles), and
-# 64-row blocks that fit two per SM.
+# Other tensor-core shapes, by head tile: (block_m, block_n, warps, stages), each with the
+# architectures it is meant for (None: all). A case picks one with its `tiles` parameter, so one GPU
+# sweep (cases/attention.yaml, tile_tuning) times them against the defaults above; each compiles
+# without spills for its architectures (`suite check`). 4 warps x 32 rows let each K/V fragment feed
+# two m tiles (half the shared-memory reads per mma of 8 x 16 rows): FlashAttention-2's shapes are
+# 128x64 with 4 warps at d=128 (spill-free on sm_90 only, ptxas for sm_80 spills 56 B) and 128x64 with
+# 8 warps at d=256 (Hopper's shared memory only); 128x32 is its sm8x choice; 64-row blocks fit two
+# per SM.
+SM90 = ("sm_90",)
 TC_CANDIDATES = {
-    64: ((64, 64, 4, 3), (128, 128, 8, 2)),
-    128: ((128, 32, 4, 2), (64, 64, 4, 2), (64, 64, 4, 3)),
+    64: (((64, 64, 4, 3), None), ((128, 128, 8, 2), None)),
+    128: (((128, 32, 4, 2), None), ((128, 32, 4, 3), None), ((64, 64, 4, 2), None), ((64, 64, 4, 3), None),
+          ((128, 64, 4, 2), SM90), ((128, 64, 4, 3), SM90)),
+    256: (((128, 64, 8, 2), SM90), ((64, 64, 4, 2), SM90)),
 }
 AUTO = "auto"
 
@@ -77,7 +83,7 @@ def tile_choices(kernel: str, head_dim: int) -> dict[str, TileConfig]:
             break
     else:
         raise InputError(f"{kernel} supports head dims up to {TILES[kernel][-1].head_tile}; got {head_dim}")
-    others = [TileConfig(default.head_tile, *shape) for shape in TC_CANDIDATES.get(default.head_tile, ())] if kernel == TC else []
+    others = [TileConfig(default.head_tile, *shape) for shape, _ in TC_CANDIDATES.get(default.head_tile, ())] if kernel == TC else []
     return {tile_label(cfg): cfg for cfg in (default, *others)}
 
 
@@ -92,10 +98,11 @@ def tile_config(kernel: str, head_dim: int, tiles: str = AUTO) -> TileConfig:
     return choices[tiles]
 
 
-def all_configs(kernel: str) -> list[TileConfig]:
-    """Every shape `kernel` may launch: the defaults and the candidates."""
-    return list(TILES[kernel]) + ([TileConfig(hd, *shape) for hd, shapes in TC_CANDIDATES.items() for shape in shapes]
-                                  if kernel == TC else [])
+def all_configs(kernel: str) -> list[tuple[TileConfig, tuple[str, ...] | None]]:
+    """Every shape `kernel` may launch, with the architectures it is meant for: defaults, candidates."""
+    defaults = [(cfg, None) for cfg in TILES[kernel]]
+    return defaults + ([(TileConfig(hd, *shape), archs) for hd, shapes in TC_CANDIDATES.items() for shape, archs in shapes]
+                       if kernel == TC else [])
 
 
 def threads(cfg: TileConfig) -> int:
@@ -118,7 +125,7 @@ def name_expression(kernel: str, dtype: str, cfg: TileConfig) -> str:
 
 
 def all_name_expressions(kernel: str) -> list[str]:
-    return [name_expression(kernel, dt, cfg) for dt in KERNEL_DTYPES[kernel] for cfg in all_configs(kernel)]
+    return [name_expression(kernel, dt, cfg) for dt in KERNEL_DTYPES[kernel] for cfg, _ in all_configs(kernel)]
 
 
 def _tc_operand(t: torch.Tensor) -> torch.Tensor:
@@ -144,6 +151,11 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
     heads_kv, seq_k = k.shape[1], k.shape[2]
     dtype = str(q.dtype).removeprefix("torch.")
     cfg = tile_config(kernel, head_dim, tiles)
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+    if kernel == TC and scale <= 0:
+        # The tensor-core kernel applies the scale inside its exponent and needs it positive: a
+        # negative scale's sign goes into a copy of q; scale 0 makes every visible score 0, as q = 0 does.
+        q, scale = (-q, -scale) if scale < 0 else (torch.zeros_like(q), 1.0)
     operand = _tc_operand if kernel == TC else _unit_last_stride
     q, k, v = operand(q), operand(k), operand(v)
     if out.stride(-1) != 1 and head_dim > 1:
@@ -154,7 +166,6 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
     smem = shared_bytes(kernel, cfg)
     if smem > STATIC_SMEM_LIMIT:
         fn.max_dynamic_shared_size_bytes = smem
-    scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
     strides = [np.int64(s) for t in (q, k, v, out) for s in t.stride()[:3]]
     args = (q, k, v, out, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
             np.int32(head_dim), *strides, np.float32(scale * math.log2(math.e)), np.int32(mode != "none"),
@@ -298,13 +309,13 @@ class AttentionFamily(Family):
         out = []
         for kernel in TILES:
             for dtype in KERNEL_DTYPES[kernel]:
-                for cfg in all_configs(kernel):
+                for cfg, archs in all_configs(kernel):
                     out.append(Instantiation(
                         source=SOURCES[kernel], name_expression=name_expression(kernel, dtype, cfg),
                         threads_per_block=threads(cfg), dynamic_smem=shared_bytes(kernel, cfg),
                         tensor_core=kernel == TC, expect=("LDSM", "LDGSTS") if kernel == TC else (),
                         label=f"{dtype} d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} "
-                              f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}"))
+                              f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}", archs=archs))
         return out
 
 

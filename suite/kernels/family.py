@@ -49,6 +49,9 @@ class Instantiation:
     tensor_core: bool = False  # must show HMMA in SASS
     expect: tuple[str, ...] = ()  # SASS instruction classes that must appear (e.g. "LDSM")
     label: str = ""  # human label: dtype / tile configuration
+    archs: tuple[str, ...] | None = None  # the architectures it is meant for (`suite check` judges it
+    #                                       on those only); None: all. E.g. a tile shape that needs
+    #                                       Hopper's shared memory, or spills on older ptxas targets.
 
 
 @dataclass
