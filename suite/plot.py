@@ -32,16 +32,23 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_axis_value(value) -> bool:
+    """Numbers (a numeric axis) or names such as a tile shape (a categorical one)."""
+    return _is_number(value) or isinstance(value, str)
+
+
 def sweep_axes(runs: Sequence[Run]) -> list[str]:
-    """Numeric parameters that take more than one value among the passed cases, most values first."""
+    """Parameters that take more than one value among the passed cases: numeric ones first, then
+    named ones (e.g. tile shapes), most values first."""
     values: dict[str, set] = defaultdict(set)
     for run in runs:
         for case in run.cases.values():
             if case.passed:
                 for k, v in case.params.items():
-                    if _is_number(v):
+                    if _is_axis_value(v):
                         values[k].add(v)
-    return sorted((k for k, v in values.items() if len(v) > 1), key=lambda k: (-len(values[k]), k))
+    numeric = {k: all(_is_number(v) for v in vs) for k, vs in values.items()}
+    return sorted((k for k, v in values.items() if len(v) > 1), key=lambda k: (not numeric[k], -len(values[k]), k))
 
 
 def _labels(keys: Sequence[dict]) -> list[str]:
@@ -73,7 +80,7 @@ def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool) -> dict:
     for run in runs:
         for case in run.cases.values():
             rate = throughput(case) if case.passed else None
-            if rate is None or not _is_number(case.params.get(axis)):
+            if rate is None or not _is_axis_value(case.params.get(axis)):
                 continue
             rest = _series_params(case, axis)
             x, (y, unit) = case.params[axis], rate
@@ -96,17 +103,22 @@ def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool =
         axis = axes[0]
     panels = _sweep_series(runs, axis, baselines)
     if not panels:
-        raise InputError(f"no passed case with a throughput has a numeric parameter {axis!r}; "
+        raise InputError(f"no passed case with a throughput has a parameter {axis!r}; "
                          f"parameters that vary: {', '.join(axes) or 'none'}")
     fig, axs = _figure(len(panels))
     for ax, ((family, unit), series) in zip(axs, sorted(panels.items())):
+        xs = [p[0] for s in series.values() for p in s]
+        # Named values (tile shapes...) sit at evenly spaced positions, in the order first seen.
+        names = list(dict.fromkeys(x for x in xs if isinstance(x, str)))
+        position = {name: i for i, name in enumerate(names)}
         keys = list(series)
         for key, label in zip(keys, _labels([dict(k) for k in keys])):
-            points = sorted(series[key])
+            points = sorted((position.get(x, x), y) for x, y in series[key])
             style = "--" if dict(key)["kernel"].endswith("(baseline)") else "-"
             ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label)
-        xs = [p[0] for s in series.values() for p in s]
-        if min(xs) > 0 and max(xs) / min(xs) >= 8:
+        if names:
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        elif min(xs) > 0 and max(xs) / min(xs) >= 8:
             ax.set_xscale("log", base=2)
         ax.set(title=f"{family}: {unit} against {axis}", xlabel=axis, ylabel=unit)
         ax.grid(True, alpha=0.3)

@@ -93,3 +93,18 @@ def test_pair_params_and_a_param_named_kernel_plot_one_line_per_swept_value(tmp_
     lines = _lines(ax)
     assert sorted(lines) == ["mask=False", "mask=True"]
     assert all(xs == [8, 16, 32] for xs, _ in lines.values())
+
+
+def test_a_named_parameter_such_as_a_tile_shape_is_a_categorical_axis(tmp_path):
+    shapes = ("128x64w8s2", "128x32w4s2", "64x64w4s3")  # deliberately not in sorted order
+    cases = [case(f"attention/t[seq_len={s},tiles={t}]/float16/tc", samples(1e-4 * (i + 1) * s / 128, seed=i + s),
+                  params={"seq_len": s, "tiles": t}, flops=10**9 * s)
+             for s in (128, 256) for i, t in enumerate(shapes)]
+    runs = compare.load_runs([save_run(tmp_path / "results", environment("NVIDIA H100"), cases)])
+    assert plot.sweep_axes(runs) == ["seq_len", "tiles"]  # numeric axes first
+    (ax,) = plot.sweep_figure(runs, "tiles", baselines=False).axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(shapes)
+    for s in (128, 256):
+        xs, ys = _lines(ax)[f"seq_len={s}"]
+        rates = [runs[0].cases[f"attention/t[seq_len={s},tiles={t}]/float16/tc"].metrics["tflops"] for t in shapes]
+        assert xs == [0, 1, 2] and ys == pytest.approx(rates)
