@@ -97,12 +97,12 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     if backend.name == "host" and args.tier == "full":
         err.print("[yellow]note:[/] the full tier is sized for GPUs; on the CPU emulation it can take hours "
                   "(Ctrl-C keeps the finished cases)")
-    peaks = env.get("peaks")  # a resumed run keeps the peaks its first part measured
+    peaks = env["device"].get("peaks")  # a resumed run keeps the peaks its first part measured
     if backend.name == "cupy" and peaks is None:  # percent-of-peak needs this device's own peaks, measured now
         from suite.peaks import measure_peaks
 
         with err.status("measuring the device's copy bandwidth and matmul peaks"):
-            peaks = env["peaks"] = measure_peaks(backend, sorted({c.dtype for c in selected}))
+            peaks = env["device"]["peaks"] = measure_peaks(backend, sorted({c.dtype for c in selected}))
     with report.progress(err, len(todo)) as (on_start, on_done):
         outcome = runner.run_cases(todo, backend, options, on_start, on_done, peaks=peaks)
     shown = resume.merged(previous, selected, outcome.results) if previous else outcome.results

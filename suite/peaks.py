@@ -6,8 +6,8 @@
   units; float16/bfloat16 on tensor cores with fp32 accumulation).
 
 Both are timed with the backend's own timer and protocol, so a case's percentage of peak compares
-like with like. The CLI calls `measure_peaks` once per GPU run and stores it as env["peaks"], which
-runner._metrics reads.
+like with like. The CLI calls `measure_peaks` once per GPU run and stores the result in the result
+file's device section, env["device"]["peaks"]; runner._metrics reads it.
 """
 
 from __future__ import annotations

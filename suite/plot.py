@@ -129,7 +129,7 @@ def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool =
 
 def peaks(run: Run) -> dict:
     """Peaks measured in the run: {"copy_gbps": ..., "matmul_tflops": {dtype: ...}} or {}."""
-    return run.env.get("peaks") or (run.env.get("device") or {}).get("peaks") or {}
+    return (run.env.get("device") or {}).get("peaks") or {}
 
 
 def roofline_figure(runs: Sequence[Run]):

@@ -27,7 +27,7 @@ def environment(device: str = "NVIDIA H100", backend: str = "cupy", peaks: dict 
     env = copy.deepcopy(_base_environment(backend))
     env["device"] = {"name": device, "sm_clock_mhz": 1980, "driver": "580.65", **facts}
     if peaks:
-        env["peaks"] = peaks
+        env["device"]["peaks"] = peaks
     return env
 
 
