@@ -61,11 +61,11 @@ def run_rest(cases: Sequence[Case], backend, options, peaks: dict | None,
         receive, send = spawn.Pipe(duplex=False)
         child = spawn.Process(target=_child, daemon=True, name="suite-sweep",
                               args=(send, todo, backend.name, tuple(sorted(getattr(backend, "checks", ()))), options, peaks))
-        child.start()
-        started += 1
-        send.close()  # so that the child's end, however it comes, reads as EOF here
         finished, running, ended, interrupted = 0, None, False, False
         try:
+            child.start()
+            started += 1
+            send.close()  # so that the child's end, however it comes, reads as EOF here
             while not ended:
                 try:
                     kind, payload = receive.recv()
@@ -88,8 +88,9 @@ def run_rest(cases: Sequence[Case], backend, options, peaks: dict | None,
                     ended, interrupted = True, payload
             child.join()
         except KeyboardInterrupt:
-            child.terminate()
-            child.join()
+            if child.pid is not None:
+                child.terminate()
+                child.join()
             return results, True, started
         finally:
             receive.close()

@@ -92,3 +92,17 @@ def test_a_worker_that_dies_in_a_case_fails_that_case_only(four):
     assert statuses == ["error", "passed", "error", "passed"], [r.error for r in outcome.results]
     assert "died (killed by SIGKILL)" in outcome.results[2].error
     assert outcome.fresh_processes == 2
+
+
+def test_ctrl_c_while_a_fresh_process_runs_keeps_what_finished(four):
+    backend = FaultingHost()
+
+    def on_start(case, index, total):
+        if index == 1:
+            backend.doomed = True
+        if index == 3:  # inside the fresh process's second case
+            raise KeyboardInterrupt
+
+    outcome = runner.run_cases(four, backend, on_start=on_start)
+    assert outcome.interrupted and [r.status for r in outcome.results] == ["passed", "error", "passed"]
+    assert not multiprocessing.active_children()  # the worker was stopped, not left running
