@@ -148,6 +148,17 @@ def _cmd_check(args, out: Console, err: Console) -> int:
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
+def _describe_param(name: str, param) -> str:
+    from suite.kernels.family import REQUIRED
+
+    facts = [param.kind, "required" if param.default is REQUIRED else f"default {param.default}"]
+    if param.choices:
+        facts.append("one of " + ", ".join(map(str, param.choices)))
+    if param.minimum is not None:
+        facts.append(f">= {param.minimum}")
+    return f"{name} ({'; '.join(facts)})" + (f": {param.help}" if param.help else "")
+
+
 def _cmd_list(args, out: Console, err: Console) -> int:
     from suite.kernels import all_families
 
@@ -157,6 +168,8 @@ def _cmd_list(args, out: Console, err: Console) -> int:
             out.print(f"  kernel   {name}: {escape(text)}")
         for name, text in family.baselines.items():
             out.print(f"  baseline {name}: {escape(text)}")
+        for name, param in family.params.items():
+            out.print(f"  param    {escape(_describe_param(name, param))}")
     for path in cases.default_case_files():
         counts = {tier: len(cases.load_cases([path], tier=tier)) for tier in cases.TIERS}
         out.print(f"cases {escape(str(path))}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

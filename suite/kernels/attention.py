@@ -196,6 +196,9 @@ def checked_rows(seq_q: int) -> torch.Tensor | None:
     return torch.cat([torch.arange(EDGE_ROWS), drawn.sort().values, torch.arange(seq_q - EDGE_ROWS, seq_q)])
 
 
+_CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(TileConfig(hd, *shape)) for shape, _ in shapes)
+                            for hd, shapes in TC_CANDIDATES.items())
+
 _SDPA_BACKENDS = {"sdpa_math": "MATH", "sdpa_flash": "FLASH_ATTENTION", "sdpa_efficient": "EFFICIENT_ATTENTION",
                   "sdpa_cudnn": "CUDNN_ATTENTION"}
 
@@ -214,8 +217,8 @@ class AttentionFamily(Family):
         "seq_k": Param("int", minimum=1),
         "head_dim": Param("int", minimum=1),
         "causal": Param("str", "none", choices=CAUSAL_MODES),
-        "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES for the head dim (e.g. 128x32w4s2; "
-                                         f"`{AUTO}`: the default); a sweep naming one runs {TC} only"),
+        "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
+                                         f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
     kernel_dtypes = KERNEL_DTYPES
     tolerances = {
