@@ -8,7 +8,7 @@ from typing import Iterator, Sequence
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from suite.results import CaseResult
@@ -83,7 +83,7 @@ def closing_line(results: Sequence[CaseResult]) -> str:
 def progress(console: Console, total: int) -> Iterator:
     """A progress bar on `console`; yields (on_start, on_done) callbacks for runner.run_cases."""
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=console, transient=True)
+                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
     task = bar.add_task("starting", total=total)
 
     def on_start(case, index, count):
