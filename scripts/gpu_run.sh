@@ -22,7 +22,20 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 log="$out/gpu_run.log"
 started="$(mktemp)"  # results written after this are this run's
-python="${PYTHON:-$(command -v python || command -v python3)}"
+# The interpreter that holds torch (on the lent machines a plain python3), unless PYTHON says.
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+    for candidate in python3 python; do
+        if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
+            python="$(command -v "$candidate")"
+            break
+        fi
+    done
+fi
+if [ -z "$python" ]; then
+    echo "no python3 or python here can import torch; set PYTHON=/path/to/python" >&2
+    exit 2
+fi
 
 names=()
 codes=()
