@@ -3,7 +3,8 @@
 #   install (no download), GPU tests, smoke and full sweeps saved as JSON, pytest benchmarks.
 # Usage: scripts/gpu_run.sh [OUTPUT_DIR] [STEP...]
 #   OUTPUT_DIR  default: $OUT, else results/
-#   STEP        any of: gpu-tests sweep-smoke sweep-full benchmarks (default: all, in that order);
+#   STEP        any of: gpu-tests sweep-smoke sweep-full benchmarks (default: all, in that order), or
+#               gpu-tests-smoke (the GPU tests without the full-tier cases, which sweep-full validates too);
 #               a lent machine limits one command to 10 minutes, so a session runs a few steps per call.
 # All output goes to OUTPUT_DIR/gpu_run.log; results to OUTPUT_DIR/<device>/ (few files, as the
 # device tool returns at most 8). A failing step does not stop the others; the exit status is that
@@ -86,11 +87,14 @@ sweep() {  # sweep TIER: a timed sweep, resuming an unfinished one
 for s in "${steps[@]}"; do
     case "$s" in
         gpu-tests) step gpu-tests "$python" -m pytest -m gpu --benchmark-skip -q -rs -p no:cacheprovider ;;
+        gpu-tests-smoke) step gpu-tests-smoke "$python" -m pytest -m gpu -k "not full" --benchmark-skip -q -rs \
+            -p no:cacheprovider ;;
         sweep-smoke) sweep smoke ;;
         sweep-full) sweep full ;;
         benchmarks) step benchmarks "$python" -m pytest tests/benchmarks --benchmark-only -q -p no:cacheprovider \
             --benchmark-json="$out/$device/benchmarks.json" ;;
-        *) echo "unknown step '$s'; expected gpu-tests, sweep-smoke, sweep-full or benchmarks" | tee -a "$log"
+        *) echo "unknown step '$s'; expected gpu-tests, gpu-tests-smoke, sweep-smoke, sweep-full or benchmarks" \
+               | tee -a "$log"
            names+=("$s"); codes+=(2) ;;
     esac
 done
