@@ -8,7 +8,7 @@ import torch
 
 from suite import CASES_DIR, runner, validate
 from suite.ops import attention
-from suite.backends import get_backend
+from suite.backends import CHECKS, get_backend
 from suite.backends.host_backend import HostBackend
 from suite.cases import load_cases
 from suite.errors import CaseFileError, InputError
@@ -161,11 +161,12 @@ CANDIDATES = [(head_tile, spec.tile_label(spec.TileConfig(head_tile, *shape)), a
 
 @pytest.mark.parametrize("head_tile, tiles, archs", CANDIDATES, ids=[f"d{c[0]}-{c[1]}" for c in CANDIDATES])
 def test_every_tile_candidate_computes_attention(head_tile, tiles, archs):
-    """On the host backend emulating the architecture the shape is meant for: several query blocks,
-    a partial last key tile, the causal corner, an odd head dim inside the head tile."""
+    """On the host backend emulating the architecture the shape is meant for, under memcheck,
+    racecheck and initcheck: several query blocks, a partial last key tile, the causal corner, an
+    odd head dim inside the head tile."""
     q, k, v = _qkv(head_tile, 1, 2, 1, 70, 135, head_tile - 3, torch.float16)
     out = torch.full(q.shape, math.nan, dtype=q.dtype)
-    backend = HostBackend(arch=(archs or ("sm_80",))[0])
+    backend = HostBackend(arch=(archs or ("sm_80",))[0], checks=CHECKS)
     spec.launcher(spec.TC, q, k, v, out, "bottom_right", None, backend, tiles)()
     ref64 = attention_reference(q, k, v, causal="bottom_right")
     ref_lowp = attention_reference(q, k, v, causal="bottom_right", dtype=torch.float16)
