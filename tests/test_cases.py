@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import suite.kernels
+from plugin_install import forget_plugins, install
 from suite import cases
 from suite.errors import CaseFileError, InputError
 from suite.kernels.family import Family, Param, Tolerance
@@ -41,13 +42,14 @@ class ToyFamily(Family):
 
 
 @pytest.fixture
-def toy(monkeypatch):
-    """Registers ToyFamily as family 'toy' through the real registry."""
+def toy(monkeypatch, tmp_path_factory):
+    """Registers ToyFamily as family 'toy' through the real registry (as a plugin)."""
     module = types.ModuleType("toy_family_for_tests")
     module.FAMILY = ToyFamily()
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(suite.kernels._MODULES, "toy", module.__name__)
-    return module.FAMILY
+    install(tmp_path_factory.mktemp("toy-plugin"), monkeypatch, f"toy = {module.__name__}")
+    yield module.FAMILY
+    forget_plugins()
 
 
 def write(tmp_path, text, name="toy.yaml"):
