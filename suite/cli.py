@@ -82,6 +82,11 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     if not selected:
         raise InputError(f"no case to run: the {args.tier} tier of {', '.join(map(str, files))}"
                          + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+    if args.dry_run:
+        for case in selected:
+            out.print(escape(case.id), highlight=False)
+        out.print(f"{len(selected)} case(s) in the {args.tier} tier", highlight=False)
+        return EXIT_OK
     backend = backends.get_backend(args.backend, checks=args.check or ())
     options = _run_options(args, backend)
     env = results.environment(backend)
@@ -238,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="go on from a run saved incomplete (same device and commit): run only the cases it lacks and "
                           "save a new file holding all (default folder: that file's)")
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
+    run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck")
     timed = run.add_argument_group("timing (defaults: the backend's protocol; on a GPU 0.5 % noise, 1 s, 10 to 2000 samples)")

@@ -179,3 +179,11 @@ def test_resume_refuses_other_timing_options(tiny, tmp_path, capsys, monkeypatch
     first, _ = _interrupted_run(tiny, tmp_path, capsys, monkeypatch)
     code, _, err = run(capsys, "run", str(tiny), "--backend", "host", "--resume", str(first), "--timer", "hot")
     assert code == 2 and "same timing options" in " ".join(err.split())
+
+
+def test_dry_run_lists_the_selected_cases_and_runs_nothing(tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "run_case", None)  # anything that tried to run would fail
+    code, out, _ = run(capsys, "run", str(tiny), "-k", "bfloat16", "--dry-run", "--save", str(tmp_path))
+    expected = [c.id for c in cases.select(cases.load_cases([tiny]), "bfloat16")]
+    assert code == 0 and out.split("\n")[:len(expected)] == expected and f"{len(expected)} case(s)" in out
+    assert not list(tmp_path.glob("**/*.json"))
