@@ -121,7 +121,7 @@ def run_cases(cases: Sequence[Case], backend, options: RunOptions = RunOptions()
     results, interrupted = run_in_this_process(cases, backend, options, on_start, on_done, peaks)
     fresh_processes = 0
     if not interrupted and len(results) < len(cases):
-        from suite import fresh_process
+        from suite import fresh_process  # here, not at the top: it imports this module
 
         more, interrupted, fresh_processes = fresh_process.run_rest(
             cases[len(results):], backend, options, peaks, on_start, on_done, first=len(results), total=len(cases))
