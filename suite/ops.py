@@ -258,23 +258,34 @@ def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, b
                                tensors, (*g.kernel_sizes, multiplier, mask is not None, bias is not None))
 
 
+def _batched_gemm(bias, a, b, out):
+    """A callable computing out = a @ b (+ bias), batched over the first dimension, into `out`."""
+    if bias is None:
+        return functools.partial(torch.bmm, a, b, out=out)
+    return functools.partial(torch.baddbmm, bias, a, b, out=out)
+
+
 def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
     """deform_conv2d for any weight: im2col into a columns buffer, then one matmul per weight group,
     up to MAX_PARALLEL_IMAGES images at a time."""
     out_channels, group_channels, kh, kw = weight.shape
     groups = g.channels // group_channels
     # fp16/bf16 products accumulate in fp32 and the result is rounded once. On the GPU cuBLAS does
-    # that on tensor cores in the storage dtype (reduced-precision reductions off, bias added in the
-    # GEMM's fp32 epilogue by baddbmm); an fp32 GEMM there would be an order of magnitude slower.
-    # On the CPU the same arithmetic is spelled out: widen to fp32, multiply, round into `output`.
+    # that on tensor cores in the storage dtype (reduced-precision reductions off); an fp32 GEMM
+    # there would be an order of magnitude slower. On the CPU the same arithmetic is spelled out:
+    # widen to fp32, multiply, round into `output`.
     lowp = input.dtype in (torch.float16, torch.bfloat16)
     acc = torch.float32 if lowp and not input.is_cuda else input.dtype
+    widen = acc != input.dtype
+    # With one weight group and no widening, the GEMM writes the output in its own [image, channel,
+    # pixel] layout: image i's columns are a strided block of the buffer, which cuBLAS takes as one
+    # matrix of a batch, so no permuting pass over the output follows.
+    direct = groups == 1 and not widen
     chunk = max(1, min(g.batch, MAX_PARALLEL_IMAGES))
     rows, pixels = g.channels * kh * kw, g.out_h * g.out_w
     columns = torch.empty(rows * chunk * pixels, dtype=input.dtype, device=input.device)
-    widen = acc != input.dtype
     columns_acc = torch.empty(columns.shape, dtype=acc, device=input.device) if widen else columns
-    products = torch.empty(out_channels * chunk * pixels, dtype=acc, device=input.device)
+    products = None if direct else torch.empty(out_channels * chunk * pixels, dtype=acc, device=input.device)
     weight_acc = weight.to(acc).reshape(groups, out_channels // groups, group_channels * kh * kw)
     bias_acc = None if bias is None else bias.to(acc).reshape(groups, -1, 1)
 
@@ -284,23 +295,25 @@ def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weigh
         size = images * pixels
         part = slice(start, start + images)
         cols = columns[: rows * size].view(rows, size)
-        im2col = _im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
-                                None if mask is None else mask[part], cols)
-        steps.append((im2col, cols, columns_acc[: rows * size].view(rows, size),
-                      products[: out_channels * size].view(groups, out_channels // groups, size), output[part], images))
+        steps.append(_im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
+                                    None if mask is None else mask[part], cols))
+        cols_acc = columns_acc[: rows * size].view(rows, size)
+        if widen:
+            steps.append(functools.partial(cols_acc.copy_, cols))
+        if direct:
+            steps.append(_batched_gemm(None if bias_acc is None else bias_acc[0], weight_acc[0].expand(images, -1, -1),
+                                       cols.view(rows, images, pixels).transpose(0, 1),
+                                       output[part].view(images, out_channels, pixels)))
+        else:
+            prods = products[: out_channels * size].view(groups, out_channels // groups, size)
+            steps.append(_batched_gemm(bias_acc, weight_acc, cols_acc.view(groups, -1, size), prods))
+            steps.append(functools.partial(output[part].copy_, prods.view(out_channels, images, g.out_h, g.out_w)
+                                           .permute(1, 0, 2, 3)))
 
     def launch():
         with torch.no_grad(), torch_flags_off(*EXACT_CUDA_MATMUL):
-            for im2col, cols, cols_acc, prods, out_part, images in steps:
-                im2col()
-                if widen:
-                    cols_acc.copy_(cols)
-                cols_groups = cols_acc.view(groups, -1, cols.shape[1])
-                if bias_acc is None:
-                    torch.matmul(weight_acc, cols_groups, out=prods)
-                else:
-                    torch.baddbmm(bias_acc, weight_acc, cols_groups, out=prods)
-                out_part.copy_(prods.view(out_channels, images, g.out_h, g.out_w).permute(1, 0, 2, 3))
+            for step in steps:
+                step()
 
     return launch
 

@@ -50,6 +50,19 @@ def test_matches_torchvision(dtype, contiguous, batch, use_mask):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_one_weight_group_matches_torchvision_across_image_steps(dtype, with_bias):
+    """One weight group: the GEMM writes the output in place, per step of up to 32 images."""
+    x, offset, mask, _, _ = torchvision_test_args(33, dtype, seed=11)
+    gen = torch.Generator().manual_seed(12)
+    weight = torch.randn(4, 6, 3, 2, generator=gen, dtype=torch.float64).to(dtype)
+    bias = torch.randn(4, generator=gen, dtype=torch.float64).to(dtype) if with_bias else None
+    expected = tv_deform_conv2d(x, offset, weight, bias, mask=mask, **GEOMETRY)
+    got = ops.deform_conv2d(x, offset, weight, bias, mask=mask, **GEOMETRY, backend="host")
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_without_bias_and_with_int_geometry():
     x, _, _, weight, _ = torchvision_test_args(3, torch.float32, seed=5)
     gen = torch.Generator().manual_seed(6)
