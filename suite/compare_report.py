@@ -35,6 +35,9 @@ def header_table(runs: Sequence[Run]) -> Table:
     for key in dict.fromkeys(k for p in prints for k in p):
         if key != "device.name":
             facts[key] = [str(p.get(key, "-")) for p in prints]
+    timings = [r.env.get("timing") or {} for r in runs]
+    for key in dict.fromkeys(k for t in timings for k in t):
+        facts[f"timing.{key}"] = [str(t.get(key, "-")) for t in timings]
     for name, values in facts.items():
         differs = len(set(values)) > 1 and name not in ("file", "created")
         style = "[yellow]" if differs else ""

@@ -177,7 +177,7 @@ def test_loading_never_modifies_result_files(tmp_path):
     assert sorted(p.name for p in a.parent.iterdir()) == [a.name]
 
 
-def test_runs_timed_with_other_protocols_are_warned(tmp_path):
+def test_runs_timed_with_other_protocols_are_warned(tmp_path, capsys):
     env_a, env_b, env_c = (environment(name) for name in ("NVIDIA H100", "NVIDIA H200", "NVIDIA A100"))
     env_a["timing"] = {"timer": "cold", "launches": 1, "target_noise": 0.005}
     env_b["timing"] = dict(env_a["timing"])
@@ -186,3 +186,6 @@ def test_runs_timed_with_other_protocols_are_warned(tmp_path):
     paths = [save_run(tmp_path / str(i), env, [case(cid, samples(1e-3))]) for i, env in enumerate((env_a, env_b, env_c))]
     warnings = compare.compare(compare.load_runs(paths)).warnings
     assert warnings == ("#1 and #3 were timed differently: launches (1 vs 10), timer (cold vs hot)",)
+    assert cli.main(["compare", *map(str, paths)]) == cli.EXIT_OK
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "timing.timer" in line]
+    assert [cell.strip() for cell in row.split("│")[2:5]] == ["cold", "cold", "hot"]
