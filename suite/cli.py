@@ -94,7 +94,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     previous, todo = None, selected
     if args.resume:
         previous = resume.load_previous(args.resume, env)
+        timing = env["timing"]
         env, todo = resume.environment(previous), [c for c in selected if c.id not in previous.results]
+        env.setdefault("timing", timing)  # a file from before the protocol was recorded
         if not todo:
             out.print(f"nothing to resume: {escape(args.resume)} already holds all {len(selected)} selected cases")
             return EXIT_FAILED if any(not previous.results[c.id].passed for c in selected) else EXIT_OK
