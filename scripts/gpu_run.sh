@@ -40,16 +40,18 @@ fi
 
 names=()
 codes=()
+seconds=()
 sweep_seconds="${SWEEP_SECONDS:-480}"
-step() {  # step NAME COMMAND...: run, log, remember the exit status
-    local name="$1"
+step() {  # step NAME COMMAND...: run, log, remember the exit status and the seconds it took
+    local name="$1" started_at="$SECONDS"
     shift
     echo "=== $name: $*" | tee -a "$log"
     "$@" 2>&1 | tee -a "$log"
     local rc="${PIPESTATUS[0]}"
     names+=("$name")
     codes+=("$rc")
-    echo "=== $name: exit $rc" | tee -a "$log"
+    seconds+=("$((SECONDS - started_at))")
+    echo "=== $name: exit $rc after ${seconds[-1]} s" | tee -a "$log"
 }
 
 command -v nvidia-smi >/dev/null && nvidia-smi >>"$log" 2>&1
@@ -95,7 +97,7 @@ for s in "${steps[@]}"; do
             --benchmark-json="$out/$device/benchmarks.json" ;;
         *) echo "unknown step '$s'; expected gpu-tests, gpu-tests-smoke, sweep-smoke, sweep-full or benchmarks" \
                | tee -a "$log"
-           names+=("$s"); codes+=(2) ;;
+           names+=("$s"); codes+=(2); seconds+=(0) ;;
     esac
 done
 
@@ -112,7 +114,7 @@ for i in "${!names[@]}"; do
         verdict="FAILED (exit $rc)"
         [ "$status" = 0 ] && status="$rc"
     fi
-    printf '  %-12s %s\n' "${names[$i]}" "$verdict"
+    printf '  %-16s %5s s  %s\n' "${names[$i]}" "${seconds[$i]}" "$verdict"
 done
 find "$out" -name '*.json' -newer "$started" | sed "s|^$out/|  wrote |"
 rm -f "$started"
