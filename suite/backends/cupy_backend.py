@@ -49,6 +49,25 @@ extern "C" __global__ void suite_hold(unsigned long long wait_ns, unsigned long 
 """
 
 
+class _StreamProtocol:
+    """A torch stream seen through the CUDA stream protocol, which torch's streams (2.14) lack."""
+
+    def __init__(self, stream):
+        self.stream = stream  # kept alive as long as CuPy's view of it
+
+    def __cuda_stream__(self):
+        return 0, self.stream.cuda_stream
+
+
+def cupy_stream(torch_stream, device_index: int):
+    """A CuPy stream on the same CUDA stream as `torch_stream`: through the CUDA stream protocol where
+    CuPy has it (CuPy 14 deprecates ExternalStream), else by the raw handle."""
+    if hasattr(cupy.cuda.Stream, "from_external"):
+        protocol = torch_stream if hasattr(torch_stream, "__cuda_stream__") else _StreamProtocol(torch_stream)
+        return cupy.cuda.Stream.from_external(protocol)
+    return cupy.cuda.ExternalStream(torch_stream.cuda_stream, device_index)
+
+
 def _is_sticky(exc: BaseException) -> bool:
     return any(mark in str(exc) for mark in _STICKY)
 
@@ -239,13 +258,7 @@ class CupyBackend:
         current = torch.cuda.current_stream(self.device)
         s = self._streams.get(current.cuda_stream)
         if s is None:
-            # CuPy 14 prefers Stream.from_external, which needs the CUDA stream protocol; torch's
-            # streams do not implement it (torch 2.14), so the raw handle is the portable way.
-            if hasattr(current, "__cuda_stream__") and hasattr(cupy.cuda.Stream, "from_external"):
-                s = cupy.cuda.Stream.from_external(current)
-            else:
-                s = cupy.cuda.ExternalStream(current.cuda_stream, self.index)
-            self._streams[current.cuda_stream] = s
+            s = self._streams[current.cuda_stream] = cupy_stream(current, self.index)
         return s
 
     def launched(self, kernel_name: str) -> None:
