@@ -96,10 +96,3 @@ __device__ __forceinline__ compute_t<T> sample(const T* __restrict__ plane, cons
     for (int k = 0; k < 4; ++k) v[k] = point.valid[k] ? load_compute(plane + point.offset[k]) : C(0);
     return point.weight[0] * v[0] + point.weight[1] * v[1] + point.weight[2] * v[2] + point.weight[3] * v[3];
 }
-
-// Samples the plane at (y, x): sample(plane, bilinear_point(height, width, y, x)).
-template <typename T>
-__device__ __forceinline__ compute_t<T> bilinear_sample(const T* __restrict__ plane, int height, int width,
-                                                        compute_t<T> y, compute_t<T> x) {
-    return sample(plane, bilinear_point(height, width, y, x));
-}
