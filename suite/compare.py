@@ -250,17 +250,19 @@ def fingerprint(run: Run) -> dict:
     return _flatten({"device": device, "versions": run.env.get("versions") or {}})
 
 
+def _differences(a: dict, b: dict) -> list[str]:
+    """'key (a's value vs b's)' for every key whose values differ, sorted by key."""
+    return [f"{k} ({a.get(k)} vs {b.get(k)})" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
 def _timing_warnings(runs: Sequence[Run]) -> list[str]:
     """Runs timed with different protocols (cold vs hot, other stopping rules), files that say so."""
     timed = [r for r in runs if isinstance(r.env.get("timing"), dict)]
-    base = timed[0] if timed else None
     out = []
     for r in timed[1:]:
-        differ = [f"{k} ({base.env['timing'].get(k)} vs {r.env['timing'].get(k)})"
-                  for k in sorted(base.env["timing"].keys() | r.env["timing"].keys())
-                  if base.env["timing"].get(k) != r.env["timing"].get(k)]
+        differ = _differences(timed[0].env["timing"], r.env["timing"])
         if differ:
-            out.append(f"#{base.index} and #{r.index} were timed differently: " + ", ".join(differ))
+            out.append(f"#{timed[0].index} and #{r.index} were timed differently: " + ", ".join(differ))
     return out
 
 
@@ -270,8 +272,7 @@ def _warnings(runs: Sequence[Run]) -> list[str]:
         for b in runs[i + 1:]:
             if a.device != b.device or a.on_host != b.on_host:
                 continue
-            fa, fb = fingerprint(a), fingerprint(b)
-            differ = [f"{k} ({fa.get(k)} vs {fb.get(k)})" for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
+            differ = _differences(fingerprint(a), fingerprint(b))
             if differ:
                 out.append(f"#{a.index} and #{b.index} both ran on {a.device} but differ in: " + ", ".join(differ))
     out += _timing_warnings(runs)
