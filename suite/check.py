@@ -144,9 +144,9 @@ def check_one(inst: Instantiation, arch: str) -> KernelCheck:
 
 
 def run_check(instantiations, archs=DEFAULT_ARCHS) -> CheckReport:
-    """Compile every instantiation for every arch it is meant for (in parallel) and judge each. Raises InputError for
-    an unknown arch and BackendUnavailable when NVRTC or cuobjdump is missing; a kernel that does not
-    compile is a failed KernelCheck, not an exception."""
+    """Compile every instantiation for every arch it is meant for (in parallel) and judge each. Raises
+    InputError for an unknown arch and BackendUnavailable when NVRTC or cuobjdump is missing; a kernel
+    that does not compile is a failed KernelCheck, not an exception."""
     archs = tuple(archs)
     for arch in archs:
         arch_limits(arch)  # an unknown arch is bad usage: fail before compiling anything

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from suite import backends, cases, compare, compare_report, plot, report, results, resume, runner
+from suite import backends, cases, compare, compare_report, plot, report, results, resume, runner, timing
 from suite.errors import InputError, SuiteError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -94,9 +94,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     previous, todo = None, selected
     if args.resume:
         previous = resume.load_previous(args.resume, env)
-        timing = env["timing"]
+        protocol = env["timing"]
         env, todo = resume.environment(previous), [c for c in selected if c.id not in previous.results]
-        env.setdefault("timing", timing)  # a file from before the protocol was recorded
+        env.setdefault("timing", protocol)  # a file from before the protocol was recorded
         if not todo:
             out.print(f"nothing to resume: {escape(args.resume)} already holds all {len(selected)} selected cases")
             return EXIT_FAILED if any(not previous.results[c.id].passed for c in selected) else EXIT_OK
@@ -242,14 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save", nargs="?", const="", metavar="PATH",
                      help="write the results as JSON (default folder results/<device>/; never overwrites)")
     run.add_argument("--resume", metavar="RESULT.json",
-                     help="go on from a run saved incomplete (same device and commit): run only the cases it lacks and "
+                     help="go on from a run saved incomplete (same device, commit and timing): run only the cases it lacks and "
                           "save a new file holding all (default folder: that file's)")
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck")
     timed = run.add_argument_group("timing (defaults: the backend's protocol; on a GPU 0.5 % noise, 1 s, 10 to 2000 samples)")
-    timed.add_argument("--timer", choices=("cold", "hot"), default="cold",
+    timed.add_argument("--timer", choices=timing.TIMER_MODES, default="cold",
                        help="cold: L2 flushed before each launch (default); hot: --launches launches back to back")
     timed.add_argument("--launches", type=_positive(int), default=10, metavar="N", help="launches per hot sample (10)")
     timed.add_argument("--target-noise", type=_positive(float), metavar="PCT",

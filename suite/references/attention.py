@@ -65,8 +65,8 @@ def attention_reference(q, k, v, *, causal="none", scale=None, dtype=torch.float
     group = heads_q // heads_kv
     k = k.to(dtype).repeat_interleave(group, dim=1)
     v = v.to(dtype).repeat_interleave(group, dim=1)
+    q = (q if rows is None else q[:, :, rows.to(q.device)]).to(dtype)  # gather only when asked: a copy of q
     rows = torch.arange(seq_q) if rows is None else rows.cpu()
-    q = q[:, :, rows.to(q.device)].to(dtype)
     softmax_dtype = torch.promote_types(dtype, torch.float32)
 
     out = torch.empty(batch, heads_q, len(rows), head_dim, dtype=dtype, device=q.device)
