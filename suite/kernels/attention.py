@@ -71,6 +71,11 @@ TC_CANDIDATES = {
 AUTO = "auto"
 
 
+def _candidates() -> list[tuple[TileConfig, tuple[str, ...] | None]]:
+    """TC_CANDIDATES as tile configurations, with the architectures each is meant for."""
+    return [(TileConfig(hd, *shape), archs) for hd, shapes in TC_CANDIDATES.items() for shape, archs in shapes]
+
+
 def tile_label(cfg: TileConfig) -> str:
     """The name a case file gives a shape: BMxBNwWARPSsSTAGES, e.g. 128x64w8s2."""
     return f"{cfg.block_m}x{cfg.block_n}w{cfg.warps}s{cfg.stages}"
@@ -83,7 +88,7 @@ def tile_choices(kernel: str, head_dim: int) -> dict[str, TileConfig]:
             break
     else:
         raise InputError(f"{kernel} supports head dims up to {TILES[kernel][-1].head_tile}; got {head_dim}")
-    others = [TileConfig(default.head_tile, *shape) for shape, _ in TC_CANDIDATES.get(default.head_tile, ())] if kernel == TC else []
+    others = [cfg for cfg, _ in _candidates() if cfg.head_tile == default.head_tile] if kernel == TC else []
     return {tile_label(cfg): cfg for cfg in (default, *others)}
 
 
@@ -100,9 +105,7 @@ def tile_config(kernel: str, head_dim: int, tiles: str = AUTO) -> TileConfig:
 
 def all_configs(kernel: str) -> list[tuple[TileConfig, tuple[str, ...] | None]]:
     """Every shape `kernel` may launch, with the architectures it is meant for: defaults, candidates."""
-    defaults = [(cfg, None) for cfg in TILES[kernel]]
-    return defaults + ([(TileConfig(hd, *shape), archs) for hd, shapes in TC_CANDIDATES.items() for shape, archs in shapes]
-                       if kernel == TC else [])
+    return [(cfg, None) for cfg in TILES[kernel]] + (_candidates() if kernel == TC else [])
 
 
 def threads(cfg: TileConfig) -> int:
@@ -196,8 +199,8 @@ def checked_rows(seq_q: int) -> torch.Tensor | None:
     return torch.cat([torch.arange(EDGE_ROWS), drawn.sort().values, torch.arange(seq_q - EDGE_ROWS, seq_q)])
 
 
-_CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(TileConfig(hd, *shape)) for shape, _ in shapes)
-                            for hd, shapes in TC_CANDIDATES.items())
+_CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(cfg) for cfg, _ in _candidates() if cfg.head_tile == hd)
+                            for hd in TC_CANDIDATES)
 
 _SDPA_BACKENDS = {"sdpa_math": "MATH", "sdpa_flash": "FLASH_ATTENTION", "sdpa_efficient": "EFFICIENT_ATTENTION",
                   "sdpa_cudnn": "CUDNN_ATTENTION"}
