@@ -110,9 +110,21 @@ def _cmd_run(args, out: Console, err: Console) -> int:
 
         with err.status("measuring the device's copy bandwidth and matmul peaks"):
             peaks = env["device"]["peaks"] = measure_peaks(backend, sorted({c.dtype for c in selected}))
+    def everything(new: list) -> list:  # this run's results with the resumed file's
+        return resume.merged(previous, selected, new) if previous else list(new)
+
+    saved = None if save_to is None else results.ResultFile(save_to, env, shlex.join(["suite", *args.argv]))
+    finished: list = []
     with report.progress(err, len(todo)) as (on_start, on_done):
-        outcome = runner.run_cases(todo, backend, options, on_start, on_done, peaks=peaks)
-    shown = resume.merged(previous, selected, outcome.results) if previous else outcome.results
+        def done(result):
+            on_done(result)
+            finished.append(result)
+            saved.write(everything(finished), complete=False)  # a killed sweep keeps this case
+
+        if saved is not None:
+            saved.write(everything([]), complete=False)  # claims the name before the first case
+        outcome = runner.run_cases(todo, backend, options, on_start, on_done if saved is None else done, peaks=peaks)
+    shown = everything(outcome.results)
 
     device = env["device"].get("name", backend.name)
     out.print(report.results_table(shown, backend.name, device))
@@ -127,10 +139,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     if outcome.interrupted:
         out.print(f"[yellow]interrupted:[/] {len(outcome.results)} of {len(todo)} cases finished")
     out.print(report.closing_line(shown), markup=False, highlight=False)
-    if save_to is not None:
-        doc = results.document(env, shown, complete=not outcome.interrupted, command=shlex.join(["suite", *args.argv]))
-        saved = results.save(doc, save_to)
-        out.print(f"saved {escape(str(saved))}" + (" (marked incomplete: go on with --resume it)" if outcome.interrupted else ""))
+    if saved is not None:
+        path = saved.write(shown, complete=not outcome.interrupted, final=True)
+        out.print(f"saved {escape(str(path))}" + (" (marked incomplete: go on with --resume it)" if outcome.interrupted else ""))
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(not r.passed for r in shown) else EXIT_OK

@@ -1,7 +1,9 @@
 """The result schema, the environment fingerprint, and atomic save/load of result files.
 
-A result file is written once, atomically, under results/<device-slug>/, and never overwritten.
-`load` checks the schema and never modifies the file.
+A result file is written atomically under results/<device-slug>/ and never over another file: `save`
+writes one once; a `ResultFile` claims a free name and then keeps replacing its own file while a sweep
+runs, so a killed sweep leaves every finished case behind. `load` checks the schema and never modifies
+the file.
 """
 
 from __future__ import annotations
@@ -110,18 +112,29 @@ def default_path(env: dict, root: Path | None = None) -> Path:
     return (root or REPO_ROOT / "results") / device_slug(env) / f"{stamp}-{commit}.json"
 
 
+def _write_temporary(doc: dict, folder: Path, durable: bool = True) -> str:
+    """`doc` as JSON in a new hidden file in `folder` (the same file system as the final name)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1, allow_nan=True)
+            f.write("\n")
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
 def save(doc: dict, path: Path) -> Path:
     """Write `doc` to `path` atomically and without ever replacing an existing file: the data goes to
     a temporary file in the same folder, then is hard-linked to the final name (which fails if the
     name exists; a numbered name is tried instead)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".json")
+    tmp = _write_temporary(doc, path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, allow_nan=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
         for n in range(1000):
             target = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
             try:
@@ -132,6 +145,34 @@ def save(doc: dict, path: Path) -> Path:
         raise InputError(f"cannot find a free file name next to {path}")
     finally:
         os.unlink(tmp)
+
+
+class ResultFile:
+    """The result file of a sweep in progress, up to date after every finished case.
+
+    `write(results, complete)` puts the whole document (`env`, `command`, these results) in the file:
+    the first call claims a free name next to `target` as `save` does, later calls replace that same
+    file atomically (a temporary file renamed over it), so a reader, or a sweep killed at any moment,
+    only ever sees a whole earlier or a whole later version. Updates skip fsync: a killed process's
+    writes survive in the page cache, and the last write (`complete=True`, or the one after an
+    interruption) is made durable."""
+
+    def __init__(self, target: Path, env: dict, command: str):
+        self.target, self.env, self.command = Path(target), env, command
+        self.path: Path | None = None  # the claimed name, after the first write
+
+    def write(self, results: list[CaseResult], complete: bool, final: bool = False) -> Path:
+        doc = document(self.env, results, complete, self.command)
+        if self.path is None:
+            self.path = save(doc, self.target)
+            return self.path
+        tmp = _write_temporary(doc, self.path.parent, durable=final)
+        try:
+            os.replace(tmp, self.path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return self.path
 
 
 def load(path: Path) -> dict:

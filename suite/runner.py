@@ -49,7 +49,7 @@ def _metrics(family, case: Case, median_s: float, peaks: dict) -> dict:
 
 
 def _baselines(family, case: Case, inputs: dict, backend, timer, config, kernel_median: float) -> dict:
-    if backend.name == "host":
+    if not backend.baselines_comparable:
         return {name: {"skipped": HOST_BASELINE_SKIP} for name in case.baselines}
     out = {}
     for name in case.baselines:
@@ -60,9 +60,25 @@ def _baselines(family, case: Case, inputs: dict, backend, timer, config, kernel_
                 continue
             stats = timing.measure(fn, timer, config)
             out[name] = {"timing": stats.as_dict(), "speedup": stats.median_s / kernel_median}
-        except Exception as exc:  # a baseline that cannot run must not sink the case
+        except Exception as exc:  # a baseline that cannot run must not sink the case,
+            if backend.lost_context(exc, f"timing the baseline {name}"):
+                raise  # unless it took the device with it (cuDNN has faulted so): then the case is an error
             out[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
     return out
+
+
+def _error(exc: BaseException, backend, doing: str) -> str | None:
+    """The case's error text for `exc`, or None when `exc` is no error of the case (a bug: raise it).
+    Every error is offered to the backend first: a CUDA fault may surface in any call, and the sweep
+    must then leave this process."""
+    lost = backend.lost_context(exc, doing)
+    if isinstance(exc, SuiteError):
+        return str(exc)
+    # torch and the families raise these for impossible cases; record them against the case.
+    if lost or isinstance(exc, (RuntimeError, ValueError, TypeError, MemoryError)):
+        text = f"{type(exc).__name__}: {exc}"
+        return text if not lost or backend.context_lost in text else f"{backend.context_lost}. {text}"
+    return None
 
 
 def _coverage(launched, ref64) -> dict:
@@ -82,6 +98,7 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
     family = get_family(case.family)
     result = new_result(case)
     config = options.timing or backend.default_timing
+    doing = f"running {case.id}"
     try:
         inputs = family.make_inputs(case.params, case.dtype, case.seed, backend.device)
         launched = family.run(case.kernel, case.params, inputs, backend)
@@ -92,6 +109,7 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
         if not verdict.passed:
             result.status, result.error = "failed", verdict.detail
             return result  # a wrong kernel is not worth timing
+        doing = f"timing {case.id}"
         stats = timing.measure(launched.again, timer, config)
         backend.synchronize()
         result.timing = stats.as_dict()
@@ -103,13 +121,13 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
             return result
         result.metrics = _metrics(family, case, stats.median_s, peaks or {})
         if options.baselines:
+            doing = f"timing the baselines of {case.id}"
             result.baselines = _baselines(family, case, inputs, backend, timer, config, stats.median_s)
         result.status = "passed"
-    except SuiteError as exc:
-        result.error = str(exc)
-    except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
-        # torch and the families raise these for impossible cases; record them against the case.
-        result.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        result.error = _error(exc, backend, doing)
+        if result.error is None:
+            raise
     return result
 
 

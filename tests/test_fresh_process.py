@@ -10,6 +10,7 @@ import pickle
 import pytest
 
 from suite import cases, runner, timing
+from suite.backends import cuda_faults
 from suite.backends.host_backend import HostBackend
 from suite.errors import KernelFault
 
@@ -25,16 +26,43 @@ sweeps:
 """
 
 
+ILLEGAL_ADDRESS = "CUDA error: an illegal memory access was encountered"  # torch's words for the fault
+
+
 class FaultingHost(HostBackend):
-    """Loses its context at the first synchronize after `doom()`, as the CUDA backend does."""
+    """Once `doomed`, fails as a CUDA process after a kernel fault: the fault surfaces at the next
+    synchronize (`fault_in` "synchronize"), or as torch's RuntimeError from the event timer while the
+    kernel is timed ("timing") or while a baseline is timed ("baseline"), and every call after it fails
+    too. Whether an error is sticky is judged by CUDA's words, as the CUDA backend does."""
 
     doomed = False
+    fault_in = "synchronize"
 
     def synchronize(self):
-        if self.doomed and not self.context_lost:
+        if self.doomed and self.fault_in == "synchronize" and not self.context_lost:
             self.context_lost = "CUDA reported 'an illegal memory access was encountered' while running deform_im2col"
             raise KernelFault(self.context_lost)
         super().synchronize()
+
+    def lost_context(self, exc, doing):
+        if self.doomed and not self.context_lost and cuda_faults.is_sticky(exc):
+            self.context_lost = f"CUDA reported '{exc}' while {doing}"
+        return bool(self.context_lost)
+
+    def timer(self, mode="cold", launches=10):
+        return FaultingTimer(super().timer(mode, launches), self)
+
+
+class FaultingTimer:
+    def __init__(self, timer, backend):
+        self.timer, self.backend, self.doomed_kernel = timer, backend, None
+
+    def time_once(self, fn):
+        if self.backend.doomed:
+            self.doomed_kernel = self.doomed_kernel or fn  # the runner times the kernel before its baselines
+            if self.backend.fault_in == "timing" or (self.backend.fault_in == "baseline" and fn is not self.doomed_kernel):
+                raise RuntimeError(ILLEGAL_ADDRESS)
+        return self.timer.time_once(fn)
 
 
 @pytest.fixture
@@ -44,8 +72,8 @@ def four(tmp_path):
     return cases.load_cases([path])
 
 
-def _run(four, on_case_start, options=runner.RunOptions()):
-    backend, started, done = FaultingHost(), [], []
+def _run(four, on_case_start, options=runner.RunOptions(), backend=None):
+    backend, started, done = backend or FaultingHost(), [], []
 
     def on_start(case, index, total):
         started.append((case.id, index, total))
@@ -75,6 +103,47 @@ def test_after_a_lost_context_the_rest_runs_in_a_fresh_process(four):
     assert statuses == ["passed", "error", "passed", "passed"], [r.error for r in outcome.results]
     assert "illegal memory access" in outcome.results[1].error
     assert outcome.fresh_processes == 1 and not outcome.interrupted
+
+
+BASELINED = """\
+family: deform
+kernels: [deform_conv2d]
+baselines: [torchvision]
+dtypes: [float32]
+sweeps:
+  - name: three
+    tier: smoke
+    params: {batch: 1, in_channels: 2, out_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
+    sweep: {offset_groups: [1, 2], mask: [false, true]}
+"""
+
+
+@pytest.mark.parametrize("fault_in", ["timing", "baseline"])
+def test_a_fault_while_timing_the_kernel_or_a_baseline_hands_the_rest_to_a_fresh_process(tmp_path, fault_in):
+    path = tmp_path / "baselined.yaml"
+    path.write_text(BASELINED)
+    sweep = cases.load_cases([path])
+    backend = FaultingHost()
+    backend.fault_in, backend.baselines_comparable = fault_in, True  # baselines timed as on a GPU
+
+    def fault_in_the_second(backend, index):
+        backend.doomed = index >= 1
+
+    quick = runner.RunOptions(timing=timing.TimingConfig(warmup=0, min_samples=2, max_samples=2))
+    outcome = _run(sweep, fault_in_the_second, quick, backend)
+    statuses = [r.status for r in outcome.results]
+    assert statuses == ["passed", "error", "passed", "passed"], [r.error for r in outcome.results]
+    assert ILLEGAL_ADDRESS in outcome.results[1].error and outcome.fresh_processes == 1
+    assert ("baseline torchvision" in backend.context_lost) == (fault_in == "baseline")
+    assert "timing" in outcome.results[0].baselines["torchvision"]  # timed in the parent before the fault
+
+
+def test_errors_are_sticky_by_cuda_words_from_torch_and_cupy():
+    assert cuda_faults.is_sticky(RuntimeError(ILLEGAL_ADDRESS + "\nCUDA kernel errors might be reported ..."))
+    assert cuda_faults.is_sticky(RuntimeError("cudaErrorIllegalAddress: ILLEGAL_ADDRESS"))
+    assert cuda_faults.is_sticky(RuntimeError("CUDA error: device-side assert triggered"))
+    assert not cuda_faults.is_sticky(RuntimeError("CUDA error: out of memory"))
+    assert not cuda_faults.is_sticky(ValueError("shapes do not match"))
 
 
 def test_a_worker_that_dies_in_a_case_fails_that_case_only(four):

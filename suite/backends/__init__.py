@@ -14,6 +14,10 @@ Every backend offers the same small surface, modelled on CuPy's so that kernel c
     backend.default_timing               suite.timing.TimingConfig used when the user sets none
     backend.context_lost                 None, or why nothing more can run on this device in this
                                          process (a CUDA fault); the runner goes on in a fresh one
+    backend.lost_context(exc, doing) -> bool   asked on every error of a case: whether `exc` left the
+                                         device unusable here (then context_lost is set)
+    backend.baselines_comparable         whether PyTorch baselines timed here mean something next to
+                                         the kernels' times (not on the CPU emulation)
 """
 
 from __future__ import annotations

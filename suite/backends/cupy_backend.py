@@ -20,6 +20,7 @@ import numpy
 import torch
 
 from suite import KERNELS_DIR, timing
+from suite.backends.cuda_faults import is_sticky
 from suite.errors import KernelCompileError, KernelFault, KernelLaunchError
 from suite.kernels.compile_options import nvrtc_options
 
@@ -29,11 +30,6 @@ _CUDA_ERRORS = (cupy.cuda.driver.CUDADriverError, _rt.CUDARuntimeError)
 # CuPy passes a kernel argument by its bytes only; a same-size integer view lets dtypes CuPy lacks
 # (bfloat16, bool, float8) cross DLPack unchanged.
 _SAME_SIZE_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
-
-# Errors after which the CUDA context is unusable (CUDA calls them sticky).
-_STICKY = ("ILLEGAL_ADDRESS", "MISALIGNED_ADDRESS", "ILLEGAL_INSTRUCTION", "INVALID_PC", "HARDWARE_STACK_ERROR",
-           "LAUNCH_FAILED", "ASSERT", "LAUNCH_TIMEOUT", "illegal memory access", "misaligned address",
-           "illegal instruction", "unspecified launch failure", "device-side assert", "launch timed out")
 
 # Device busy-wait for timing.CudaEventTimer: spins for `wait_ns` of globaltimer and reports the SM
 # cycles it took, which gives the SM clock of that moment.
@@ -66,10 +62,6 @@ def cupy_stream(torch_stream, device_index: int):
         protocol = torch_stream if hasattr(torch_stream, "__cuda_stream__") else _StreamProtocol(torch_stream)
         return cupy.cuda.Stream.from_external(protocol)
     return cupy.cuda.ExternalStream(torch_stream.cuda_stream, device_index)
-
-
-def _is_sticky(exc: BaseException) -> bool:
-    return any(mark in str(exc) for mark in _STICKY)
 
 
 @functools.lru_cache(maxsize=None)
@@ -120,7 +112,7 @@ class CupyKernel:
             try:
                 self._raw(tuple(grid), tuple(block), tuple(device_args), shared_mem=shared_mem)
             except _CUDA_ERRORS as exc:
-                if _is_sticky(exc):
+                if is_sticky(exc):
                     raise backend.lost(exc, f"launching {self.name}") from None
                 raise KernelLaunchError(
                     f"launch of {self.name} (grid {tuple(grid)}, block {tuple(block)}, {shared_mem} bytes of dynamic "
@@ -170,6 +162,7 @@ class CupyModule:
 class CupyBackend:
     name = "cupy"
     default_timing = timing.GPU_TIMING
+    baselines_comparable = True
 
     def __init__(self):
         self.index = torch.cuda.current_device()
@@ -268,6 +261,13 @@ class CupyBackend:
         if self.context_lost:
             raise KernelFault(f"the CUDA context was lost earlier ({self.context_lost}); nothing more can run on "
                               "the GPU in this process")
+
+    def lost_context(self, exc: BaseException, doing: str) -> bool:
+        """Whether `exc`, raised anywhere while `doing` something (a launch, an event, a torch call, a
+        baseline), means this process's CUDA context is unusable; records it in `context_lost`."""
+        if not self.context_lost and is_sticky(exc):
+            self.lost(exc, doing)
+        return bool(self.context_lost)
 
     def lost(self, exc: BaseException, doing: str) -> KernelFault:
         """Record that the context is gone; the error to raise."""

@@ -54,6 +54,7 @@ class HostBackend:
     name = "host"
     device = torch.device("cpu")
     context_lost = None  # a kernel fault here is an exception, never the end of the process's device
+    baselines_comparable = False  # CPU times of PyTorch say nothing next to the emulation's
 
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
         checks = check_set(checks)
@@ -100,6 +101,11 @@ class HostBackend:
 
     def synchronize(self) -> None:
         """Launches are synchronous on the host: nothing is ever pending."""
+
+    def lost_context(self, exc: BaseException, doing: str) -> bool:
+        """Whether the device is unusable in this process after `exc`: never through a fault here
+        (`context_lost` stays None unless a test's stand-in for a GPU sets it)."""
+        return bool(self.context_lost)
 
     default_timing = HOST_TIMING
 
