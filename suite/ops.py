@@ -192,7 +192,7 @@ def _grid_stride_launch(backend, source, name_expressions, kernel_name, g: Defor
     largest = max(*(t.numel() for t in tensors), n + blocks * DEFORM_THREADS)
     index = np.int32 if largest <= INDEX32_LIMIT else np.int64
     kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index, g.channel_chunk))
-    return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
+    return kernel.bind((blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
 
 
 def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):

@@ -8,9 +8,9 @@ The median is the headline; min, quartiles and noise come with it.
 Timers: `WallTimer` (the CPU emulation) and `CudaEventTimer` (a GPU: CUDA events, cold samples with
 the L2 cache flushed before the launch, or hot samples of N back-to-back launches). A timer may tell
 `measure` about its last sample through two attributes, which end up in `Stats.flags`:
-`clock_mhz` (the SM clock measured on the device just before the sample) and `host_bound` (the
-host took longer to enqueue the launches than the device was kept busy, so the sample may include
-idle device time).
+`clock_mhz` (the SM clock over the sample, from device stamps taken just before and just after its
+launches) and `host_bound` (the host took longer to enqueue the launches than the device was kept
+busy, so the sample may include idle device time).
 """
 
 from __future__ import annotations
@@ -177,15 +177,17 @@ class CudaEventTimer:
 
     Per sample: `flush()` (cold samples: write a buffer larger than the L2 cache), `hold(seconds)`
     (a device busy-wait that covers the host's launch overhead, so the start event is not reached
-    before the work is queued; it returns a callable giving the SM clock it measured), start event,
-    `launches` calls of fn back to back, end event. The sample is the event time per launch.
+    before the work is queued), `probe.stamp(0)`, start event, `launches` calls of fn back to back,
+    end event, `probe.stamp(1)`. The sample is the event time per launch; `probe.mhz()`, read once the
+    work is done, is the SM clock between the two stamps, so a clock that drops while the kernel runs
+    is seen (nvbench brackets its measured region the same way).
 
-    `event` makes one timing event; tests pass a fake one to run this on the CPU.
+    `event` makes one timing event; tests pass a fake one (and a fake probe) to run this on the CPU.
     """
 
-    def __init__(self, *, flush: Callable[[], object] | None = None,
-                 hold: Callable[[float], Callable[[], float | None]] | None = None,
-                 launches: int = 1, rated_clock_mhz: float | None = None, event: Callable[[], object] | None = None):
+    def __init__(self, *, flush: Callable[[], object] | None = None, hold: Callable[[float], object] | None = None,
+                 probe=None, launches: int = 1, rated_clock_mhz: float | None = None,
+                 event: Callable[[], object] | None = None):
         if launches < 1:
             raise ValueError("CudaEventTimer: launches must be >= 1")
         if event is None:
@@ -193,7 +195,7 @@ class CudaEventTimer:
 
             def event():
                 return torch.cuda.Event(enable_timing=True)
-        self.flush, self.hold, self.launches = flush, hold, launches
+        self.flush, self.hold, self.probe, self.launches = flush, hold, probe, launches
         self.rated_clock_mhz = rated_clock_mhz
         self.name = f"CUDA events ({'cold: L2 flushed' if flush else f'hot: {launches} back-to-back launches'})"
         self._start, self._end = event(), event()
@@ -204,15 +206,20 @@ class CudaEventTimer:
     def time_once(self, fn: Callable[[], object]) -> float:
         if self.flush is not None:
             self.flush()
-        clock = self.hold(self._hold_s) if self.hold is not None else None
+        if self.hold is not None:
+            self.hold(self._hold_s)
+        if self.probe is not None:
+            self.probe.stamp(0)
         self._start.record()
         t0 = time.perf_counter()
         for _ in range(self.launches):
             fn()
         enqueue_s = time.perf_counter() - t0
         self._end.record()
+        if self.probe is not None:
+            self.probe.stamp(1)
         self._end.synchronize()
-        self.clock_mhz = clock() if clock is not None else None
+        self.clock_mhz = self.probe.mhz() if self.probe is not None else None
         self.host_bound = enqueue_s > self._hold_s
         self._hold_s = min(max(2 * enqueue_s, MIN_HOLD_S), MAX_HOLD_S)
         return self._start.elapsed_time(self._end) / 1e3 / self.launches

@@ -17,7 +17,7 @@ SOURCE = r"""
 template <typename T>
 __global__ void axpy(const T* x, T* y, float a, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) y[i] = (T)(a * (float)x[i] + (float)y[i]);
+    if (i < n) y[i] = (T)a * x[i] + y[i];  // in T: the double instantiation is held to float64 tolerances
 }
 
 extern "C" __global__ void reverse_in_smem(const float* x, float* y, int n) {
@@ -75,6 +75,25 @@ def test_launches_follow_torch_current_stream(backend, module):
         kernel(((n + 255) // 256,), (256,), (x, y, numpy.float32(1.0), numpy.int32(n)))
         total = y.sum()
     assert total.item() == 5.0 * n
+
+
+def test_a_bound_launch_makes_its_cupy_views_once(backend, module, monkeypatch):
+    import cupy
+    import torch
+
+    conversions, real = [], cupy.from_dlpack
+    monkeypatch.setattr(cupy, "from_dlpack", lambda tensor: conversions.append(tensor.shape) or real(tensor))
+    gen = torch.Generator(device=backend.device).manual_seed(3)
+    n = 1000
+    x, y = (torch.randn(n, device=backend.device, generator=gen) for _ in range(2))
+    expected = y + 5 * 0.5 * x
+    launch = module.get_function("axpy<float>").bind(((n + 127) // 128,), (128,), (x, y, numpy.float32(0.5), numpy.int32(n)))
+    assert len(conversions) == 2
+    for _ in range(5):
+        launch()
+    backend.synchronize()
+    assert len(conversions) == 2
+    torch.testing.assert_close(y, expected)
 
 
 def test_bad_arguments_name_the_kernel_and_argument(backend, module):

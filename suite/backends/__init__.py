@@ -8,6 +8,7 @@ Every backend offers the same small surface, modelled on CuPy's so that kernel c
     backend.load_module(source, name_expressions, options=()) -> module   (cached)
     module.get_function(name_expression) -> kernel
     kernel(grid, block, args, shared_mem=0)      args: torch tensors on backend.device, numpy scalars
+    kernel.bind(grid, block, args, shared_mem=0) -> launch()   the same launch, arguments converted once
     kernel.max_dynamic_shared_size_bytes = N     opt-in above 48 KiB, as on the GPU
     backend.synchronize()
     backend.timer() -> timer             suite.timing timer: time_once(fn) -> seconds

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Callable
 
 import cupy
 import numpy
@@ -21,6 +22,7 @@ import torch
 
 from suite import KERNELS_DIR, timing
 from suite.backends.cuda_faults import is_sticky
+from suite.backends.cuda_stream import stream_protocol
 from suite.errors import KernelCompileError, KernelFault, KernelLaunchError
 from suite.kernels.compile_options import nvrtc_options
 
@@ -31,36 +33,34 @@ _CUDA_ERRORS = (cupy.cuda.driver.CUDADriverError, _rt.CUDARuntimeError)
 # (bfloat16, bool, float8) cross DLPack unchanged.
 _SAME_SIZE_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
-# Device busy-wait for timing.CudaEventTimer: spins for `wait_ns` of globaltimer and reports the SM
-# cycles it took, which gives the SM clock of that moment.
-_HOLD_SOURCE = r"""
-extern "C" __global__ void suite_hold(unsigned long long wait_ns, unsigned long long* out) {
+# For timing.CudaEventTimer: `suite_hold` spins for `wait_ns` of globaltimer (it covers the host's
+# launch overhead); `suite_clock_stamp`, launched with a block per SM, writes the globaltimer and the
+# cycle counter of SM 0 (cycle counters are per SM, so both stamps of a sample must come from one).
+_TIMING_SOURCE = r"""
+extern "C" __global__ void suite_hold(unsigned long long wait_ns) {
     unsigned long long t0, t;
-    long long c0 = clock64();
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
     do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < wait_ns);
-    out[0] = (unsigned long long)(clock64() - c0);
-    out[1] = t - t0;
+}
+
+extern "C" __global__ void suite_clock_stamp(unsigned long long* out) {
+    unsigned int sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    if (sm == 0) {
+        unsigned long long ns;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+        out[0] = ns;
+        out[1] = (unsigned long long)clock64();
+    }
 }
 """
-
-
-class _StreamProtocol:
-    """A torch stream seen through the CUDA stream protocol, which torch's streams (2.14) lack."""
-
-    def __init__(self, stream):
-        self.stream = stream  # kept alive as long as CuPy's view of it
-
-    def __cuda_stream__(self):
-        return 0, self.stream.cuda_stream
 
 
 def cupy_stream(torch_stream, device_index: int):
     """A CuPy stream on the same CUDA stream as `torch_stream`: through the CUDA stream protocol where
     CuPy has it (CuPy 14 deprecates ExternalStream), else by the raw handle."""
     if hasattr(cupy.cuda.Stream, "from_external"):
-        protocol = torch_stream if hasattr(torch_stream, "__cuda_stream__") else _StreamProtocol(torch_stream)
-        return cupy.cuda.Stream.from_external(protocol)
+        return cupy.cuda.Stream.from_external(stream_protocol(torch_stream))
     return cupy.cuda.ExternalStream(torch_stream.cuda_stream, device_index)
 
 
@@ -105,21 +105,34 @@ class CupyKernel:
                                     f"(this GPU allows at most {self._backend.smem_optin} per block): {exc}") from None
 
     def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
+        self.bind(grid, block, args, shared_mem)()
+
+    def bind(self, grid, block, args, shared_mem: int = 0) -> Callable[[], None]:
+        """This launch as a zero-argument callable with the tensors' CuPy views made once, here: each
+        DLPack conversion switches devices (and, off the default stream, records and waits on an
+        event), host time that a relaunch (pytest-benchmark's rounds, hot samples) must not pay."""
         backend = self._backend
         backend.check_usable()
+        grid, block = tuple(grid), tuple(block)
         with backend.stream():
-            device_args = [self._device_arg(i, a) for i, a in enumerate(args)]
-            try:
-                self._raw(tuple(grid), tuple(block), tuple(device_args), shared_mem=shared_mem)
-            except _CUDA_ERRORS as exc:
-                if is_sticky(exc):
-                    raise backend.lost(exc, f"launching {self.name}") from None
-                raise KernelLaunchError(
-                    f"launch of {self.name} (grid {tuple(grid)}, block {tuple(block)}, {shared_mem} bytes of dynamic "
-                    f"shared memory) was refused: {exc}. Check the launch geometry against the GPU's limits; above "
-                    f"48 KiB of dynamic shared memory set kernel.max_dynamic_shared_size_bytes first "
-                    f"(now {self.max_dynamic_shared_size_bytes}, at most {backend.smem_optin})") from None
-        backend.launched(self.name)
+            device_args = tuple(self._device_arg(i, a) for i, a in enumerate(args))
+
+        def launch() -> None:
+            backend.check_usable()
+            with backend.stream():
+                try:
+                    self._raw(grid, block, device_args, shared_mem=shared_mem)
+                except _CUDA_ERRORS as exc:
+                    if is_sticky(exc):
+                        raise backend.lost(exc, f"launching {self.name}") from None
+                    raise KernelLaunchError(
+                        f"launch of {self.name} (grid {grid}, block {block}, {shared_mem} bytes of dynamic shared "
+                        f"memory) was refused: {exc}. Check the launch geometry against the GPU's limits; above 48 KiB "
+                        f"of dynamic shared memory set kernel.max_dynamic_shared_size_bytes first "
+                        f"(now {self.max_dynamic_shared_size_bytes}, at most {backend.smem_optin})") from None
+            backend.launched(self.name)
+
+        return launch
 
     def _device_arg(self, i: int, arg):
         if isinstance(arg, torch.Tensor):
@@ -178,7 +191,7 @@ class CupyBackend:
         self._modules: dict[tuple, tuple] = {}  # (source, exprs, options) -> (file stamp, module)
         self._streams: dict[int, object] = {}
         self._flush_buffer = None
-        self._hold_kernel = self._hold_out = None
+        self._timing_module = None
 
     # --- the backend interface -------------------------------------------------------------------
 
@@ -240,9 +253,10 @@ class CupyBackend:
         """`cold`: one launch per sample after flushing L2 (the headline, as nvbench does);
         `hot`: `launches` back-to-back launches per sample, caches warm."""
         timing.check_timer_mode(mode, launches)
+        common = dict(hold=self.hold, probe=self.clock_probe(), rated_clock_mhz=self.rated_clock_mhz)
         if mode == "cold":
-            return timing.CudaEventTimer(flush=self.flush_l2, hold=self.hold, rated_clock_mhz=self.rated_clock_mhz)
-        return timing.CudaEventTimer(hold=self.hold, launches=launches, rated_clock_mhz=self.rated_clock_mhz)
+            return timing.CudaEventTimer(flush=self.flush_l2, **common)
+        return timing.CudaEventTimer(launches=launches, **common)
 
     # --- used by kernels and timers -------------------------------------------------------------
 
@@ -284,18 +298,40 @@ class CupyBackend:
             self._flush_buffer = torch.empty(nbytes, dtype=torch.uint8, device=self.device)
         self._flush_buffer.zero_()
 
-    def hold(self, seconds: float):
-        """Busy-wait `seconds` on the device (enqueued now); returns a callable giving the SM clock in
-        MHz during the wait, to call once the queued work has finished."""
-        if self._hold_kernel is None:
-            self._hold_kernel = cupy.RawKernel(_HOLD_SOURCE, "suite_hold")
-            self._hold_out = torch.zeros(2, dtype=torch.int64, device=self.device)
-        out = self._hold_out
+    def _timing_kernel(self, name: str):
+        if self._timing_module is None:
+            self._timing_module = cupy.RawModule(code=_TIMING_SOURCE)
+        return self._timing_module.get_function(name)
+
+    def hold(self, seconds: float) -> None:
+        """Busy-wait `seconds` on the device (enqueued now)."""
         with self.stream():
-            self._hold_kernel((1,), (1,), (numpy.uint64(int(seconds * 1e9)), cupy.from_dlpack(out)))
+            self._timing_kernel("suite_hold")((1,), (1,), (numpy.uint64(int(seconds * 1e9)),))
 
-        def clock_mhz() -> float | None:
-            cycles, ns = out.tolist()
-            return cycles / ns * 1e3 if ns > 0 else None
+    def clock_probe(self) -> "ClockProbe":
+        """The SM clock between two points of the stream (timing.CudaEventTimer's `probe`)."""
+        return ClockProbe(self)
 
-        return clock_mhz
+
+class ClockProbe:
+    """stamp(0) and stamp(1) enqueue a device stamp each; mhz(), once both ran, is SM 0's cycles over
+    the nanoseconds between them (None when no block of a stamp landed on SM 0)."""
+
+    def __init__(self, backend: CupyBackend):
+        self._backend = backend
+        self._stamps = torch.zeros(2, 2, dtype=torch.int64, device=backend.device)
+        self._views = [cupy.from_dlpack(row) for row in self._stamps]  # made once: no conversion per sample
+        self._kernel = backend._timing_kernel("suite_clock_stamp")
+        self._blocks = _attribute(_rt.cudaDevAttrMultiProcessorCount, backend.index) or 1
+
+    def stamp(self, slot: int) -> None:
+        with self._backend.stream():
+            if slot == 0:
+                self._stamps.zero_()  # a stamp no block wrote reads as 0, never as the last sample's
+            self._kernel((self._blocks,), (1,), (self._views[slot],))
+
+    def mhz(self) -> float | None:
+        (ns0, cycles0), (ns1, cycles1) = self._stamps.tolist()  # waits for the second stamp
+        if not (ns0 and ns1) or ns1 <= ns0:
+            return None
+        return (cycles1 - cycles0) / (ns1 - ns0) * 1e3

@@ -175,7 +175,7 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
             np.int32(causal_offset(mode, seq_q, seq_k)))
     grid = (-(-seq_q // cfg.block_m), heads_q, batch)
     block = (threads(cfg), 1, 1)
-    return lambda: fn(grid, block, args, shared_mem=smem)
+    return fn.bind(grid, block, args, shared_mem=smem)
 
 
 def _heads_kv(params) -> int:
