@@ -62,3 +62,21 @@ def test_bad_result_files_name_the_file(tmp_path, content, words):
     with pytest.raises(InputError, match=words) as info:
         results.load(path)
     assert str(path) in str(info.value)
+
+
+def test_a_result_file_claims_a_free_name_then_keeps_replacing_only_its_own(tmp_path):
+    env, doc = _doc(3)
+    cases = [results.CaseResult(**c) for c in doc["cases"]]
+    target = tmp_path / "run.json"
+    results.save(doc, target)  # someone else's file already has the name
+    others = target.read_bytes()
+    live = results.ResultFile(target, env, "suite run --save")
+    claimed = live.write([], complete=False)
+    assert claimed != target and claimed.parent == tmp_path
+    for n in range(1, 4):
+        assert live.write(cases[:n], complete=False) == claimed
+        now = results.load(claimed)
+        assert now["complete"] is False and [c["id"] for c in now["cases"]] == [c.id for c in cases[:n]]
+    assert live.write(cases, complete=True, final=True) == claimed and results.load(claimed)["complete"] is True
+    assert target.read_bytes() == others
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, claimed.name])  # no temporary left
