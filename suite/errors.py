@@ -31,6 +31,10 @@ class KernelLaunchError(SuiteError):
     """A launch was refused before it ran: bad arguments or a launch limit of the architecture."""
 
 
+class ValidationError(SuiteError):
+    """A case cannot be judged: its reference gives no usable bound (e.g. it overflows in the kernel's dtype)."""
+
+
 class KernelFault(SuiteError):
     """A kernel misbehaved while running: invalid access, barrier divergence, deadlock, race, crash."""
 

@@ -5,6 +5,8 @@ float16/bfloat16 (FlashAttention's rule): max|out - ref64| <= 2 * max|ref_lowp -
 ref_lowp is the same reference computed in the kernel's dtype: a kernel may be at most twice as far
 from the exact answer as PyTorch's own arithmetic in that dtype.
 NaN in the output never passes (outputs are poisoned with NaN, so this also catches unwritten elements).
+A low-precision reference that overflows (+-inf where the float64 one is finite) gives no bound at
+all: the case is an error (ValidationError), never a pass.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from suite.errors import ValidationError
 from suite.kernels.family import Tolerance
 
 
@@ -71,6 +74,14 @@ def check(out: torch.Tensor, ref64: torch.Tensor, ref_lowp: torch.Tensor | None,
         return Verdict(passed, rule, max_err, allowed, None, nan_count, detail)
 
     lowp = ref_lowp.detach().to("cpu", torch.float64)
+    overflow = torch.isinf(lowp) & torch.isfinite(ref64)
+    if overflow.any():
+        worst = int(overflow.flatten().nonzero()[0])
+        raise ValidationError(
+            f"the reference in the kernel's dtype overflows in {int(overflow.sum())} of {out.numel()} elements (first at "
+            f"{_worst_index(worst, out.shape)}: {float(lowp.flatten()[worst])} where the float64 reference is "
+            f"{float(ref64.flatten()[worst]):.6g}), so the low-precision rule gives no bound: choose inputs whose "
+            "results fit the dtype")
     lowp_diff = (lowp - ref64).abs()
     lowp_diff = torch.where(lowp == ref64, torch.zeros_like(lowp_diff), lowp_diff)
     lowp_err = float(lowp_diff.nan_to_num(nan=0.0).max()) if lowp_diff.numel() else 0.0

@@ -56,6 +56,23 @@ def test_a_wrong_result_fails_the_case_and_exits_1(tiny, capsys, monkeypatch):
     assert "FAIL" in out and "mask=true" in out
 
 
+def test_an_overflowing_low_precision_reference_makes_the_case_an_error(tiny, capsys, monkeypatch):
+    family = get_family("deform")
+    real = family.reference
+
+    def overflowing(kernel, params, inputs, dtype):
+        ref64, ref_lowp = real(kernel, params, inputs, dtype)
+        if ref_lowp is not None:  # bfloat16 cases: the kernel's-dtype reference overflows in one element
+            ref_lowp = ref_lowp.clone()
+            ref_lowp.view(-1)[0] = float("inf")
+        return ref64, ref_lowp
+
+    monkeypatch.setattr(family, "reference", overflowing)
+    code, out, _ = run(capsys, "run", str(tiny), "--backend", "host")
+    assert code == 1 and "2 passed, 2 failed" in out.splitlines()
+    assert out.count("overflows") == 2 and "ERROR" in out
+
+
 def test_bad_case_file_exits_2_with_file_and_line(tmp_path, capsys):
     bad = tmp_path / "broken.yaml"
     bad.write_text(TINY.replace("height: 5", "hieght: 5"))

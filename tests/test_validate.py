@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from suite.errors import ValidationError
 from suite.kernels.family import Tolerance
 from suite.validate import check
 
@@ -72,3 +73,15 @@ def test_matching_infinities_are_exact_and_empty_outputs_pass():
     assert check(ref.clone(), ref, None, Tolerance()).passed
     empty = torch.empty(0, 5, dtype=torch.float64)
     assert check(empty, empty, None, Tolerance()).passed
+
+
+@pytest.mark.parametrize("dtype, big", [(torch.float16, 7e4), (torch.bfloat16, 1e39)])
+def test_an_overflowing_low_precision_reference_is_an_error_never_a_pass(dtype, big):
+    ref64 = _ref()
+    i, j = int(torch.randint(0, 7, (1,), generator=G)), int(torch.randint(0, 33, (1,), generator=G))
+    ref64[i, j] = big * float(torch.sign(ref64[i, j]))  # finite in float64, +-inf in the kernel's dtype
+    ref_lowp = ref64.to(dtype)
+    assert torch.isinf(ref_lowp[i, j])
+    for out in (torch.full_like(ref64, 123.0), ref64.clone()):  # a wrong output and a right one: neither passes
+        with pytest.raises(ValidationError, match=rf"overflows in 1 of 231 elements \(first at \({i}, {j}\)"):
+            check(out, ref64, ref_lowp, Tolerance(eps=1e-3))
