@@ -48,6 +48,49 @@ def test_verdicts_call_real_differences_and_not_noise():
     assert few.label == "SAME" and few.p is None and "too few samples" in few.note
 
 
+@pytest.mark.parametrize("seed", [21, 22, 23])
+@pytest.mark.parametrize("factor, label", [(1.01, "SAME"), (1 / 1.01, "SAME"), (1.03, "SLOW"), (1 / 1.03, "FAST")])
+def test_a_significant_change_counts_only_beyond_the_practical_threshold_on_both_sides(seed, factor, label):
+    # 0.1 % noise: even a 1 % shift is highly significant; only the 2 % threshold keeps it SAME
+    verdict = compare.judge(samples(1e-3, 0.001, seed=seed), samples(1e-3 * factor, 0.001, seed=seed + 100))
+    assert verdict.p < compare.ALPHA and verdict.label == label
+
+
+@pytest.mark.parametrize("n_base, n_other", [(5, 30), (30, 5), (40, compare.MIN_SAMPLES - 1)])
+def test_too_few_samples_on_either_side_is_same_whatever_the_other_side_has(n_base, n_other):
+    base, other = samples(1e-3, n=n_base, seed=31), samples(1.5e-3, n=n_other, seed=32)
+    verdict = compare.judge(base, other)
+    assert verdict.label == "SAME" and verdict.p is None and f"{n_base} and {n_other}" in verdict.note
+    assert compare.mann_whitney_p(base, other) < compare.ALPHA  # a real difference, left unjudged
+
+
+def test_unequal_sample_counts_are_judged_once_each_side_has_enough():
+    verdict = compare.judge(samples(1e-3, n=compare.MIN_SAMPLES, seed=33), samples(1.5e-3, n=40, seed=34))
+    assert verdict.label == "SLOW" and verdict.p < compare.ALPHA
+
+
+def _shift_with_p_between(base, low, high, faster):
+    """`base` scaled by the smallest factor (above 1, or below 1 when `faster`) whose U test against
+    `base` gives low < p < high, found by search; None when no factor does."""
+    for step in range(1, 400):
+        factor = 1 + step * 0.0005
+        other = [x / factor if faster else x * factor for x in samples(1e-3, 0.05, seed=42)]
+        if low < compare.mann_whitney_p(base, other) < high:
+            return other
+    return None
+
+
+@pytest.mark.parametrize("faster", [False, True])
+def test_a_p_value_between_0_01_and_0_05_is_not_significant(faster):
+    base = samples(1e-3, 0.05, seed=41)
+    other = _shift_with_p_between(base, 0.01, 0.05, faster)
+    assert other is not None
+    verdict = compare.judge(base, other)
+    assert 0.01 < verdict.p < 0.05
+    assert abs(math.log(verdict.ratio)) > math.log(1 + compare.PRACTICAL)  # a change big enough to matter...
+    assert verdict.label == "SAME"  # ...but not significant at ALPHA = 0.01
+
+
 def _two_runs(tmp_path, slow_factor=1.2, env_b=None):
     """Base: a1 a2 a3 (family attn), d1 (family deform), only_a. Other: a1 x slow_factor, a2 same,
     a3 x 0.7, d1 same, only_b, and no only_a."""
