@@ -74,7 +74,13 @@ def test_stats_round_trip_and_bad_config():
 
 
 def test_hot_wall_timer_times_each_call_of_a_sample():
-    calls = []
+    rng = random.Random(8)
+    sleeps = [rng.uniform(0.002, 0.004) for _ in range(5)]
+    calls = iter(sleeps)
     timer = timing.WallTimer(launches=5)
-    seconds = timer.time_once(lambda: (calls.append(1), time.sleep(0.002)))
-    assert len(calls) == 5 and 0.002 <= seconds < 0.05
+    t0 = time.perf_counter()
+    seconds = timer.time_once(lambda: time.sleep(next(calls)))
+    total = time.perf_counter() - t0
+    assert next(calls, None) is None  # all five calls ran
+    # the time per call: the mean sleep at least, and a fifth of what the whole sample took at most
+    assert statistics.mean(sleeps) <= seconds <= total / 5
