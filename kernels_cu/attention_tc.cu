@@ -14,7 +14,8 @@
 // Layouts: q/k/v/o are [batch, heads, seq, head_dim] with unit stride along head_dim and the other
 // strides (elements) passed in; query head h reads KV head h / (heads_q / heads_kv). Rows of q, k, v
 // must start 16-byte aligned and hold a multiple of 8 elements (the caller pads head_dim with zeros
-// when needed); o has no alignment requirement.
+// when needed); o has no alignment requirement. lse: null, or [batch, heads_q, seq_q] contiguous
+// fp32 that receives each row's log-sum-exp of the base-2 scaled scores (softmax_log2_sum_exp).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -79,7 +80,7 @@ __device__ __forceinline__ void load_tile_async(T* tile, const T* src, long long
 template <typename T, int HD, int BM, int BN, int NWARPS, int STAGES>
 __global__ void __launch_bounds__(NWARPS * 32, 1)
     attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
-                 int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim, long long q_sb, long long q_sh,
+                 float* __restrict__ lse, int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim, long long q_sb, long long q_sh,
                  long long q_ss, long long k_sb, long long k_sh, long long k_ss, long long v_sb, long long v_sh,
                  long long v_ss, long long o_sb, long long o_sh, long long o_ss, float scale_log2, int causal,
                  int causal_offset) {
@@ -263,8 +264,12 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const float inv = softmax_inverse_sum(group_sum<4>(row_sum[mt][h]));
+      const float sum = group_sum<4>(row_sum[mt][h]);
+      const float inv = softmax_inverse_sum(sum);
       const int row = mt * 16 + g + 8 * h;
+      if (lse != nullptr && t == 0 && m0 + warp_row0 + row < seq_q)
+        lse[((long long)batch * heads_q + head) * seq_q + m0 + warp_row0 + row] =
+            softmax_log2_sum_exp(row_max[mt][h], sum);
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt)
         *reinterpret_cast<typename Pair<T>::type*>(o_stage + row * LD + dt * 8 + 2 * t) =

@@ -21,7 +21,7 @@ import torch
 from suite import KERNELS_DIR
 from suite.backends import backend_for_tensor
 from suite.errors import OpArgumentError
-from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, launcher
+from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, backward_launcher, launcher
 from suite.references.attention import causal_mode
 from suite.references.deform import output_size, pair
 
@@ -398,13 +398,39 @@ def _check_inputs(q, k, v) -> None:
         raise OpArgumentError(f"attention: batch ({batch}) and q's heads ({heads_q}) must be at most {GRID_YZ_MAX}")
 
 
-def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tensor:
+class _Attention(torch.autograd.Function):
+    """The forward kernel (keeping each row's log-sum-exp) and, for the gradients, the backward
+    kernels of kernels_cu/attention_bwd.cu: no reference recompute."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mode, scale, backend, deterministic):
+        out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
+        if out.numel():
+            launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, backend, lse=lse)()
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.settings = (mode, scale, backend, deterministic)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, out, lse = ctx.saved_tensors
+        grads = [torch.zeros(t.shape, dtype=t.dtype, device=t.device) for t in (q, k, v)]
+        if out.numel():
+            backward_launcher(q, k, v, out, lse, grad_out, *grads, *ctx.settings)()
+        return (*grads, None, None, None, None)
+
+
+def attention(q, k, v, *, causal=False, scale=None, backend=None, deterministic=None) -> torch.Tensor:
     """softmax(q k^T * scale, masked) v for q [B, Hq, Sq, D], k and v [B, Hkv, Sk, D], Hq % Hkv == 0.
 
     causal: False; True (= SDPA's is_causal: query i sees keys j <= i); "top_left" (the same);
     "bottom_right" (FlashAttention: query i sees keys j <= i + Sk - Sq; a row seeing no key gives 0).
     scale defaults to 1/sqrt(D). Inputs may be non-contiguous. Accumulation is in float32.
     backend: None (by the tensors' device), "cupy", "host" or a backend object.
+    Differentiable: when q, k or v requires grad, the gradients come from the backward kernels.
+    deterministic: dQ without atomics, bitwise reproducible (default:
+    torch.are_deterministic_algorithms_enabled()); dK and dV are reproducible in both modes.
     """
     _check_inputs(q, k, v)
     try:
@@ -413,11 +439,14 @@ def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tenso
         raise OpArgumentError(f"attention: {exc}") from None
     if scale is not None and not isinstance(scale, (int, float)):
         raise OpArgumentError(f"attention: scale must be a number or None; got {type(scale).__name__}")
+    if deterministic is None:
+        deterministic = torch.are_deterministic_algorithms_enabled()
     chosen = _backend("attention", q, backend, argument="q")
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    if out.numel() == 0:
-        return out
-    if k.shape[2] == 0:
+    if q.numel() and k.shape[2] == 0:
         raise OpArgumentError("attention: k and v have no keys (seq length 0); every row would be empty")
-    launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, chosen)()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+        return _Attention.apply(q, k, v, mode, scale, chosen, bool(deterministic))
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if out.numel():
+        launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, chosen)()
     return out

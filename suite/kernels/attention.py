@@ -2,7 +2,8 @@
 
 Kernels (kernels_cu/): `attention_fp32` (SIMT, float32) and `attention_tc` (mma.sync, float16 and
 bfloat16). Both take the same arguments, so one launcher serves both; the tile sizes are template
-parameters picked per head dim from the tables below.
+parameters picked per head dim from the tables below. The backward kernels (kernels_cu/attention_bwd.cu)
+have their own launcher, `backward_launcher`; this module is attention's one home for launch geometry.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from suite.errors import InputError
 from suite.kernels.family import Family, Instantiation, Launched, Param, Tolerance
 from suite.references.attention import (CAUSAL_MODES, attention_reference, causal_offset, visible_pairs)
 
-FP32, TC = "attention_fp32", "attention_tc"
-SOURCES = {FP32: KERNELS_DIR / "attention_fp32.cu", TC: KERNELS_DIR / "attention_tc.cu"}
+FP32, TC, BWD = "attention_fp32", "attention_tc", "attention_bwd"
+SOURCES = {FP32: KERNELS_DIR / "attention_fp32.cu", TC: KERNELS_DIR / "attention_tc.cu",
+           BWD: KERNELS_DIR / "attention_bwd.cu"}
 KERNEL_DTYPES = {FP32: ("float32",), TC: ("float16", "bfloat16")}
 CUDA_TYPES = {"float32": "float", "float16": "__half", "bfloat16": "__nv_bfloat16"}
 MAX_HEAD_DIM = 256
@@ -142,14 +144,20 @@ def _tc_operand(t: torch.Tensor) -> torch.Tensor:
     return padded
 
 
+_NULL = torch.empty(0, dtype=torch.float32)
+
+
 def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 or t.shape[-1] == 1 else t.contiguous()
 
 
-def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend, tiles: str = AUTO) -> Callable[[], None]:
+def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend, tiles: str = AUTO,
+             lse: torch.Tensor | None = None) -> Callable[[], None]:
     """Prepare one launch of `kernel` writing `out` (shapes already checked); returns a callable
     that launches it (and launches again on every call, with no allocation: copies that the
-    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto."""
+    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto.
+    `lse`: None, or a contiguous float32 [B, Hq, Sq] tensor that receives each row's log-sum-exp
+    (base 2, of the scaled scores; +inf for a row that sees no key), what the backward needs."""
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
     dtype = str(q.dtype).removeprefix("torch.")
@@ -170,7 +178,11 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
     if smem > STATIC_SMEM_LIMIT:
         fn.max_dynamic_shared_size_bytes = smem
     strides = [np.int64(s) for t in (q, k, v, out) for s in t.stride()[:3]]
-    args = (q, k, v, out, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
+    if lse is None:
+        lse = _NULL.to(q.device)  # an empty tensor passes a null pointer: the kernel skips the write
+    elif lse.dtype != torch.float32 or not lse.is_contiguous() or tuple(lse.shape) != (batch, heads_q, seq_q):
+        raise InputError(f"{kernel}: lse must be a contiguous float32 tensor of shape {(batch, heads_q, seq_q)}")
+    args = (q, k, v, out, lse, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
             np.int32(head_dim), *strides, np.float32(scale * math.log2(math.e)), np.int32(mode != "none"),
             np.int32(causal_offset(mode, seq_q, seq_k)))
     grid = (-(-seq_q // cfg.block_m), heads_q, batch)
@@ -197,6 +209,114 @@ def checked_rows(seq_q: int) -> torch.Tensor | None:
     middle = torch.arange(EDGE_ROWS, seq_q - EDGE_ROWS)
     drawn = middle[torch.randperm(len(middle), generator=torch.Generator().manual_seed(seq_q))[:RANDOM_ROWS]]
     return torch.cat([torch.arange(EDGE_ROWS), drawn.sort().values, torch.arange(seq_q - EDGE_ROWS, seq_q)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Backward (kernels_cu/attention_bwd.cu): delta, then dK/dV per key block, then dQ either through
+# fp32 atomics in that same kernel (fast) or through a kernel per query block (deterministic).
+# SIMT tiles: 16 keys x 16 query rows at 8 threads per row (4 warps); all four fp32 tiles of
+# 16 x (HD+1) fit sm_86's 99 KiB up to d=256 (66 KiB there).
+
+BWD_DTYPES = ("float32", "float16", "bfloat16")
+BWD_TILES = tuple(TileConfig(hd, 16, 16, 4) for hd in range(32, MAX_HEAD_DIM + 1, 32))
+BWD_PARTS = ("delta", "dkdv", "dq", "dq_convert")
+ROW_THREADS = 128  # attention_bwd_delta: one warp per row
+CONVERT_THREADS, CONVERT_MAX_BLOCKS = 256, 65536  # grid-stride conversion of dQ
+
+
+def backward_tile(head_dim: int) -> TileConfig:
+    for cfg in BWD_TILES:
+        if cfg.head_tile >= head_dim:
+            return cfg
+    raise InputError(f"{BWD} supports head dims up to {BWD_TILES[-1].head_tile}; got {head_dim}")
+
+
+def backward_shared_bytes(part: str, cfg: TileConfig | None) -> int:
+    """Dynamic shared memory of the dkdv and dq kernels, matching the layouts in attention_bwd.cu."""
+    if part not in ("dkdv", "dq"):
+        return 0
+    hd, bm, bn = cfg.head_tile, cfg.block_m, cfg.block_n
+    if part == "dkdv":  # K, V, Q, dO padded by one column; P and dS [key][query]; lse and delta
+        return 4 * (2 * (bn + bm) * (hd + 1) + 2 * bn * (bm + 1) + 2 * bm)
+    return 4 * (2 * (bm + bn) * (hd + 1) + bm * (bn + 1))  # dq: Q, dO, K, V padded by one column; dS
+
+
+def backward_threads(part: str, cfg: TileConfig | None) -> int:
+    """Threads per block; cfg (the tile) matters to the dkdv and dq kernels only."""
+    return {"delta": ROW_THREADS, "dq_convert": CONVERT_THREADS}.get(part) or 32 * cfg.warps
+
+
+def backward_name(part: str, dtype: str, cfg: TileConfig) -> str:
+    ctype = CUDA_TYPES[dtype]
+    if part in ("delta", "dq_convert"):
+        return f"attention_bwd_{part}<{ctype}>"
+    return f"attention_bwd_{part}<{ctype}, {cfg.head_tile}, {cfg.block_m}, {cfg.block_n}>"
+
+
+def backward_instances() -> list[tuple[str, str, TileConfig | None]]:
+    """(part, dtype, tile) of every backward kernel the launcher may load; dq_convert only where dQ's
+    dtype is not the fp32 of its accumulator."""
+    out = [("delta", dt, None) for dt in BWD_DTYPES] + [("dq_convert", dt, None) for dt in BWD_DTYPES
+                                                       if dt != "float32"]
+    return out + [(part, dt, cfg) for part in ("dkdv", "dq") for dt in BWD_DTYPES for cfg in BWD_TILES]
+
+
+def _all_backward_names() -> list[str]:
+    return [backward_name(part, dt, cfg) for part, dt, cfg in backward_instances()]
+
+
+def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode: str, scale: float | None, backend,
+                      deterministic: bool) -> Callable[[], None]:
+    """Prepare the backward of one attention call (shapes already checked): `out` and `lse` are the
+    forward's output and log-sum-exp (`launcher(..., lse=)`), `grad_out` the output's gradient;
+    writes grad_q, grad_k and grad_v (contiguous, shaped like q, k, v). Returns a callable that
+    launches every backward kernel again, with no allocation. deterministic: dQ from a kernel per
+    query block (bitwise reproducible) instead of fp32 atomics."""
+    batch, heads_q, seq_q, head_dim = q.shape
+    heads_kv, seq_k = k.shape[1], k.shape[2]
+    dtype = str(q.dtype).removeprefix("torch.")
+    cfg = backward_tile(head_dim)
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+    for name, grad, like in (("grad_q", grad_q, q), ("grad_k", grad_k, k), ("grad_v", grad_v, v)):
+        if grad.shape != like.shape or grad.dtype != like.dtype or not grad.is_contiguous():
+            raise InputError(f"{BWD}: {name} must be a contiguous {like.dtype} tensor of shape {tuple(like.shape)}")
+    q, k, v, out, grad_out = (t.contiguous() for t in (q, k, v, out, grad_out))
+    module = backend.load_module(SOURCES[BWD], _all_backward_names())
+
+    def kernel(part):
+        fn = module.get_function(backward_name(part, dtype, cfg))
+        if backward_shared_bytes(part, cfg) > STATIC_SMEM_LIMIT:
+            fn.max_dynamic_shared_size_bytes = backward_shared_bytes(part, cfg)
+        return fn
+
+    delta = torch.empty(batch, heads_q, seq_q, dtype=torch.float32, device=q.device)
+    if deterministic:
+        dq_accum = _NULL.to(q.device)
+    else:  # fp32 dQ takes the atomics itself; fp16/bf16 go through an fp32 buffer and a conversion
+        dq_accum = grad_q if grad_q.dtype == torch.float32 else torch.empty(q.shape, dtype=torch.float32, device=q.device)
+    rows = batch * heads_q * seq_q
+    tail = (np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k), np.int32(head_dim),
+            np.float32(scale * math.log2(math.e)), np.float32(scale), np.int32(mode != "none"),
+            np.int32(causal_offset(mode, seq_q, seq_k)))
+    rows_per_block = ROW_THREADS // 32
+    launches = [
+        (kernel("delta"), (-(-rows // rows_per_block), 1, 1), "delta", (grad_out, out, delta, dq_accum, np.int64(rows),
+                                                                        np.int32(head_dim))),
+        (kernel("dkdv"), (-(-seq_k // cfg.block_n), heads_kv, batch), "dkdv",
+         (q, k, v, grad_out, lse, delta, grad_k, grad_v, dq_accum, *tail)),
+    ]
+    if deterministic:
+        launches.append((kernel("dq"), (-(-seq_q // cfg.block_m), heads_q, batch), "dq",
+                         (q, k, v, grad_out, lse, delta, grad_q, *tail)))
+    elif dq_accum is not grad_q:
+        blocks = min(CONVERT_MAX_BLOCKS, -(-grad_q.numel() // CONVERT_THREADS))
+        launches.append((kernel("dq_convert"), (blocks, 1, 1), "dq_convert", (dq_accum, grad_q, np.int64(grad_q.numel()))))
+
+    def launch_all():
+        for fn, grid, part, args in launches:
+            fn(grid, (backward_threads(part, cfg), 1, 1), args, shared_mem=backward_shared_bytes(part, cfg))
+
+    return launch_all
 
 
 _CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(cfg) for cfg, _ in _candidates() if cfg.head_tile == hd)
@@ -322,6 +442,11 @@ class AttentionFamily(Family):
                         tensor_core=kernel == TC, expect=("LDSM", "LDGSTS") if kernel == TC else (),
                         label=f"{dtype} d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} "
                               f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}", archs=archs))
+        for part, dtype, cfg in backward_instances():
+            out.append(Instantiation(
+                source=SOURCES[BWD], name_expression=backward_name(part, dtype, cfg),
+                threads_per_block=backward_threads(part, cfg), dynamic_smem=backward_shared_bytes(part, cfg),
+                label=f"{dtype} backward {part}" + (f" d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n}" if cfg else "")))
         return out
 
 
