@@ -27,10 +27,11 @@ constexpr int TPR = 8;  // threads per query row
 // 4 * (BM*(HD+1) + BN*(HD+1) + BN*HD + BM*(BN+1)) bytes.
 template <int HD, int BM, int BN>
 __global__ void attention_fp32(const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-                               float* __restrict__ o, float* __restrict__ lse, int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim,
-                               long long q_sb, long long q_sh, long long q_ss, long long k_sb, long long k_sh,
-                               long long k_ss, long long v_sb, long long v_sh, long long v_ss, long long o_sb,
-                               long long o_sh, long long o_ss, float scale_log2, int causal, int causal_offset) {
+                               float* __restrict__ o, float* __restrict__ lse, int heads_q, int heads_kv,
+                               int seq_q, int seq_k, int head_dim, long long q_sb, long long q_sh, long long q_ss,
+                               long long k_sb, long long k_sh, long long k_ss, long long v_sb, long long v_sh,
+                               long long v_ss, long long o_sb, long long o_sh, long long o_ss, float scale_log2,
+                               int causal, int causal_offset) {
   using namespace attention_fp32_detail;
   constexpr int NTHREADS = BM * TPR;
   constexpr int KEYS_PER_THREAD = BN / TPR;

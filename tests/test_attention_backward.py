@@ -59,6 +59,24 @@ def test_gradients_for_head_dims_up_to_the_maximum(head_dim):
     _assert_grads_match(grads, q, k, v, grad_out, "bottom_right")
 
 
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic_dq", "deterministic_dq"])
+@pytest.mark.parametrize("head_dim", [16, 59, 96, 128, 160])
+def test_half_precision_gradients_for_head_dims(head_dim, deterministic):
+    """Tensor cores up to d=128 (59: rows padded for cp.async), the SIMT kernel above: several key
+    blocks and query steps, a partial last block of each, the causal corner, under the bug finders."""
+    q, k, v, grad_out = _problem(head_dim, 1, 2, 1, 70, 135, head_dim, torch.float16)
+    _, grads = _kernel_grads(q, k, v, grad_out, backend=HostBackend(checks=CHECKS), causal="bottom_right",
+                             deterministic=deterministic)
+    _assert_grads_match(grads, q, k, v, grad_out, "bottom_right")
+
+
+def test_tensor_cores_take_half_precision_up_to_head_dim_128():
+    assert [cfg.head_tile for cfg in spec.BWD_TC_TILES][-1] == 128
+    tc = {(i.name_expression, i.tensor_core) for i in FAMILY.instantiations() if i.source == spec.SOURCES[spec.BWD_TC]}
+    assert {(spec.backward_name("dkdv_tc", dt, cfg), True) for dt in ("float16", "bfloat16")
+            for cfg in spec.BWD_TC_TILES} == tc
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_mqa_single_key_and_transposed_inputs(dtype):
     # MQA with one key, and [B, S, H, D] storage seen as [B, H, S, D] (not contiguous).
@@ -140,7 +158,7 @@ def test_backward_kernels_pass_memcheck_racecheck_initcheck(dtype, deterministic
 def test_every_backward_kernel_is_an_instantiation():
     listed = {(i.source, i.name_expression): i for i in FAMILY.instantiations()}
     for part, dtype, cfg in spec.backward_instances():
-        inst = listed[(spec.SOURCES[spec.BWD], spec.backward_name(part, dtype, cfg))]
+        inst = listed[(spec.SOURCES[spec.BWD_PARTS[part][0]], spec.backward_name(part, dtype, cfg))]
         assert inst.threads_per_block == spec.backward_threads(part, cfg)
         assert inst.dynamic_smem == (spec.backward_shared_bytes(part, cfg) if cfg else 0) <= 99 * 1024
     for d in range(1, spec.MAX_HEAD_DIM + 1):
