@@ -35,27 +35,27 @@ DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16
 INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
 
 
-def _kernel_name(kernel: str, dtype: torch.dtype, index, chunk: int) -> str:
+def kernel_name(kernel: str, dtype: torch.dtype, index, chunk: int) -> str:
     return f"{kernel}<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}, {chunk}>"
 
 
 def deform_im2col_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
     """The kernel's name expression for a tensor dtype, an index type (numpy.int32 or numpy.int64) and
     a channel chunk (one of CHANNEL_CHUNKS)."""
-    return _kernel_name("deform_im2col", dtype, index, chunk)
+    return kernel_name("deform_im2col", dtype, index, chunk)
 
 
 def deform_conv2d_depthwise_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
     """The depthwise kernel's name expression, as deform_im2col_name."""
-    return _kernel_name("deform_conv2d_depthwise", dtype, index, chunk)
+    return kernel_name("deform_conv2d_depthwise", dtype, index, chunk)
 
 
-def _all_names(kernel_name) -> tuple[str, ...]:
+def all_names(kernel_name) -> tuple[str, ...]:
     return tuple(kernel_name(d, i, c) for d in DEFORM_DTYPES for i in INDEX_TYPES for c in CHANNEL_CHUNKS)
 
 
-DEFORM_NAME_EXPRESSIONS = _all_names(deform_im2col_name)
-DEPTHWISE_NAME_EXPRESSIONS = _all_names(deform_conv2d_depthwise_name)
+DEFORM_NAME_EXPRESSIONS = all_names(deform_im2col_name)
+DEPTHWISE_NAME_EXPRESSIONS = all_names(deform_conv2d_depthwise_name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +140,7 @@ def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, 
     return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, channel_chunk)
 
 
-def _grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
+def grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
                         sizes: tuple):
     """A zero-argument callable running kernel_name(dtype, index, g.channel_chunk) from `source` as
     kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype."""
@@ -154,15 +154,15 @@ def _grid_stride_launch(backend, source, name_expressions, kernel_name, g: Defor
     return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
 
 
-def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
+def im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
     """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
     # Without a mask the kernel never reads its mask pointer; offset stands in for it.
     tensors = (input, offset, offset if mask is None else mask, columns)
-    return _grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g, g.work_items,
+    return grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g, g.work_items,
                                tensors, (*g.kernel_sizes, mask is not None))
 
 
-def _contiguous(*tensors):
+def contiguous(*tensors):
     return tuple(None if t is None else t.detach().contiguous() for t in tensors)
 
 
@@ -173,7 +173,7 @@ def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, p
     g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation, channel_chunk)
     runner = backend_for("deform_im2col", input, backend)
     columns = output_buffer("deform_im2col", out, g.columns_shape, input)
-    return columns, _im2col_launch(runner, g, *_contiguous(input, offset, mask), columns)
+    return columns, im2col_launch(runner, g, *contiguous(input, offset, mask), columns)
 
 
 def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
@@ -182,7 +182,7 @@ def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, b
     n = g.work_items if multiplier else 0
     # Without a mask or a bias the kernel never reads that pointer; offset and weight stand in.
     tensors = (input, offset, offset if mask is None else mask, weight, weight if bias is None else bias, output)
-    return _grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, g, n,
+    return grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, g, n,
                                tensors, (*g.kernel_sizes, multiplier, mask is not None, bias is not None))
 
 
@@ -193,17 +193,21 @@ def _batched_gemm(bias, a, b, out):
     return functools.partial(torch.baddbmm, bias, a, b, out=out)
 
 
+def gemm_dtype(input: torch.Tensor) -> torch.dtype:
+    """The dtype the matmuls take. fp16/bf16 products accumulate in fp32 and the result is rounded once.
+    On the GPU cuBLAS does that on tensor cores in the storage dtype (reduced-precision reductions
+    off); an fp32 GEMM there would be an order of magnitude slower. On the CPU the same arithmetic is
+    spelled out: widen to fp32, multiply, round into the result."""
+    lowp = input.dtype in (torch.float16, torch.bfloat16)
+    return torch.float32 if lowp and not input.is_cuda else input.dtype
+
+
 def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
     """deform_conv2d for any weight: im2col into a columns buffer, then one matmul per weight group,
     up to MAX_PARALLEL_IMAGES images at a time."""
     out_channels, group_channels, kh, kw = weight.shape
     groups = g.channels // group_channels
-    # fp16/bf16 products accumulate in fp32 and the result is rounded once. On the GPU cuBLAS does
-    # that on tensor cores in the storage dtype (reduced-precision reductions off); an fp32 GEMM
-    # there would be an order of magnitude slower. On the CPU the same arithmetic is spelled out:
-    # widen to fp32, multiply, round into `output`.
-    lowp = input.dtype in (torch.float16, torch.bfloat16)
-    acc = torch.float32 if lowp and not input.is_cuda else input.dtype
+    acc = gemm_dtype(input)
     widen = acc != input.dtype
     # With one weight group and no widening, the GEMM writes the output in its own [image, channel,
     # pixel] layout: image i's columns are a strided block of the buffer, which cuBLAS takes as one
@@ -223,7 +227,7 @@ def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weigh
         size = images * pixels
         part = slice(start, start + images)
         cols = columns[: rows * size].view(rows, size)
-        steps.append(_im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
+        steps.append(im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
                                     None if mask is None else mask[part], cols))
         cols_acc = columns_acc[: rows * size].view(rows, size)
         if widen:
@@ -246,10 +250,8 @@ def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weigh
     return launch
 
 
-def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
-    """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
-    depthwise, else im2col + matmul."""
-    op = "deform_conv2d"
+def conv_geometry(op: str, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk) -> DeformGeometry:
+    """deform_conv2d's argument checks (deform_geometry's, then the weight's and bias's)."""
     require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
     check_like(op, "weight", weight, input)
     require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
@@ -264,10 +266,18 @@ def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding,
     if bias is not None:
         check_like(op, "bias", bias, input)
         require(tuple(bias.shape) == (out_channels,), f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    return g
+
+
+def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
+    """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
+    depthwise, else im2col + matmul."""
+    op = "deform_conv2d"
+    g = conv_geometry(op, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk)
     runner = backend_for(op, input, backend)
-    output = output_buffer(op, out, (g.batch, out_channels, g.out_h, g.out_w), input)
-    build = _depthwise_launch if fused and group_channels == 1 else _im2col_matmul_launch
-    return output, build(runner, g, *_contiguous(input, offset, mask, weight, bias), output)
+    output = output_buffer(op, out, (g.batch, weight.shape[0], g.out_h, g.out_w), input)
+    build = _depthwise_launch if fused and weight.shape[1] == 1 else _im2col_matmul_launch
+    return output, build(runner, g, *contiguous(input, offset, mask, weight, bias), output)
 
 
 def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
