@@ -13,12 +13,14 @@ runner's, perhaps with checks) is used as is.
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from suite.errors import OpArgumentError
 from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, launcher
 # The launchers and the channel-chunk choice are public too, re-exported from their home.
 from suite.kernels.deform_launch import (CHANNEL_CHUNK, CHANNEL_CHUNKS, deform_conv2d_im2col_matmul_launcher,  # noqa: F401
                                          deform_conv2d_launcher, deform_im2col_launcher)
+from suite.kernels.deform_grad import deform_conv2d_backward_launcher
 from suite.kernels.op_arguments import backend_for as _backend
 from suite.references.attention import causal_mode
 
@@ -38,12 +40,38 @@ def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0,
     return columns
 
 
-def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None) -> torch.Tensor:
+class _DeformConv2d(torch.autograd.Function):
+    """deform_conv2d's forward kernels; backward: its backward kernels (suite/kernels/deform_grad.py)."""
+
+    @staticmethod
+    def forward(ctx, input, offset, weight, bias, mask, geometry: dict, backend, deterministic):
+        ctx.geometry, ctx.backend, ctx.deterministic = geometry, backend, deterministic
+        ctx.save_for_backward(input, offset, weight, bias, mask)
+        output, launch = deform_conv2d_launcher(input, offset, weight, bias, mask=mask, backend=backend, **geometry)
+        launch()
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        input, offset, weight, bias, mask = ctx.saved_tensors
+        grads, launch = deform_conv2d_backward_launcher(grad_output, input, offset, weight, bias, mask=mask,
+                                                        backend=ctx.backend, deterministic=ctx.deterministic,
+                                                        **ctx.geometry)
+        launch()
+        tensors = ("input", "offset", "weight", "bias", "mask")  # forward's order
+        return (*(grads.get(name) if need else None for name, need in zip(tensors, ctx.needs_input_grad)), None, None, None)
+
+
+def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
+                  deterministic: bool | None = None) -> torch.Tensor:
     """torchvision.ops.deform_conv2d (DCNv1; DCNv2 with `mask`) on the suite's kernel, plus bfloat16.
-    Same shapes, group rules and errors; batch 0 gives an empty output."""
-    output, launch = deform_conv2d_launcher(input, offset, weight, bias, stride, padding, dilation, mask, backend=backend)
-    launch()
-    return output
+    Same shapes, group rules and errors; batch 0 gives an empty output. Differentiable in every
+    tensor: backward runs the backward kernels. `deterministic`: True sums grad_input in a fixed order
+    (bitwise the same every run), False with atomics (faster); None follows
+    torch.are_deterministic_algorithms_enabled()."""
+    geometry = {"stride": stride, "padding": padding, "dilation": dilation}
+    return _DeformConv2d.apply(input, offset, weight, bias, mask, geometry, backend, deterministic)
 
 
 # ----------------------------------------------------------------------------------------------

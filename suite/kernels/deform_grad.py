@@ -33,7 +33,6 @@ from suite.kernels.torch_flags import EXACT_CUDA_MATMUL, torch_flags_off
 COL2IM_SOURCE = KERNELS_DIR / "deform_col2im.cu"
 COORD_SOURCE = KERNELS_DIR / "deform_col2im_coord.cu"
 GRAD_MODES = ("fast", "deterministic")
-GRADIENTS = ("input", "offset", "mask", "weight", "bias")  # the tensors deform_conv2d differentiates
 
 
 def col2im_atomic_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
@@ -112,10 +111,11 @@ def deform_conv2d_backward_launcher(grad_output, input, offset, weight, bias=Non
                                     mask=None, *, backend=None, deterministic: bool | None = None,
                                     channel_chunk: int = CHANNEL_CHUNK):
     """(grads, launch): the gradients of deform_conv2d(input, offset, weight, bias, ..., mask) under
-    grad_output, as a dict over GRADIENTS ("mask" and "bias" only when given), each a new buffer that
-    `launch()` fills (again and again, with no allocation). Arguments are checked as deform_conv2d's;
+    grad_output, as a dict keyed "input", "offset", "weight", "mask" and "bias" (the last two only when
+    given), each a new buffer that `launch()` fills (again and again, with no allocation). Arguments are checked as deform_conv2d's;
     grad_output must have the output's shape, dtype and device."""
     op = "deform_conv2d backward"
+    require(deterministic in (None, True, False), f"{op}: deterministic must be True, False or None, got {deterministic!r}")
     require(channel_chunk in CHANNEL_CHUNKS, f"{op}: channel_chunk must be one of {CHANNEL_CHUNKS}, got {channel_chunk!r}")
     g = conv_geometry(op, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk)
     out_channels, group_channels, kh, kw = weight.shape
