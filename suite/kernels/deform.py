@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from suite import ops
+from suite.kernels import deform_launch as launchers
 from suite.kernels.family import Family, Instantiation, Launched, Param, Tolerance
 from suite.references import deform as reference
 from suite.references.deform import output_size, pair
@@ -56,11 +56,11 @@ class DeformFamily(Family):
                    "depthwise in one fused kernel")
     kernels = {
         "deform_im2col": "the raw kernel: deformable im2col columns [C*kh*kw, B*Ho*Wo]",
-        "deform_conv2d": "suite.ops.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation); "
+        "deform_conv2d": "suite.launchers.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation); "
                          "groups == in_channels: deform_conv2d_depthwise, sampling and accumulating in one pass",
     }
     baselines = {
-        "torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16)",
+        "torchvision": "torchvision.launchers.deform_conv2d (deform_conv2d cases; no bfloat16)",
         "im2col_matmul": "the suite's general path: deform_im2col + matmul, for cases that take the fused depthwise path",
     }
     params = {
@@ -77,7 +77,7 @@ class DeformFamily(Family):
         "offset_groups": Param("int", 1, minimum=1),
         "mask": Param("bool", False, help="DCNv2 modulation mask"),
         "offset_scale": Param("float", 2.0, minimum=0.0, help="std (pixels) of the random share of the offsets"),
-        "channel_chunk": Param("int", ops.CHANNEL_CHUNK, choices=ops.CHANNEL_CHUNKS,
+        "channel_chunk": Param("int", launchers.CHANNEL_CHUNK, choices=launchers.CHANNEL_CHUNKS,
                                help="input channels per GPU thread (a tuning choice; same results)"),
     }
     # fp32: the sampling coordinate's own rounding (half an ulp of y, ~4e-6 at y=64) times the
@@ -105,7 +105,7 @@ class DeformFamily(Family):
                  f"k{_pair_label(params['kernel'])} s{_pair_label(params['stride'])} p{_pair_label(params['padding'])} "
                  f"d{_pair_label(params['dilation'])} g{params['groups']} og{params['offset_groups']}")
         label += " mask" if params["mask"] else ""
-        return label + ("" if params["channel_chunk"] == ops.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}")
+        return label + ("" if params["channel_chunk"] == launchers.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}")
 
     def make_inputs(self, params, dtype: str, seed: int, device) -> dict:
         """Seeded float64 data on the CPU (the same on every device), cast to `dtype` on `device`."""
@@ -140,13 +140,13 @@ class DeformFamily(Family):
             rows = params["in_channels"] * math.prod(pair(params["kernel"]))
             out_h, out_w = _out_size(params)
             poisoned = torch.full((rows, params["batch"] * out_h * out_w), math.nan, dtype=x.dtype, device=x.device)
-            output, launch = ops.deform_im2col_launcher(x, inputs["offset"], inputs["mask"], kernel_size=params["kernel"],
+            output, launch = launchers.deform_im2col_launcher(x, inputs["offset"], inputs["mask"], kernel_size=params["kernel"],
                                                         **self._geometry(params), backend=backend, out=poisoned,
                                                         channel_chunk=params["channel_chunk"])
         else:
             out_h, out_w = _out_size(params)
             poisoned = torch.full((params["batch"], params["out_channels"], out_h, out_w), math.nan, dtype=x.dtype, device=x.device)
-            output, launch = ops.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
+            output, launch = launchers.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
                                                         **self._geometry(params), backend=backend, out=poisoned,
                                                         channel_chunk=params["channel_chunk"])
         launch()
@@ -190,13 +190,13 @@ class DeformFamily(Family):
         return float(elements * TORCH_DTYPES[dtype].itemsize)
 
     def baseline(self, name: str, kernel: str, params, inputs: dict):
-        """For deform_conv2d cases: torchvision.ops.deform_conv2d (None for bfloat16, which it lacks), or
+        """For deform_conv2d cases: torchvision.launchers.deform_conv2d (None for bfloat16, which it lacks), or
         the suite's im2col + matmul path (None unless groups == in_channels, where the op fuses)."""
         if kernel != "deform_conv2d":
             return None
         args = (inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"])
         if name == "im2col_matmul" and params["groups"] == params["in_channels"]:
-            _, launch = ops.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
+            _, launch = launchers.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
                                                                  channel_chunk=params["channel_chunk"])
             return launch
         if name == "torchvision" and inputs["input"].dtype != torch.bfloat16:
@@ -209,11 +209,11 @@ class DeformFamily(Family):
         """Every kernel the ops can launch, im2col and depthwise: 4 dtypes (float64 for torchvision's dtype)
         x int32/int64 indexing x channel chunks."""
         return [
-            Instantiation(source=source, name_expression=name(dtype, index, chunk), threads_per_block=ops.DEFORM_THREADS,
+            Instantiation(source=source, name_expression=name(dtype, index, chunk), threads_per_block=launchers.DEFORM_THREADS,
                           label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing, {chunk} channel(s)/thread")
-            for source, name in ((ops.DEFORM_SOURCE, ops.deform_im2col_name),
-                                 (ops.DEPTHWISE_SOURCE, ops.deform_conv2d_depthwise_name))
-            for dtype in ops.DEFORM_DTYPES for index in ops.INDEX_TYPES for chunk in ops.CHANNEL_CHUNKS
+            for source, name in ((launchers.DEFORM_SOURCE, launchers.deform_im2col_name),
+                                 (launchers.DEPTHWISE_SOURCE, launchers.deform_conv2d_depthwise_name))
+            for dtype in launchers.DEFORM_DTYPES for index in launchers.INDEX_TYPES for chunk in launchers.CHANNEL_CHUNKS
         ]
 
 
