@@ -33,13 +33,9 @@ __global__ void deform_col2im_atomic(const T* __restrict__ offset,        // [B,
                                      const T* __restrict__ grad_columns,  // [C*kh*kw, B*Ho*Wo]
                                      compute_t<T>* __restrict__ accumulator,  // [B, C, H, W], zeroed
                                      Index n,                             // B * G * chunks per group * Ho*Wo
-                                     int batch, int channels, int height, int width,
-                                     int kernel_h, int kernel_w, int pad_h, int pad_w,
-                                     int stride_h, int stride_w, int dilation_h, int dilation_w,
-                                     int offset_groups, int out_h, int out_w, int use_mask) {
+                                     DEFORM_SIZE_PARAMS, int use_mask) {
     using C = compute_t<T>;
-    const DeformSizes s{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                        stride_h, stride_w, dilation_h, dilation_w, offset_groups, out_h, out_w};
+    const DeformSizes s = DEFORM_SIZES;
     const Index row_length = Index(batch) * output_plane<Index>(s);
     const int taps = kernel_h * kernel_w;
 
@@ -73,13 +69,9 @@ __global__ void deform_col2im_plan(const T* __restrict__ offset,  // [B, G*2*kh*
                                    long long* __restrict__ keys,  // [B, G, kh*kw, Ho*Wo, 4]
                                    compute_t<T>* __restrict__ weights,  // [B, G, kh*kw, Ho*Wo, 4]
                                    Index n,                       // B * G * Ho*Wo
-                                   int batch, int channels, int height, int width,
-                                   int kernel_h, int kernel_w, int pad_h, int pad_w,
-                                   int stride_h, int stride_w, int dilation_h, int dilation_w,
-                                   int offset_groups, int out_h, int out_w, int use_mask) {
+                                   DEFORM_SIZE_PARAMS, int use_mask) {
     using C = compute_t<T>;
-    const DeformSizes s{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                        stride_h, stride_w, dilation_h, dilation_w, offset_groups, out_h, out_w};
+    const DeformSizes s = DEFORM_SIZES;
     const Index plane = output_plane<Index>(s);
     const int taps = kernel_h * kernel_w;
     const long long cells = (long long)height * width + 1;  // a key run per plane position, and one for invalid
@@ -112,16 +104,13 @@ __global__ void deform_col2im_gather(const T* __restrict__ grad_columns,     // 
                                      const compute_t<T>* __restrict__ weights,  // the plan's, unsorted
                                      T* __restrict__ grad_input,             // [B, C, H, W]
                                      Index n,                                // B * G * chunks per group * H*W
-                                     int batch, int channels, int height, int width,
-                                     int kernel_h, int kernel_w, int pad_h, int pad_w,
-                                     int stride_h, int stride_w, int dilation_h, int dilation_w,
-                                     int offset_groups, int out_h, int out_w) {
+                                     DEFORM_SIZE_PARAMS) {
     using C = compute_t<T>;
-    const DeformSizes s{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                        stride_h, stride_w, dilation_h, dilation_w, offset_groups, out_h, out_w};
+    const DeformSizes s = DEFORM_SIZES;
     // Work items over input pixels: channel_chunk's numbering with the input plane as its "output".
-    const DeformSizes over_input{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                                 stride_h, stride_w, dilation_h, dilation_w, offset_groups, height, width};
+    DeformSizes over_input = s;
+    over_input.out_h = height;
+    over_input.out_w = width;
     const Index plane = output_plane<Index>(s);
     const Index row_length = Index(batch) * plane;
     const int taps = kernel_h * kernel_w;

@@ -27,13 +27,9 @@ __global__ void deform_col2im_coord(const T* __restrict__ input,         // [B, 
                                     T* __restrict__ grad_offset,         // as offset
                                     T* __restrict__ grad_mask,           // as mask; unwritten unless use_mask
                                     Index n,                             // B * G*2*kh*kw * Ho*Wo
-                                    int batch, int channels, int height, int width,
-                                    int kernel_h, int kernel_w, int pad_h, int pad_w,
-                                    int stride_h, int stride_w, int dilation_h, int dilation_w,
-                                    int offset_groups, int out_h, int out_w, int use_mask) {
+                                    DEFORM_SIZE_PARAMS, int use_mask) {
     using C = compute_t<T>;
-    const DeformSizes s{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                        stride_h, stride_w, dilation_h, dilation_w, offset_groups, out_h, out_w};
+    const DeformSizes s = DEFORM_SIZES;
     const Index plane = output_plane<Index>(s);
     const Index row_length = Index(batch) * plane;
     const int taps = kernel_h * kernel_w;

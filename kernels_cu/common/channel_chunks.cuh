@@ -10,11 +10,19 @@
 
 #include "common/bilinear.cuh"
 
-// The sizes both kernels take (as int parameters, in this order).
+// The sizes every deformable kernel takes (as int parameters, in this order: DEFORM_SIZE_PARAMS).
 struct DeformSizes {
     int batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w, dilation_h,
         dilation_w, offset_groups, out_h, out_w;
 };
+
+// The kernels' size parameters, and the DeformSizes made of them inside a kernel.
+#define DEFORM_SIZE_PARAMS                                                                                    \
+    int batch, int channels, int height, int width, int kernel_h, int kernel_w, int pad_h, int pad_w,         \
+        int stride_h, int stride_w, int dilation_h, int dilation_w, int offset_groups, int out_h, int out_w
+#define DEFORM_SIZES                                                                                          \
+    DeformSizes { batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w,      \
+                  dilation_h, dilation_w, offset_groups, out_h, out_w }
 
 template <typename Index>
 __device__ __forceinline__ Index output_plane(const DeformSizes& s) { return Index(s.out_h) * s.out_w; }

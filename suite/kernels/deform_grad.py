@@ -70,7 +70,7 @@ def _col2im_fast(backend, g: DeformGeometry, offset, mask, grad_columns, accumul
     """grad_input += col2im(grad_columns) by atomics into `accumulator` (zeroed by the caller)."""
     tensors = (offset, offset if mask is None else mask, grad_columns, accumulator)
     return grid_stride_launch(backend, COL2IM_SOURCE, COL2IM_NAME_EXPRESSIONS, col2im_atomic_name, g, g.work_items,
-                              tensors, (*g.kernel_sizes, mask is not None))
+                              tensors, (*g.kernel_sizes, mask is not None), accumulators=(3,))
 
 
 def _col2im_deterministic(backend, g: DeformGeometry, offset, mask, grad_columns, grad_input):

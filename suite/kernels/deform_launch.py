@@ -141,9 +141,10 @@ def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, 
 
 
 def grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
-                        sizes: tuple):
+                        sizes: tuple, accumulators: tuple[int, ...] = ()):
     """A zero-argument callable running kernel_name(dtype, index, g.channel_chunk) from `source` as
-    kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype."""
+    kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype.
+    `accumulators`: indices of the tensors the kernel adds into with atomics (see HostKernel)."""
     if n == 0:
         return lambda: None
     blocks = min(math.ceil(n / DEFORM_THREADS), DEFORM_MAX_BLOCKS)
@@ -151,6 +152,7 @@ def grid_stride_launch(backend, source, name_expressions, kernel_name, g: Deform
     largest = max(*(t.numel() for t in tensors), n + blocks * DEFORM_THREADS)
     index = np.int32 if largest <= INDEX32_LIMIT else np.int64
     kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index, g.channel_chunk))
+    kernel.accumulators = frozenset(accumulators)
     return functools.partial(kernel, (blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
 
 
