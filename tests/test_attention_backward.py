@@ -4,12 +4,15 @@ of the reference, both dQ modes, masks, GQA, odd lengths, determinism, and the b
 import pytest
 import torch
 
-from suite import ops, validate
-from suite.backends import CHECKS
+from suite import CASES_DIR, ops, runner, validate
+from suite.backends import CHECKS, get_backend
 from suite.backends.host_backend import HostBackend
+from suite.cases import load_cases
 from suite.kernels import attention as spec
 from suite.kernels import get_family
-from suite.references.attention import attention_reference, attention_reference_grads, visible_keys
+from suite.kernels.family import autograd_outputs
+from suite.references.attention import attention_reference, visible_keys
+from suite.timing import TimingConfig
 
 FAMILY = get_family("attention")
 GRADS = ("grad_q", "grad_k", "grad_v")
@@ -32,9 +35,14 @@ def _assert_grads_match(grads, q, k, v, grad_out, causal, scale=None):
     """Each gradient by the suite's rule for its dtype: float64 autograd of the reference, and for
     fp16/bf16 the 2x-reference-error bound against autograd of the reference in that dtype."""
     dtype = q.dtype
-    ref64 = attention_reference_grads(q, k, v, grad_out, causal=causal, scale=scale)
-    lowp = None if dtype == torch.float32 else attention_reference_grads(q, k, v, grad_out, causal=causal,
-                                                                         scale=scale, dtype=dtype)
+
+    def reference_grads(precision):
+        return autograd_outputs(lambda q, k, v: attention_reference(q, k, v, causal=causal, scale=scale, dtype=precision),
+                                {"q": q.to(precision), "k": k.to(precision), "v": v.to(precision)},
+                                grad_out.to(precision), "qkv", with_output=False)
+
+    ref64 = reference_grads(torch.float64)
+    lowp = None if dtype == torch.float32 else reference_grads(dtype)
     for name in GRADS:
         assert grads[name].dtype == dtype and grads[name].shape == ref64[name].shape
         verdict = validate.check(grads[name], ref64[name], None if lowp is None else lowp[name],
@@ -163,3 +171,37 @@ def test_every_backward_kernel_is_an_instantiation():
         assert inst.dynamic_smem == (spec.backward_shared_bytes(part, cfg) if cfg else 0) <= 99 * 1024
     for d in range(1, spec.MAX_HEAD_DIM + 1):
         assert spec.backward_tile(d).head_tile >= d
+
+
+BACKWARD_SMOKE = [c for c in load_cases([CASES_DIR / "attention.yaml"], tier="smoke") if c.params["pass"] != "forward"]
+
+
+def test_backward_smoke_cases_cover_both_modes_every_mask_and_both_passes():
+    assert {(c.params["causal"], c.params["deterministic"]) for c in BACKWARD_SMOKE} >= {
+        (mode, det) for mode in ("none", "top_left", "bottom_right") for det in (False, True)}
+    assert {c.params["pass"] for c in BACKWARD_SMOKE} == {"backward", "both"}
+    assert {c.dtype for c in BACKWARD_SMOKE} == {"float32", "float16", "bfloat16"}
+
+
+@pytest.mark.parametrize("case", BACKWARD_SMOKE[:3] + [c for c in BACKWARD_SMOKE if c.params["pass"] == "both"][:3],
+                         ids=lambda c: f"{c.id}-{c.dtype}")
+def test_backward_cases_run_end_to_end_under_the_checks(case):
+    backend = HostBackend(checks=CHECKS)
+    options = runner.RunOptions(baselines=False, timing=TimingConfig(warmup=0, min_samples=1, max_samples=1))
+    result = runner.run_case(case, backend, backend.timer(), options)
+    assert result.status == "passed", result.error
+    names = {"grad_q", "grad_k", "grad_v"} | ({"out"} if case.params["pass"] == "both" else set())
+    launched = FAMILY.run(case.kernel, case.params, FAMILY.make_inputs(case.params, case.dtype, case.seed,
+                                                                       backend.device), get_backend("host"))
+    assert set(launched.output) == names
+
+
+@pytest.mark.parametrize("pass_", ["backward", "both"])
+def test_sdpa_math_baseline_gives_the_gradients(pass_):
+    params = {"batch": 1, "heads_q": 4, "heads_kv": 2, "seq_q": 9, "seq_k": 13, "head_dim": 16,
+              "causal": "bottom_right", "pass": pass_, "deterministic": False}
+    inputs = FAMILY.make_inputs(params, "float32", 7, torch.device("cpu"))
+    grads = FAMILY.baseline("sdpa_math", spec.FP32, params, inputs)()
+    ref64, _ = FAMILY.reference(spec.FP32, params, inputs, "float32")
+    for name, grad in zip(GRADS, grads):
+        torch.testing.assert_close(grad.double(), ref64[name], rtol=1e-5, atol=1e-5)

@@ -17,7 +17,8 @@ import torch
 
 from suite import KERNELS_DIR
 from suite.errors import InputError
-from suite.kernels.family import Family, Instantiation, Launched, Param, Tolerance
+from suite.kernels.family import (OUTPUT, Family, Instantiation, Launched, Param, Tolerance, autograd_outputs, grad_key,
+                                  pass_param)
 from suite.references.attention import (CAUSAL_MODES, attention_reference, causal_offset, visible_pairs)
 
 FP32, TC, BWD = "attention_fp32", "attention_tc", "attention_bwd"
@@ -310,6 +311,8 @@ def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode:
                                  _backward_names(BWD_PARTS[part][0])).get_function(backward_name(part, dtype, cfg))
         if backward_shared_bytes(part, cfg) > STATIC_SMEM_LIMIT:
             fn.max_dynamic_shared_size_bytes = backward_shared_bytes(part, cfg)
+        if part.startswith("dkdv"):
+            fn.accumulators = frozenset({8})  # dq_accum: atomics add into it (the host's initcheck skips it)
         return fn, part, cfg
 
     delta = torch.empty(batch, heads_q, seq_q, dtype=torch.float32, device=q.device)
@@ -348,6 +351,7 @@ def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode:
 _CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(cfg) for cfg, _ in _candidates() if cfg.head_tile == hd)
                             for hd in TC_CANDIDATES)
 
+PASS_FLOPS = {"forward": 1.0, "backward": 2.5, "both": 3.5}
 _SDPA_BACKENDS = {"sdpa_math": "MATH", "sdpa_flash": "FLASH_ATTENTION", "sdpa_efficient": "EFFICIENT_ATTENTION",
                   "sdpa_cudnn": "CUDNN_ATTENTION"}
 
@@ -366,6 +370,8 @@ class AttentionFamily(Family):
         "seq_k": Param("int", minimum=1),
         "head_dim": Param("int", minimum=1),
         "causal": Param("str", "none", choices=CAUSAL_MODES),
+        "pass": pass_param(),
+        "deterministic": Param("bool", False, help="backward: dQ without atomics (bitwise reproducible)"),
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
@@ -397,7 +403,9 @@ class AttentionFamily(Family):
         heads = f"{params['heads_q']}/{_heads_kv(params)}"
         mask = "" if params["causal"] == "none" else f" {params['causal']}"
         tiles = "" if params["tiles"] == AUTO else f" tiles {params['tiles']}"
-        return f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}{tiles}"
+        grads = "" if params["pass"] == "forward" else f" {params['pass']}{' det' if params['deterministic'] else ''}"
+        return (f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}{tiles}"
+                f"{grads}")
 
     def make_inputs(self, params, dtype: str, seed: int, device) -> dict:
         gen = torch.Generator().manual_seed(seed)
@@ -406,32 +414,63 @@ class AttentionFamily(Family):
         def randn(heads, seq):
             return torch.randn(b, heads, seq, d, generator=gen).to(device=device, dtype=getattr(torch, dtype))
 
-        return {"q": randn(params["heads_q"], params["seq_q"]), "k": randn(_heads_kv(params), params["seq_k"]),
-                "v": randn(_heads_kv(params), params["seq_k"])}
+        inputs = {"q": randn(params["heads_q"], params["seq_q"]), "k": randn(_heads_kv(params), params["seq_k"]),
+                  "v": randn(_heads_kv(params), params["seq_k"])}
+        if params["pass"] != "forward":
+            inputs["grad_out"] = randn(params["heads_q"], params["seq_q"])
+        return inputs
 
     def run(self, kernel: str, params, inputs: dict, backend) -> Launched:
         q = inputs["q"]
         out = torch.full(q.shape, float("nan"), dtype=q.dtype, device=q.device)
-        again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"])
-        again()
-        rows = checked_rows(params["seq_q"])
-        return Launched(out, again, None if rows is None else lambda o: o[:, :, rows.to(o.device)])
+        if params["pass"] == "forward":
+            again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"])
+            again()
+            rows = checked_rows(params["seq_q"])
+            return Launched(out, again, None if rows is None else lambda o: o[:, :, rows.to(o.device)])
+        # Backward cases compare every row: each row of q feeds every key's dK and dV.
+        lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
+        forward = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"],
+                           lse=lse)
+        forward()
+        grads = {grad_key(n): torch.full(inputs[n].shape, float("nan"), dtype=q.dtype, device=q.device) for n in "qkv"}
+        backward = backward_launcher(q, inputs["k"], inputs["v"], out, lse, inputs["grad_out"], *grads.values(),
+                                     params["causal"], None, backend, params["deterministic"])
+        backward()
+        if params["pass"] == "backward":
+            return Launched(grads, backward)
+        return Launched({OUTPUT: out} | grads, lambda: (forward(), backward()))
 
     def reference(self, kernel: str, params, inputs: dict, dtype: str):
-        qkv, rows = (inputs["q"], inputs["k"], inputs["v"]), checked_rows(params["seq_q"])
-        ref64 = attention_reference(*qkv, causal=params["causal"], rows=rows)
-        ref_lowp = None if dtype == "float32" else attention_reference(*qkv, causal=params["causal"], rows=rows,
-                                                                       dtype=getattr(torch, dtype))
-        return ref64, ref_lowp
+        qkv, mode = {n: inputs[n] for n in "qkv"}, params["causal"]
+        if params["pass"] == "forward":
+            rows = checked_rows(params["seq_q"])
+            ref64 = attention_reference(*qkv.values(), causal=mode, rows=rows)
+            ref_lowp = None if dtype == "float32" else attention_reference(*qkv.values(), causal=mode, rows=rows,
+                                                                           dtype=getattr(torch, dtype))
+            return ref64, ref_lowp
+
+        def grads_in(precision):
+            return autograd_outputs(lambda q, k, v: attention_reference(q, k, v, causal=mode, dtype=precision),
+                                    {n: t.to(precision) for n, t in qkv.items()}, inputs["grad_out"].to(precision),
+                                    "qkv", with_output=params["pass"] == "both")
+
+        return grads_in(torch.float64), None if dtype == "float32" else grads_in(getattr(torch, dtype))
 
     def flops(self, kernel: str, params) -> float:
+        """The matmuls over the unmasked area; backward counts 2.5x the forward (FlashAttention's
+        convention: five matmuls to the forward's two), both 3.5x."""
         pairs = visible_pairs(params["causal"], params["seq_q"], params["seq_k"])
-        return 4.0 * params["batch"] * params["heads_q"] * params["head_dim"] * pairs
+        return PASS_FLOPS[params["pass"]] * 4.0 * params["batch"] * params["heads_q"] * params["head_dim"] * pairs
 
     def bytes_moved(self, kernel: str, params, dtype: str) -> float:
-        """q, k, v read once and the output written once."""
+        """Forward: q, k, v read once and the output written once. Backward: q, o, dO, k, v read once
+        and dq, dk, dv written once (the fp32 dQ accumulator and lse/delta not counted)."""
         per_row = params["batch"] * params["head_dim"] * getattr(torch, dtype).itemsize
-        return per_row * (2 * params["heads_q"] * params["seq_q"] + 2 * _heads_kv(params) * params["seq_k"])
+        q_rows, kv_rows = params["heads_q"] * params["seq_q"], _heads_kv(params) * params["seq_k"]
+        rows = {"forward": 2 * q_rows + 2 * kv_rows, "backward": 4 * q_rows + 4 * kv_rows}
+        rows["both"] = rows["forward"] + rows["backward"]
+        return per_row * rows[params["pass"]]
 
     def baseline(self, name: str, kernel: str, params, inputs: dict):
         """SDPA pinned to one backend; None when that backend cannot run these inputs here."""
@@ -447,11 +486,20 @@ class AttentionFamily(Family):
             kwargs["attn_mask"] = causal_lower_right(q.shape[2], k.shape[2])
         sdpa_backend = getattr(SDPBackend, _SDPA_BACKENDS[name])
 
-        def call():
+        def forward(*qkv):
             with sdpa_kernel(sdpa_backend):
-                return F.scaled_dot_product_attention(q, k, v, **kwargs)
+                return F.scaled_dot_product_attention(*qkv, **kwargs)
 
+        leaves = [t.detach().requires_grad_(params["pass"] != "forward") for t in (q, k, v)]
         try:
+            saved = forward(*leaves)
+            if params["pass"] == "forward":
+                return lambda: forward(q, k, v)
+
+            def call():  # SDPA's backward, given the saved forward (pass backward) or after a new one
+                out = forward(*leaves) if params["pass"] == "both" else saved
+                return torch.autograd.grad(out, leaves, inputs["grad_out"], retain_graph=True)
+
             call()
         except (RuntimeError, TypeError, NotImplementedError):  # "no available kernel", old torch
             return None

@@ -80,11 +80,3 @@ def attention_reference(q, k, v, *, causal="none", scale=None, dtype=torch.float
         out[:, :, part] = probs.to(dtype) @ v
     return out
 
-
-def attention_reference_grads(q, k, v, grad_out, *, causal="none", scale=None, dtype=torch.float64) -> dict:
-    """Gradients of attention_reference computed in `dtype` (autograd through the reference) for
-    the output gradient grad_out: {"grad_q", "grad_k", "grad_v"}, each in `dtype`."""
-    leaves = [t.detach().to(dtype).requires_grad_() for t in (q, k, v)]
-    out = attention_reference(*leaves, causal=causal, scale=scale, dtype=dtype)
-    grads = torch.autograd.grad(out, leaves, grad_out.to(dtype))
-    return dict(zip(("grad_q", "grad_k", "grad_v"), grads))
