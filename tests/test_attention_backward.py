@@ -177,8 +177,8 @@ BACKWARD_SMOKE = [c for c in load_cases([CASES_DIR / "attention.yaml"], tier="sm
 
 
 def test_backward_smoke_cases_cover_both_modes_every_mask_and_both_passes():
-    assert {(c.params["causal"], c.params["deterministic"]) for c in BACKWARD_SMOKE} >= {
-        (mode, det) for mode in ("none", "top_left", "bottom_right") for det in (False, True)}
+    assert {(c.params["causal"], c.params["grad_mode"]) for c in BACKWARD_SMOKE} >= {
+        (mode, grad_mode) for mode in ("none", "top_left", "bottom_right") for grad_mode in ("fast", "deterministic")}
     assert {c.params["pass"] for c in BACKWARD_SMOKE} == {"backward", "both"}
     assert {c.dtype for c in BACKWARD_SMOKE} == {"float32", "float16", "bfloat16"}
 
@@ -199,7 +199,7 @@ def test_backward_cases_run_end_to_end_under_the_checks(case):
 @pytest.mark.parametrize("pass_", ["backward", "both"])
 def test_sdpa_math_baseline_gives_the_gradients(pass_):
     params = {"batch": 1, "heads_q": 4, "heads_kv": 2, "seq_q": 9, "seq_k": 13, "head_dim": 16,
-              "causal": "bottom_right", "pass": pass_, "deterministic": False}
+              "causal": "bottom_right", "pass": pass_, "grad_mode": "fast"}
     inputs = FAMILY.make_inputs(params, "float32", 7, torch.device("cpu"))
     grads = FAMILY.baseline("sdpa_math", spec.FP32, params, inputs)()
     ref64, _ = FAMILY.reference(spec.FP32, params, inputs, "float32")

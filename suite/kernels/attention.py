@@ -195,6 +195,13 @@ def _heads_kv(params) -> int:
     return params["heads_kv"] or params["heads_q"]
 
 
+GRAD_MODES = ("fast", "deterministic")  # as the deformable family's grad_mode
+
+
+def _deterministic(params) -> bool:
+    return params["grad_mode"] == "deterministic"
+
+
 # Above this many query rows the references cover a sample of rows: a float64 reference of all of a
 # 16k-token case costs a few TFLOP (tens of seconds even on an H100), more than timing it. The sample
 # holds the first and the last EDGE_ROWS rows (the first query blocks, the partial last block, the
@@ -371,7 +378,8 @@ class AttentionFamily(Family):
         "head_dim": Param("int", minimum=1),
         "causal": Param("str", "none", choices=CAUSAL_MODES),
         "pass": pass_param(),
-        "deterministic": Param("bool", False, help="backward: dQ without atomics (bitwise reproducible)"),
+        "grad_mode": Param("str", "fast", choices=GRAD_MODES,
+                           help="backward: fast (dQ by fp32 atomics) | deterministic (dQ per query block, bitwise reproducible)"),
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
@@ -403,7 +411,7 @@ class AttentionFamily(Family):
         heads = f"{params['heads_q']}/{_heads_kv(params)}"
         mask = "" if params["causal"] == "none" else f" {params['causal']}"
         tiles = "" if params["tiles"] == AUTO else f" tiles {params['tiles']}"
-        grads = "" if params["pass"] == "forward" else f" {params['pass']}{' det' if params['deterministic'] else ''}"
+        grads = "" if params["pass"] == "forward" else f" {params['pass']}{' det' if _deterministic(params) else ''}"
         return (f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}{tiles}"
                 f"{grads}")
 
@@ -435,7 +443,7 @@ class AttentionFamily(Family):
         forward()
         grads = {grad_key(n): torch.full(inputs[n].shape, float("nan"), dtype=q.dtype, device=q.device) for n in "qkv"}
         backward = backward_launcher(q, inputs["k"], inputs["v"], out, lse, inputs["grad_out"], *grads.values(),
-                                     params["causal"], None, backend, params["deterministic"])
+                                     params["causal"], None, backend, _deterministic(params))
         backward()
         if params["pass"] == "backward":
             return Launched(grads, backward)
