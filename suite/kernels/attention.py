@@ -326,7 +326,8 @@ def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode:
     if deterministic:
         dq_accum = _NULL.to(q.device)
     else:  # fp32 dQ takes the atomics itself; fp16/bf16 go through an fp32 buffer and a conversion
-        dq_accum = grad_q if grad_q.dtype == torch.float32 else torch.empty(q.shape, dtype=torch.float32, device=q.device)
+        dq_accum = grad_q if grad_q.dtype == torch.float32 else torch.empty(q.shape, dtype=torch.float32,
+                                                                            device=q.device)
     rows = batch * heads_q * seq_q
     tail = (np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k), np.int32(head_dim))
     softmax = (np.float32(scale * math.log2(math.e)), np.float32(scale), np.int32(mode != "none"),
@@ -379,7 +380,8 @@ class AttentionFamily(Family):
         "causal": Param("str", "none", choices=CAUSAL_MODES),
         "pass": pass_param(),
         "grad_mode": Param("str", "fast", choices=GRAD_MODES,
-                           help="backward: fast (dQ by fp32 atomics) | deterministic (dQ per query block, bitwise reproducible)"),
+                           help="backward: fast (dQ by fp32 atomics) | deterministic (dQ per query block, "
+                                "bitwise reproducible)"),
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
