@@ -10,24 +10,15 @@
 //
 // Layouts: q/k/v/o are [batch, heads, seq, head_dim] with unit stride along head_dim and the other
 // strides (in elements) passed in; query head h reads KV head h / (heads_q / heads_kv).
+// lse: null, or [batch, heads_q, seq_q] contiguous fp32 that receives each row's log-sum-exp of
+// the base-2 scaled scores (softmax_log2_sum_exp), which the backward kernels read.
+#include "common/float_tile.cuh"
 #include "common/online_softmax.cuh"
 #include "common/smem.cuh"
 
 namespace attention_fp32_detail {
 
 constexpr int TPR = 8;  // threads per query row
-
-// Copies rows [row0, row0 + ROWS) x [0, HD) of one head into shared memory with row stride LD,
-// zero-filling rows past seq and columns past head_dim (zeros keep padded lanes harmless).
-template <int ROWS, int HD, int LD, int NTHREADS>
-__device__ __forceinline__ void load_tile(float* dst, const float* src, long long row_stride, int row0, int seq,
-                                          int head_dim) {
-  for (int e = threadIdx.x; e < ROWS * HD; e += NTHREADS) {
-    const int r = e / HD, c = e % HD;
-    const bool valid = row0 + r < seq && c < head_dim;
-    dst[r * LD + c] = valid ? src[(long long)(row0 + r) * row_stride + c] : 0.f;
-  }
-}
 
 }  // namespace attention_fp32_detail
 
@@ -36,10 +27,11 @@ __device__ __forceinline__ void load_tile(float* dst, const float* src, long lon
 // 4 * (BM*(HD+1) + BN*(HD+1) + BN*HD + BM*(BN+1)) bytes.
 template <int HD, int BM, int BN>
 __global__ void attention_fp32(const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-                               float* __restrict__ o, int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim,
-                               long long q_sb, long long q_sh, long long q_ss, long long k_sb, long long k_sh,
-                               long long k_ss, long long v_sb, long long v_sh, long long v_ss, long long o_sb,
-                               long long o_sh, long long o_ss, float scale_log2, int causal, int causal_offset) {
+                               float* __restrict__ o, float* __restrict__ lse, int heads_q, int heads_kv,
+                               int seq_q, int seq_k, int head_dim, long long q_sb, long long q_sh, long long q_ss,
+                               long long k_sb, long long k_sh, long long k_ss, long long v_sb, long long v_sh,
+                               long long v_ss, long long o_sb, long long o_sh, long long o_ss, float scale_log2,
+                               int causal, int causal_offset) {
   using namespace attention_fp32_detail;
   constexpr int NTHREADS = BM * TPR;
   constexpr int KEYS_PER_THREAD = BN / TPR;
@@ -66,7 +58,7 @@ __global__ void attention_fp32(const float* __restrict__ q, const float* __restr
   const int row = threadIdx.x / TPR, part = threadIdx.x % TPR;
   const int query = m0 + row;
 
-  load_tile<BM, HD, LDQ, NTHREADS>(q_tile, q_head, q_ss, m0, seq_q, head_dim);
+  load_float_tile<BM, HD, LDQ, NTHREADS>(q_tile, q_head, q_ss, m0, seq_q, head_dim);
 
   float acc[COLS_PER_THREAD];
 #pragma unroll
@@ -77,8 +69,8 @@ __global__ void attention_fp32(const float* __restrict__ q, const float* __restr
   const int kv_end = causal ? min(seq_k, m0 + BM + causal_offset) : seq_k;
   for (int kv0 = 0; kv0 < kv_end; kv0 += BN) {
     __syncthreads();  // the previous tile's K, V and P are no longer read
-    load_tile<BN, HD, LDK, NTHREADS>(k_tile, k_head, k_ss, kv0, seq_k, head_dim);
-    load_tile<BN, HD, LDV, NTHREADS>(v_tile, v_head, v_ss, kv0, seq_k, head_dim);
+    load_float_tile<BN, HD, LDK, NTHREADS>(k_tile, k_head, k_ss, kv0, seq_k, head_dim);
+    load_float_tile<BN, HD, LDV, NTHREADS>(v_tile, v_head, v_ss, kv0, seq_k, head_dim);
     __syncthreads();
 
     float s[KEYS_PER_THREAD];
@@ -112,7 +104,10 @@ __global__ void attention_fp32(const float* __restrict__ q, const float* __restr
     }
   }
 
-  const float inv = softmax_inverse_sum(group_sum<TPR>(row_sum));
+  const float sum = group_sum<TPR>(row_sum);
+  const float inv = softmax_inverse_sum(sum);
+  if (lse != nullptr && part == 0 && query < seq_q)
+    lse[((long long)batch * heads_q + head) * seq_q + query] = softmax_log2_sum_exp(row_max, sum);
   if (query < seq_q) {
     float* o_row = o + batch * o_sb + head * o_sh + query * o_ss;
 #pragma unroll

@@ -14,63 +14,16 @@
 // Layouts: q/k/v/o are [batch, heads, seq, head_dim] with unit stride along head_dim and the other
 // strides (elements) passed in; query head h reads KV head h / (heads_q / heads_kv). Rows of q, k, v
 // must start 16-byte aligned and hold a multiple of 8 elements (the caller pads head_dim with zeros
-// when needed); o has no alignment requirement.
+// when needed); o has no alignment requirement. lse: null, or [batch, heads_q, seq_q] contiguous
+// fp32 that receives each row's log-sum-exp of the base-2 scaled scores (softmax_log2_sum_exp).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "common/attention_tc_tiles.cuh"
 #include "common/cp_async.cuh"
 #include "common/online_softmax.cuh"
 #include "common/smem.cuh"
 #include "common/tensor_core.cuh"
-
-namespace attention_tc_detail {
-
-template <typename T>
-struct Pair;  // two elements in one 32-bit word, first element in the low half
-template <>
-struct Pair<__half> {
-  using type = __half2;
-  static __device__ __forceinline__ type make(float lo, float hi) { return __floats2half2_rn(lo, hi); }
-};
-template <>
-struct Pair<__nv_bfloat16> {
-  using type = __nv_bfloat162;
-  static __device__ __forceinline__ type make(float lo, float hi) { return __floats2bfloat162_rn(lo, hi); }
-};
-
-// A register of an mma A fragment holding (lo, hi) rounded to T.
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  const typename Pair<T>::type pair = Pair<T>::make(lo, hi);
-  uint32_t bits;
-  memcpy(&bits, &pair, sizeof(bits));
-  return bits;
-}
-
-// Issues cp.async copies of rows [row0, row0 + ROWS) x [0, HD) of one head into a tile with row
-// pitch LD. Rows past seq and 8-element chunks at or past head_dim are zero-filled, so padded keys
-// and columns contribute nothing (masked keys are also set to -inf before the softmax).
-// Thread i copies chunks i, i + NTHREADS, ...: its row and column advance by fixed steps, so its
-// source pointer advances in place. (Computing each chunk's address afresh let ptxas hoist one
-// 64-bit address per chunk out of the key loop, 32 registers for K and V together, and spill.)
-template <int ROWS, int HD, int LD, int NTHREADS, typename T>
-__device__ __forceinline__ void load_tile_async(T* tile, const T* src, long long row_stride, int row0, int seq,
-                                                int head_dim) {
-  constexpr int CHUNKS = HD / 8;                        // 16-byte chunks per row
-  constexpr int ROW_STEP = NTHREADS / CHUNKS;           // whole rows a step advances
-  constexpr int COL_STEP = NTHREADS % CHUNKS * 8;       // and elements beyond them
-  int r = threadIdx.x / CHUNKS, col = threadIdx.x % CHUNKS * 8;
-  const T* from = src + (row0 + r) * row_stride + col;
-#pragma unroll
-  for (int c = threadIdx.x; c < ROWS * CHUNKS; c += NTHREADS) {
-    const bool valid = row0 + r < seq && col < head_dim;
-    cp_async_16_zfill(tile + r * LD + col, valid ? from : src, valid);
-    r += ROW_STEP, col += COL_STEP, from += ROW_STEP * row_stride + COL_STEP;
-    if (COL_STEP != 0 && col >= HD) col -= HD, ++r, from += row_stride - HD;
-  }
-}
-
-}  // namespace attention_tc_detail
 
 // T: __half or __nv_bfloat16. HD: head-dim tile (multiple of 16, >= head_dim). BM query rows per
 // block, BN keys per tile, NWARPS warps, STAGES K/V buffers (>= 2).
@@ -79,10 +32,10 @@ __device__ __forceinline__ void load_tile_async(T* tile, const T* src, long long
 template <typename T, int HD, int BM, int BN, int NWARPS, int STAGES>
 __global__ void __launch_bounds__(NWARPS * 32, 1)
     attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
-                 int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim, long long q_sb, long long q_sh,
-                 long long q_ss, long long k_sb, long long k_sh, long long k_ss, long long v_sb, long long v_sh,
-                 long long v_ss, long long o_sb, long long o_sh, long long o_ss, float scale_log2, int causal,
-                 int causal_offset) {
+                 float* __restrict__ lse, int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim,
+                 long long q_sb, long long q_sh, long long q_ss, long long k_sb, long long k_sh, long long k_ss,
+                 long long v_sb, long long v_sh, long long v_ss, long long o_sb, long long o_sh, long long o_ss,
+                 float scale_log2, int causal, int causal_offset) {
   using namespace attention_tc_detail;
   constexpr int NTHREADS = NWARPS * 32;
   constexpr int WM = BM / NWARPS;  // query rows per warp
@@ -263,8 +216,12 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const float inv = softmax_inverse_sum(group_sum<4>(row_sum[mt][h]));
+      const float sum = group_sum<4>(row_sum[mt][h]);
+      const float inv = softmax_inverse_sum(sum);
       const int row = mt * 16 + g + 8 * h;
+      if (lse != nullptr && t == 0 && m0 + warp_row0 + row < seq_q)
+        lse[((long long)batch * heads_q + head) * seq_q + m0 + warp_row0 + row] =
+            softmax_log2_sum_exp(row_max[mt][h], sum);
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt)
         *reinterpret_cast<typename Pair<T>::type*>(o_stage + row * LD + dt * 8 + 2 * t) =

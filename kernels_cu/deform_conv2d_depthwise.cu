@@ -31,14 +31,10 @@ __global__ void deform_conv2d_depthwise(const T* __restrict__ input,   // [B, C,
                                         const T* __restrict__ bias,    // [C*m]; unread unless use_bias
                                         T* __restrict__ output,        // [B, C*m, Ho, Wo]
                                         Index n,                       // B * G * chunks per group * Ho*Wo
-                                        int batch, int channels, int height, int width,
-                                        int kernel_h, int kernel_w, int pad_h, int pad_w,
-                                        int stride_h, int stride_w, int dilation_h, int dilation_w,
-                                        int offset_groups, int out_h, int out_w,
+                                        DEFORM_SIZE_PARAMS,
                                         int multiplier, int use_mask, int use_bias) {
     using C = compute_t<T>;
-    const DeformSizes s{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                        stride_h, stride_w, dilation_h, dilation_w, offset_groups, out_h, out_w};
+    const DeformSizes s = DEFORM_SIZES;
     const Index plane = output_plane<Index>(s);  // one output channel
     const int taps = kernel_h * kernel_w;
 

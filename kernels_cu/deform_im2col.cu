@@ -26,13 +26,9 @@ __global__ void deform_im2col(const T* __restrict__ input,   // [B, C, H, W]
                               const T* __restrict__ mask,    // [B, G*kh*kw, Ho, Wo]; unread unless use_mask
                               T* __restrict__ columns,       // [C*kh*kw, B*Ho*Wo]
                               Index n,                       // B * G * chunks per group * Ho*Wo
-                              int batch, int channels, int height, int width,
-                              int kernel_h, int kernel_w, int pad_h, int pad_w,
-                              int stride_h, int stride_w, int dilation_h, int dilation_w,
-                              int offset_groups, int out_h, int out_w, int use_mask) {
+                              DEFORM_SIZE_PARAMS, int use_mask) {
     using C = compute_t<T>;
-    const DeformSizes s{batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w,
-                        stride_h, stride_w, dilation_h, dilation_w, offset_groups, out_h, out_w};
+    const DeformSizes s = DEFORM_SIZES;
     const Index row_length = Index(batch) * output_plane<Index>(s);  // one row of columns
     const int taps = kernel_h * kernel_w;
 

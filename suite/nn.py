@@ -1,25 +1,21 @@
 """Trainable layers on the suite's kernels: DeformConv2d and MultiheadAttention, and the
 differentiable ops under them.
 
-Forward runs the raw kernels (suite.ops). Backward recomputes the op through its pure-PyTorch
-reference (suite/references/) and differentiates that, until dedicated backward kernels exist;
-float16/bfloat16 are recomputed in float32 and the gradients rounded back.
+Forward and backward run the raw kernels: suite.ops.deform_conv2d and suite.ops.attention are
+torch.autograd.Functions whose backward launches the backward kernels.
 
 `backend` (ops and modules): None runs where the tensors live (a CUDA tensor on the GPU, a CPU
 tensor on the host emulation), "cupy" or "host" force one, a backend object is used as is, and
-"reference" runs the pure-PyTorch reference forward too. "reference" is how float64 is run, for
-`torch.autograd.gradcheck` (the attention kernels take float32, float16 and bfloat16 only); it
-checks no arguments.
+"reference" runs the pure-PyTorch references instead, forward and backward (autograd through them);
+it checks no arguments.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from suite import ops
 from suite.errors import InputError, OpArgumentError
@@ -29,31 +25,6 @@ from suite.references.deform import pair
 
 REFERENCE = "reference"
 BACKEND_NAMES = ("auto", "cupy", "host", REFERENCE)
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-class _RecomputeInReference(torch.autograd.Function):
-    """forward: `kernel(*tensors)`; backward: the gradients of `reference(*tensors)`, recomputed.
-    `tensors` may hold None (an absent bias or mask)."""
-
-    @staticmethod
-    def forward(ctx, kernel, reference, *tensors):
-        ctx.reference = reference
-        ctx.save_for_backward(*tensors)
-        # detached: the kernels hand their arguments to CuPy or the emulation, which refuse grad tensors
-        return kernel(*(None if t is None else t.detach() for t in tensors))
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        saved, needs = ctx.saved_tensors, ctx.needs_input_grad[2:]
-        leaves = [None if t is None else t.detach().to(torch.float32 if t.dtype in _LOW_PRECISION else t.dtype)
-                  .requires_grad_(need) for t, need in zip(saved, needs)]
-        with torch.enable_grad():
-            out = ctx.reference(*leaves)
-        wanted = [leaf for leaf, need in zip(leaves, needs) if need]
-        grads = iter(torch.autograd.grad(out, wanted, grad.to(out.dtype), allow_unused=True, materialize_grads=True))
-        return None, None, *(next(grads).to(t.dtype) if need else None for t, need in zip(saved, needs))
 
 
 def _checked_backend(backend):
@@ -62,29 +33,21 @@ def _checked_backend(backend):
     return backend
 
 
-def _deform(op, **bound):
-    """op as a function of (input, offset, weight, bias, mask), the tensors the autograd Function passes."""
-    return lambda input, offset, weight, bias, mask: op(input, offset, weight, bias, mask=mask, **bound)
-
-
-def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None):
-    """suite.ops.deform_conv2d (torchvision.ops.deform_conv2d's semantics) with gradients for every tensor."""
-    geometry = {"stride": stride, "padding": padding, "dilation": dilation}
-    reference = _deform(deform_reference.deform_conv2d, **geometry)
-    kernel = reference if _checked_backend(backend) == REFERENCE else _deform(ops.deform_conv2d, backend=backend, **geometry)
-    return _RecomputeInReference.apply(kernel, reference, input, offset, weight, bias, mask)
-
-
-def _attention_in_input_dtype(q, k, v, **options):
-    return attention_reference(q, k, v, dtype=q.dtype, **options)
+def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
+                  deterministic=None):
+    """suite.ops.deform_conv2d (torchvision.ops.deform_conv2d's semantics) with gradients for every
+    tensor; `deterministic` as suite.ops.deform_conv2d's (None: torch.are_deterministic_algorithms_enabled())."""
+    if _checked_backend(backend) == REFERENCE:
+        return deform_reference.deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask)
+    return ops.deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask, backend=backend,
+                             deterministic=deterministic)
 
 
 def attention(q, k, v, *, causal=False, scale=None, backend=None):
     """suite.ops.attention (q [B, Hq, Sq, D], k and v [B, Hkv, Sk, D]) with gradients for q, k and v."""
-    reference = functools.partial(_attention_in_input_dtype, causal=causal, scale=scale)
-    kernel = (reference if _checked_backend(backend) == REFERENCE
-              else functools.partial(ops.attention, causal=causal, scale=scale, backend=backend))
-    return _RecomputeInReference.apply(kernel, reference, q, k, v)
+    if _checked_backend(backend) == REFERENCE:
+        return attention_reference(q, k, v, causal=causal, scale=scale, dtype=q.dtype)
+    return ops.attention(q, k, v, causal=causal, scale=scale, backend=backend)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -117,11 +80,13 @@ class DeformConv2d(nn.Module):
     Both start at zero: offsets 0, mask 0.5; a new layer is the plain convolution by `weight` (with
     its weight halved when modulated, as in DCNv2). `weight` and `bias` have torchvision's names,
     shapes and initialisation: `layer.load_state_dict(torchvision_layer.state_dict(), strict=False)`
-    loads them and reports the offset/mask convolutions as missing keys.
+    loads them and reports the offset/mask convolutions as missing keys. `deterministic` as
+    suite.ops.deform_conv2d's: how the backward sums the input's gradient.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 offset_groups=1, bias=True, modulated=False, *, backend=None, device=None, dtype=None):
+                 offset_groups=1, bias=True, modulated=False, *, backend=None, deterministic=None, device=None,
+                 dtype=None):
         super().__init__()
         name = "DeformConv2d"
         self.in_channels = _positive_int(name, "in_channels", in_channels)
@@ -138,6 +103,7 @@ class DeformConv2d(nn.Module):
         self.dilation = _pair_argument(name, "dilation", dilation, 1)
         self.modulated = bool(modulated)
         self.backend = _checked_backend(backend)
+        self.deterministic = deterministic
         factory = {"device": device, "dtype": dtype}
         kh, kw = self.kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw, **factory))
@@ -174,7 +140,7 @@ class DeformConv2d(nn.Module):
                                   f"height, width]; got {tuple(getattr(input, 'shape', ())) or type(input).__name__}")
         offset, mask = self.offsets(input)
         return deform_conv2d(input, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask,
-                             backend=self.backend)
+                             backend=self.backend, deterministic=self.deterministic)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "

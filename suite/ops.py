@@ -1,220 +1,33 @@
-"""Public torch-facing ops built on the suite's raw kernels.
+"""Public torch-facing ops built on the suite's raw kernels: the thin surface over the launchers in
+suite/kernels/<family>*.py, which hold each family's launch geometry (and never import this module).
 
 Each op checks its arguments the way its PyTorch/torchvision counterpart does (bad arguments raise
 OpArgumentError, which is a RuntimeError like theirs), prepares its launches once and runs them.
 The `*_launcher` variants return `(output, launch)`: `launch()` recomputes into the same output with
-no allocation and no re-validation, which is what the runner times. The ops are forward-only (no
-autograd). `backend`: None runs where the input lives, "cupy" or "host" forces one (see
-suite.backends.backend_for_tensor); a backend object (the runner's, perhaps with checks) is used as is.
+no allocation and no re-validation, which is what the runner times. deform_conv2d and attention are
+differentiable (torch.autograd: their backward runs the backward kernels). `backend`: None runs where the input
+lives, "cupy" or "host" forces one (see suite.backends.backend_for_tensor); a backend object (the
+runner's, perhaps with checks) is used as is.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import functools
-import math
-
-import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
-from suite import KERNELS_DIR
-from suite.backends import backend_for_tensor
 from suite.errors import OpArgumentError
-from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, launcher
+from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, backward_launcher, launcher
+# The launchers and the channel-chunk choice are public too, re-exported from their home.
+from suite.kernels.deform_launch import (CHANNEL_CHUNK, CHANNEL_CHUNKS, deform_conv2d_im2col_matmul_launcher,  # noqa: F401
+                                         deform_conv2d_launcher, deform_im2col_launcher)
+from suite.kernels.deform_grad import deform_conv2d_backward_launcher
+from suite.kernels.op_arguments import backend_for as _backend
 from suite.references.attention import causal_mode
-from suite.references.deform import output_size, pair
-
-INT32_MAX = 2**31 - 1
-INDEX32_LIMIT = INT32_MAX  # the largest flat index a kernel's int (not long long) instantiation may reach
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise OpArgumentError(message)
-
-
-def _check_like(op: str, name: str, tensor, input: torch.Tensor) -> None:
-    """`tensor` must be a tensor of input's dtype on input's device."""
-    _require(isinstance(tensor, torch.Tensor), f"{op}: {name} must be a torch.Tensor, got {type(tensor).__name__}")
-    _require(tensor.dtype == input.dtype, f"{op}: {name} has dtype {tensor.dtype} but input has {input.dtype}; pass tensors of one dtype")
-    _require(tensor.device == input.device, f"{op}: {name} is on {tensor.device} but input is on {input.device}")
-
-
-def _backend(op: str, input: torch.Tensor, backend, argument: str = "input"):
-    if backend is None or isinstance(backend, str):
-        return backend_for_tensor(input, backend, argument)
-    _require(input.device.type == backend.device.type, f"{op}: {argument} is on {input.device}, but backend {backend.name!r} needs tensors on {backend.device.type}")
-    return backend
-
-
-def _output_buffer(op: str, out, shape: tuple, like: torch.Tensor) -> torch.Tensor:
-    """`out` checked against the shape the op produces, or a new buffer."""
-    if out is None:
-        return torch.empty(shape, dtype=like.dtype, device=like.device)
-    _check_like(op, "out", out, like)
-    _require(tuple(out.shape) == tuple(shape) and out.is_contiguous(), f"{op}: out must be a contiguous tensor of shape {tuple(shape)}, got {tuple(out.shape)}")
-    return out
 
 
 # ----------------------------------------------------------------------------------------------
-# Deformable convolution: kernels_cu/deform_im2col.cu, then one matmul per weight group; depthwise
-# weights (weight.shape[1] == 1: each output channel reads one input channel) instead take
-# kernels_cu/deform_conv2d_depthwise.cu, which samples and accumulates in one pass.
-
-DEFORM_SOURCE = KERNELS_DIR / "deform_im2col.cu"
-DEPTHWISE_SOURCE = KERNELS_DIR / "deform_conv2d_depthwise.cu"
-DEFORM_THREADS = 256
-DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernels' grid-stride loops cover the rest
-MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
-# Input channels per thread of both kernels (their CHUNK template parameter): the channels of a chunk
-# share each tap's offsets, mask and sampling point. 8 is the default; 1 (a thread per channel) stays
-# instantiated so a case can time one against the other (`channel_chunk`).
-CHANNEL_CHUNK = 8
-CHANNEL_CHUNKS = (8, 1)
-DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
-INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
-
-
-def _kernel_name(kernel: str, dtype: torch.dtype, index, chunk: int) -> str:
-    return f"{kernel}<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}, {chunk}>"
-
-
-def deform_im2col_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
-    """The kernel's name expression for a tensor dtype, an index type (numpy.int32 or numpy.int64) and
-    a channel chunk (one of CHANNEL_CHUNKS)."""
-    return _kernel_name("deform_im2col", dtype, index, chunk)
-
-
-def deform_conv2d_depthwise_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
-    """The depthwise kernel's name expression, as deform_im2col_name."""
-    return _kernel_name("deform_conv2d_depthwise", dtype, index, chunk)
-
-
-def _all_names(kernel_name) -> tuple[str, ...]:
-    return tuple(kernel_name(d, i, c) for d in DEFORM_DTYPES for i in INDEX_TYPES for c in CHANNEL_CHUNKS)
-
-
-DEFORM_NAME_EXPRESSIONS = _all_names(deform_im2col_name)
-DEPTHWISE_NAME_EXPRESSIONS = _all_names(deform_conv2d_depthwise_name)
-
-
-@dataclasses.dataclass(frozen=True)
-class DeformGeometry:
-    """The sizes of one deformable im2col."""
-
-    batch: int
-    channels: int
-    height: int
-    width: int
-    kernel_h: int
-    kernel_w: int
-    stride_h: int
-    stride_w: int
-    pad_h: int
-    pad_w: int
-    dilation_h: int
-    dilation_w: int
-    offset_groups: int
-    out_h: int
-    out_w: int
-    channel_chunk: int = CHANNEL_CHUNK  # a launch choice, not a size: input channels per thread
-
-    @property
-    def columns_shape(self) -> tuple[int, int]:
-        return self.channels * self.kernel_h * self.kernel_w, self.batch * self.out_h * self.out_w
-
-    @property
-    def work_items(self) -> int:
-        """Threads' work of both kernels: one output pixel x a chunk of channel_chunk channels of one
-        offset group (kernels_cu/common/channel_chunks.cuh)."""
-        chunks = -(-(self.channels // self.offset_groups) // self.channel_chunk)
-        return self.batch * self.offset_groups * chunks * self.out_h * self.out_w
-
-    @property
-    def kernel_sizes(self) -> tuple[int, ...]:
-        """The int sizes both kernels take after `n`, in their order."""
-        return (self.batch, self.channels, self.height, self.width, self.kernel_h, self.kernel_w, self.pad_h, self.pad_w,
-                self.stride_h, self.stride_w, self.dilation_h, self.dilation_w, self.offset_groups, self.out_h, self.out_w)
-
-
-def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation,
-                    channel_chunk: int = CHANNEL_CHUNK) -> DeformGeometry:
-    """Check the im2col arguments as torchvision's deform_conv2d does, in its order and with its messages."""
-    _require(channel_chunk in CHANNEL_CHUNKS, f"{op}: channel_chunk must be one of {CHANNEL_CHUNKS}, got {channel_chunk!r}")
-    _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
-    _require(input.dtype in DEFORM_DTYPES, f"{op}: input dtype {input.dtype} is not supported; use one of {', '.join(map(str, DEFORM_DTYPES))}")
-    _check_like(op, "offset", offset, input)
-    _require(input.ndim == 4, f"{op}: input must be 4-D [batch, channels, height, width], got {input.ndim}-D")
-    _require(offset.ndim == 4, f"{op}: offset must be 4-D [batch, 2*offset_groups*kh*kw, out_h, out_w], got {offset.ndim}-D")
-    if mask is not None:
-        _check_like(op, "mask", mask, input)
-        _require(mask.ndim == 4, f"{op}: mask must be 4-D [batch, offset_groups*kh*kw, out_h, out_w], got {mask.ndim}-D")
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pair(kernel_size), pair(stride), pair(padding), pair(dilation)
-    batch, channels, height, width = input.shape
-    groups = offset.shape[1] // (2 * kh * kw) if kh > 0 and kw > 0 else 0
-    _require(
-        groups > 0,
-        "the shape of the offset tensor at dimension 1 is not valid. It should be a multiple of "
-        f"2 * weight.size[2] * weight.size[3].\nGot offset.shape[1]={offset.shape[1]}, while 2 * weight.size[2] * weight.size[3]={2 * kh * kw}",
-    )
-    _require(kh > 0 and kw > 0, f"weight_h: {kh} weight_w: {kw}")
-    _require(sh > 0 and sw > 0, f"stride_h: {sh} stride_w: {sw}")
-    _require(ph >= 0 and pw >= 0, f"pad_h: {ph} pad_w: {pw}")
-    _require(dh > 0 and dw > 0, f"dilation_h: {dh} dilation_w: {dw}")
-    _require(offset.shape[1] == groups * 2 * kh * kw, f"offset.shape[1] is not valid: got: {offset.shape[1]} expected: {groups * 2 * kh * kw}")
-    if mask is not None:
-        _require(mask.shape[1] == groups * kh * kw, f"mask.shape[1] is not valid: got: {mask.shape[1]} expected: {groups * kh * kw}")
-    _require(channels % groups == 0, f"input.shape[1]={channels} is not divisible by the {groups} offset groups")
-    out_h, out_w = output_size(height, kh, sh, ph, dh), output_size(width, kw, sw, pw, dw)
-    _require(offset.shape[0] == batch, "invalid batch size of offset")
-    _require(
-        tuple(offset.shape[2:]) == (out_h, out_w),
-        f"offset output dims: ({offset.shape[2]}, {offset.shape[3]}) - computed output dims: ({out_h}, {out_w})",
-    )
-    if mask is not None:
-        _require(mask.shape[0] == batch, "invalid batch size of mask")
-        _require(tuple(mask.shape[2:]) == (out_h, out_w), f"mask output dims: ({mask.shape[2]}, {mask.shape[3]}) - computed output dims: ({out_h}, {out_w})")
-    _require(out_h > 0 and out_w > 0, f"Calculated output size too small - out_h: {out_h} out_w: {out_w}")
-    # The kernel takes sizes as int and addresses one image plane with int offsets.
-    _require(height * width <= INT32_MAX and channels <= INT32_MAX and batch <= INT32_MAX, f"{op}: an input image plane or dimension exceeds 2^31-1 elements")
-    return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, channel_chunk)
-
-
-def _grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
-                        sizes: tuple):
-    """A zero-argument callable running kernel_name(dtype, index, g.channel_chunk) from `source` as
-    kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype."""
-    if n == 0:
-        return lambda: None
-    blocks = min(math.ceil(n / DEFORM_THREADS), DEFORM_MAX_BLOCKS)
-    # int indexing when no flat index, nor the grid-stride loop's last step, can pass 2^31-1.
-    largest = max(*(t.numel() for t in tensors), n + blocks * DEFORM_THREADS)
-    index = np.int32 if largest <= INDEX32_LIMIT else np.int64
-    kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index, g.channel_chunk))
-    return kernel.bind((blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
-
-
-def _im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
-    """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
-    # Without a mask the kernel never reads its mask pointer; offset stands in for it.
-    tensors = (input, offset, offset if mask is None else mask, columns)
-    return _grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g, g.work_items,
-                               tensors, (*g.kernel_sizes, mask is not None))
-
-
-def _contiguous(*tensors):
-    return tuple(None if t is None else t.detach().contiguous() for t in tensors)
-
-
-def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None, out=None,
-                           channel_chunk=CHANNEL_CHUNK):
-    """(columns, launch): see deform_im2col; `out` is an optional preallocated columns buffer;
-    `channel_chunk` (one of CHANNEL_CHUNKS): input channels per GPU thread, a tuning choice."""
-    g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation, channel_chunk)
-    runner = _backend("deform_im2col", input, backend)
-    columns = _output_buffer("deform_im2col", out, g.columns_shape, input)
-    return columns, _im2col_launch(runner, g, *_contiguous(input, offset, mask), columns)
+# Deformable convolution: launchers in suite/kernels/deform_launch.py (forward) and
+# suite/kernels/deform_grad.py (backward).
 
 
 def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None) -> torch.Tensor:
@@ -227,144 +40,38 @@ def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0,
     return columns
 
 
-@contextlib.contextmanager
-def torch_flags_off(*flags):
-    """Switch off torch backend flags given as (namespace, attribute) pairs, restoring the user's
-    values afterwards. Also usable as a decorator."""
-    saved = [getattr(ns, name) for ns, name in flags]
-    for ns, name in flags:
-        setattr(ns, name, False)
-    try:
-        yield
-    finally:
-        for (ns, name), value in zip(flags, saved):
-            setattr(ns, name, value)
+class _DeformConv2d(torch.autograd.Function):
+    """deform_conv2d's forward kernels; backward: its backward kernels (suite/kernels/deform_grad.py)."""
+
+    @staticmethod
+    def forward(ctx, input, offset, weight, bias, mask, geometry: dict, backend, deterministic):
+        ctx.geometry, ctx.backend, ctx.deterministic = geometry, backend, deterministic
+        ctx.save_for_backward(input, offset, weight, bias, mask)
+        output, launch = deform_conv2d_launcher(input, offset, weight, bias, mask=mask, backend=backend, **geometry)
+        launch()
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        input, offset, weight, bias, mask = ctx.saved_tensors
+        grads, launch = deform_conv2d_backward_launcher(grad_output, input, offset, weight, bias, mask=mask,
+                                                        backend=ctx.backend, deterministic=ctx.deterministic,
+                                                        **ctx.geometry)
+        launch()
+        tensors = ("input", "offset", "weight", "bias", "mask")  # forward's order
+        return (*(grads.get(name) if need else None for name, need in zip(tensors, ctx.needs_input_grad)), None, None, None)
 
 
-# cuBLAS as the ops promise: fp32 without TF32, fp16/bf16 with fp32 accumulation throughout
-# (no reduced-precision split-K reductions).
-_MATMUL = torch.backends.cuda.matmul
-EXACT_CUDA_MATMUL = ((_MATMUL, "allow_tf32"), (_MATMUL, "allow_fp16_reduced_precision_reduction"),
-                     (_MATMUL, "allow_bf16_reduced_precision_reduction"))
-
-
-def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
-    """deform_conv2d for weight [C*m, 1, kh, kw] in one kernel: sampling and accumulation fused."""
-    multiplier = weight.shape[0] // g.channels
-    n = g.work_items if multiplier else 0
-    # Without a mask or a bias the kernel never reads that pointer; offset and weight stand in.
-    tensors = (input, offset, offset if mask is None else mask, weight, weight if bias is None else bias, output)
-    return _grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, g, n,
-                               tensors, (*g.kernel_sizes, multiplier, mask is not None, bias is not None))
-
-
-def _batched_gemm(bias, a, b, out):
-    """A callable computing out = a @ b (+ bias), batched over the first dimension, into `out`."""
-    if bias is None:
-        return functools.partial(torch.bmm, a, b, out=out)
-    return functools.partial(torch.baddbmm, bias, a, b, out=out)
-
-
-def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
-    """deform_conv2d for any weight: im2col into a columns buffer, then one matmul per weight group,
-    up to MAX_PARALLEL_IMAGES images at a time."""
-    out_channels, group_channels, kh, kw = weight.shape
-    groups = g.channels // group_channels
-    # fp16/bf16 products accumulate in fp32 and the result is rounded once. On the GPU cuBLAS does
-    # that on tensor cores in the storage dtype (reduced-precision reductions off); an fp32 GEMM
-    # there would be an order of magnitude slower. On the CPU the same arithmetic is spelled out:
-    # widen to fp32, multiply, round into `output`.
-    lowp = input.dtype in (torch.float16, torch.bfloat16)
-    acc = torch.float32 if lowp and not input.is_cuda else input.dtype
-    widen = acc != input.dtype
-    # With one weight group and no widening, the GEMM writes the output in its own [image, channel,
-    # pixel] layout: image i's columns are a strided block of the buffer, which cuBLAS takes as one
-    # matrix of a batch, so no permuting pass over the output follows.
-    direct = groups == 1 and not widen
-    chunk = max(1, min(g.batch, MAX_PARALLEL_IMAGES))
-    rows, pixels = g.channels * kh * kw, g.out_h * g.out_w
-    columns = torch.empty(rows * chunk * pixels, dtype=input.dtype, device=input.device)
-    columns_acc = torch.empty(columns.shape, dtype=acc, device=input.device) if widen else columns
-    products = None if direct else torch.empty(out_channels * chunk * pixels, dtype=acc, device=input.device)
-    weight_acc = weight.to(acc).reshape(groups, out_channels // groups, group_channels * kh * kw)
-    bias_acc = None if bias is None else bias.to(acc).reshape(groups, -1, 1)
-
-    steps = []
-    for start in range(0, g.batch, chunk):
-        images = min(chunk, g.batch - start)
-        size = images * pixels
-        part = slice(start, start + images)
-        cols = columns[: rows * size].view(rows, size)
-        steps.append(_im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
-                                    None if mask is None else mask[part], cols))
-        cols_acc = columns_acc[: rows * size].view(rows, size)
-        if widen:
-            steps.append(functools.partial(cols_acc.copy_, cols))
-        if direct:
-            steps.append(_batched_gemm(None if bias_acc is None else bias_acc[0], weight_acc[0].expand(images, -1, -1),
-                                       cols.view(rows, images, pixels).transpose(0, 1),
-                                       output[part].view(images, out_channels, pixels)))
-        else:
-            prods = products[: out_channels * size].view(groups, out_channels // groups, size)
-            steps.append(_batched_gemm(bias_acc, weight_acc, cols_acc.view(groups, -1, size), prods))
-            steps.append(functools.partial(output[part].copy_, prods.view(out_channels, images, g.out_h, g.out_w)
-                                           .permute(1, 0, 2, 3)))
-
-    def launch():
-        with torch.no_grad(), torch_flags_off(*EXACT_CUDA_MATMUL):
-            for step in steps:
-                step()
-
-    return launch
-
-
-def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
-    """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
-    depthwise, else im2col + matmul."""
-    op = "deform_conv2d"
-    _require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
-    _check_like(op, "weight", weight, input)
-    _require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
-    out_channels, group_channels, kh, kw = weight.shape
-    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation, channel_chunk)
-    groups = g.channels // group_channels if group_channels > 0 else 0
-    _require(
-        groups > 0 and group_channels * groups == g.channels and out_channels % groups == 0,
-        f"{op}: weight.shape[1]={group_channels} must divide input.shape[1]={g.channels}, and the resulting "
-        f"{groups} groups must divide weight.shape[0]={out_channels}",
-    )
-    if bias is not None:
-        _check_like(op, "bias", bias, input)
-        _require(tuple(bias.shape) == (out_channels,), f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
-    runner = _backend(op, input, backend)
-    output = _output_buffer(op, out, (g.batch, out_channels, g.out_h, g.out_w), input)
-    build = _depthwise_launch if fused and group_channels == 1 else _im2col_matmul_launch
-    return output, build(runner, g, *_contiguous(input, offset, mask, weight, bias), output)
-
-
-def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
-                           out=None, channel_chunk=CHANNEL_CHUNK):
-    """(output, launch): see deform_conv2d; `out` is an optional preallocated output; `channel_chunk` as
-    in deform_im2col_launcher. Depthwise weights (weight.shape[1] == 1) run the fused kernel, any other
-    the im2col + matmul path."""
-    return _deform_conv2d_launcher(True, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
-                                   channel_chunk)
-
-
-def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
-                                         backend=None, out=None, channel_chunk=CHANNEL_CHUNK):
-    """deform_conv2d_launcher on the im2col + matmul path whatever the weight: the general path that the
-    fused depthwise kernel replaces, kept callable to be timed and compared against it."""
-    return _deform_conv2d_launcher(False, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
-                                   channel_chunk)
-
-
-def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None) -> torch.Tensor:
+def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
+                  deterministic: bool | None = None) -> torch.Tensor:
     """torchvision.ops.deform_conv2d (DCNv1; DCNv2 with `mask`) on the suite's kernel, plus bfloat16.
-    Same shapes, group rules and errors; batch 0 gives an empty output."""
-    output, launch = deform_conv2d_launcher(input, offset, weight, bias, stride, padding, dilation, mask, backend=backend)
-    launch()
-    return output
+    Same shapes, group rules and errors; batch 0 gives an empty output. Differentiable in every
+    tensor: backward runs the backward kernels. `deterministic`: True sums grad_input in a fixed order
+    (bitwise the same every run), False with atomics (faster); None follows
+    torch.are_deterministic_algorithms_enabled()."""
+    geometry = {"stride": stride, "padding": padding, "dilation": dilation}
+    return _DeformConv2d.apply(input, offset, weight, bias, mask, geometry, backend, deterministic)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -398,13 +105,40 @@ def _check_inputs(q, k, v) -> None:
         raise OpArgumentError(f"attention: batch ({batch}) and q's heads ({heads_q}) must be at most {GRID_YZ_MAX}")
 
 
-def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tensor:
+class _Attention(torch.autograd.Function):
+    """The forward kernel (keeping each row's log-sum-exp) and, for the gradients, the backward
+    kernels of kernels_cu/attention_bwd.cu: no reference recompute."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mode, scale, backend, deterministic):
+        out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
+        if out.numel():
+            launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, backend, lse=lse)()
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.settings = (mode, scale, backend, deterministic)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        q, k, v, out, lse = ctx.saved_tensors
+        grads = [torch.zeros(t.shape, dtype=t.dtype, device=t.device) for t in (q, k, v)]
+        if out.numel():
+            backward_launcher(q, k, v, out, lse, grad_out, *grads, *ctx.settings)()
+        return (*grads, None, None, None, None)
+
+
+def attention(q, k, v, *, causal=False, scale=None, backend=None, deterministic=None) -> torch.Tensor:
     """softmax(q k^T * scale, masked) v for q [B, Hq, Sq, D], k and v [B, Hkv, Sk, D], Hq % Hkv == 0.
 
     causal: False; True (= SDPA's is_causal: query i sees keys j <= i); "top_left" (the same);
     "bottom_right" (FlashAttention: query i sees keys j <= i + Sk - Sq; a row seeing no key gives 0).
     scale defaults to 1/sqrt(D). Inputs may be non-contiguous. Accumulation is in float32.
     backend: None (by the tensors' device), "cupy", "host" or a backend object.
+    Differentiable: when q, k or v requires grad, the gradients come from the backward kernels.
+    deterministic: dQ without atomics, bitwise reproducible (default:
+    torch.are_deterministic_algorithms_enabled()); dK and dV are reproducible in both modes.
     """
     _check_inputs(q, k, v)
     try:
@@ -413,11 +147,14 @@ def attention(q, k, v, *, causal=False, scale=None, backend=None) -> torch.Tenso
         raise OpArgumentError(f"attention: {exc}") from None
     if scale is not None and not isinstance(scale, (int, float)):
         raise OpArgumentError(f"attention: scale must be a number or None; got {type(scale).__name__}")
+    if deterministic is None:
+        deterministic = torch.are_deterministic_algorithms_enabled()
     chosen = _backend("attention", q, backend, argument="q")
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    if out.numel() == 0:
-        return out
-    if k.shape[2] == 0:
+    if q.numel() and k.shape[2] == 0:
         raise OpArgumentError("attention: k and v have no keys (seq length 0); every row would be empty")
-    launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, chosen)()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+        return _Attention.apply(q, k, v, mode, scale, chosen, bool(deterministic))
+    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    if out.numel():
+        launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, chosen)()
     return out

@@ -42,6 +42,8 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
                "times are CPU-emulation times of the .cu source, not GPU performance")
     if any("compared_elements" in (r.validation or {}) for r in results):
         caption += "\n* max |err| over a sample of the output (large cases: the float64 reference covers chosen rows)"
+    if any("worst_output" in (r.validation or {}) for r in results):
+        caption += "\ncases with several outputs (backward passes): the error of the worst one, named"
     table = Table(title=f"rawkernel-suite on {device}", caption=caption, header_style="bold")
     for name, kw in (("case", {"overflow": "fold"}), ("shape", {}), ("dtype", {}), ("kernel", {}),
                      ("status", {}), ("max |err|", {"justify": "right"}), ("allowed", {"justify": "right"}),
@@ -56,7 +58,8 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
     for r in results:
         v, t, m = r.validation or {}, r.timing or {}, r.metrics
         row = [escape(r.id.split("/", 1)[1].rsplit("/", 2)[0]), escape(r.shape), r.dtype, r.kernel, STATUS_STYLE[r.status],
-               _num(v.get("max_abs_err"), "{:.2e}") + ("*" if "compared_elements" in v else ""),
+               _num(v.get("max_abs_err"), "{:.2e}") + ("*" if "compared_elements" in v else "")
+               + (f" {v['worst_output']}" if "worst_output" in v else ""),
                _num(v.get("allowed"), "{:.2e}"),
                fmt_time(t.get("median_s")), _num(100 * t["noise"] if t else None, "{:.2f}")]
         if on_gpu:

@@ -81,11 +81,15 @@ def _error(exc: BaseException, backend, doing: str) -> str | None:
     return None
 
 
+def _numel(tensors) -> int:
+    return sum(t.numel() for t in tensors.values()) if isinstance(tensors, dict) else tensors.numel()
+
+
 def _coverage(launched, ref64) -> dict:
     """How much of the output the check compared (as much as the reference holds), when not all of it."""
     if launched.select is None:
         return {}
-    return {"compared_elements": ref64.numel(), "output_elements": launched.output.numel()}
+    return {"compared_elements": _numel(ref64), "output_elements": _numel(launched.output)}
 
 
 def new_result(case: Case) -> CaseResult:
@@ -104,7 +108,7 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
         launched = family.run(case.kernel, case.params, inputs, backend)
         backend.synchronize()
         ref64, ref_lowp = family.reference(case.kernel, case.params, inputs, case.dtype)
-        verdict = validate.check(launched.compared(), ref64, ref_lowp, case.tolerance)
+        verdict = validate.check_outputs(launched.compared(), ref64, ref_lowp, case.tolerance)
         result.validation = verdict.as_dict() | _coverage(launched, ref64)
         if not verdict.passed:
             result.status, result.error = "failed", verdict.detail
@@ -113,7 +117,7 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
         stats = timing.measure(launched.again, timer, config)
         backend.synchronize()
         result.timing = stats.as_dict()
-        again = validate.check(launched.compared(), ref64, ref_lowp, case.tolerance)
+        again = validate.check_outputs(launched.compared(), ref64, ref_lowp, case.tolerance)
         result.revalidation = again.as_dict() | _coverage(launched, ref64)
         if not again.passed:
             result.status = "failed"

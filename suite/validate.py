@@ -11,6 +11,7 @@ all: the case is an error (ValidationError), never a pass.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -99,3 +100,46 @@ def check(out: torch.Tensor, ref64: torch.Tensor, ref_lowp: torch.Tensor | None,
                          f"{float(out64.flatten()[worst]):.6g}, expected {float(ref64.flatten()[worst]):.6g}")
         detail = "; ".join(parts)
     return Verdict(passed, rule, max_err, allowed, lowp_err, nan_count, detail)
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The verdicts of a case with several outputs (a backward pass: one per gradient). It passes when
+    every output passes; its figures are those of the worst output, named by `worst`."""
+
+    by_output: dict  # output name -> Verdict
+    worst: str
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.by_output.values())
+
+    @property
+    def detail(self) -> str:
+        return "; ".join(f"{name}: {v.detail}" for name, v in self.by_output.items() if not v.passed)
+
+    def as_dict(self) -> dict:
+        """The worst output's Verdict fields (the schema of a single-output case), plus `worst_output`
+        and every output's own figures under `outputs`."""
+        return (self.by_output[self.worst].as_dict() | {"detail": self.detail, "worst_output": self.worst,
+                                                       "outputs": {k: v.as_dict() for k, v in self.by_output.items()}})
+
+
+def _badness(verdict: Verdict) -> tuple:
+    """Sort key: failing before passing, then the error as a share of what was allowed."""
+    share = verdict.max_abs_err / verdict.allowed if verdict.allowed > 0 else (math.inf if verdict.max_abs_err else 0.0)
+    return (not verdict.passed, verdict.nan_count > 0, share)
+
+
+def check_outputs(out, ref64, ref_lowp, tol: Tolerance) -> Verdict | Verdicts:
+    """`check` for a single tensor; for a dict of outputs (a backward pass) each one against the
+    reference dicts' entry of the same name. An output missing from the kernel's dict fails."""
+    if not isinstance(out, dict):
+        return check(out, ref64, ref_lowp, tol)
+    verdicts = {}
+    for name, ref in ref64.items():
+        if name not in out:
+            verdicts[name] = Verdict(False, "missing", math.inf, 0.0, None, 0, "the kernel gave no such output")
+            continue
+        verdicts[name] = check(out[name], ref, None if ref_lowp is None else ref_lowp[name], tol)
+    return Verdicts(verdicts, max(verdicts, key=lambda k: _badness(verdicts[k])))

@@ -106,6 +106,15 @@ def test_initcheck_finds_an_unwritten_output_element():
     assert torch.equal(y, x)
 
 
+def test_initcheck_leaves_declared_accumulators_alone():
+    """A scatter adds into some elements of a zeroed buffer: declared, its untouched elements are fine."""
+    x, y = torch.randn(1000), torch.zeros(1000)
+    scatter = kernel("copy_upto", {"initcheck"})
+    scatter.accumulators = frozenset({1})
+    scatter((4,), (256,), (x, y, np.int32(1000), np.int32(600)))
+    assert torch.equal(y[:601], x[:601]) and not y[601:].any()
+
+
 def test_initcheck_accepts_read_modify_write_outputs():
     x, y, total = torch.randn(700), torch.randn(700), torch.zeros(1)
     expect = y + x

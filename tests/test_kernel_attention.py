@@ -50,7 +50,7 @@ def test_smoke_case_matches_reference(case):
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, backend.device)
     launched = FAMILY.run(case.kernel, case.params, inputs, backend)  # output poisoned with NaN first
     ref64, ref_lowp = FAMILY.reference(case.kernel, case.params, inputs, case.dtype)
-    verdict = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
+    verdict = validate.check_outputs(launched.output, ref64, ref_lowp, case.tolerance)
     assert verdict.passed, verdict.detail
 
 
@@ -198,16 +198,22 @@ def test_an_unknown_tile_shape_is_a_case_file_error_listing_the_choices(tmp_path
 
 
 def test_flops_count_the_unmasked_area():
-    params = {"batch": 2, "heads_q": 3, "heads_kv": 1, "seq_q": 30, "seq_k": 12, "head_dim": 8, "causal": "none"}
+    params = {"batch": 2, "heads_q": 3, "heads_kv": 1, "seq_q": 30, "seq_k": 12, "head_dim": 8, "causal": "none",
+              "pass": "forward"}
     for mode in ("none", "top_left", "bottom_right"):
         pairs = int(visible_keys(mode, 30, 12).sum())
         assert FAMILY.flops(spec.TC, params | {"causal": mode}) == 4 * 2 * 3 * 8 * pairs
     assert FAMILY.bytes_moved(spec.TC, params, "float16") == 2 * 2 * 8 * (2 * 3 * 30 + 2 * 1 * 12)
+    forward = FAMILY.flops(spec.TC, params)
+    assert FAMILY.flops(spec.TC, params | {"pass": "backward"}) == 2.5 * forward
+    assert FAMILY.flops(spec.TC, params | {"pass": "both"}) == 3.5 * forward
+    assert FAMILY.bytes_moved(spec.TC, params | {"pass": "backward"}, "float16") == 2 * 2 * 8 * (4 * 3 * 30 + 4 * 1 * 12)
 
 
 @pytest.mark.parametrize("mode", ["none", "top_left", "bottom_right"])
 def test_sdpa_math_baseline_computes_attention(mode):
-    params = {"batch": 1, "heads_q": 4, "heads_kv": 2, "seq_q": 9, "seq_k": 13, "head_dim": 16, "causal": mode}
+    params = {"batch": 1, "heads_q": 4, "heads_kv": 2, "seq_q": 9, "seq_k": 13, "head_dim": 16, "causal": mode,
+              "pass": "forward"}
     inputs = FAMILY.make_inputs(params, "float32", 7, torch.device("cpu"))
     call = FAMILY.baseline("sdpa_math", spec.FP32, params, inputs)
     ref = attention_reference(inputs["q"], inputs["k"], inputs["v"], causal=mode)

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from suite import CASES_DIR, ops, validate
+from suite.kernels import deform_launch as launchers
 from suite.backends import CHECKS, get_backend
 from suite.cases import load_cases
 from suite.errors import OpArgumentError
 from suite.kernels.deform import FAMILY, TORCH_DTYPES
 from suite.references.deform import sampling_base
 
-ALL_SMOKE = load_cases([CASES_DIR / "deform_im2col.yaml"], "smoke")
+ALL_SMOKE = [c for c in load_cases([CASES_DIR / "deform_im2col.yaml"], "smoke") if c.params["pass"] == "forward"]
 SMOKE = [c for c in ALL_SMOKE if c.kernel == "deform_im2col"]
 # deform_conv2d cases whose weight is depthwise: the op runs the fused kernel for them
 DEPTHWISE = [c for c in ALL_SMOKE if c.kernel == "deform_conv2d" and c.params["groups"] == c.params["in_channels"]]
@@ -86,13 +87,13 @@ def test_offsets_hit_the_border_rules():
     assert ((y < -1) | (y > h)).any() and ((y > -1) & (y < h) & (y != (2 * y).round() / 2)).any()
 
 
-@pytest.mark.parametrize("cases, kernel_name", [(SMOKE, ops.deform_im2col_name), (DEPTHWISE, ops.deform_conv2d_depthwise_name)],
+@pytest.mark.parametrize("cases, kernel_name", [(SMOKE, launchers.deform_im2col_name), (DEPTHWISE, launchers.deform_conv2d_depthwise_name)],
                          ids=["deform_im2col", "deform_conv2d_depthwise"])
 def test_long_long_indexing(host, monkeypatch, cases, kernel_name):
     """The int64-index instantiation computes the same output (forced by lowering the int limit)."""
     case = next(c for c in cases if c.dtype == "float16" and c.params["mask"] and c.params["offset_groups"] > 1)
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
-    monkeypatch.setattr(ops, "INDEX32_LIMIT", 100)
+    monkeypatch.setattr(launchers, "INDEX32_LIMIT", 100)
     recording = Recording(host)
     launched = FAMILY.run(case.kernel, case.params, inputs, recording)
     assert recording.chosen == [kernel_name(torch.float16, np.int64)]
@@ -106,7 +107,7 @@ def test_depthwise_weights_take_the_fused_kernel(host):
     other; the im2col_matmul baseline keeps the general path for depthwise cases and is None elsewhere."""
     depthwise = next(c for c in DEPTHWISE if c.dtype == "bfloat16")
     grouped = next(c for c in ALL_SMOKE if c.kernel == "deform_conv2d" and 1 < c.params["groups"] < c.params["in_channels"])
-    for case, expected in ((depthwise, ops.deform_conv2d_depthwise_name), (grouped, ops.deform_im2col_name)):
+    for case, expected in ((depthwise, launchers.deform_conv2d_depthwise_name), (grouped, launchers.deform_im2col_name)):
         inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
         recording = Recording(host)
         FAMILY.run(case.kernel, case.params, inputs, recording)
@@ -119,7 +120,7 @@ def test_depthwise_weights_take_the_fused_kernel(host):
                                                               p["stride"], p["padding"], p["dilation"], inputs["mask"],
                                                               backend=recording)
     launch()
-    assert recording.chosen == [ops.deform_im2col_name(torch.bfloat16)]
+    assert recording.chosen == [launchers.deform_im2col_name(torch.bfloat16)]
     verdict = validate.check(output, *FAMILY.reference(depthwise.kernel, p, inputs, depthwise.dtype), depthwise.tolerance)
     assert verdict.passed, verdict.detail
     assert callable(FAMILY.baseline("im2col_matmul", depthwise.kernel, p, inputs))
@@ -169,14 +170,14 @@ def test_byte_model_counts_each_input_and_output_once(case):
     assert FAMILY.bytes_moved(case.kernel, case.params, case.dtype) == expected
 
 
-@pytest.mark.parametrize("chunk", ops.CHANNEL_CHUNKS)
+@pytest.mark.parametrize("chunk", launchers.CHANNEL_CHUNKS)
 def test_channel_chunk_picks_its_instantiation_and_changes_no_result(host, chunk):
     case = next(c for c in SMOKE if c.sweep == "channel_chunks" and c.params["channel_chunk"] == chunk)
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
     recording = Recording(host)
     launched = FAMILY.run(case.kernel, case.params, inputs, recording)
-    assert recording.chosen == [ops.deform_im2col_name(TORCH_DTYPES[case.dtype], np.int32, chunk)]
-    other_chunk = next(c for c in ops.CHANNEL_CHUNKS if c != chunk)
+    assert recording.chosen == [launchers.deform_im2col_name(TORCH_DTYPES[case.dtype], np.int32, chunk)]
+    other_chunk = next(c for c in launchers.CHANNEL_CHUNKS if c != chunk)
     other = FAMILY.run(case.kernel, case.params | {"channel_chunk": other_chunk}, inputs, host)
     torch.testing.assert_close(launched.output, other.output, atol=0, rtol=0)
 

@@ -85,3 +85,30 @@ def test_an_overflowing_low_precision_reference_is_an_error_never_a_pass(dtype, 
     for out in (torch.full_like(ref64, 123.0), ref64.clone()):  # a wrong output and a right one: neither passes
         with pytest.raises(ValidationError, match=rf"overflows in 1 of 231 elements \(first at \({i}, {j}\)"):
             check(out, ref64, ref_lowp, Tolerance(eps=1e-3))
+
+
+@pytest.mark.parametrize("lowp", [False, True])
+def test_several_outputs_pass_only_together_and_the_failing_one_is_named(lowp):
+    from suite.validate import check_outputs
+
+    refs = {"grad_input": _ref(), "grad_offset": _ref((3, 5)), "grad_weight": _ref((4,))}
+    lows = {k: v.half() for k, v in refs.items()} if lowp else None
+    tol = Tolerance(atol=1e-5, rtol=1e-5, eps=1e-6)
+    out = {k: (v.half() if lowp else v.float()) for k, v in refs.items()}
+    good = check_outputs(out, refs, lows, tol)
+    assert good.passed and good.as_dict()["worst_output"] in refs and set(good.as_dict()["outputs"]) == set(refs)
+    out["grad_offset"] = out["grad_offset"].clone()
+    out["grad_offset"][1, 2] += 1.0
+    bad = check_outputs(out, refs, lows, tol)
+    record = bad.as_dict()
+    assert not bad.passed and record["worst_output"] == "grad_offset" and bad.detail.startswith("grad_offset: ")
+    assert record["outputs"]["grad_input"]["passed"] and record["max_abs_err"] >= 1.0 - 1e-3
+    missing = check_outputs({k: v for k, v in out.items() if k != "grad_weight"}, refs, lows, tol)
+    assert not missing.passed and "grad_weight" in missing.detail
+
+
+def test_a_single_tensor_output_keeps_the_single_verdict():
+    from suite.validate import Verdict, check_outputs
+
+    ref = _ref()
+    assert isinstance(check_outputs(ref.float(), ref, None, Tolerance(atol=1e-5)), Verdict)

@@ -48,14 +48,18 @@ struct BilinearPoint {
     int offset[4];  // y*width + x of each valid corner; int: the caller guarantees height * width < 2^31
     C weight[4];    // hy*hx, hy*lx, ly*hx, ly*lx
     bool valid[4];
+    C ly, lx;       // the point's distance below its low row and right of its low column
 };
 
 // A point counts only when -1 < y < height and -1 < x < width; anything else, NaN included, has four
 // invalid corners and so samples to 0. Each of a point's four neighbours contributes only when it
-// lies inside the plane, so the value fades to 0 across the border.
+// lies inside the plane, so the value fades to 0 across the border. `closed_edges` also counts the
+// edges y == -1, y == height (and x's): the sample there is 0 either way (the corner inside has
+// weight 0), but torchvision's coordinate derivative (its col2im_coord kernel) takes that corner.
 template <typename C>
-__device__ __forceinline__ BilinearPoint<C> bilinear_point(int height, int width, C y, C x) {
-    const bool inside = y > C(-1) && y < C(height) && x > C(-1) && x < C(width);
+__device__ __forceinline__ BilinearPoint<C> bilinear_point(int height, int width, C y, C x, bool closed_edges = false) {
+    const bool inside = closed_edges ? y >= C(-1) && y <= C(height) && x >= C(-1) && x <= C(width)
+                                     : y > C(-1) && y < C(height) && x > C(-1) && x < C(width);
     // Branch-free: a point outside goes on at (0, 0), where every step below is defined (floor of
     // NaN or of a huge value would not be), and its corners are then all marked invalid.
     if (!inside) y = x = C(0);
@@ -67,8 +71,9 @@ __device__ __forceinline__ BilinearPoint<C> bilinear_point(int height, int width
     const C lx = x - C(x_low);
     const C hy = C(1) - ly;
     const C hx = C(1) - lx;
-    const bool top = inside && y_low >= 0, bottom = inside && y_high <= height - 1;
-    const bool left = x_low >= 0, right = x_high <= width - 1;
+    // The low corners' upper bounds matter on closed edges only (y == height, x == width).
+    const bool top = inside && y_low >= 0 && y_low <= height - 1, bottom = inside && y_high <= height - 1;
+    const bool left = x_low >= 0 && x_low <= width - 1, right = x_high <= width - 1;
 
     BilinearPoint<C> p;
     p.valid[0] = top && left;
@@ -84,15 +89,36 @@ __device__ __forceinline__ BilinearPoint<C> bilinear_point(int height, int width
     p.weight[1] = hy * lx;
     p.weight[2] = ly * hx;
     p.weight[3] = ly * lx;
+    p.ly = ly;
+    p.lx = lx;
     return p;
 }
 
-// The plane's value at `point`: each corner's weight times its value (0 for an invalid corner),
-// summed in corner order.
+// The plane's values at the point's four corners, 0 for an invalid corner.
+template <typename T>
+__device__ __forceinline__ void corner_values(const T* __restrict__ plane, const BilinearPoint<compute_t<T>>& point,
+                                              compute_t<T> (&v)[4]) {
+    for (int k = 0; k < 4; ++k) v[k] = point.valid[k] ? load_compute(plane + point.offset[k]) : compute_t<T>(0);
+}
+
+// The value at `point` from its corner values: each corner's weight times its value, in corner order.
+template <typename C>
+__device__ __forceinline__ C interpolate(const BilinearPoint<C>& point, const C (&v)[4]) {
+    return point.weight[0] * v[0] + point.weight[1] * v[1] + point.weight[2] * v[2] + point.weight[3] * v[3];
+}
+
+// The plane's value at `point` (an invalid corner's value is 0).
 template <typename T>
 __device__ __forceinline__ compute_t<T> sample(const T* __restrict__ plane, const BilinearPoint<compute_t<T>>& point) {
-    using C = compute_t<T>;
-    C v[4];
-    for (int k = 0; k < 4; ++k) v[k] = point.valid[k] ? load_compute(plane + point.offset[k]) : C(0);
-    return point.weight[0] * v[0] + point.weight[1] * v[1] + point.weight[2] * v[2] + point.weight[3] * v[3];
+    compute_t<T> v[4];
+    corner_values(plane, point, v);
+    return interpolate(point, v);
+}
+
+// The derivative of the sample at `point` along y (y_direction) or x, from the corner values `v`:
+// torchvision's get_coordinate_weight, arithmetic and order included.
+template <typename C>
+__device__ __forceinline__ C coordinate_weight(const BilinearPoint<C>& point, const C (&v)[4], bool y_direction) {
+    return y_direction ? point.lx * (v[3] - v[1]) + (C(1) - point.lx) * (v[2] - v[0])
+                       : point.ly * (v[3] - v[2]) + (C(1) - point.ly) * (v[1] - v[0]);
 }

@@ -10,11 +10,19 @@
 
 #include "common/bilinear.cuh"
 
-// The sizes both kernels take (as int parameters, in this order).
+// The sizes every deformable kernel takes (as int parameters, in this order: DEFORM_SIZE_PARAMS).
 struct DeformSizes {
     int batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w, dilation_h,
         dilation_w, offset_groups, out_h, out_w;
 };
+
+// The kernels' size parameters, and the DeformSizes made of them inside a kernel.
+#define DEFORM_SIZE_PARAMS                                                                                    \
+    int batch, int channels, int height, int width, int kernel_h, int kernel_w, int pad_h, int pad_w,         \
+        int stride_h, int stride_w, int dilation_h, int dilation_w, int offset_groups, int out_h, int out_w
+#define DEFORM_SIZES                                                                                          \
+    DeformSizes { batch, channels, height, width, kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w,      \
+                  dilation_h, dilation_w, offset_groups, out_h, out_w }
 
 template <typename Index>
 __device__ __forceinline__ Index output_plane(const DeformSizes& s) { return Index(s.out_h) * s.out_w; }
@@ -58,6 +66,16 @@ __device__ __forceinline__ const T* chunk_image(const T* input, const ChannelChu
     return input + (w.b * s.channels + w.channel) * input_plane<Index>(s);
 }
 
+// The sampling position (y, x) of kernel tap `tap` (= i*kernel_w + j) of output pixel (oy, ox), moved
+// by the tap's learned offsets: the integer base position, converted, plus the offset (as torchvision).
+template <typename C>
+__device__ __forceinline__ void tap_position(const DeformSizes& s, int oy, int ox, int tap, C offset_y, C offset_x,
+                                             C& y, C& x) {
+    const int i = tap / s.kernel_w, j = tap - i * s.kernel_w;
+    y = C(oy * s.stride_h - s.pad_h + i * s.dilation_h) + offset_y;
+    x = C(ox * s.stride_w - s.pad_w + j * s.dilation_w) + offset_x;
+}
+
 // Calls visit(tap, point, modulation) for each kernel tap (i, j) of work item w, in order: the
 // bilinear point of the tap's sampling position moved by its learned offset (channels 2*tap and
 // 2*tap + 1 of the item's offset group) and its mask value (1 without a mask).
@@ -70,15 +88,11 @@ __device__ __forceinline__ void for_each_tap(const ChannelChunk<Index>& w, const
     const Index group = w.b * s.offset_groups + w.group;
     const T* offsets = offset + group * 2 * taps * plane + w.pixel;
     const T* masks = mask + group * taps * plane + w.pixel;
-    const int y0 = w.oy * s.stride_h - s.pad_h;
-    const int x0 = w.ox * s.stride_w - s.pad_w;
-    for (int i = 0; i < s.kernel_h; ++i) {
-        for (int j = 0; j < s.kernel_w; ++j) {
-            const int tap = i * s.kernel_w + j;
-            const C y = C(y0 + i * s.dilation_h) + load_compute(offsets + Index(2 * tap) * plane);
-            const C x = C(x0 + j * s.dilation_w) + load_compute(offsets + Index(2 * tap + 1) * plane);
-            const C modulation = use_mask ? load_compute(masks + Index(tap) * plane) : C(1);
-            visit(tap, bilinear_point(s.height, s.width, y, x), modulation);
-        }
+    for (int tap = 0; tap < taps; ++tap) {
+        C y, x;
+        tap_position(s, w.oy, w.ox, tap, load_compute(offsets + Index(2 * tap) * plane),
+                     load_compute(offsets + Index(2 * tap + 1) * plane), y, x);
+        const C modulation = use_mask ? load_compute(masks + Index(tap) * plane) : C(1);
+        visit(tap, bilinear_point(s.height, s.width, y, x), modulation);
     }
 }

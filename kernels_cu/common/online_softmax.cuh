@@ -44,3 +44,9 @@ __device__ __forceinline__ float online_softmax_rescale(float& running_max, floa
 
 // 1/sum, or 0 for a row that saw no key (its output is defined as 0).
 __device__ __forceinline__ float softmax_inverse_sum(float sum) { return sum > 0.f ? 1.f / sum : 0.f; }
+
+// The row's log-sum-exp of the base-2 scores (what the backward recomputes P from:
+// p = exp2(score - lse)), or +inf for a row that saw no key, so every p of that row becomes 0.
+__device__ __forceinline__ float softmax_log2_sum_exp(float row_max, float sum) {
+  return sum > 0.f ? row_max + log2f(sum) : INFINITY;
+}

@@ -91,6 +91,7 @@ class CupyKernel:
 
     def __init__(self, raw, name: str, source: Path, backend: "CupyBackend"):
         self._raw, self.name, self.source, self._backend = raw, name, source, backend
+        self.accumulators: frozenset[int] = frozenset()  # as HostKernel's; read by the host checks only
 
     @property
     def max_dynamic_shared_size_bytes(self) -> int:

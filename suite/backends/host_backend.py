@@ -148,6 +148,9 @@ class HostKernel:
     def __init__(self, backend: HostBackend, name: str, launcher, params: list):
         self.backend, self.name, self._launcher, self.params = backend, name, launcher, params
         self._max_dynamic_smem = STATIC_SMEM_LIMIT
+        # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
+        # such an argument owns no element in particular, so initcheck does not judge it.
+        self.accumulators: frozenset[int] = frozenset()
 
     @property
     def max_dynamic_shared_size_bytes(self) -> int:

@@ -8,7 +8,8 @@
   on the schedule: a missing __syncthreads/__syncwarp, or blocks writing the same element.
 - initcheck: outputs are the arrays the launch changed; the launch runs again on copies where they
   are poisoned (NaN, or 0xA5 bytes), and elements still poisoned, which the first run left as
-  they were, were never written.
+  they were, were never written. Arguments the kernel declares as accumulators
+  (HostKernel.accumulators: atomics adding into a zeroed buffer) own no element and are not judged.
 
 Arguments that overlap in memory (views of one tensor) are copied together, so aliasing holds.
 """
@@ -189,7 +190,7 @@ def _racecheck(kernel, packed, regions, snapshot, final, geometry, placement) ->
 
 def _initcheck(kernel, packed, regions, snapshot, final, geometry, placement) -> None:
     outputs = []
-    for b in (b for b in packed.buffers if b.high > b.low):
+    for b in (b for b in packed.buffers if b.high > b.low and b.index not in kernel.accumulators):
         i = region_of(b, regions)
         unchanged = _view(b, snapshot[i], regions[i], True) == _view(b, final[i], regions[i], True)
         if not unchanged.all():

@@ -2,7 +2,8 @@
 
 Kernels (kernels_cu/): `attention_fp32` (SIMT, float32) and `attention_tc` (mma.sync, float16 and
 bfloat16). Both take the same arguments, so one launcher serves both; the tile sizes are template
-parameters picked per head dim from the tables below.
+parameters picked per head dim from the tables below. The backward kernels (kernels_cu/attention_bwd.cu)
+have their own launcher, `backward_launcher`; this module is attention's one home for launch geometry.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import torch
 
 from suite import KERNELS_DIR
 from suite.errors import InputError
-from suite.kernels.family import Family, Instantiation, Launched, Param, Tolerance
+from suite.kernels.family import (OUTPUT, Family, Instantiation, Launched, Param, Tolerance, autograd_outputs, grad_key,
+                                  pass_param)
 from suite.references.attention import (CAUSAL_MODES, attention_reference, causal_offset, visible_pairs)
 
-FP32, TC = "attention_fp32", "attention_tc"
-SOURCES = {FP32: KERNELS_DIR / "attention_fp32.cu", TC: KERNELS_DIR / "attention_tc.cu"}
+FP32, TC, BWD = "attention_fp32", "attention_tc", "attention_bwd"
+SOURCES = {FP32: KERNELS_DIR / "attention_fp32.cu", TC: KERNELS_DIR / "attention_tc.cu",
+           BWD: KERNELS_DIR / "attention_bwd.cu"}
 KERNEL_DTYPES = {FP32: ("float32",), TC: ("float16", "bfloat16")}
 CUDA_TYPES = {"float32": "float", "float16": "__half", "bfloat16": "__nv_bfloat16"}
 MAX_HEAD_DIM = 256
@@ -142,14 +145,20 @@ def _tc_operand(t: torch.Tensor) -> torch.Tensor:
     return padded
 
 
+_NULL = torch.empty(0, dtype=torch.float32)
+
+
 def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 or t.shape[-1] == 1 else t.contiguous()
 
 
-def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend, tiles: str = AUTO) -> Callable[[], None]:
+def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend, tiles: str = AUTO,
+             lse: torch.Tensor | None = None) -> Callable[[], None]:
     """Prepare one launch of `kernel` writing `out` (shapes already checked); returns a callable
     that launches it (and launches again on every call, with no allocation: copies that the
-    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto."""
+    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto.
+    `lse`: None, or a contiguous float32 [B, Hq, Sq] tensor that receives each row's log-sum-exp
+    (base 2, of the scaled scores; +inf for a row that sees no key), what the backward needs."""
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
     dtype = str(q.dtype).removeprefix("torch.")
@@ -170,7 +179,11 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
     if smem > STATIC_SMEM_LIMIT:
         fn.max_dynamic_shared_size_bytes = smem
     strides = [np.int64(s) for t in (q, k, v, out) for s in t.stride()[:3]]
-    args = (q, k, v, out, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
+    if lse is None:
+        lse = _NULL.to(q.device)  # an empty tensor passes a null pointer: the kernel skips the write
+    elif lse.dtype != torch.float32 or not lse.is_contiguous() or tuple(lse.shape) != (batch, heads_q, seq_q):
+        raise InputError(f"{kernel}: lse must be a contiguous float32 tensor of shape {(batch, heads_q, seq_q)}")
+    args = (q, k, v, out, lse, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
             np.int32(head_dim), *strides, np.float32(scale * math.log2(math.e)), np.int32(mode != "none"),
             np.int32(causal_offset(mode, seq_q, seq_k)))
     grid = (-(-seq_q // cfg.block_m), heads_q, batch)
@@ -180,6 +193,13 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
 
 def _heads_kv(params) -> int:
     return params["heads_kv"] or params["heads_q"]
+
+
+GRAD_MODES = ("fast", "deterministic")  # as the deformable family's grad_mode
+
+
+def _deterministic(params) -> bool:
+    return params["grad_mode"] == "deterministic"
 
 
 # Above this many query rows the references cover a sample of rows: a float64 reference of all of a
@@ -199,9 +219,150 @@ def checked_rows(seq_q: int) -> torch.Tensor | None:
     return torch.cat([torch.arange(EDGE_ROWS), drawn.sort().values, torch.arange(seq_q - EDGE_ROWS, seq_q)])
 
 
+# ----------------------------------------------------------------------------------------------
+# Backward: delta (attention_bwd.cu), then dK/dV per key block (attention_bwd_tc.cu on tensor cores
+# for fp16/bf16 up to d=128; attention_bwd.cu's SIMT kernel otherwise), dQ either through fp32
+# atomics in that same kernel plus a conversion (fast) or through attention_bwd_dq, a SIMT kernel
+# per query block (deterministic).
+# SIMT tiles: 16 keys x 16 query rows at 8 threads per row (4 warps); its fp32 tiles of 16 x (HD+1)
+# fit sm_86's 99 KiB up to d=256 (66 KiB there). Tensor-core tiles: 4 warps of 16 keys; 64 query
+# rows per step up to d=64, 32 above, which keeps dK, dV (HD regs), S^T and dP^T (BM regs) and the
+# fragments within 255 registers; past d=128 dK and dV alone would need 256+.
+
+BWD_TC = "attention_bwd_tc"
+SOURCES[BWD_TC] = KERNELS_DIR / "attention_bwd_tc.cu"
+BWD_DTYPES = ("float32", "float16", "bfloat16")
+BWD_TILES = tuple(TileConfig(hd, 16, 16, 4) for hd in range(32, MAX_HEAD_DIM + 1, 32))
+BWD_TC_TILES = (TileConfig(32, 64, 64, 4), TileConfig(64, 64, 64, 4), TileConfig(96, 32, 64, 4),
+                TileConfig(128, 32, 64, 4))
+ROW_THREADS = 128  # attention_bwd_delta: one warp per row
+CONVERT_THREADS, CONVERT_MAX_BLOCKS = 256, 65536  # grid-stride conversion of dQ
+# part -> (source, dtypes, tiles): tiles None for the row-wise kernels
+BWD_PARTS = {
+    "delta": (BWD, BWD_DTYPES, None),
+    "dq_convert": (BWD, ("float16", "bfloat16"), None),  # fp32 dQ takes the atomics itself
+    "dkdv": (BWD, BWD_DTYPES, BWD_TILES),
+    "dq": (BWD, BWD_DTYPES, BWD_TILES),
+    "dkdv_tc": (BWD_TC, KERNEL_DTYPES[TC], BWD_TC_TILES),
+}
+
+
+def _smallest_tile(tiles, head_dim: int) -> TileConfig | None:
+    return next((cfg for cfg in tiles if cfg.head_tile >= head_dim), None)
+
+
+def backward_tile(head_dim: int) -> TileConfig:
+    """The SIMT backward tile for head_dim."""
+    cfg = _smallest_tile(BWD_TILES, head_dim)
+    if cfg is None:
+        raise InputError(f"{BWD} supports head dims up to {BWD_TILES[-1].head_tile}; got {head_dim}")
+    return cfg
+
+
+def backward_shared_bytes(part: str, cfg: TileConfig | None) -> int:
+    """Dynamic shared memory, matching the layouts in attention_bwd.cu and attention_bwd_tc.cu."""
+    if cfg is None:
+        return 0
+    hd, bm, bn = cfg.head_tile, cfg.block_m, cfg.block_n
+    if part == "dkdv":  # K, V, Q, dO padded by one column; P and dS [key][query]; lse and delta
+        return 4 * (2 * (bn + bm) * (hd + 1) + 2 * bn * (bm + 1) + 2 * bm)
+    if part == "dq":  # Q, dO, K, V padded by one column; dS [query][key]
+        return 4 * (2 * (bm + bn) * (hd + 1) + bm * (bn + 1))
+    return 2 * (2 * (bn + bm) * (hd + 8) + bn * (bm + 8)) + 8 * bm  # K, V, Q, dO, dS^T; lse and delta
+
+
+def backward_threads(part: str, cfg: TileConfig | None) -> int:
+    """Threads per block; cfg (the tile) matters to the dkdv and dq kernels only."""
+    return {"delta": ROW_THREADS, "dq_convert": CONVERT_THREADS}.get(part) or 32 * cfg.warps
+
+
+def backward_name(part: str, dtype: str, cfg: TileConfig | None) -> str:
+    ctype = CUDA_TYPES[dtype]
+    if cfg is None:
+        return f"attention_bwd_{part}<{ctype}>"
+    if part == "dkdv_tc":
+        return f"{BWD_TC}<{ctype}, {cfg.head_tile}, {cfg.block_m}, {cfg.warps}>"
+    return f"attention_bwd_{part}<{ctype}, {cfg.head_tile}, {cfg.block_m}, {cfg.block_n}>"
+
+
+def backward_instances() -> list[tuple[str, str, TileConfig | None]]:
+    """(part, dtype, tile) of every backward kernel the launcher may load."""
+    return [(part, dt, cfg) for part, (_, dtypes, tiles) in BWD_PARTS.items() for dt in dtypes
+            for cfg in (tiles or (None,))]
+
+
+def _backward_names(source) -> list[str]:
+    return [backward_name(part, dt, cfg) for part, dt, cfg in backward_instances() if BWD_PARTS[part][0] == source]
+
+
+def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode: str, scale: float | None, backend,
+                      deterministic: bool) -> Callable[[], None]:
+    """Prepare the backward of one attention call (shapes already checked): `out` and `lse` are the
+    forward's output and log-sum-exp (`launcher(..., lse=)`), `grad_out` the output's gradient;
+    writes grad_q, grad_k and grad_v (contiguous, shaped like q, k, v). Returns a callable that
+    launches every backward kernel again, with no allocation. deterministic: dQ from a kernel per
+    query block (bitwise reproducible) instead of fp32 atomics; dK and dV are reproducible in both."""
+    batch, heads_q, seq_q, head_dim = q.shape
+    heads_kv, seq_k = k.shape[1], k.shape[2]
+    dtype = str(q.dtype).removeprefix("torch.")
+    simt_cfg = backward_tile(head_dim)
+    tc_cfg = _smallest_tile(BWD_TC_TILES, head_dim) if dtype in KERNEL_DTYPES[TC] else None
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+    for name, grad, like in (("grad_q", grad_q, q), ("grad_k", grad_k, k), ("grad_v", grad_v, v)):
+        if grad.shape != like.shape or grad.dtype != like.dtype or not grad.is_contiguous():
+            raise InputError(f"{BWD}: {name} must be a contiguous {like.dtype} tensor of shape {tuple(like.shape)}")
+    q, k, v, out, grad_out = (t.contiguous() for t in (q, k, v, out, grad_out))
+
+    def kernel(part, cfg):
+        fn = backend.load_module(SOURCES[BWD_PARTS[part][0]],
+                                 _backward_names(BWD_PARTS[part][0])).get_function(backward_name(part, dtype, cfg))
+        if backward_shared_bytes(part, cfg) > STATIC_SMEM_LIMIT:
+            fn.max_dynamic_shared_size_bytes = backward_shared_bytes(part, cfg)
+        if part.startswith("dkdv"):
+            fn.accumulators = frozenset({8})  # dq_accum: atomics add into it (the host's initcheck skips it)
+        return fn, part, cfg
+
+    delta = torch.empty(batch, heads_q, seq_q, dtype=torch.float32, device=q.device)
+    if deterministic:
+        dq_accum = _NULL.to(q.device)
+    else:  # fp32 dQ takes the atomics itself; fp16/bf16 go through an fp32 buffer and a conversion
+        dq_accum = grad_q if grad_q.dtype == torch.float32 else torch.empty(q.shape, dtype=torch.float32,
+                                                                            device=q.device)
+    rows = batch * heads_q * seq_q
+    tail = (np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k), np.int32(head_dim))
+    softmax = (np.float32(scale * math.log2(math.e)), np.float32(scale), np.int32(mode != "none"),
+               np.int32(causal_offset(mode, seq_q, seq_k)))
+    launches = [(kernel("delta", None), (-(-rows // (ROW_THREADS // 32)), 1, 1),
+                 (grad_out, out, delta, dq_accum, np.int64(rows), np.int32(head_dim)))]
+    if tc_cfg is not None:  # rows padded to 16-byte multiples for cp.async (a copy only when needed)
+        tq, tk, tv, tdo = (_tc_operand(t) for t in (q, k, v, grad_out))
+        launches.append((kernel("dkdv_tc", tc_cfg), (-(-seq_k // (16 * tc_cfg.warps)), heads_kv, batch),
+                         (tq, tk, tv, tdo, lse, delta, grad_k, grad_v, dq_accum, *tail, np.int32(tq.shape[-1]),
+                          *softmax)))
+    else:
+        launches.append((kernel("dkdv", simt_cfg), (-(-seq_k // simt_cfg.block_n), heads_kv, batch),
+                         (q, k, v, grad_out, lse, delta, grad_k, grad_v, dq_accum, *tail, *softmax)))
+    if deterministic:
+        launches.append((kernel("dq", simt_cfg), (-(-seq_q // simt_cfg.block_m), heads_q, batch),
+                         (q, k, v, grad_out, lse, delta, grad_q, *tail, *softmax)))
+    elif dq_accum is not grad_q:
+        blocks = min(CONVERT_MAX_BLOCKS, -(-grad_q.numel() // CONVERT_THREADS))
+        launches.append((kernel("dq_convert", None), (blocks, 1, 1), (dq_accum, grad_q, np.int64(grad_q.numel()))))
+
+    bound = [fn.bind(grid, (backward_threads(part, cfg), 1, 1), args, shared_mem=backward_shared_bytes(part, cfg))
+             for (fn, part, cfg), grid, args in launches]
+
+    def launch_all():
+        for launch in bound:
+            launch()
+
+    return launch_all
+
+
 _CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(cfg) for cfg, _ in _candidates() if cfg.head_tile == hd)
                             for hd in TC_CANDIDATES)
 
+PASS_FLOPS = {"forward": 1.0, "backward": 2.5, "both": 3.5}
 _SDPA_BACKENDS = {"sdpa_math": "MATH", "sdpa_flash": "FLASH_ATTENTION", "sdpa_efficient": "EFFICIENT_ATTENTION",
                   "sdpa_cudnn": "CUDNN_ATTENTION"}
 
@@ -220,6 +381,10 @@ class AttentionFamily(Family):
         "seq_k": Param("int", minimum=1),
         "head_dim": Param("int", minimum=1),
         "causal": Param("str", "none", choices=CAUSAL_MODES),
+        "pass": pass_param(),
+        "grad_mode": Param("str", "fast", choices=GRAD_MODES,
+                           help="backward: fast (dQ by fp32 atomics) | deterministic (dQ per query block, "
+                                "bitwise reproducible)"),
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
@@ -251,7 +416,9 @@ class AttentionFamily(Family):
         heads = f"{params['heads_q']}/{_heads_kv(params)}"
         mask = "" if params["causal"] == "none" else f" {params['causal']}"
         tiles = "" if params["tiles"] == AUTO else f" tiles {params['tiles']}"
-        return f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}{tiles}"
+        grads = "" if params["pass"] == "forward" else f" {params['pass']}{' det' if _deterministic(params) else ''}"
+        return (f"b{params['batch']} h{heads} s{params['seq_q']}x{params['seq_k']} d{params['head_dim']}{mask}{tiles}"
+                f"{grads}")
 
     def make_inputs(self, params, dtype: str, seed: int, device) -> dict:
         gen = torch.Generator().manual_seed(seed)
@@ -260,32 +427,63 @@ class AttentionFamily(Family):
         def randn(heads, seq):
             return torch.randn(b, heads, seq, d, generator=gen).to(device=device, dtype=getattr(torch, dtype))
 
-        return {"q": randn(params["heads_q"], params["seq_q"]), "k": randn(_heads_kv(params), params["seq_k"]),
-                "v": randn(_heads_kv(params), params["seq_k"])}
+        inputs = {"q": randn(params["heads_q"], params["seq_q"]), "k": randn(_heads_kv(params), params["seq_k"]),
+                  "v": randn(_heads_kv(params), params["seq_k"])}
+        if params["pass"] != "forward":
+            inputs["grad_out"] = randn(params["heads_q"], params["seq_q"])
+        return inputs
 
     def run(self, kernel: str, params, inputs: dict, backend) -> Launched:
         q = inputs["q"]
         out = torch.full(q.shape, float("nan"), dtype=q.dtype, device=q.device)
-        again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"])
-        again()
-        rows = checked_rows(params["seq_q"])
-        return Launched(out, again, None if rows is None else lambda o: o[:, :, rows.to(o.device)])
+        if params["pass"] == "forward":
+            again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"])
+            again()
+            rows = checked_rows(params["seq_q"])
+            return Launched(out, again, None if rows is None else lambda o: o[:, :, rows.to(o.device)])
+        # Backward cases compare every row: each row of q feeds every key's dK and dV.
+        lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
+        forward = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"],
+                           lse=lse)
+        forward()
+        grads = {grad_key(n): torch.full(inputs[n].shape, float("nan"), dtype=q.dtype, device=q.device) for n in "qkv"}
+        backward = backward_launcher(q, inputs["k"], inputs["v"], out, lse, inputs["grad_out"], *grads.values(),
+                                     params["causal"], None, backend, _deterministic(params))
+        backward()
+        if params["pass"] == "backward":
+            return Launched(grads, backward)
+        return Launched({OUTPUT: out} | grads, lambda: (forward(), backward()))
 
     def reference(self, kernel: str, params, inputs: dict, dtype: str):
-        qkv, rows = (inputs["q"], inputs["k"], inputs["v"]), checked_rows(params["seq_q"])
-        ref64 = attention_reference(*qkv, causal=params["causal"], rows=rows)
-        ref_lowp = None if dtype == "float32" else attention_reference(*qkv, causal=params["causal"], rows=rows,
-                                                                       dtype=getattr(torch, dtype))
-        return ref64, ref_lowp
+        qkv, mode = {n: inputs[n] for n in "qkv"}, params["causal"]
+        if params["pass"] == "forward":
+            rows = checked_rows(params["seq_q"])
+            ref64 = attention_reference(*qkv.values(), causal=mode, rows=rows)
+            ref_lowp = None if dtype == "float32" else attention_reference(*qkv.values(), causal=mode, rows=rows,
+                                                                           dtype=getattr(torch, dtype))
+            return ref64, ref_lowp
+
+        def grads_in(precision):
+            return autograd_outputs(lambda q, k, v: attention_reference(q, k, v, causal=mode, dtype=precision),
+                                    {n: t.to(precision) for n, t in qkv.items()}, inputs["grad_out"].to(precision),
+                                    "qkv", with_output=params["pass"] == "both")
+
+        return grads_in(torch.float64), None if dtype == "float32" else grads_in(getattr(torch, dtype))
 
     def flops(self, kernel: str, params) -> float:
+        """The matmuls over the unmasked area; backward counts 2.5x the forward (FlashAttention's
+        convention: five matmuls to the forward's two), both 3.5x."""
         pairs = visible_pairs(params["causal"], params["seq_q"], params["seq_k"])
-        return 4.0 * params["batch"] * params["heads_q"] * params["head_dim"] * pairs
+        return PASS_FLOPS[params["pass"]] * 4.0 * params["batch"] * params["heads_q"] * params["head_dim"] * pairs
 
     def bytes_moved(self, kernel: str, params, dtype: str) -> float:
-        """q, k, v read once and the output written once."""
+        """Forward: q, k, v read once and the output written once. Backward: q, o, dO, k, v read once
+        and dq, dk, dv written once (the fp32 dQ accumulator and lse/delta not counted)."""
         per_row = params["batch"] * params["head_dim"] * getattr(torch, dtype).itemsize
-        return per_row * (2 * params["heads_q"] * params["seq_q"] + 2 * _heads_kv(params) * params["seq_k"])
+        q_rows, kv_rows = params["heads_q"] * params["seq_q"], _heads_kv(params) * params["seq_k"]
+        rows = {"forward": 2 * q_rows + 2 * kv_rows, "backward": 4 * q_rows + 4 * kv_rows}
+        rows["both"] = rows["forward"] + rows["backward"]
+        return per_row * rows[params["pass"]]
 
     def baseline(self, name: str, kernel: str, params, inputs: dict):
         """SDPA pinned to one backend; None when that backend cannot run these inputs here."""
@@ -301,11 +499,20 @@ class AttentionFamily(Family):
             kwargs["attn_mask"] = causal_lower_right(q.shape[2], k.shape[2])
         sdpa_backend = getattr(SDPBackend, _SDPA_BACKENDS[name])
 
-        def call():
+        def forward(*qkv):
             with sdpa_kernel(sdpa_backend):
-                return F.scaled_dot_product_attention(q, k, v, **kwargs)
+                return F.scaled_dot_product_attention(*qkv, **kwargs)
 
+        leaves = [t.detach().requires_grad_(params["pass"] != "forward") for t in (q, k, v)]
         try:
+            saved = forward(*leaves)
+            if params["pass"] == "forward":
+                return lambda: forward(q, k, v)
+
+            def call():  # SDPA's backward, given the saved forward (pass backward) or after a new one
+                out = forward(*leaves) if params["pass"] == "both" else saved
+                return torch.autograd.grad(out, leaves, inputs["grad_out"], retain_graph=True)
+
             call()
         except (RuntimeError, TypeError, NotImplementedError):  # "no available kernel", old torch
             return None
@@ -322,6 +529,13 @@ class AttentionFamily(Family):
                         tensor_core=kernel == TC, expect=("LDSM", "LDGSTS") if kernel == TC else (),
                         label=f"{dtype} d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} "
                               f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}", archs=archs))
+        for part, dtype, cfg in backward_instances():
+            tensor_core = BWD_PARTS[part][0] == BWD_TC
+            out.append(Instantiation(
+                source=SOURCES[BWD_PARTS[part][0]], name_expression=backward_name(part, dtype, cfg),
+                threads_per_block=backward_threads(part, cfg), dynamic_smem=backward_shared_bytes(part, cfg),
+                tensor_core=tensor_core, expect=("LDSM", "LDGSTS") if tensor_core else (),
+                label=f"{dtype} backward {part}" + (f" d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n}" if cfg else "")))
         return out
 
 

@@ -1,5 +1,5 @@
 """The deformable convolution family: the raw deform_im2col kernel and deform_conv2d built on it (or, for
-depthwise weights, on the fused deform_conv2d_depthwise kernel)."""
+depthwise weights, on the fused deform_conv2d_depthwise kernel), forward and backward (`pass`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,20 @@ import math
 import numpy as np
 import torch
 
-from suite import ops
-from suite.kernels.family import Family, Instantiation, Launched, Param, Tolerance
+from suite.kernels import deform_grad
+from suite.kernels import deform_launch as launchers
+from suite.kernels.family import (OUTPUT, Family, Instantiation, Launched, Param, Tolerance, autograd_outputs, grad_key,
+                                  pass_param)
 from suite.references import deform as reference
 from suite.references.deform import output_size, pair
 
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DIFFERENTIABLE = ("input", "offset", "weight", "bias", "mask")
+# Backward sampling FLOPs per column element (C*kh*kw x B*Ho*Wo): the recomputed sample (4 corner
+# products, their sum, the mask) 8, its scatter onto the corners (4 products and 4 adds) 8, and the
+# two coordinate derivatives (3 differences, 2 products, a sum, scaled by mask and gradient and
+# accumulated: 8 each) 16. The forward's sampling is not counted (see flops).
+BACKWARD_SAMPLING_FLOPS = 32
 RANDOM_SHARE = 0.5  # of sampling coordinates; the rest land on the special positions (see _axis_offsets)
 
 
@@ -50,6 +58,50 @@ def _axis_offsets(gen, shape, base, extent: int, scale: float) -> torch.Tensor:
     return torch.where(torch.rand(shape, generator=gen) < RANDOM_SHARE, random, special)
 
 
+def _deterministic(params) -> bool:
+    return params["grad_mode"] == "deterministic"
+
+
+def _in_turn(*launches):
+    """One callable running the launches in order (a forward, then its backward)."""
+    def launch():
+        for step in launches:
+            step()
+
+    return launch
+
+
+def _offsets_at_kernel_coordinates(params, offset: torch.Tensor) -> torch.Tensor:
+    """float64 offsets that put each sampling point where the kernels compute it: the tap's integer
+    position plus the offset, added in fp32 (in float64 for float64 offsets)."""
+    offset64 = offset.to(torch.float64)
+    if offset.dtype == torch.float64:
+        return offset64
+    b, _, out_h, out_w = offset.shape
+    og, taps = params["offset_groups"], math.prod(pair(params["kernel"]))
+    base_y, base_x = reference.sampling_base(params["kernel"], params["stride"], params["padding"], params["dilation"],
+                                             out_h, out_w, offset.device)
+    base = torch.stack([base_y.expand(taps, out_h, out_w), base_x.expand(taps, out_h, out_w)], dim=1)  # [taps, 2, Ho, Wo]
+    moved = base.to(torch.float32) + offset.reshape(b, og, taps, 2, out_h, out_w).to(torch.float32)
+    return (moved.to(torch.float64) - base).reshape(offset.shape)
+
+
+def _autograd_backward(forward, tensors: dict, grad_output, with_forward: bool):
+    """A callable running autograd's backward of forward(**tensors) under grad_output: of a graph built
+    once here, or (with_forward) forward and backward each call."""
+    leaves = {k: None if v is None else v.detach().requires_grad_() for k, v in tensors.items()}
+    wanted = [v for v in leaves.values() if v is not None]
+
+    def backward(out):
+        return torch.autograd.grad(out, wanted, grad_output, retain_graph=not with_forward)
+
+    if with_forward:
+        return lambda: backward(forward(**leaves))
+    with torch.enable_grad():
+        out = forward(**leaves)
+    return functools.partial(backward, out)
+
+
 class DeformFamily(Family):
     name = "deform"
     description = ("deformable convolution (DCNv1, DCNv2 with a mask): bilinear im2col, then a matmul per group; "
@@ -60,7 +112,8 @@ class DeformFamily(Family):
                          "groups == in_channels: deform_conv2d_depthwise, sampling and accumulating in one pass",
     }
     baselines = {
-        "torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16)",
+        "torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16), its autograd backward "
+                       "for backward/both passes",
         "im2col_matmul": "the suite's general path: deform_im2col + matmul, for cases that take the fused depthwise path",
     }
     params = {
@@ -77,8 +130,12 @@ class DeformFamily(Family):
         "offset_groups": Param("int", 1, minimum=1),
         "mask": Param("bool", False, help="DCNv2 modulation mask"),
         "offset_scale": Param("float", 2.0, minimum=0.0, help="std (pixels) of the random share of the offsets"),
-        "channel_chunk": Param("int", ops.CHANNEL_CHUNK, choices=ops.CHANNEL_CHUNKS,
+        "channel_chunk": Param("int", launchers.CHANNEL_CHUNK, choices=launchers.CHANNEL_CHUNKS,
                                help="input channels per GPU thread (a tuning choice; same results)"),
+        "pass": pass_param("forward | backward (every gradient of deform_conv2d; deform_im2col cases are forward "
+                           "only) | both"),
+        "grad_mode": Param("str", "fast", choices=deform_grad.GRAD_MODES,
+                           help="grad_input's sum: fast (atomics) or deterministic (the same bits every run)"),
     }
     # fp32: the sampling coordinate's own rounding (half an ulp of y, ~4e-6 at y=64) times the
     # image's slope, and the matmul's sum over C/groups*kh*kw terms with unit-scaled weights.
@@ -88,6 +145,11 @@ class DeformFamily(Family):
         "float16": Tolerance(eps=2e-3),
         "bfloat16": Tolerance(eps=1.6e-2),
     }
+
+    def supports(self, kernel: str, dtype: str, params=None) -> bool:
+        """deform_im2col has no backward pass."""
+        backward = params is not None and params.get("pass", "forward") != "forward"
+        return super().supports(kernel, dtype) and not (backward and kernel == "deform_im2col")
 
     def check_params(self, params) -> None:
         c, o = params["in_channels"], params["out_channels"]
@@ -105,7 +167,10 @@ class DeformFamily(Family):
                  f"k{_pair_label(params['kernel'])} s{_pair_label(params['stride'])} p{_pair_label(params['padding'])} "
                  f"d{_pair_label(params['dilation'])} g{params['groups']} og{params['offset_groups']}")
         label += " mask" if params["mask"] else ""
-        return label + ("" if params["channel_chunk"] == ops.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}")
+        label += "" if params["channel_chunk"] == launchers.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}"
+        if params["pass"] != "forward":
+            label += (" bwd" if params["pass"] == "backward" else " fwd+bwd") + (" det" if _deterministic(params) else "")
+        return label
 
     def make_inputs(self, params, dtype: str, seed: int, device) -> dict:
         """Seeded float64 data on the CPU (the same on every device), cast to `dtype` on `device`."""
@@ -129,26 +194,45 @@ class DeformFamily(Family):
             "weight": torch.randn(o, c // groups, kh, kw, generator=gen, dtype=f64) / math.sqrt(c // groups * kh * kw),
             "bias": torch.randn(o, generator=gen, dtype=f64),
         }
+        if params["pass"] != "forward":  # drawn last: a forward case's data stays what it was
+            data["grad_output"] = torch.randn(b, o, out_h, out_w, generator=gen, dtype=f64)
         return {k: None if v is None else v.to(device=device, dtype=TORCH_DTYPES[dtype]) for k, v in data.items()}
 
     def _geometry(self, params) -> dict:
         return {"stride": pair(params["stride"]), "padding": pair(params["padding"]), "dilation": pair(params["dilation"])}
 
+    def _backward(self, params, inputs: dict, backend):
+        """(gradients keyed grad_<name>, NaN-poisoned; launch filling them)."""
+        grads, launch = deform_grad.deform_conv2d_backward_launcher(
+            inputs["grad_output"], inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
+            **self._geometry(params), backend=backend, deterministic=_deterministic(params),
+            channel_chunk=params["channel_chunk"])
+        for g in grads.values():
+            g.fill_(math.nan)
+        return {grad_key(name): g for name, g in grads.items()}, launch
+
     def run(self, kernel: str, params, inputs: dict, backend) -> Launched:
         x = inputs["input"]
+        if params["pass"] == "backward":
+            grads, launch = self._backward(params, inputs, backend)
+            launch()
+            return Launched(output=grads, again=launch)
         if kernel == "deform_im2col":
             rows = params["in_channels"] * math.prod(pair(params["kernel"]))
             out_h, out_w = _out_size(params)
             poisoned = torch.full((rows, params["batch"] * out_h * out_w), math.nan, dtype=x.dtype, device=x.device)
-            output, launch = ops.deform_im2col_launcher(x, inputs["offset"], inputs["mask"], kernel_size=params["kernel"],
+            output, launch = launchers.deform_im2col_launcher(x, inputs["offset"], inputs["mask"], kernel_size=params["kernel"],
                                                         **self._geometry(params), backend=backend, out=poisoned,
                                                         channel_chunk=params["channel_chunk"])
         else:
             out_h, out_w = _out_size(params)
             poisoned = torch.full((params["batch"], params["out_channels"], out_h, out_w), math.nan, dtype=x.dtype, device=x.device)
-            output, launch = ops.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
+            output, launch = launchers.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
                                                         **self._geometry(params), backend=backend, out=poisoned,
                                                         channel_chunk=params["channel_chunk"])
+        if params["pass"] == "both":
+            grads, backward = self._backward(params, inputs, backend)
+            output, launch = {OUTPUT: output} | grads, _in_turn(launch, backward)
         launch()
         return Launched(output=output, again=launch)
 
@@ -158,19 +242,37 @@ class DeformFamily(Family):
         return reference.deform_conv2d(inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"], **self._geometry(params))
 
     def reference(self, kernel: str, params, inputs: dict, dtype: str):
-        """ref64 from float64 copies of exactly the inputs the kernel saw; ref_lowp in the kernel's dtype."""
+        """ref64 from float64 copies of exactly the inputs the kernel saw; ref_lowp in the kernel's dtype.
+        Backward/both passes: the dicts of autograd_outputs of the reference, under grad_output."""
         as64 = {k: None if v is None else v.to(torch.float64) for k, v in inputs.items()}
-        ref64 = self._reference(kernel, params, as64)
-        return ref64, None if dtype == "float32" else self._reference(kernel, params, inputs)
+        if params["pass"] == "forward":
+            ref64 = self._reference(kernel, params, as64)
+            return ref64, None if dtype == "float32" else self._reference(kernel, params, inputs)
+        # The kernels add a tap's offset to its integer position in fp32; a float64 sum could land on
+        # the other side of an integer, where the coordinate derivative jumps. The float64 reference
+        # takes the offsets that give the kernel's coordinates (their gradients are the same).
+        as64["offset"] = _offsets_at_kernel_coordinates(params, inputs["offset"])
+
+        def both_or_backward(tensors):
+            grad_output = tensors["grad_output"]
+            tensors = {k: tensors[k] for k in DIFFERENTIABLE}
+            return autograd_outputs(lambda **t: self._reference(kernel, params, t), tensors, grad_output, DIFFERENTIABLE,
+                                    with_output=params["pass"] == "both")
+
+        return both_or_backward(as64), None if dtype == "float32" else both_or_backward(inputs)
 
     def flops(self, kernel: str, params) -> float:
-        """deform_conv2d: the matmul's 2 FLOPs per multiply-add. The im2col's bilinear arithmetic is not
-        counted: it is a gather bound by memory, judged by its bytes."""
+        """deform_conv2d forward: the matmul's 2 FLOPs per multiply-add. The im2col's bilinear arithmetic
+        is not counted: it is a gather bound by memory, judged by its bytes. Backward: its two matmuls
+        (grad_weight and grad_columns, each the forward's size) and BACKWARD_SAMPLING_FLOPS per column
+        element; both: forward + backward."""
         if kernel != "deform_conv2d":
             return 0.0
         out_h, out_w = _out_size(params)
         taps = math.prod(pair(params["kernel"]))
-        return 2.0 * params["batch"] * params["out_channels"] * out_h * out_w * (params["in_channels"] // params["groups"]) * taps
+        gemm = 2.0 * params["batch"] * params["out_channels"] * out_h * out_w * (params["in_channels"] // params["groups"]) * taps
+        backward = 2 * gemm + BACKWARD_SAMPLING_FLOPS * params["in_channels"] * taps * params["batch"] * out_h * out_w
+        return {"forward": gemm, "backward": backward, "both": gemm + backward}[params["pass"]]
 
     def bytes_moved(self, kernel: str, params, dtype: str) -> float:
         """The fewest bytes of the operation, whatever the implementation: each input, offset and mask
@@ -187,33 +289,48 @@ class DeformFamily(Family):
             elements += o * (c // params["groups"]) * taps + o + b * o * pixels
         else:
             elements += c * taps * b * pixels
-        return float(elements * TORCH_DTYPES[dtype].itemsize)
+        # Backward: the same tensors read (grad_output for the output) and each one's gradient written.
+        passes = {"forward": 1, "backward": 2, "both": 3}[params["pass"]]
+        return float(passes * elements * TORCH_DTYPES[dtype].itemsize)
 
     def baseline(self, name: str, kernel: str, params, inputs: dict):
-        """For deform_conv2d cases: torchvision.ops.deform_conv2d (None for bfloat16, which it lacks), or
-        the suite's im2col + matmul path (None unless groups == in_channels, where the op fuses)."""
+        """For deform_conv2d cases: torchvision.ops.deform_conv2d (None for bfloat16, which it lacks; for
+        backward/both passes its autograd backward, alone or after its forward), or the suite's im2col +
+        matmul path (forward cases only; None unless groups == in_channels, where the op fuses)."""
         if kernel != "deform_conv2d":
             return None
         args = (inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"])
-        if name == "im2col_matmul" and params["groups"] == params["in_channels"]:
-            _, launch = ops.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
+        if name == "im2col_matmul" and params["groups"] == params["in_channels"] and params["pass"] == "forward":
+            _, launch = launchers.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
                                                                  channel_chunk=params["channel_chunk"])
             return launch
         if name == "torchvision" and inputs["input"].dtype != torch.bfloat16:
             from torchvision.ops import deform_conv2d
 
-            return functools.partial(deform_conv2d, *args, mask=inputs["mask"], **self._geometry(params))
+            geometry = self._geometry(params)
+
+            def forward(input, offset, weight, bias, mask):
+                return deform_conv2d(input, offset, weight, bias, mask=mask, **geometry)
+
+            tensors = {k: inputs[k] for k in DIFFERENTIABLE}
+            if params["pass"] == "forward":
+                return functools.partial(forward, **tensors)
+            return _autograd_backward(forward, tensors, inputs["grad_output"], with_forward=params["pass"] == "both")
         return None
 
     def instantiations(self) -> list[Instantiation]:
-        """Every kernel the ops can launch, im2col and depthwise: 4 dtypes (float64 for torchvision's dtype)
-        x int32/int64 indexing x channel chunks."""
+        """Every kernel the ops can launch, forward (im2col, depthwise) and backward (col2im's atomic,
+        plan and gather kernels, the coordinate kernel): 4 dtypes (float64 for torchvision's dtype) x
+        int32/int64 indexing x channel chunks (for the kernels that have them)."""
+        kernels = ((launchers.DEFORM_SOURCE, launchers.deform_im2col_name, True),
+                   (launchers.DEPTHWISE_SOURCE, launchers.deform_conv2d_depthwise_name, True), *deform_grad.KERNELS)
         return [
-            Instantiation(source=source, name_expression=name(dtype, index, chunk), threads_per_block=ops.DEFORM_THREADS,
-                          label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing, {chunk} channel(s)/thread")
-            for source, name in ((ops.DEFORM_SOURCE, ops.deform_im2col_name),
-                                 (ops.DEPTHWISE_SOURCE, ops.deform_conv2d_depthwise_name))
-            for dtype in ops.DEFORM_DTYPES for index in ops.INDEX_TYPES for chunk in ops.CHANNEL_CHUNKS
+            Instantiation(source=source, name_expression=name(dtype, index, chunk), threads_per_block=launchers.DEFORM_THREADS,
+                          label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing"
+                                + (f", {chunk} channel(s)/thread" if chunked else ""))
+            for source, name, chunked in kernels
+            for dtype in launchers.DEFORM_DTYPES for index in launchers.INDEX_TYPES
+            for chunk in (launchers.CHANNEL_CHUNKS if chunked else (None,))
         ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 REQUIRED = object()  # marker: a parameter without a default must be given by the case file
 
@@ -26,6 +26,42 @@ class Param:
     minimum: int | float | None = None
     choices: tuple | None = None
     help: str = ""
+
+
+# The pass a case times and validates. forward: the op's output (one tensor, as always). backward:
+# its gradients, given a forward run once beforehand (`again` relaunches the backward kernels only).
+# both: forward then backward, timed together. Backward and both cases output a dict
+# {OUTPUT: forward output (both only), grad_key(name): gradient of each differentiable input}, and
+# their references are dicts with the same keys (validate.check_outputs judges each key).
+PASSES = ("forward", "backward", "both")
+OUTPUT = "out"
+
+
+def pass_param(help: str = "") -> "Param":
+    """The `pass` parameter a family with backward kernels declares (params["pass"])."""
+    return Param("str", "forward", choices=PASSES,
+                 help=help or "forward | backward (gradients, given a saved forward) | both (forward + backward)")
+
+
+def grad_key(name: str) -> str:
+    return f"grad_{name}"
+
+
+def autograd_outputs(fn: Callable[..., Any], tensors: Mapping[str, Any], grad_output, differentiable: Sequence[str],
+                     with_output: bool) -> dict:
+    """The reference of a backward/both case: {OUTPUT: fn(**tensors)} when `with_output`, and
+    grad_key(name) for each name of `differentiable` whose tensor is not None: its gradient under
+    `grad_output`, by autograd of `fn` in the tensors' own dtype."""
+    leaves = {k: None if v is None else v.detach().requires_grad_(k in differentiable) for k, v in tensors.items()}
+    wanted = [k for k in differentiable if leaves.get(k) is not None]
+    import torch  # here: family.py is read by cases.py, which must not need torch
+
+    with torch.enable_grad():
+        out = fn(**leaves)
+        grads = torch.autograd.grad(out, [leaves[k] for k in wanted], grad_output, allow_unused=True,
+                                    materialize_grads=True)
+    result = {OUTPUT: out.detach()} if with_output else {}
+    return result | {grad_key(k): g for k, g in zip(wanted, grads)}
 
 
 @dataclass(frozen=True)
@@ -57,7 +93,8 @@ class Instantiation:
 @dataclass
 class Launched:
     """What a family's `run` returns: the output to validate and a zero-argument callable that
-    launches again into the same output (used by timing; no allocation inside). `select`, for cases
+    launches again into the same output (used by timing; no allocation inside). The output is a
+    tensor, or for backward/both cases a dict of tensors (see PASSES). `select`, for cases
     whose references cover only part of the output (large ones, where a float64 reference of all of
     it would cost more than the timing), takes that part out of the output; None: all of it."""
 
@@ -97,11 +134,13 @@ class Family:
         raise NotImplementedError
 
     def run(self, kernel: str, params, inputs: dict, backend) -> Launched:
-        """Launch `kernel` on `backend` with a NaN-poisoned output; return it and a relaunch callable."""
+        """Launch `kernel` on `backend` with a NaN-poisoned output; return it and a relaunch callable.
+        For a backward/both case (params["pass"]) the output is a dict (see PASSES)."""
         raise NotImplementedError
 
     def reference(self, kernel: str, params, inputs: dict, dtype: str):
-        """(ref64, ref_lowp): the reference in float64 and in the kernel's dtype (None for fp32)."""
+        """(ref64, ref_lowp): the reference in float64 and in the kernel's dtype (None for fp32); for a
+        backward/both case, dicts with run's keys (autograd_outputs of the references)."""
         raise NotImplementedError
 
     def flops(self, kernel: str, params) -> float:

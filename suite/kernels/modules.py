@@ -16,7 +16,7 @@ import torch
 
 from suite import nn as layers
 from suite.errors import InputError
-from suite.ops import torch_flags_off
+from suite.kernels.torch_flags import torch_flags_off
 from suite.kernels.family import Family, Launched, Param, Tolerance
 from suite.references.attention import visible_pairs
 from suite.references.deform import output_size, pair

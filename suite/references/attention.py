@@ -79,3 +79,4 @@ def attention_reference(q, k, v, *, causal="none", scale=None, dtype=torch.float
         probs = probs.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # a row that sees nothing gives 0
         out[:, :, part] = probs.to(dtype) @ v
     return out
+

@@ -51,7 +51,10 @@ def deform_im2col(input, offset, mask=None, *, kernel_size, stride=1, padding=0,
     y = base_y.to(dtype) + off[:, :, :, 0]
     x = base_x.to(dtype) + off[:, :, :, 1]
 
-    inside = (y > -1) & (y < height) & (x > -1) & (x < width)
+    # Closed, not torchvision's forward rule -1 < y < H: on the edge y == -1 (or H) the sample is 0
+    # either way (the one corner inside has weight 0), and including it gives autograd torchvision's
+    # coordinate derivative there (the one-sided one of its col2im_coord kernel). NaN is outside.
+    inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
     y_low, x_low = torch.floor(y), torch.floor(x)
     ly, lx = y - y_low, x - x_low
     hy, hx = 1 - ly, 1 - lx

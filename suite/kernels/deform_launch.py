@@ -1,0 +1,300 @@
+"""Launch geometry and launchers of the deformable convolution kernels (forward; the backward ones
+are in deform_grad.py): argument checks as torchvision's, kernel names, grid sizes, and the
+im2col + matmul steps. suite.ops wraps them as the public ops; the family (deform.py) times them.
+
+Deformable convolution: kernels_cu/deform_im2col.cu, then one matmul per weight group; depthwise
+weights (weight.shape[1] == 1: each output channel reads one input channel) instead take
+kernels_cu/deform_conv2d_depthwise.cu, which samples and accumulates in one pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import numpy as np
+import torch
+
+from suite import KERNELS_DIR
+from suite.kernels.op_arguments import INDEX32_LIMIT, INT32_MAX, backend_for, check_like, output_buffer, require
+from suite.kernels.torch_flags import EXACT_CUDA_MATMUL, torch_flags_off
+from suite.references.deform import output_size, pair
+
+DEFORM_SOURCE = KERNELS_DIR / "deform_im2col.cu"
+DEPTHWISE_SOURCE = KERNELS_DIR / "deform_conv2d_depthwise.cu"
+DEFORM_THREADS = 256
+DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernels' grid-stride loops cover the rest
+MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
+# Input channels per thread of both kernels (their CHUNK template parameter): the channels of a chunk
+# share each tap's offsets, mask and sampling point. 8 is the default; 1 (a thread per channel) stays
+# instantiated so a case can time one against the other (`channel_chunk`).
+CHANNEL_CHUNK = 8
+CHANNEL_CHUNKS = (8, 1)
+DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
+INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
+
+
+def kernel_name(kernel: str, dtype: torch.dtype, index, chunk: int) -> str:
+    return f"{kernel}<{DEFORM_DTYPES[dtype]}, {INDEX_TYPES[index]}, {chunk}>"
+
+
+def deform_im2col_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
+    """The kernel's name expression for a tensor dtype, an index type (numpy.int32 or numpy.int64) and
+    a channel chunk (one of CHANNEL_CHUNKS)."""
+    return kernel_name("deform_im2col", dtype, index, chunk)
+
+
+def deform_conv2d_depthwise_name(dtype: torch.dtype, index=np.int32, chunk: int = CHANNEL_CHUNK) -> str:
+    """The depthwise kernel's name expression, as deform_im2col_name."""
+    return kernel_name("deform_conv2d_depthwise", dtype, index, chunk)
+
+
+def all_names(kernel_name) -> tuple[str, ...]:
+    return tuple(kernel_name(d, i, c) for d in DEFORM_DTYPES for i in INDEX_TYPES for c in CHANNEL_CHUNKS)
+
+
+DEFORM_NAME_EXPRESSIONS = all_names(deform_im2col_name)
+DEPTHWISE_NAME_EXPRESSIONS = all_names(deform_conv2d_depthwise_name)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeformGeometry:
+    """The sizes of one deformable im2col."""
+
+    batch: int
+    channels: int
+    height: int
+    width: int
+    kernel_h: int
+    kernel_w: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
+    dilation_h: int
+    dilation_w: int
+    offset_groups: int
+    out_h: int
+    out_w: int
+    channel_chunk: int = CHANNEL_CHUNK  # a launch choice, not a size: input channels per thread
+
+    @property
+    def columns_shape(self) -> tuple[int, int]:
+        return self.channels * self.kernel_h * self.kernel_w, self.batch * self.out_h * self.out_w
+
+    @property
+    def work_items(self) -> int:
+        """Threads' work of both kernels: one output pixel x a chunk of channel_chunk channels of one
+        offset group (kernels_cu/common/channel_chunks.cuh)."""
+        chunks = -(-(self.channels // self.offset_groups) // self.channel_chunk)
+        return self.batch * self.offset_groups * chunks * self.out_h * self.out_w
+
+    @property
+    def kernel_sizes(self) -> tuple[int, ...]:
+        """The int sizes both kernels take after `n`, in their order."""
+        return (self.batch, self.channels, self.height, self.width, self.kernel_h, self.kernel_w, self.pad_h, self.pad_w,
+                self.stride_h, self.stride_w, self.dilation_h, self.dilation_w, self.offset_groups, self.out_h, self.out_w)
+
+
+def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation,
+                    channel_chunk: int = CHANNEL_CHUNK) -> DeformGeometry:
+    """Check the im2col arguments as torchvision's deform_conv2d does, in its order and with its messages."""
+    require(channel_chunk in CHANNEL_CHUNKS, f"{op}: channel_chunk must be one of {CHANNEL_CHUNKS}, got {channel_chunk!r}")
+    require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
+    require(input.dtype in DEFORM_DTYPES, f"{op}: input dtype {input.dtype} is not supported; use one of {', '.join(map(str, DEFORM_DTYPES))}")
+    check_like(op, "offset", offset, input)
+    require(input.ndim == 4, f"{op}: input must be 4-D [batch, channels, height, width], got {input.ndim}-D")
+    require(offset.ndim == 4, f"{op}: offset must be 4-D [batch, 2*offset_groups*kh*kw, out_h, out_w], got {offset.ndim}-D")
+    if mask is not None:
+        check_like(op, "mask", mask, input)
+        require(mask.ndim == 4, f"{op}: mask must be 4-D [batch, offset_groups*kh*kw, out_h, out_w], got {mask.ndim}-D")
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pair(kernel_size), pair(stride), pair(padding), pair(dilation)
+    batch, channels, height, width = input.shape
+    groups = offset.shape[1] // (2 * kh * kw) if kh > 0 and kw > 0 else 0
+    require(
+        groups > 0,
+        "the shape of the offset tensor at dimension 1 is not valid. It should be a multiple of "
+        f"2 * weight.size[2] * weight.size[3].\nGot offset.shape[1]={offset.shape[1]}, while 2 * weight.size[2] * weight.size[3]={2 * kh * kw}",
+    )
+    require(kh > 0 and kw > 0, f"weight_h: {kh} weight_w: {kw}")
+    require(sh > 0 and sw > 0, f"stride_h: {sh} stride_w: {sw}")
+    require(ph >= 0 and pw >= 0, f"pad_h: {ph} pad_w: {pw}")
+    require(dh > 0 and dw > 0, f"dilation_h: {dh} dilation_w: {dw}")
+    require(offset.shape[1] == groups * 2 * kh * kw, f"offset.shape[1] is not valid: got: {offset.shape[1]} expected: {groups * 2 * kh * kw}")
+    if mask is not None:
+        require(mask.shape[1] == groups * kh * kw, f"mask.shape[1] is not valid: got: {mask.shape[1]} expected: {groups * kh * kw}")
+    require(channels % groups == 0, f"input.shape[1]={channels} is not divisible by the {groups} offset groups")
+    out_h, out_w = output_size(height, kh, sh, ph, dh), output_size(width, kw, sw, pw, dw)
+    require(offset.shape[0] == batch, "invalid batch size of offset")
+    require(
+        tuple(offset.shape[2:]) == (out_h, out_w),
+        f"offset output dims: ({offset.shape[2]}, {offset.shape[3]}) - computed output dims: ({out_h}, {out_w})",
+    )
+    if mask is not None:
+        require(mask.shape[0] == batch, "invalid batch size of mask")
+        require(tuple(mask.shape[2:]) == (out_h, out_w), f"mask output dims: ({mask.shape[2]}, {mask.shape[3]}) - computed output dims: ({out_h}, {out_w})")
+    require(out_h > 0 and out_w > 0, f"Calculated output size too small - out_h: {out_h} out_w: {out_w}")
+    # The kernel takes sizes as int and addresses one image plane with int offsets.
+    require(height * width <= INT32_MAX and channels <= INT32_MAX and batch <= INT32_MAX, f"{op}: an input image plane or dimension exceeds 2^31-1 elements")
+    return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, channel_chunk)
+
+
+def grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
+                        sizes: tuple, accumulators: tuple[int, ...] = ()):
+    """A zero-argument callable running kernel_name(dtype, index, g.channel_chunk) from `source` as
+    kernel(*tensors, n, *sizes) over n work items with a grid-stride loop; tensors[0] gives the dtype.
+    `accumulators`: indices of the tensors the kernel adds into with atomics (see HostKernel)."""
+    if n == 0:
+        return lambda: None
+    blocks = min(math.ceil(n / DEFORM_THREADS), DEFORM_MAX_BLOCKS)
+    # int indexing when no flat index, nor the grid-stride loop's last step, can pass 2^31-1.
+    largest = max(*(t.numel() for t in tensors), n + blocks * DEFORM_THREADS)
+    index = np.int32 if largest <= INDEX32_LIMIT else np.int64
+    kernel = backend.load_module(source, name_expressions).get_function(kernel_name(tensors[0].dtype, index, g.channel_chunk))
+    kernel.accumulators = frozenset(accumulators)
+    return kernel.bind((blocks,), (DEFORM_THREADS,), (*tensors, index(n), *map(np.int32, sizes)))
+
+
+def im2col_launch(backend, g: DeformGeometry, input, offset, mask, columns):
+    """A zero-argument callable writing deform_im2col(input, offset, mask) into `columns`; all contiguous."""
+    # Without a mask the kernel never reads its mask pointer; offset stands in for it.
+    tensors = (input, offset, offset if mask is None else mask, columns)
+    return grid_stride_launch(backend, DEFORM_SOURCE, DEFORM_NAME_EXPRESSIONS, deform_im2col_name, g, g.work_items,
+                               tensors, (*g.kernel_sizes, mask is not None))
+
+
+def contiguous(*tensors):
+    return tuple(None if t is None else t.detach().contiguous() for t in tensors)
+
+
+def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None, out=None,
+                           channel_chunk=CHANNEL_CHUNK):
+    """(columns, launch): see deform_im2col; `out` is an optional preallocated columns buffer;
+    `channel_chunk` (one of CHANNEL_CHUNKS): input channels per GPU thread, a tuning choice."""
+    g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation, channel_chunk)
+    runner = backend_for("deform_im2col", input, backend)
+    columns = output_buffer("deform_im2col", out, g.columns_shape, input)
+    return columns, im2col_launch(runner, g, *contiguous(input, offset, mask), columns)
+
+
+def _depthwise_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
+    """deform_conv2d for weight [C*m, 1, kh, kw] in one kernel: sampling and accumulation fused."""
+    multiplier = weight.shape[0] // g.channels
+    n = g.work_items if multiplier else 0
+    # Without a mask or a bias the kernel never reads that pointer; offset and weight stand in.
+    tensors = (input, offset, offset if mask is None else mask, weight, weight if bias is None else bias, output)
+    return grid_stride_launch(backend, DEPTHWISE_SOURCE, DEPTHWISE_NAME_EXPRESSIONS, deform_conv2d_depthwise_name, g, n,
+                               tensors, (*g.kernel_sizes, multiplier, mask is not None, bias is not None))
+
+
+def _batched_gemm(bias, a, b, out):
+    """A callable computing out = a @ b (+ bias), batched over the first dimension, into `out`."""
+    if bias is None:
+        return functools.partial(torch.bmm, a, b, out=out)
+    return functools.partial(torch.baddbmm, bias, a, b, out=out)
+
+
+def gemm_dtype(input: torch.Tensor) -> torch.dtype:
+    """The dtype the matmuls take. fp16/bf16 products accumulate in fp32 and the result is rounded once.
+    On the GPU cuBLAS does that on tensor cores in the storage dtype (reduced-precision reductions
+    off); an fp32 GEMM there would be an order of magnitude slower. On the CPU the same arithmetic is
+    spelled out: widen to fp32, multiply, round into the result."""
+    lowp = input.dtype in (torch.float16, torch.bfloat16)
+    return torch.float32 if lowp and not input.is_cuda else input.dtype
+
+
+def _im2col_matmul_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
+    """deform_conv2d for any weight: im2col into a columns buffer, then one matmul per weight group,
+    up to MAX_PARALLEL_IMAGES images at a time."""
+    out_channels, group_channels, kh, kw = weight.shape
+    groups = g.channels // group_channels
+    acc = gemm_dtype(input)
+    widen = acc != input.dtype
+    # With one weight group and no widening, the GEMM writes the output in its own [image, channel,
+    # pixel] layout: image i's columns are a strided block of the buffer, which cuBLAS takes as one
+    # matrix of a batch, so no permuting pass over the output follows.
+    direct = groups == 1 and not widen
+    chunk = max(1, min(g.batch, MAX_PARALLEL_IMAGES))
+    rows, pixels = g.channels * kh * kw, g.out_h * g.out_w
+    columns = torch.empty(rows * chunk * pixels, dtype=input.dtype, device=input.device)
+    columns_acc = torch.empty(columns.shape, dtype=acc, device=input.device) if widen else columns
+    products = None if direct else torch.empty(out_channels * chunk * pixels, dtype=acc, device=input.device)
+    weight_acc = weight.to(acc).reshape(groups, out_channels // groups, group_channels * kh * kw)
+    bias_acc = None if bias is None else bias.to(acc).reshape(groups, -1, 1)
+
+    steps = []
+    for start in range(0, g.batch, chunk):
+        images = min(chunk, g.batch - start)
+        size = images * pixels
+        part = slice(start, start + images)
+        cols = columns[: rows * size].view(rows, size)
+        steps.append(im2col_launch(backend, dataclasses.replace(g, batch=images), input[part], offset[part],
+                                    None if mask is None else mask[part], cols))
+        cols_acc = columns_acc[: rows * size].view(rows, size)
+        if widen:
+            steps.append(functools.partial(cols_acc.copy_, cols))
+        if direct:
+            steps.append(_batched_gemm(None if bias_acc is None else bias_acc[0], weight_acc[0].expand(images, -1, -1),
+                                       cols.view(rows, images, pixels).transpose(0, 1),
+                                       output[part].view(images, out_channels, pixels)))
+        else:
+            prods = products[: out_channels * size].view(groups, out_channels // groups, size)
+            steps.append(_batched_gemm(bias_acc, weight_acc, cols_acc.view(groups, -1, size), prods))
+            steps.append(functools.partial(output[part].copy_, prods.view(out_channels, images, g.out_h, g.out_w)
+                                           .permute(1, 0, 2, 3)))
+
+    def launch():
+        with torch.no_grad(), torch_flags_off(*EXACT_CUDA_MATMUL):
+            for step in steps:
+                step()
+
+    return launch
+
+
+def conv_geometry(op: str, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk) -> DeformGeometry:
+    """deform_conv2d's argument checks (deform_geometry's, then the weight's and bias's)."""
+    require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
+    check_like(op, "weight", weight, input)
+    require(weight.ndim == 4, f"{op}: weight must be 4-D [out_channels, in_channels/groups, kh, kw], got {weight.ndim}-D")
+    out_channels, group_channels, kh, kw = weight.shape
+    g = deform_geometry(op, input, offset, mask, (kh, kw), stride, padding, dilation, channel_chunk)
+    groups = g.channels // group_channels if group_channels > 0 else 0
+    require(
+        groups > 0 and group_channels * groups == g.channels and out_channels % groups == 0,
+        f"{op}: weight.shape[1]={group_channels} must divide input.shape[1]={g.channels}, and the resulting "
+        f"{groups} groups must divide weight.shape[0]={out_channels}",
+    )
+    if bias is not None:
+        check_like(op, "bias", bias, input)
+        require(tuple(bias.shape) == (out_channels,), f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    return g
+
+
+def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
+    """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
+    depthwise, else im2col + matmul."""
+    op = "deform_conv2d"
+    g = conv_geometry(op, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk)
+    runner = backend_for(op, input, backend)
+    output = output_buffer(op, out, (g.batch, weight.shape[0], g.out_h, g.out_w), input)
+    build = _depthwise_launch if fused and weight.shape[1] == 1 else _im2col_matmul_launch
+    return output, build(runner, g, *contiguous(input, offset, mask, weight, bias), output)
+
+
+def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
+                           out=None, channel_chunk=CHANNEL_CHUNK):
+    """(output, launch): see deform_conv2d; `out` is an optional preallocated output; `channel_chunk` as
+    in deform_im2col_launcher. Depthwise weights (weight.shape[1] == 1) run the fused kernel, any other
+    the im2col + matmul path."""
+    return _deform_conv2d_launcher(True, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+                                   channel_chunk)
+
+
+def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
+                                         backend=None, out=None, channel_chunk=CHANNEL_CHUNK):
+    """deform_conv2d_launcher on the im2col + matmul path whatever the weight: the general path that the
+    fused depthwise kernel replaces, kept callable to be timed and compared against it."""
+    return _deform_conv2d_launcher(False, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+                                   channel_chunk)
+
