@@ -8,8 +8,17 @@
 
 #ifdef SUITE_HOST
 
-#define cp_async_16(dst, src) suite_host_cp_async(SUITE_HOST_SITE, (dst), (src), 16, 16)
-#define cp_async_16_zfill(dst, src, valid) suite_host_cp_async(SUITE_HOST_SITE, (dst), (src), 16, (valid) ? 16 : 0)
+#define cp_async_16(dst, src) suite_host_cp_async_16(SUITE_HOST_SITE, (dst), (src), 16)
+#define cp_async_16_zfill(dst, src, valid) suite_host_cp_async_16(SUITE_HOST_SITE, (dst), (src), (valid) ? 16 : 0)
+// Under `suite profile` one LDGSTS per lane: a 16-byte global load (none when zero-filled) and a
+// 16-byte shared store.
+__forceinline__ void suite_host_cp_async_16(suite_host_site site, void* dst, const void* src, unsigned src_bytes) {
+#ifdef SUITE_PROFILE
+    if (src_bytes) suite_profile_mark(src, src_bytes, 0, 0, 2);
+    suite_profile_mark(dst, 16, 1, 1, 2);
+#endif
+    suite_host_cp_async(site, dst, src, 16, src_bytes);
+}
 inline void cp_async_commit() { suite_host_cp_async_commit(); }
 template <int N>
 inline void cp_async_wait() {
