@@ -10,11 +10,20 @@ Unlike CuPy, every argument is checked against the kernel's parameter types befo
 (a numpy.int64 for an `int` is an error here, not a silently misread value). CuPy-only keyword
 arguments (backend, jitify, translate_cucomplex, enable_cooperative_groups) are accepted and
 ignored. Compilation happens at first use, as in CuPy.
+
+`profile()` counts the memory behaviour of every launch inside it, as a GPU profiler would
+(shared-memory wavefronts and bank conflicts, global sectors per request, per source line):
+
+    with suite.host.profile() as launches:
+        add((blocks,), (threads,), (x, y, out, numpy.int32(n)))
+    launches[0].bank_conflicts, launches[0].lines[0]     # suite.profile.summary.LaunchProfile
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import weakref
 from pathlib import Path
 
 from suite.backends import get_backend
@@ -40,6 +49,27 @@ def kernel_names(code: str) -> list[str]:
     return names
 
 
+_profilers: list = []  # the backend of each open profile() block, innermost last
+
+
+@contextlib.contextmanager
+def profile():
+    """Within the block, kernels launch on a counting backend (one worker thread, instrumented
+    builds); yields the list that each launch's LaunchProfile is appended to."""
+    from suite.profile.backend import ProfilingBackend
+
+    backend = ProfilingBackend()
+    _profilers.append(backend)
+    try:
+        yield backend.launches
+    finally:
+        _profilers.remove(backend)
+
+
+def _backend():
+    return _profilers[-1] if _profilers else get_backend("host")
+
+
 class RawModule:
     def __init__(self, code: str | None = None, *, path=None, options=(), name_expressions=None, **_cupy_only):
         if (code is None) == (path is None):
@@ -52,20 +82,24 @@ class RawModule:
         names = self._names or tuple(kernel_names(self._source.read_text(errors="replace")))
         if name not in names:
             names += (name,)  # the compiler then says what is wrong with it
-        return get_backend("host").load_module(self._source, names, self._options).get_function(name)
+        return _backend().load_module(self._source, names, self._options).get_function(name)
 
 
 class RawKernel:
     def __init__(self, code: str, name: str, options=(), **_cupy_only):
         self._module = RawModule(code, options=options, name_expressions=[name])
         self.name = name
-        self._kernel = None
+        self._kernels = weakref.WeakKeyDictionary()  # by backend: plain, or counting inside profile()
+        self._max_dynamic_smem = None
 
     @property
     def kernel(self):
-        if self._kernel is None:
-            self._kernel = self._module.get_function(self.name)
-        return self._kernel
+        backend = _backend()
+        if backend not in self._kernels:
+            self._kernels[backend] = self._module.get_function(self.name)
+            if self._max_dynamic_smem is not None:
+                self._kernels[backend].max_dynamic_shared_size_bytes = self._max_dynamic_smem
+        return self._kernels[backend]
 
     @property
     def max_dynamic_shared_size_bytes(self) -> int:
@@ -74,6 +108,7 @@ class RawKernel:
     @max_dynamic_shared_size_bytes.setter
     def max_dynamic_shared_size_bytes(self, value: int) -> None:
         self.kernel.max_dynamic_shared_size_bytes = value
+        self._max_dynamic_smem = value
 
     def __call__(self, grid, block, args, *, shared_mem: int = 0) -> None:
         self.kernel(grid, block, args, shared_mem=shared_mem)

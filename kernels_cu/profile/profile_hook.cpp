@@ -2,10 +2,11 @@
 // profiled module). g++'s -fsanitize=kernel-address with a call threshold of 0 turns every load and
 // store of the module into a call to __asan_{load,store}N_noabort(address); the hook keeps those
 // that reach the launch's global arrays or the block's shared memory, with the calling CUDA thread
-// and the code address, as the records suite/profile/accesses.py reads. Fiber stacks (local
-// variables) and the emulation's own memory are neither, and are dropped.
+// and the code address, and counts each block's records when the block is done (memory_model.h).
+// Fiber stacks (local variables) and the emulation's own memory are neither, and are dropped.
 //
-// A profiled launch runs on one worker thread (the records need no lock and come in a fixed order).
+// A profiled launch runs on one worker thread (the records need no lock; blocks run one after the
+// other, so a block's records are complete when the next block's first one arrives).
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
@@ -15,16 +16,13 @@
 #include <vector>
 
 #include "../host/runtime_api.h"
+#include "memory_model.h"
 
 namespace {
 
-struct Access {  // suite/profile/accesses.py ACCESS_DTYPE
-    uint64_t address, pc;
-    uint32_t block, occurrence;
-    uint16_t warp;
-    uint8_t lane, size, space, kind, op, pad;
-};
-static_assert(sizeof(Access) == 32, "the record layout is shared with Python");
+using suite_profile::Access;
+using suite_profile::Counter;
+using suite_profile::Row;
 
 struct Range {
     uint64_t start, end;
@@ -36,7 +34,9 @@ struct State {
     std::vector<Range> globals;
     uint64_t dynamic_smem = 0;
     uint64_t module_base = 0;
-    std::vector<Access> records;
+    std::vector<Access> records;  // of the running block
+    Counter counter;
+    std::vector<Row> rows;
     // Per thread of the running block: how often it executed each code address.
     std::unordered_map<uint64_t, uint32_t> occurrences;
     uint64_t block_seen = ~0ull;
@@ -78,6 +78,8 @@ void record(uint64_t address, unsigned size, int space, unsigned kind, unsigned 
     const suite_host_thread* t = suite_host_self();
     const uint64_t block = t->block_idx[0] + uint64_t(t->grid_dim[0]) * (t->block_idx[1] + uint64_t(t->grid_dim[1]) * t->block_idx[2]);
     if (block != state.block_seen) {
+        state.counter.add_block(state.records);
+        state.records.clear();
         state.occurrences.clear();
         state.block_seen = block;
     }
@@ -128,13 +130,14 @@ __attribute__((visibility("hidden"))) void suite_profile_mark(const void* addres
 }
 
 // Python's side: begin (the launch's global arrays as [start, end) pairs and its dynamic shared
-// memory size), launch on one worker, then read the records and end.
+// memory size), launch on one worker, finish (the counts per code address), end.
 __attribute__((visibility("default"))) void suite_profile_begin(const uint64_t* ranges, int n, uint64_t dynamic_smem) {
     Dl_info info;
     dladdr(reinterpret_cast<void*>(&suite_profile_begin), &info);
     state.module_base = reinterpret_cast<uint64_t>(info.dli_fbase);
     state.globals.clear();
     for (int i = 0; i < n; ++i) state.globals.push_back({ranges[2 * i], ranges[2 * i + 1]});
+    state.counter.set_regions(ranges, n);
     state.dynamic_smem = dynamic_smem;
     state.records.clear();
     state.occurrences.clear();
@@ -143,15 +146,46 @@ __attribute__((visibility("default"))) void suite_profile_begin(const uint64_t* 
     state.active = true;
 }
 
-__attribute__((visibility("default"))) const void* suite_profile_records(uint64_t* count) {
-    *count = state.records.size();
-    return state.records.data();
+__attribute__((visibility("default"))) const Row* suite_profile_finish(uint64_t* count, uint64_t* loaded,
+                                                                       uint64_t* stored) {
+    state.active = false;
+    state.counter.add_block(state.records);
+    state.rows = state.counter.rows();
+    *count = state.rows.size();
+    *loaded = state.counter.unique_bytes(false);
+    *stored = state.counter.unique_bytes(true);
+    return state.rows.data();
 }
 
 __attribute__((visibility("default"))) void suite_profile_end(void) {
     state.active = false;
     state.records = std::vector<Access>();
     state.occurrences = std::unordered_map<uint64_t, uint32_t>();
+    state.counter.set_regions(nullptr, 0);
+}
+
+// The same counting for records made up by a caller (the model's tests): any order, any blocks.
+__attribute__((visibility("default"))) const Row* suite_profile_count(const Access* records, uint64_t n,
+                                                                      const uint64_t* ranges, int nranges,
+                                                                      uint64_t* count, uint64_t* loaded,
+                                                                      uint64_t* stored) {
+    static Counter counter;
+    static std::vector<Row> rows;
+    std::vector<Access> all(records, records + n);
+    std::stable_sort(all.begin(), all.end(), [](const Access& a, const Access& b) { return a.block < b.block; });
+    counter.set_regions(ranges, nranges);
+    for (size_t i = 0; i < all.size();) {
+        size_t j = i;
+        while (j < all.size() && all[j].block == all[i].block) ++j;
+        std::vector<Access> block(all.begin() + long(i), all.begin() + long(j));
+        counter.add_block(block);
+        i = j;
+    }
+    rows = counter.rows();
+    *count = rows.size();
+    *loaded = counter.unique_bytes(false);
+    *stored = counter.unique_bytes(true);
+    return rows.data();
 }
 
 }  // extern "C"

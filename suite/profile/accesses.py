@@ -1,11 +1,6 @@
-"""The per-thread access records a profiled launch produces, and their grouping into warp requests.
-
-One record per thread per memory access (or per marked instruction: an mma, a special-function
-op), laid out as `struct suite_profile_access` in kernels_cu/profile/profile_hook.cpp. The hardware
-issues an instruction once per warp, so the lanes of one warp at the same code address and the same
-dynamic occurrence (the n-th time each lane executes that address) form one request, the way GPU
-simulators (GPGPU-Sim, Accel-Sim) rebuild warp instructions from per-thread traces.
-"""
+"""The record layouts shared with kernels_cu/profile/memory_model.h: one `Access` per thread per
+memory access (or per marked instruction: an mma, a special-function op), and one `Row` per
+instruction class and code address with the launch's counts."""
 
 from __future__ import annotations
 
@@ -41,21 +36,20 @@ ACCESS_DTYPE = np.dtype(
 assert ACCESS_DTYPE.itemsize == 32
 
 
+# One instruction class at one code address, summed over a launch: `struct Row` of memory_model.h.
+ROW_DTYPE = np.dtype(
+    [
+        ("pc", "<u8"),
+        ("space", "u1"),
+        ("kind", "u1"),
+        ("op", "u1"),
+        ("pad", "V5"),
+        *((name, "<u8") for name in ("requests", "threads", "bytes", "wavefronts", "ideal_wavefronts", "sectors",
+                                     "ideal_sectors", "lines")),
+    ]
+)
+assert ROW_DTYPE.itemsize == 80
+
+
 def empty(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=ACCESS_DTYPE)
-
-
-def request_ids(accesses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(order, ids): `order` sorts the records by request, ids[i] is the request of accesses[order[i]],
-    numbered 0.. in that order. Keys: space, kind, op, pc, block, warp, occurrence."""
-    if len(accesses) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    keys = [accesses[k] for k in ("lane", "occurrence", "warp", "block", "pc", "op", "kind", "space")]
-    order = np.lexsort(keys)  # the last key is the primary one; lane last keeps lanes in order
-    sorted_ = accesses[order]
-    change = np.zeros(len(order), bool)
-    change[0] = True
-    for k in ("space", "kind", "op", "pc", "block", "warp", "occurrence"):
-        column = sorted_[k]
-        change[1:] |= column[1:] != column[:-1]
-    return order, np.cumsum(change) - 1

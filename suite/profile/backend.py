@@ -13,13 +13,12 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-import numpy as np
-
 from suite.backends import host_abi as abi, host_build
 from suite.backends.host_backend import HostBackend, HostKernel, HostModule
 from suite.errors import InputError
-from suite.profile import accesses, source_lines
+from suite.profile import source_lines
 from suite.profile.build import build_profiled_module
+from suite.profile.counting import rows_from
 from suite.profile.summary import LaunchProfile, summarize
 
 
@@ -52,8 +51,8 @@ class ProfiledModule(HostModule):
         super().__init__(backend, source, names, library)
         self.path = path
         library.suite_profile_begin.argtypes = [ctypes.POINTER(ctypes.c_uint64), ctypes.c_int, ctypes.c_uint64]
-        library.suite_profile_records.argtypes = [ctypes.POINTER(ctypes.c_uint64)]
-        library.suite_profile_records.restype = ctypes.c_void_p
+        library.suite_profile_finish.argtypes = [ctypes.POINTER(ctypes.c_uint64)] * 3
+        library.suite_profile_finish.restype = ctypes.c_void_p
         self.labels: dict[int, str] = {}  # code address -> source line, filled as launches need them
 
     def get_function(self, name: str) -> HostKernel:
@@ -79,11 +78,11 @@ class ProfiledKernel(HostKernel):
         lib.suite_profile_begin((ctypes.c_uint64 * max(1, len(spans)))(*spans), len(buffers), shared_mem)
         try:
             super().run(argv, buffers, grid, block, shared_mem, schedule, seed, workers=1)
-            count = ctypes.c_uint64()
-            pointer = lib.suite_profile_records(ctypes.byref(count))
-            raw = ctypes.string_at(pointer, count.value * accesses.ACCESS_DTYPE.itemsize) if count.value else b""
-            records = np.frombuffer(raw, dtype=accesses.ACCESS_DTYPE)
+            count, loaded, stored = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+            pointer = lib.suite_profile_finish(ctypes.byref(count), ctypes.byref(loaded), ctypes.byref(stored))
+            rows = rows_from(pointer, count.value)
         finally:
             lib.suite_profile_end()
-        labels = self.module.line_of(np.unique(records["pc"]).tolist())
-        self.backend.launches.append(summarize(self.name, grid, block, shared_mem, records, labels.__getitem__))
+        labels = self.module.line_of(rows["pc"].tolist())
+        self.backend.launches.append(summarize(self.name, grid, block, shared_mem, rows, loaded.value, stored.value,
+                                               labels.__getitem__))

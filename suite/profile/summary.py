@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from suite.profile import accesses as acc
-from suite.profile.memory_model import Requests, count_requests, unique_bytes
 
 
 @dataclass
@@ -57,7 +56,7 @@ class LaunchProfile:
         t = LineCounts("all", space or "*", kind or "*", op or "*")
         for line in self.lines:
             if (space in (None, line.space)) and (kind in (None, line.kind)) and (op in (None, line.op)):
-                for k in ("requests", "threads", "bytes", "wavefronts", "ideal_wavefronts", "sectors", "ideal_sectors"):
+                for k in _SUMMED:
                     setattr(t, k, getattr(t, k) + getattr(line, k))
         return t
 
@@ -91,34 +90,19 @@ class LaunchProfile:
         }
 
 
-def summarize(kernel: str, grid, block, shared_mem: int, records: np.ndarray, line_of) -> LaunchProfile:
-    """The launch's profile from its access records; line_of(pc) -> source line label."""
-    requests = count_requests(records)
-    profile = LaunchProfile(kernel, tuple(grid), tuple(block), int(shared_mem),
-                            unique_bytes_loaded=unique_bytes(records, acc.LOAD),
-                            unique_bytes_stored=unique_bytes(records, acc.STORE) + unique_bytes(records, acc.ATOMIC))
-    profile.lines = per_line(requests, line_of)
-    return profile
+_SUMMED = ("requests", "threads", "bytes", "wavefronts", "ideal_wavefronts", "sectors", "ideal_sectors")
 
 
-_SUMMED = ("threads", "bytes", "wavefronts", "ideal_wavefronts", "sectors", "ideal_sectors")
-
-
-def per_line(requests: Requests, line_of) -> list[LineCounts]:
-    rows: dict[tuple, LineCounts] = {}
-    if len(requests):
-        keys, group = np.unique(np.stack([requests.pc, requests.space, requests.kind, requests.op]).astype(np.uint64),
-                                axis=1, return_inverse=True)
-        group = group.reshape(-1)
-        sums = {k: np.bincount(group, weights=getattr(requests, k), minlength=keys.shape[1]) for k in _SUMMED}
-        counts = np.bincount(group, minlength=keys.shape[1])
-        for g in range(keys.shape[1]):
-            pc, space, kind, op = (int(v) for v in keys[:, g])
-            key = (line_of(pc), acc.SPACE_NAMES[space], acc.KIND_NAMES[kind], acc.OP_NAMES[op])
-            row = rows.get(key)
-            if row is None:
-                row = rows[key] = LineCounts(*key)
-            row.requests += int(counts[g])
-            for k in _SUMMED:
-                setattr(row, k, getattr(row, k) + int(sums[k][g]))
-    return sorted(rows.values(), key=lambda r: (-r.excess, -r.requests, r.line))
+def summarize(kernel: str, grid, block, shared_mem: int, rows: np.ndarray, unique_loaded: int, unique_stored: int,
+              line_of) -> LaunchProfile:
+    """A launch's profile from its counted rows (ROW_DTYPE); line_of(pc) -> source line label. Rows of
+    code addresses on the same line add up."""
+    merged: dict[tuple, LineCounts] = {}
+    for r in rows:
+        key = (line_of(int(r["pc"])), acc.SPACE_NAMES[int(r["space"])], acc.KIND_NAMES[int(r["kind"])],
+               acc.OP_NAMES[int(r["op"])])
+        line = merged.setdefault(key, LineCounts(*key))
+        for k in _SUMMED:
+            setattr(line, k, getattr(line, k) + int(r[k]))
+    lines = sorted(merged.values(), key=lambda r: (-r.excess, -r.requests, r.line))
+    return LaunchProfile(kernel, tuple(grid), tuple(block), int(shared_mem), lines, unique_loaded, unique_stored)
