@@ -29,19 +29,16 @@ def _bytes(n: float) -> str:
 
 
 def launch_table(profiles) -> Table:
-    t = Table(title="Memory behaviour per launch (counted on the CPU emulation; actual (ideal) per warp request)",
-              title_justify="left")
-    t.add_column("case / kernel", overflow="fold", ratio=3)
-    t.add_column("shared wavefronts/req", justify="right")
-    t.add_column("bank conflicts", justify="right")
-    t.add_column("global ld sectors/req", justify="right")
-    t.add_column("global st sectors/req", justify="right")
-    t.add_column("unique bytes / byte model", justify="right")
-    t.add_column("mma", justify="right")
-    t.add_column("SFU ops", justify="right")
+    t = Table(title="Memory behaviour per launch, counted on the CPU emulation", title_justify="left",
+              caption="per warp request: actual (ideal); wf: shared-memory wavefronts; sect: global 32-byte "
+                      "sectors; conflicts: wavefronts beyond the ideal; unique: global bytes touched once",
+              caption_justify="left")
+    t.add_column("case / kernel", overflow="fold")
+    for header in ("shared\nwf/req", "bank\nconflicts", "load\nsect/req", "store\nsect/req", "unique /\nmodel B"):
+        t.add_column(header, justify="right")
     for p in profiles:
         if p.error:
-            t.add_row(Text(p.case.id), Text("ERROR", style="red"), *[""] * 6)
+            t.add_row(Text(p.case.id), Text("ERROR", style="red"), *[""] * 4)
             continue
         for launch in p.launches:
             shared = launch.total(space="shared")
@@ -52,8 +49,7 @@ def launch_table(profiles) -> Table:
                       str(launch.bank_conflicts),
                       _ratio(loads.sectors, loads.ideal_sectors, loads.requests),
                       _ratio(stores.sectors, stores.ideal_sectors, stores.requests),
-                      f"{_bytes(unique)} / {_bytes(p.bytes_model)}" if len(p.launches) == 1 else _bytes(unique),
-                      str(launch.mma), str(launch.sfu))
+                      f"{_bytes(unique)} / {_bytes(p.bytes_model)}" if len(p.launches) == 1 else _bytes(unique))
     return t
 
 
@@ -73,16 +69,13 @@ def aggregate_lines(profiles) -> dict[str, list[LineCounts]]:
 
 def lines_table(kernel: str, rows: list[LineCounts], top: int) -> Table:
     t = Table(title=f"{kernel}: source lines, worst first (summed over the profiled cases)", title_justify="left")
-    t.add_column("line", overflow="fold", ratio=3)
+    t.add_column("line (> callee)", overflow="fold")
     t.add_column("instruction")
-    t.add_column("requests", justify="right")
-    t.add_column("wavefronts/req", justify="right")
-    t.add_column("sectors/req", justify="right")
-    t.add_column("bytes", justify="right")
-    t.add_column("excess", justify="right")
+    for header in ("requests", "wf/req", "sect/req", "bytes", "excess"):
+        t.add_column(header, justify="right")
     for row in rows[:top]:
         memory = row.space in ("shared", "global")
-        t.add_row(row.line, row.instruction(), str(row.requests),
+        t.add_row(row.line.replace(" > ", "\n> "), row.instruction(), str(row.requests),
                   _ratio(row.wavefronts, row.ideal_wavefronts, row.requests) if row.space == "shared" else "",
                   _ratio(row.sectors, row.ideal_sectors, row.requests) if row.space == "global" else "",
                   _bytes(row.bytes) if memory else "",
@@ -95,22 +88,21 @@ def lines_table(kernel: str, rows: list[LineCounts], top: int) -> Table:
 def bounds_table(profiles, measured: dict[str, float]) -> Table:
     gpu = next((p.bound.gpu for p in profiles if p.bound), "")
     t = Table(title=f"Speed of light on {gpu}: PREDICTED least time per unit (not measured)", title_justify="left")
-    t.add_column("case", overflow="fold", ratio=3)
-    t.add_column("scale", justify="right")
-    t.add_column("binding unit")
-    t.add_column("least time (µs)", justify="right")
-    t.add_column("next unit", justify="right")
-    t.add_column("ceiling", justify="right")
-    if measured:
-        t.add_column("measured / bound", justify="right")
+    t.caption = ("mma: tensor-core instructions; SFU: special-function ops; scale: the case's counts over "
+                 "the profiled ones; least time: of the binding unit (--json: every unit)")
+    t.caption_justify = "left"
+    t.add_column("case", overflow="fold")
+    for header in ("mma", "SFU", "scale", "binding\nunit", "least\nµs", "ceiling") + (
+            ("measured\n/ bound",) if measured else ()):
+        t.add_column(header, justify="right")
     for p in profiles:
         if not p.bound:
             continue
         b = p.bound
-        ranked = sorted(b.seconds.items(), key=lambda kv: -kv[1])
         value, unit = b.ceiling()
-        row = [p.case.id, f"x{p.scale}", b.binding, f"{b.least_seconds * 1e6:.3g}",
-               f"{ranked[1][0]} {ranked[1][1] * 1e6:.3g}", f"{value:.3g} {unit}"]
+        totals = p.totals()
+        row = [Text(p.case.id), str(totals["mma"]), str(totals["sfu"]), f"x{p.scale}", b.binding,
+               f"{b.least_seconds * 1e6:.3g}", f"{value:.3g} {unit}"]
         if measured:
             m = measured.get(p.case.id)
             row.append(f"{m / b.least_seconds:.2f}x" if m and b.least_seconds else "-")
@@ -126,5 +118,5 @@ def rules_table(findings) -> Table | None:
     for name in ("rule", "limit", "case", "line", "excess"):
         t.add_column(name, overflow="fold")
     for f in failed:
-        t.add_row(f.rule.name, f.rule.limit(), f.case_id, f.row.line, str(f.rule.excess(f.row)))
+        t.add_row(f.rule.name, f.rule.limit(), Text(f.case_id), f.row.line, str(f.rule.excess(f.row)))
     return t

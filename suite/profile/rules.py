@@ -34,7 +34,7 @@ def lines_matching(file: str, pattern: str) -> frozenset[str]:
 
 
 def at(file: str, pattern: str) -> Callable[[LineCounts], bool]:
-    return lambda row: not lines_matching(file, pattern).isdisjoint(row.line.split(" < "))
+    return lambda row: not lines_matching(file, pattern).isdisjoint(row.line.split(" > "))
 
 
 @dataclass(frozen=True)

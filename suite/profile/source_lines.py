@@ -1,7 +1,9 @@
 """Code addresses of a profiled module -> the source lines they belong to (addr2line on its
-debug line tables), named by the kernel-side frames of the inline chain: the emulation's own
-headers (kernels_cu/host/, kernels_cu/profile/) and system headers are left out, so a load inside
-a helper reads "bilinear.cuh:22 < channel_chunks.cuh:78 < deform_im2col.cu:45"."""
+debug line tables), named by the kernel-side frames of the inline chain, caller first: the
+emulation's own headers (kernels_cu/host/, kernels_cu/profile/), the instruction wrappers and
+system headers are left out, so a load inside a helper reads
+"deform_im2col.cu:44 > channel_chunks.cuh:78 > bilinear.cuh:22" (the kernel's line 44 calls the
+helper whose line 78 calls load_compute, whose line 22 loads)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from suite import KERNELS_DIR
 # matters is their caller's.
 HIDDEN = (KERNELS_DIR / "host", KERNELS_DIR / "profile", KERNELS_DIR / "common" / "tensor_core.cuh",
           KERNELS_DIR / "common" / "cp_async.cuh")
-FRAMES_SHOWN = 3
+FRAMES_SHOWN = 4  # the outermost ones
 
 
 def _kept(path: Path) -> bool:
@@ -53,4 +55,4 @@ def _label(chain: list[str]) -> str:
             frames.append(f"{path.name}:{number}")
     if not frames:
         return chain[0].split(" (")[0] if chain else "??"
-    return " < ".join(dict.fromkeys(frames[:FRAMES_SHOWN]))
+    return " > ".join(list(dict.fromkeys(reversed(frames)))[:FRAMES_SHOWN])

@@ -13,7 +13,7 @@ from suite.profile import accesses as acc
 class LineCounts:
     """One instruction class (space, kind, op) at one source line, summed over the launch."""
 
-    line: str  # "file.cu:123", the innermost kernel-side frame, with its callers after " < "
+    line: str  # "kernel.cu:40 > helper.cuh:12": the kernel-side frames of the access, caller first
     space: str  # global | shared | -
     kind: str  # load | store | atomic
     op: str  # "" for a plain access, else ldmatrix, cp.async, mma, sfu
