@@ -32,6 +32,20 @@ BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
 # Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
 # that overflow its fiber stack hit the guard page instead of the next fiber's stack.
 MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
+# Checked builds (HostBackend(checks=...)): every load and store of kernel code becomes a call
+# (__asan_load4_noabort(address), ...) that the runtime defines itself (kernels_cu/host/rt/
+# checks.cpp; no libasan), with line tables for naming the code. Vectorisation and store merging
+# are off so that each access is one the source wrote (a merged pair of stores is not misaligned).
+CHECKED_FLAGS = (
+    "-DSUITE_HOST_CHECKED",
+    "-fsanitize=kernel-address",
+    "--param=asan-instrumentation-with-call-threshold=0",
+    "--param=asan-stack=0",
+    "--param=asan-globals=0",
+    "-g1",
+    "-fno-tree-vectorize",
+    "-fno-store-merging",
+)
 # The runtime siglongjmps from signal handlers and fibers, which fortified longjmp refuses.
 RUNTIME_FLAGS = ("-U_FORTIFY_SOURCE",)
 MAX_EXTERN_SHARED_BYTES = 227 * 1024  # the largest opt-in dynamic shared memory (sm_90)
@@ -228,14 +242,18 @@ def strip_comments(code: str) -> str:
     return re.sub(r"//[^\n]*|/\*.*?\*/", " ", code, flags=re.S)
 
 
-def extern_shared_text(code: str) -> str:
-    """Storage for `extern __shared__ T name[];` (CuPy-style dynamic shared memory), which the
-    emulation header turns into an extern thread-local array: one array per running block,
-    defined here, in a second translation unit, where its declared element type does not matter."""
+def extern_shared_names(code: str) -> list[str]:
+    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
     pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
-    names = sorted(set(re.findall(pattern, strip_comments(code))))
+    return sorted(set(re.findall(pattern, strip_comments(code))))
+
+
+def extern_shared_text(code: str) -> str:
+    """Storage for the extern __shared__ arrays, which the emulation header turns into extern
+    thread-local arrays: one array per running block, defined here, in a second translation unit,
+    where its declared element type does not matter."""
     return "".join(
-        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in names
+        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
     )
 
 
@@ -244,10 +262,11 @@ def _parse_depfile(text: str) -> list[str]:
     return [p.replace("\\ ", " ") for p in re.findall(r"(?:\\ |\S)+", body)]
 
 
-def module_flags(source: Path, options) -> list[str]:
+def module_flags(source: Path, options, checked: bool = False) -> list[str]:
     return [
         *BASE_FLAGS,
         *MODULE_FLAGS,
+        *(CHECKED_FLAGS if checked else ()),
         "-include",
         str(HOST_DIR / "cuda_host.h"),
         *translate_options(options),
@@ -261,8 +280,9 @@ def module_flags(source: Path, options) -> list[str]:
     ]
 
 
-def build_module(source: Path, names, options=(), fibers: str = "auto") -> Path:
-    """The shared library for `names` of `source` (compiled unless the cache has it)."""
+def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False) -> Path:
+    """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
+    the instrumented build the checks run (cached beside the plain one)."""
     source = Path(source).resolve()
     if not source.is_file():
         raise InputError(f"kernel source {source} does not exist")
@@ -272,7 +292,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto") -> Path:
     for name in names:
         check_name_expression(name)
     runtime = runtime_library(fibers)
-    flags = module_flags(source, options)
+    flags = module_flags(source, options, checked)
     wrapper = wrapper_text(source, names)
     extra = extern_shared_text(source.read_text(errors="replace"))
     directory = cache_dir()
