@@ -10,7 +10,7 @@
 // it is one, with its caller's code address, and its own accesses are not instrumented (they
 // would count as plain loads and stores). noinline keeps that caller address the kernel's.
 #ifdef SUITE_HOST_CHECKED
-#define SUITE_HOST_ATOMIC inline __attribute__((no_sanitize_address, noinline))
+#define SUITE_HOST_ATOMIC inline __attribute__((no_sanitize_thread, noinline))
 #define SUITE_HOST_ATOMIC_NOTE(a) suite_host_atomic_access((a), sizeof(*(a)), __builtin_return_address(0))
 extern "C" void suite_host_atomic_access(const void* address, unsigned size, const void* pc);
 #else

@@ -192,8 +192,9 @@ def tls_symbols(path: Path) -> tuple[TlsSymbol, ...]:
     """The thread-local variables of a built module, from its symbol table (binutils' readelf)."""
     out = subprocess.run(["readelf", "-sW", "-C", str(path)], capture_output=True, text=True, check=True).stdout
     found = {}
-    for m in re.finditer(r"^\s*\d+: ([0-9a-f]+)\s+(\d+) TLS\s+\w+\s+\w+\s+\S+ (.+)$", out, re.M):
-        found[m.group(3)] = TlsSymbol(m.group(3), int(m.group(1), 16), int(m.group(2)))
+    # readelf writes large sizes in hex (0x38c00)
+    for m in re.finditer(r"^\s*\d+: ([0-9a-f]+)\s+(0x[0-9a-f]+|\d+) TLS\s+\w+\s+\w+\s+\S+ (.+)$", out, re.M):
+        found[m.group(3)] = TlsSymbol(m.group(3), int(m.group(1), 16), int(m.group(2), 0))
     return tuple(found.values())
 
 

@@ -32,20 +32,24 @@ BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
 # Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
 # that overflow its fiber stack hit the guard page instead of the next fiber's stack.
 MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
-# Checked builds (HostBackend(checks=...)): every load and store of kernel code becomes a call
-# (__asan_load4_noabort(address), ...) that the runtime defines itself (kernels_cu/host/rt/
-# checks.cpp; no libasan), with line tables for naming the code. Vectorisation and store merging
-# are off so that each access is one the source wrote (a merged pair of stores is not misaligned).
+# Checked builds (HostBackend(checks=...)): g++'s ThreadSanitizer instrumentation turns every
+# load and store of kernel code into a call (__tsan_read4(address), __tsan_write4, ...) that the
+# runtime defines itself (kernels_cu/host/rt/checks.cpp); libtsan is never linked (no default
+# libraries; the ones a module needs are named in CHECKED_LIBS). Unlike ASan's, these calls tell a
+# read from a write and are made for every access. Line tables name the code; vectorisation and
+# store merging are off so that each access is one the source wrote.
 CHECKED_FLAGS = (
     "-DSUITE_HOST_CHECKED",
-    "-fsanitize=kernel-address",
-    "--param=asan-instrumentation-with-call-threshold=0",
-    "--param=asan-stack=0",
-    "--param=asan-globals=0",
+    "-fsanitize=thread",
+    "--param=tsan-instrument-func-entry-exit=0",
+    "--param=tsan-distinguish-volatile=1",
+    "-Wno-tsan",
+    "-nodefaultlibs",
     "-g1",
     "-fno-tree-vectorize",
     "-fno-store-merging",
 )
+CHECKED_LIBS = ("-lstdc++", "-lm", "-lc", "-lgcc_s", "-lgcc")
 # The runtime siglongjmps from signal handlers and fibers, which fortified longjmp refuses.
 RUNTIME_FLAGS = ("-U_FORTIFY_SOURCE",)
 MAX_EXTERN_SHARED_BYTES = 227 * 1024  # the largest opt-in dynamic shared memory (sm_90)
@@ -314,7 +318,8 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     depfile = _staging(directory / f"mod-{key}.d")
     staging = _staging(directory / f"mod-{key}.so")
     try:
-        command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN"]
+        command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
+                   *(CHECKED_LIBS if checked else ())]
         _compile(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
         library = directory / f"mod-{key}-{_deps_digest(deps)}.so"

@@ -358,19 +358,46 @@ inline void hook(uintptr_t a, unsigned size, int access, void* pc) {
 
 extern "C" {
 
-#define SUITE_HOST_ASAN_HOOKS(n)                                                                                       \
-    void __asan_load##n##_noabort(uintptr_t a) { hook(a, n, SUITE_HOST_LOAD, __builtin_return_address(0)); }        \
-    void __asan_store##n##_noabort(uintptr_t a) { hook(a, n, SUITE_HOST_STORE, __builtin_return_address(0)); }
-SUITE_HOST_ASAN_HOOKS(1)
-SUITE_HOST_ASAN_HOOKS(2)
-SUITE_HOST_ASAN_HOOKS(4)
-SUITE_HOST_ASAN_HOOKS(8)
-SUITE_HOST_ASAN_HOOKS(16)
-#undef SUITE_HOST_ASAN_HOOKS
+// What g++ -fsanitize=thread calls (host_build.CHECKED_FLAGS). Volatile and unaligned accesses
+// are accesses like the others; ranges are aggregate copies.
+#define SUITE_HOST_TSAN_HOOKS(n)                                                                                    \
+    void __tsan_read##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_LOAD, __builtin_return_address(0)); }          \
+    void __tsan_write##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_STORE, __builtin_return_address(0)); }        \
+    void __tsan_volatile_read##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_LOAD, __builtin_return_address(0)); } \
+    void __tsan_volatile_write##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_STORE, __builtin_return_address(0)); }
+SUITE_HOST_TSAN_HOOKS(1)
+SUITE_HOST_TSAN_HOOKS(2)
+SUITE_HOST_TSAN_HOOKS(4)
+SUITE_HOST_TSAN_HOOKS(8)
+SUITE_HOST_TSAN_HOOKS(16)
+#undef SUITE_HOST_TSAN_HOOKS
+#define SUITE_HOST_TSAN_UNALIGNED(n)                                                                                 \
+    void __tsan_unaligned_read##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_LOAD, __builtin_return_address(0)); } \
+    void __tsan_unaligned_write##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_STORE, __builtin_return_address(0)); }
+SUITE_HOST_TSAN_UNALIGNED(2)
+SUITE_HOST_TSAN_UNALIGNED(4)
+SUITE_HOST_TSAN_UNALIGNED(8)
+SUITE_HOST_TSAN_UNALIGNED(16)
+#undef SUITE_HOST_TSAN_UNALIGNED
 
-void __asan_loadN_noabort(uintptr_t a, size_t n) { hook(a, unsigned(n), SUITE_HOST_LOAD, __builtin_return_address(0)); }
-void __asan_storeN_noabort(uintptr_t a, size_t n) { hook(a, unsigned(n), SUITE_HOST_STORE, __builtin_return_address(0)); }
-void __asan_handle_no_return(void) {}
+void __tsan_read_range(void* a, size_t n) { hook(uintptr_t(a), unsigned(n), SUITE_HOST_LOAD, __builtin_return_address(0)); }
+void __tsan_write_range(void* a, size_t n) { hook(uintptr_t(a), unsigned(n), SUITE_HOST_STORE, __builtin_return_address(0)); }
+void __tsan_init(void) {}
+// Atomics of the module outside kernel code (guards of function-local statics): done, unchecked.
+#define SUITE_HOST_TSAN_ATOMIC(bits)                                                                           \
+    uint##bits##_t __tsan_atomic##bits##_load(const volatile uint##bits##_t* a, int) {                        \
+        return __atomic_load_n(a, __ATOMIC_SEQ_CST);                                                            \
+    }                                                                                                          \
+    void __tsan_atomic##bits##_store(volatile uint##bits##_t* a, uint##bits##_t v, int) {                      \
+        __atomic_store_n(a, v, __ATOMIC_SEQ_CST);                                                               \
+    }
+SUITE_HOST_TSAN_ATOMIC(8)
+SUITE_HOST_TSAN_ATOMIC(16)
+SUITE_HOST_TSAN_ATOMIC(32)
+SUITE_HOST_TSAN_ATOMIC(64)
+#undef SUITE_HOST_TSAN_ATOMIC
+void __tsan_atomic_thread_fence(int) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+void __tsan_atomic_signal_fence(int) {}
 
 void suite_host_atomic_access(const void* address, unsigned size, const void* pc) {
     hook(reinterpret_cast<uintptr_t>(address), size, SUITE_HOST_ATOMIC, const_cast<void*>(pc));
