@@ -87,7 +87,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
             out.print(escape(case.id), highlight=False)
         out.print(f"{len(selected)} case(s) in the {args.tier} tier", highlight=False)
         return EXIT_OK
-    backend = backends.get_backend(args.backend, checks=args.check or ())
+    backend = backends.get_backend(args.backend, checks=args.check)
     options = _run_options(args, backend)
     env = results.environment(backend)
     env["timing"] = {"timer": options.timer_mode, "launches": options.launches, **dataclasses.asdict(options.timing)}
@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
     run.add_argument("--check", type=_check_list, metavar="MODES",
-                     help="host backend bug finders: memcheck,racecheck,initcheck")
+                     help="host backend bug finders: memcheck,racecheck,initcheck,synccheck (default: $SUITE_HOST_CHECKS)")
     timed = run.add_argument_group("timing (defaults: the backend's protocol; on a GPU 0.5 % noise, 1 s, 10 to 2000 samples)")
     timed.add_argument("--timer", choices=timing.TIMER_MODES, default="cold",
                        help="cold: L2 flushed before each launch (default); hot: --launches launches back to back")
