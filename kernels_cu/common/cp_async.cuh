@@ -8,15 +8,14 @@
 
 #ifdef SUITE_HOST
 
+#include "common/profile_marks.cuh"
+
 #define cp_async_16(dst, src) suite_host_cp_async_16(SUITE_HOST_SITE, (dst), (src), 16)
 #define cp_async_16_zfill(dst, src, valid) suite_host_cp_async_16(SUITE_HOST_SITE, (dst), (src), (valid) ? 16 : 0)
-// Under `suite profile` one LDGSTS per lane: a 16-byte global load (none when zero-filled) and a
-// 16-byte shared store.
+// One LDGSTS per lane: the runtime reports its 16-byte global read (none when zero-filled) and
+// 16-byte shared write to `suite profile`, which counts them as the cp.async they are.
 __forceinline__ void suite_host_cp_async_16(suite_host_site site, void* dst, const void* src, unsigned src_bytes) {
-#ifdef SUITE_PROFILE
-    if (src_bytes) suite_profile_mark(src, src_bytes, 0, 0, 2);
-    suite_profile_mark(dst, 16, 1, 1, 2);
-#endif
+    SUITE_PROFILE_TAG(2, src_bytes ? 2 : 1);
     suite_host_cp_async(site, dst, src, 16, src_bytes);
 }
 inline void cp_async_commit() { suite_host_cp_async_commit(); }

@@ -22,14 +22,7 @@ typedef unsigned int uint32_t;  // NVRTC has no <stdint.h>; a repeated identical
 
 #include <cstring>
 
-// Under `suite profile` (SUITE_PROFILE) each lane marks its part of the warp instruction, and the
-// warp-collective emulation below, which one lane runs for the whole warp, is not instrumented.
-#ifdef SUITE_PROFILE
-#define SUITE_PROFILE_WRAPPER(address, size, space, op) ::suite_profile_mark((address), (size), (space), 0, (op))
-#else
-#define SUITE_PROFILE_WRAPPER(address, size, space, op) ((void)0)
-#endif
-#define SUITE_HOST_UNPROFILED __attribute__((no_sanitize_address))
+#include "common/profile_marks.cuh"
 
 namespace suite_host {
 
@@ -55,7 +48,7 @@ struct MmaRecord {
 
 // D = A B + C over the whole warp: products exact, sums in double, one rounding to fp32.
 template <typename T>
-SUITE_HOST_UNPROFILED void mma_complete(void* const* records, unsigned) {
+void mma_complete(void* const* records, unsigned) {
     float A[16][16], B[16][8], C[16][8];
     for (int lane = 0; lane < 32; ++lane) {
         const MmaRecord& r = *static_cast<const MmaRecord*>(records[lane]);
@@ -85,7 +78,7 @@ struct LdmatrixRecord {
 };
 
 template <int Matrices, bool Transpose>
-SUITE_HOST_UNPROFILED void ldmatrix_complete(void* const* records, unsigned) {
+void ldmatrix_complete(void* const* records, unsigned) {
     uint16_t m[4][8][8];
     for (int j = 0; j < Matrices; ++j)
         for (int row = 0; row < 8; ++row)
@@ -105,7 +98,7 @@ SUITE_HOST_UNPROFILED void ldmatrix_complete(void* const* records, unsigned) {
 template <int Matrices, bool Transpose>
 __forceinline__ void ldmatrix(suite_host_site site, uint32_t* r, const void* smem_row) {
     const unsigned lane = suite_host_self()->lane;
-    if (lane < 8 * Matrices) SUITE_PROFILE_WRAPPER(smem_row, 16, 1, 1);
+    if (lane < 8 * Matrices) SUITE_PROFILE_MARK(smem_row, 16, 1, 0, 1);
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(smem_row) % 16)
         suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
     LdmatrixRecord record{static_cast<const uint16_t*>(smem_row), r};
@@ -119,7 +112,7 @@ template <typename T>
 __forceinline__ void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
     static_assert(std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value,
                   "mma_m16n8k16<T>: T is __half or __nv_bfloat16");
-    SUITE_PROFILE_WRAPPER(nullptr, 0, 2, 3);
+    SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 3);
     suite_host::MmaRecord record{a, b, c, d};
     suite_host_warp_collective(SUITE_HOST_SITE, "mma.sync.m16n8k16", 0xffffffffu, &record,
                                suite_host::mma_complete<T>);
