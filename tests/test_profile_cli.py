@@ -56,7 +56,7 @@ def test_a_conflicted_ldmatrix_breaks_the_strict_rule():
     case = smoke_case("attention_tc and float16")
     found = rules.check([CaseProfile(case, dict(case.params), 1, launches=[launch])])
     assert [f.rule.name for f in found] == ["attention_tc ldmatrix conflict-free"]
-    assert not found[0].passed and found[0].rule.excess(found[0].row) == 32 - 4
+    assert not found[0].passed and found[0].excess == 32 - 4
 
 
 def test_attention_counts_scale_by_batch_and_kv_heads():

@@ -161,3 +161,9 @@ def test_summary_sorts_the_worst_line_first(rng):
     assert [line.line for line in profile.lines] == ["t.cu:7", "t.cu:8"]
     assert profile.bank_conflicts == 32 * 31
     assert profile.lines[0].per_request("wavefronts") == 32
+
+
+def test_a_partly_active_warp_is_no_conflict(rng):
+    base = int(rng.integers(0, 1 << 16)) * 128
+    r = only(records(base + np.arange(20) * 16, size=16))  # lanes 0-19: phases of 8, 8 and 4 lanes
+    assert (r["wavefronts"], r["ideal_wavefronts"]) == (3, 3)

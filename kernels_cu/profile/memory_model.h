@@ -8,7 +8,8 @@
 //   of 4 bytes or less in one phase of 32 lanes, 8-byte in two of 16, 16-byte in four of 8
 //   (ldmatrix: one phase per 8x8 matrix, its 8 row addresses). A phase takes as many wavefronts as
 //   its busiest bank has distinct 32-bit words (lanes on one word share it: a broadcast).
-//   Ideal: max(1, ceil(bytes requested / 128)).
+//   Ideal: one wavefront per phase with an active lane (a phase holds at most 128 bytes); for a
+//   whole warp that is max(1, bytes requested / 128), and a partly active warp is no conflict.
 // - Global: 32-byte sectors of 128-byte lines; a request costs the distinct sectors its bytes
 //   touch. Ideal: ceil(distinct bytes / 32), what those bytes cost contiguous and aligned.
 // - Unique bytes: every global byte loaded (stored) by the launch, once: the least DRAM traffic.
@@ -104,15 +105,17 @@ class Counter {
         row.threads += uint64_t(last - first);
         row.bytes += bytes;
         if (first->space == SHARED) {
-            row.wavefronts += shared_wavefronts(first, last);
-            row.ideal_wavefronts += std::max<uint64_t>(1, (bytes + 127) / 128);
+            uint64_t phases = 0;
+            row.wavefronts += shared_wavefronts(first, last, phases);
+            row.ideal_wavefronts += phases;
         } else if (first->space == GLOBAL) {
             global_sectors(first, last, row);
             for (const Access* a = first; a != last; ++a) mark(*a);
         }
     }
 
-    static uint64_t shared_wavefronts(const Access* first, const Access* last) {
+    // Wavefronts of one request; `phases`: how many phases have an active lane.
+    static uint64_t shared_wavefronts(const Access* first, const Access* last, uint64_t& phases) {
         std::vector<std::pair<unsigned, uint64_t>> touched;  // (phase, 32-bit word)
         for (const Access* a = first; a != last; ++a) {
             const unsigned words = std::max(1u, unsigned(a->size) / 4);
@@ -127,6 +130,7 @@ class Counter {
             size_t j = i;
             for (; j < touched.size() && touched[j].first == touched[i].first; ++j) ++per_bank[touched[j].second % 32];
             wavefronts += *std::max_element(per_bank, per_bank + 32);
+            ++phases;
             i = j;
         }
         return wavefronts;

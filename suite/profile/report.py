@@ -118,5 +118,5 @@ def rules_table(findings) -> Table | None:
     for name in ("rule", "limit", "case", "line", "excess"):
         t.add_column(name, overflow="fold")
     for f in failed:
-        t.add_row(f.rule.name, f.rule.limit(), Text(f.case_id), f.row.line, str(f.rule.excess(f.row)))
+        t.add_row(f.rule.name, f.limit(), Text(f.case_id), f.row.line, str(f.excess))
     return t

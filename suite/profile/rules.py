@@ -5,11 +5,13 @@ several of the class, by the source text of its line, so edits that move lines k
 - attention_tc: every ldmatrix and every shared-memory store (cp.async's shared side, the output
   staging) conflict-free: wavefronts equal the ideal.
 - deform_im2col and deform_conv2d_depthwise: the loads of the learned offsets and the stores of
-  the columns / outputs coalesced: sectors per request at most the ideal plus SECTOR_SLACK. A warp
-  covers 32 consecutive output pixels, contiguous in memory except where the pixel index wraps into
-  the next chunk or image: such a run that does not start on a sector boundary costs one sector more
-  than its bytes need, and a warp that straddles a wrap has two runs. Two sectors of slack allow
-  exactly that and flag any stride.
+  the columns / outputs coalesced. A warp covers 32 consecutive work items, whose pixels are
+  contiguous in memory except where the pixel index wraps into the next chunk or image (every
+  Ho*Wo items): the warp's accesses form `runs` <= 1 + ceil(31 / (Ho*Wo)) contiguous runs. A run
+  costs at most one sector more than its bytes need (a start off a sector boundary), and splitting
+  bytes into runs rounds up once more per run, so a coalesced request touches at most
+  ideal + 2 * runs - 1 sectors: the slack. A stride between lanes exceeds it (fp32 at a stride of
+  32 elements: 32 sectors against 4 + 3 for large images).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from functools import lru_cache
 from typing import Callable
 
 from suite import KERNELS_DIR
+from suite.references.deform import output_size, pair
 from suite.profile.summary import LineCounts
 
-SECTOR_SLACK = 2
+WARP = 32
 
 
 @lru_cache(maxsize=None)
@@ -37,6 +40,27 @@ def at(file: str, pattern: str) -> Callable[[LineCounts], bool]:
     return lambda row: not lines_matching(file, pattern).isdisjoint(row.line.split(" > "))
 
 
+def _output_plane(params) -> int | None:
+    """Ho*Wo of a deformable case (deform family: `kernel`; modules: `kernel_size`), None if unknown."""
+    try:
+        k = params.get("kernel", params.get("kernel_size"))
+        sizes = []
+        for axis, extent in enumerate((params["height"], params["width"])):
+            kk, s, p, d = (pair(v)[axis] for v in (k, params.get("stride", 1), params.get("padding", 0),
+                                                   params.get("dilation", 1)))
+            sizes.append(output_size(extent, kk, s, p, d))
+        return sizes[0] * sizes[1]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def sector_slack(params) -> int:
+    """Sectors per request a coalesced deformable request may exceed its ideal by (see above)."""
+    plane = _output_plane(params)
+    runs = WARP if not plane else min(WARP, 1 + -(-(WARP - 1) // plane))
+    return 2 * runs - 1
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -44,13 +68,13 @@ class Rule:
     applies: Callable[[LineCounts], bool]
     coalesced: bool  # True: global sectors within the slack; False: shared, conflict-free
 
-    def excess(self, row: LineCounts) -> int:
+    def excess(self, row: LineCounts, params) -> int:
         if self.coalesced:
-            return max(0, row.sectors - row.ideal_sectors - SECTOR_SLACK * row.requests)
+            return max(0, row.sectors - row.ideal_sectors - sector_slack(params) * row.requests)
         return row.wavefronts - row.ideal_wavefronts
 
-    def limit(self) -> str:
-        return f"sectors/request <= ideal + {SECTOR_SLACK}" if self.coalesced else "wavefronts = ideal"
+    def limit(self, params) -> str:
+        return f"sectors/request <= ideal + {sector_slack(params)}" if self.coalesced else "wavefronts = ideal"
 
 
 DEFORM = ("deform_im2col", "deform_conv2d_depthwise")
@@ -69,17 +93,25 @@ RULES = (
 class Finding:
     rule: Rule
     case_id: str
+    params: dict
     kernel: str
     row: LineCounts
 
     @property
+    def excess(self) -> int:
+        return self.rule.excess(self.row, self.params)
+
+    @property
     def passed(self) -> bool:
-        return self.rule.excess(self.row) == 0
+        return self.excess == 0
+
+    def limit(self) -> str:
+        return self.rule.limit(self.params)
 
     def as_dict(self) -> dict:
-        return {"rule": self.rule.name, "limit": self.rule.limit(), "case": self.case_id, "kernel": self.kernel,
+        return {"rule": self.rule.name, "limit": self.limit(), "case": self.case_id, "kernel": self.kernel,
                 "line": self.row.line, "instruction": self.row.instruction(), "requests": self.row.requests,
-                "excess": self.rule.excess(self.row), "passed": self.passed}
+                "excess": self.excess, "passed": self.passed}
 
 
 def check(profiles) -> list[Finding]:
@@ -90,6 +122,6 @@ def check(profiles) -> list[Finding]:
             name = launch.kernel.split("<")[0].strip()
             for rule in RULES:
                 if name in rule.kernels:
-                    found += [Finding(rule, profile.case.id, launch.kernel, row) for row in launch.lines
-                              if rule.applies(row)]
+                    found += [Finding(rule, profile.case.id, profile.profiled_params, launch.kernel, row)
+                              for row in launch.lines if rule.applies(row)]
     return found
