@@ -87,7 +87,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
             out.print(escape(case.id), highlight=False)
         out.print(f"{len(selected)} case(s) in the {args.tier} tier", highlight=False)
         return EXIT_OK
-    backend = backends.get_backend(args.backend, checks=args.check or ())
+    backend = backends.get_backend(args.backend, checks=args.check)
     options = _run_options(args, backend)
     env = results.environment(backend)
     env["timing"] = {"timer": options.timer_mode, "launches": options.launches, **dataclasses.asdict(options.timing)}
@@ -164,6 +164,47 @@ def _cmd_check(args, out: Console, err: Console) -> int:
             if k.failure:
                 out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
     return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _cmd_profile(args, out: Console, err: Console) -> int:
+    from suite.profile import report as profile_report, rules
+    from suite.profile.measured import measured_seconds
+    from suite.profile.run import profile_cases
+    from suite.profile.speed_of_light import gpu
+
+    device = gpu(args.gpu)
+    files = [Path(f) for f in args.files] or cases.default_case_files()
+    selected = cases.load_cases(files, tier=args.tier)
+    if args.k:
+        selected = cases.select(selected, args.k)
+    if not selected:
+        raise InputError(f"no case to profile: the {args.tier} tier of {', '.join(map(str, files))}"
+                         + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+    measured = measured_seconds(args.measured, args.gpu) if args.measured else {}
+    with report.progress(err, len(selected)) as (on_start, on_done):
+        profiles = profile_cases(selected, device, on_start, on_done)
+    findings = rules.check(profiles)
+    broken = [f for f in findings if not f.passed]
+    if args.json:
+        doc = {"gpu": device.name, "tier": args.tier, "cases": [p.as_dict() for p in profiles],
+               "rules": [f.as_dict() for f in findings]}
+        out.print_json(json.dumps(doc))
+    else:
+        out.print(profile_report.launch_table(profiles))
+        for kernel, rows in profile_report.aggregate_lines(profiles).items():
+            out.print(profile_report.lines_table(kernel, rows, args.lines))
+        out.print(profile_report.bounds_table(profiles, measured))
+        table = profile_report.rules_table(findings)
+        if table is not None:
+            out.print(table)
+        for p in profiles:
+            if p.error:
+                out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}")
+        out.print(f"{len(profiles)} case(s) profiled, {sum(bool(p.error) for p in profiles)} error(s); "
+                  f"strict rules: {len(findings) - len(broken)} of {len(findings)} held", highlight=False)
+    if any(p.error for p in profiles):
+        return EXIT_FAILED
+    return EXIT_FAILED if args.strict and broken else EXIT_OK
 
 
 def _describe_param(name: str, param) -> str:
@@ -258,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
     run.add_argument("--check", type=_check_list, metavar="MODES",
-                     help="host backend bug finders: memcheck,racecheck,initcheck")
+                     help="host backend bug finders: memcheck,racecheck,initcheck,synccheck (default: $SUITE_HOST_CHECKS)")
     timed = run.add_argument_group("timing (defaults: the backend's protocol; on a GPU 0.5 % noise, 1 s, 10 to 2000 samples)")
     timed.add_argument("--timer", choices=timing.TIMER_MODES, default="cold",
                        help="cold: L2 flushed before each launch (default); hot: --launches launches back to back")
@@ -276,6 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="target architecture, repeatable (default: sm_80 and sm_90)")
     chk.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     chk.set_defaults(func=_cmd_check)
+
+    prof = sub.add_parser("profile", help="count each kernel's memory behaviour as a GPU profiler would, on the CPU")
+    prof.add_argument("files", nargs="*", metavar="CASES.yaml", help="case files (default: every file in cases/)")
+    prof.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes (default: smoke)")
+    prof.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention_tc and float16'")
+    prof.add_argument("--json", action="store_true", help="print every count as JSON (for CI and diffs)")
+    prof.add_argument("--strict", action="store_true",
+                      help="exit 1 when a suite kernel breaks a memory rule (conflict-free ldmatrix, coalesced offsets)")
+    prof.add_argument("--gpu", default="H100", metavar="NAME",
+                      help="GPU of the predicted speed-of-light bounds: A100, H100 (default) or H200")
+    prof.add_argument("--lines", type=_positive(int), default=6, metavar="N", help="source lines shown per kernel (6)")
+    prof.add_argument("--measured", metavar="RESULTS",
+                      help="saved GPU results (file or folder) of the same cases: show measured time over the bound")
+    prof.set_defaults(func=_cmd_profile)
 
     lst = sub.add_parser("list", help="families, kernels, baselines and case files")
     lst.set_defaults(func=_cmd_list)

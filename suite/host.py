@@ -6,15 +6,30 @@ Change one import to test a CuPy kernel without a GPU:
     add = RawKernel(code, "add")
     add((blocks,), (threads,), (x, y, out, numpy.int32(n)))   # torch CPU tensors or numpy arrays
 
+Under the host backend's checks, as compute-sanitizer would run it on a GPU:
+
+    add = RawKernel(code, "add", checks=("memcheck", "racecheck", "initcheck", "synccheck"))
+
+or, for unchanged code, SUITE_HOST_CHECKS=memcheck,racecheck python my_script.py.
+
 Unlike CuPy, every argument is checked against the kernel's parameter types before the launch
 (a numpy.int64 for an `int` is an error here, not a silently misread value). CuPy-only keyword
 arguments (backend, jitify, translate_cucomplex, enable_cooperative_groups) are accepted and
 ignored. Compilation happens at first use, as in CuPy.
+
+`profile()` counts the memory behaviour of every launch inside it, as a GPU profiler would
+(shared-memory wavefronts and bank conflicts, global sectors per request, per source line):
+
+    with suite.host.profile() as launches:
+        add((blocks,), (threads,), (x, y, out, numpy.int32(n)))
+    launches[0].bank_conflicts, launches[0].lines[0]     # suite.profile.summary.LaunchProfile
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import weakref
 from pathlib import Path
 
 from suite.backends import get_backend
@@ -40,10 +55,34 @@ def kernel_names(code: str) -> list[str]:
     return names
 
 
+_profilers: list = []  # the backend of each open profile() block, innermost last
+
+
+@contextlib.contextmanager
+def profile():
+    """Within the block, kernels launch on a counting backend (one worker thread, instrumented
+    builds); yields the list that each launch's LaunchProfile is appended to."""
+    from suite.profile.backend import ProfilingBackend
+
+    backend = ProfilingBackend()
+    _profilers.append(backend)
+    try:
+        yield backend.launches
+    finally:
+        _profilers.remove(backend)
+
+
+def _backend(checks=None):
+    """The counting backend inside profile(), else the host backend with `checks`."""
+    return _profilers[-1] if _profilers else get_backend("host", checks)
+
+
 class RawModule:
-    def __init__(self, code: str | None = None, *, path=None, options=(), name_expressions=None, **_cupy_only):
+    def __init__(self, code: str | None = None, *, path=None, options=(), name_expressions=None, checks=None,
+                 **_cupy_only):
         if (code is None) == (path is None):
             raise InputError("RawModule needs exactly one of code= or path=")
+        self._checks = None if checks is None else tuple(checks)  # None: $SUITE_HOST_CHECKS
         self._source = Path(path).resolve() if path is not None else source_for_code(code)
         self._options = tuple(options)
         self._names = tuple(name_expressions) if name_expressions else None
@@ -52,20 +91,24 @@ class RawModule:
         names = self._names or tuple(kernel_names(self._source.read_text(errors="replace")))
         if name not in names:
             names += (name,)  # the compiler then says what is wrong with it
-        return get_backend("host").load_module(self._source, names, self._options).get_function(name)
+        return _backend(self._checks).load_module(self._source, names, self._options).get_function(name)
 
 
 class RawKernel:
-    def __init__(self, code: str, name: str, options=(), **_cupy_only):
-        self._module = RawModule(code, options=options, name_expressions=[name])
+    def __init__(self, code: str, name: str, options=(), checks=None, **_cupy_only):
+        self._module = RawModule(code, options=options, name_expressions=[name], checks=checks)
         self.name = name
-        self._kernel = None
+        self._kernels = weakref.WeakKeyDictionary()  # by backend: plain, or counting inside profile()
+        self._max_dynamic_smem = None
 
     @property
     def kernel(self):
-        if self._kernel is None:
-            self._kernel = self._module.get_function(self.name)
-        return self._kernel
+        backend = _backend(self._module._checks)
+        if backend not in self._kernels:
+            self._kernels[backend] = self._module.get_function(self.name)
+            if self._max_dynamic_smem is not None:
+                self._kernels[backend].max_dynamic_shared_size_bytes = self._max_dynamic_smem
+        return self._kernels[backend]
 
     @property
     def max_dynamic_shared_size_bytes(self) -> int:
@@ -74,6 +117,7 @@ class RawKernel:
     @max_dynamic_shared_size_bytes.setter
     def max_dynamic_shared_size_bytes(self, value: int) -> None:
         self.kernel.max_dynamic_shared_size_bytes = value
+        self._max_dynamic_smem = value
 
     def __call__(self, grid, block, args, *, shared_mem: int = 0) -> None:
         self.kernel(grid, block, args, shared_mem=shared_mem)

@@ -3,6 +3,8 @@
 // multiply by scale*log2(e) and use exp2f, which is one instruction on the GPU.
 #pragma once
 
+#include "common/profile_marks.cuh"  // exp2f counted by `suite profile`
+
 #ifndef INFINITY  // NVRTC has no <math.h>; the math built-ins need no include
 #define INFINITY __int_as_float(0x7f800000)
 #endif

@@ -22,6 +22,8 @@ typedef unsigned int uint32_t;  // NVRTC has no <stdint.h>; a repeated identical
 
 #include <cstring>
 
+#include "common/profile_marks.cuh"
+
 namespace suite_host {
 
 inline float tc_element(__half, uint16_t bits) {
@@ -92,9 +94,11 @@ void ldmatrix_complete(void* const* records, unsigned) {
     }
 }
 
+// Lanes 8j..8j+7 give the 16-byte rows of matrix j: a 16-byte shared load each, in phases of 8.
 template <int Matrices, bool Transpose>
-inline void ldmatrix(suite_host_site site, uint32_t* r, const void* smem_row) {
+__forceinline__ void ldmatrix(suite_host_site site, uint32_t* r, const void* smem_row) {
     const unsigned lane = suite_host_self()->lane;
+    if (lane < 8 * Matrices) SUITE_PROFILE_MARK(smem_row, 16, 1, 0, 1);
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(smem_row) % 16)
         suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
     LdmatrixRecord record{static_cast<const uint16_t*>(smem_row), r};
@@ -105,16 +109,17 @@ inline void ldmatrix(suite_host_site site, uint32_t* r, const void* smem_row) {
 }  // namespace suite_host
 
 template <typename T>
-inline void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+__forceinline__ void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
     static_assert(std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value,
                   "mma_m16n8k16<T>: T is __half or __nv_bfloat16");
+    SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 3);
     suite_host::MmaRecord record{a, b, c, d};
     suite_host_warp_collective(SUITE_HOST_SITE, "mma.sync.m16n8k16", 0xffffffffu, &record,
                                suite_host::mma_complete<T>);
 }
 
 #define SUITE_HOST_LDMATRIX(name, matrices, transpose)                      \
-    inline void name(uint32_t r[matrices], const void* smem_row) {        \
+    __forceinline__ void name(uint32_t r[matrices], const void* smem_row) {        \
         suite_host::ldmatrix<matrices, transpose>(SUITE_HOST_SITE, r, smem_row); \
     }
 SUITE_HOST_LDMATRIX(ldmatrix_x1, 1, false)

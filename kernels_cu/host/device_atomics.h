@@ -6,6 +6,18 @@
 #include <stdint.h>
 #include <string.h>
 
+// Checked builds (-DSUITE_HOST_CHECKED, every access instrumented): an atomic tells the checks
+// it is one, with its caller's code address, and its own accesses are not instrumented (they
+// would count as plain loads and stores). noinline keeps that caller address the kernel's.
+#ifdef SUITE_HOST_CHECKED
+#define SUITE_HOST_ATOMIC inline __attribute__((no_sanitize_thread, noinline))
+#define SUITE_HOST_ATOMIC_NOTE(a) suite_host_atomic_access((a), sizeof(*(a)), __builtin_return_address(0))
+extern "C" void suite_host_atomic_access(const void* address, unsigned size, const void* pc);
+#else
+#define SUITE_HOST_ATOMIC inline
+#define SUITE_HOST_ATOMIC_NOTE(a) ((void)0)
+#endif
+
 namespace suite_host {
 
 template <int Size> struct BitsOf;
@@ -15,7 +27,7 @@ template <> struct BitsOf<8> { using type = uint64_t; };
 
 // Replaces *address by update(old) atomically; returns old.
 template <typename T, typename Update>
-inline T atomic_update(T* address, Update update) {
+inline __attribute__((always_inline)) T atomic_update(T* address, Update update) {
     using Bits = typename BitsOf<sizeof(T)>::type;
     Bits* bits = reinterpret_cast<Bits*>(address);
     Bits expected = __atomic_load_n(bits, __ATOMIC_RELAXED);
@@ -33,14 +45,14 @@ inline T atomic_update(T* address, Update update) {
 }  // namespace suite_host
 
 #define SUITE_HOST_ATOMIC_INTEGER(T)                                                                              \
-    inline T atomicAdd(T* a, T v) { return __atomic_fetch_add(a, v, __ATOMIC_RELAXED); }                         \
-    inline T atomicAnd(T* a, T v) { return __atomic_fetch_and(a, v, __ATOMIC_RELAXED); }                         \
-    inline T atomicOr(T* a, T v) { return __atomic_fetch_or(a, v, __ATOMIC_RELAXED); }                           \
-    inline T atomicXor(T* a, T v) { return __atomic_fetch_xor(a, v, __ATOMIC_RELAXED); }                         \
-    inline T atomicExch(T* a, T v) { return __atomic_exchange_n(a, v, __ATOMIC_RELAXED); }                       \
-    inline T atomicMin(T* a, T v) { return ::suite_host::atomic_update(a, [v](T o) { return v < o ? v : o; }); } \
-    inline T atomicMax(T* a, T v) { return ::suite_host::atomic_update(a, [v](T o) { return o < v ? v : o; }); } \
-    inline T atomicCAS(T* a, T compare, T v) {                                                                    \
+    SUITE_HOST_ATOMIC T atomicAdd(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_fetch_add(a, v, __ATOMIC_RELAXED); }                         \
+    SUITE_HOST_ATOMIC T atomicAnd(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_fetch_and(a, v, __ATOMIC_RELAXED); }                         \
+    SUITE_HOST_ATOMIC T atomicOr(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_fetch_or(a, v, __ATOMIC_RELAXED); }                           \
+    SUITE_HOST_ATOMIC T atomicXor(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_fetch_xor(a, v, __ATOMIC_RELAXED); }                         \
+    SUITE_HOST_ATOMIC T atomicExch(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_exchange_n(a, v, __ATOMIC_RELAXED); }                       \
+    SUITE_HOST_ATOMIC T atomicMin(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return ::suite_host::atomic_update(a, [v](T o) { return v < o ? v : o; }); } \
+    SUITE_HOST_ATOMIC T atomicMax(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return ::suite_host::atomic_update(a, [v](T o) { return o < v ? v : o; }); } \
+    SUITE_HOST_ATOMIC T atomicCAS(T* a, T compare, T v) { SUITE_HOST_ATOMIC_NOTE(a);                                                                    \
         __atomic_compare_exchange_n(a, &compare, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);                   \
         return compare;                                                                                           \
     }
@@ -50,33 +62,34 @@ SUITE_HOST_ATOMIC_INTEGER(unsigned long long)
 SUITE_HOST_ATOMIC_INTEGER(long long)
 #undef SUITE_HOST_ATOMIC_INTEGER
 
-inline int atomicSub(int* a, int v) { return __atomic_fetch_sub(a, v, __ATOMIC_RELAXED); }
-inline unsigned atomicSub(unsigned* a, unsigned v) { return __atomic_fetch_sub(a, v, __ATOMIC_RELAXED); }
-inline unsigned short atomicCAS(unsigned short* a, unsigned short compare, unsigned short v) {
+SUITE_HOST_ATOMIC int atomicSub(int* a, int v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_fetch_sub(a, v, __ATOMIC_RELAXED); }
+SUITE_HOST_ATOMIC unsigned atomicSub(unsigned* a, unsigned v) { SUITE_HOST_ATOMIC_NOTE(a); return __atomic_fetch_sub(a, v, __ATOMIC_RELAXED); }
+SUITE_HOST_ATOMIC unsigned short atomicCAS(unsigned short* a, unsigned short compare, unsigned short v) {
+    SUITE_HOST_ATOMIC_NOTE(a);
     __atomic_compare_exchange_n(a, &compare, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return compare;
 }
-inline unsigned atomicInc(unsigned* a, unsigned limit) {
+SUITE_HOST_ATOMIC unsigned atomicInc(unsigned* a, unsigned limit) { SUITE_HOST_ATOMIC_NOTE(a);
     return suite_host::atomic_update(a, [limit](unsigned o) { return o >= limit ? 0u : o + 1; });
 }
-inline unsigned atomicDec(unsigned* a, unsigned limit) {
+SUITE_HOST_ATOMIC unsigned atomicDec(unsigned* a, unsigned limit) { SUITE_HOST_ATOMIC_NOTE(a);
     return suite_host::atomic_update(a, [limit](unsigned o) { return o == 0 || o > limit ? limit : o - 1; });
 }
-inline float atomicExch(float* a, float v) {
+SUITE_HOST_ATOMIC float atomicExch(float* a, float v) { SUITE_HOST_ATOMIC_NOTE(a);
     return suite_host::atomic_update(a, [v](float) { return v; });
 }
 
 #define SUITE_HOST_ATOMIC_ADD(T) \
-    inline T atomicAdd(T* a, T v) { return ::suite_host::atomic_update(a, [v](T o) { return T(o + v); }); }
+    SUITE_HOST_ATOMIC T atomicAdd(T* a, T v) { SUITE_HOST_ATOMIC_NOTE(a); return ::suite_host::atomic_update(a, [v](T o) { return T(o + v); }); }
 SUITE_HOST_ATOMIC_ADD(float)
 SUITE_HOST_ATOMIC_ADD(double)
 SUITE_HOST_ATOMIC_ADD(__half)
 SUITE_HOST_ATOMIC_ADD(__nv_bfloat16)
 #undef SUITE_HOST_ATOMIC_ADD
-inline __half2 atomicAdd(__half2* a, __half2 v) {
+SUITE_HOST_ATOMIC __half2 atomicAdd(__half2* a, __half2 v) { SUITE_HOST_ATOMIC_NOTE(a);
     return suite_host::atomic_update(a, [v](__half2 o) { return __hadd2(o, v); });
 }
-inline __nv_bfloat162 atomicAdd(__nv_bfloat162* a, __nv_bfloat162 v) {
+SUITE_HOST_ATOMIC __nv_bfloat162 atomicAdd(__nv_bfloat162* a, __nv_bfloat162 v) { SUITE_HOST_ATOMIC_NOTE(a);
     return suite_host::atomic_update(a, [v](__nv_bfloat162 o) { return __hadd2(o, v); });
 }
 

@@ -93,11 +93,17 @@ Call<Args...> make_call(void (*kernel)(Args...), void* const* argv, std::index_s
     return Call<Args...>{kernel, std::tuple<std::decay_t<Args>...>(load_argument<std::decay_t<Args>>(argv[I])...)};
 }
 
+// Static __shared__ arrays are thread-local variables of the module: the checks find them from
+// this anchor's address and its offset in the module's TLS segment (read from the symbol table).
+inline thread_local char tls_anchor;
+inline void* tls_anchor_address() { return &tls_anchor; }
+
 template <typename... Args>
 int launch(void (*kernel)(Args...), const suite_host_launch_config* config, void* const* argv,
            suite_host_fault* fault) {
     Call<Args...> call = make_call(kernel, argv, std::index_sequence_for<Args...>{});
-    return suite_host_run(config, &Call<Args...>::run, &call, fault);
+    const suite_host_kernel k{&Call<Args...>::run, &call, sizeof call, &tls_anchor_address};
+    return suite_host_run(config, &k, fault);
 }
 
 }  // namespace suite_host

@@ -58,6 +58,8 @@ void suite_host_cp_async_wait(int pending);  // like cp.async.wait_group: at mos
 
 enum suite_host_schedule { SUITE_HOST_FORWARD = 0, SUITE_HOST_REVERSE = 1, SUITE_HOST_RANDOM = 2 };
 
+struct suite_host_checks;
+
 struct suite_host_launch_config {
     unsigned grid[3];
     unsigned block[3];
@@ -65,6 +67,8 @@ struct suite_host_launch_config {
     int workers;   // OS threads running blocks
     int schedule;  // suite_host_schedule: order of blocks and of threads within a block
     uint64_t seed;  // for SUITE_HOST_RANDOM
+    double timeout_s;  // a launch without progress for this long is stopped (0: never)
+    struct suite_host_checks* checks;  // NULL: a plain launch (see checks.h)
 };
 
 enum suite_host_fault_kind {
@@ -86,10 +90,18 @@ struct suite_host_fault {
     char message[4096];
 };
 
-// Runs entry(context) once per CUDA thread of the grid. Returns kind (0 on success).
+// What a module's launcher hands the runtime: entry(context) runs once per CUDA thread of the
+// grid; the checks need the bytes of `context` (the kernel's parameters, read by every thread)
+// and the module's thread-local storage (where static __shared__ arrays live) of a worker.
 typedef void (*suite_host_entry)(void* context);
-int suite_host_run(const suite_host_launch_config* config, suite_host_entry entry, void* context,
-                   suite_host_fault* fault);
+struct suite_host_kernel {
+    suite_host_entry entry;
+    void* context;
+    size_t context_bytes;
+    void* (*tls_anchor)(void);  // address of the module's anchor variable on the calling thread
+};
+// Returns the fault kind (0 on success).
+int suite_host_run(const suite_host_launch_config* config, const suite_host_kernel* kernel, suite_host_fault* fault);
 
 // Anonymous memory for memcheck: `bytes` (a multiple of the page size) of read-write memory
 // between two inaccessible guard pages. Returns the first usable byte, or NULL.

@@ -24,11 +24,12 @@ Every backend offers the same small surface, modelled on CuPy's so that kernel c
 from __future__ import annotations
 
 import functools
+import os
 
 from suite.errors import BackendUnavailable, InputError
 
 BACKENDS = ("auto", "cupy", "host")
-CHECKS = ("memcheck", "racecheck", "initcheck")
+CHECKS = ("memcheck", "racecheck", "initcheck", "synccheck")
 
 
 @functools.lru_cache(maxsize=None)
@@ -88,9 +89,22 @@ def check_set(checks) -> frozenset:
     return checks
 
 
-def get_backend(name: str | None = None, checks=()):
-    """A shared backend instance. `checks` (host only): any of memcheck, racecheck, initcheck."""
-    return _backend(resolve_name(name), check_set(checks))
+def get_backend(name: str | None = None, checks=None):
+    """A shared backend instance. `checks` (host only): any of CHECKS; None: those named in
+    $SUITE_HOST_CHECKS (comma-separated) for the host backend, as `compute-sanitizer python ...`
+    checks a whole program."""
+    name = resolve_name(name)
+    if checks is None:
+        checks = env_checks() if name == "host" else ()
+    return _backend(name, check_set(checks))
+
+
+def env_checks() -> frozenset:
+    raw = os.environ.get("SUITE_HOST_CHECKS", "")
+    try:
+        return check_set(c.strip() for c in raw.split(",") if c.strip())
+    except InputError as exc:
+        raise InputError(f"SUITE_HOST_CHECKS={raw!r}: {exc}") from None
 
 
 def backend_for_tensor(tensor, backend=None, argument="input"):

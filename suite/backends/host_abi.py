@@ -5,12 +5,84 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 FORWARD, REVERSE, RANDOM = 0, 1, 2  # suite_host_schedule
 OK, DEVICE_FAULT, SIGNAL, STACK_OVERFLOW = 0, 1, 2, 3  # suite_host_fault_kind
 POINTER, SIGNED, UNSIGNED, FLOAT, BOOL, BFLOAT16, OTHER = range(7)  # suite_host_param_kind
+# kernels_cu/host/rt/checks.h
+MEMCHECK, RACECHECK, INITCHECK = 1, 2, 4  # suite_host_check_flag
+LOAD, STORE, ATOMIC = 0, 1, 2  # suite_host_access_kind
+GLOBAL, SHARED, LOCAL, OTHER_SPACE = 0, 1, 2, 3  # suite_host_space
+ARGUMENT, STATIC_SHARED, EXTERN_SHARED, DYNAMIC_SHARED = 0, 1, 2, 3  # suite_host_range_kind
+OUT_OF_BOUNDS, MISALIGNED, RACE, ASYNC_READ, UNINITIALIZED = 1, 2, 3, 4, 5  # suite_host_finding_kind
+
+
+class CheckRange(ctypes.Structure):
+    _fields_ = [
+        ("start", ctypes.c_uint64),
+        ("end", ctypes.c_uint64),
+        ("kind", ctypes.c_int),
+        ("index", ctypes.c_int),
+        ("written", ctypes.c_void_p),
+    ]
+
+
+class Finding(ctypes.Structure):
+    _fields_ = [
+        ("kind", ctypes.c_int),
+        ("access", ctypes.c_int),
+        ("space", ctypes.c_int),
+        ("size", ctypes.c_uint),
+        ("address", ctypes.c_uint64),
+        ("block", ctypes.c_uint * 3),
+        ("thread", ctypes.c_uint * 3),
+        ("pc", ctypes.c_uint64),
+        ("range", ctypes.c_int),
+        ("range_kind", ctypes.c_int),
+        ("offset", ctypes.c_int64),
+        ("other_access", ctypes.c_int),
+        ("other_block", ctypes.c_uint * 3),
+        ("other_thread", ctypes.c_uint * 3),
+        ("other_pc", ctypes.c_uint64),
+    ]
+
+
+class Access(ctypes.Structure):
+    """What an observer (a profiler) receives for each access of kernel code."""
+
+    _fields_ = [
+        ("address", ctypes.c_uint64),
+        ("size", ctypes.c_uint),
+        ("kind", ctypes.c_int),
+        ("space", ctypes.c_int),
+        ("pc", ctypes.c_uint64),
+        ("block_linear", ctypes.c_uint),
+        ("thread_linear", ctypes.c_uint),
+        ("warp", ctypes.c_uint),
+        ("lane", ctypes.c_uint),
+    ]
+
+
+OBSERVER = ctypes.CFUNCTYPE(None, ctypes.POINTER(Access), ctypes.c_void_p)
+
+
+class Checks(ctypes.Structure):
+    _fields_ = [
+        ("flags", ctypes.c_uint),
+        ("ranges", ctypes.POINTER(CheckRange)),
+        ("range_count", ctypes.c_int),
+        ("tls_anchor_offset", ctypes.c_uint64),
+        ("observer", ctypes.c_void_p),
+        ("observer_data", ctypes.c_void_p),
+        ("findings", ctypes.POINTER(Finding)),
+        ("max_findings", ctypes.c_int),
+        ("finding_count", ctypes.c_int),
+        ("occurrences", ctypes.c_int),
+    ]
 
 
 class LaunchConfig(ctypes.Structure):
@@ -21,6 +93,8 @@ class LaunchConfig(ctypes.Structure):
         ("workers", ctypes.c_int),
         ("schedule", ctypes.c_int),
         ("seed", ctypes.c_uint64),
+        ("timeout_s", ctypes.c_double),
+        ("checks", ctypes.POINTER(Checks)),
     ]
 
 
@@ -98,3 +172,39 @@ def signature(module: ctypes.CDLL, index: int) -> list[Param]:
         p = params[i]
         out.append(Param(p.kind, p.size, spelling, p.pointee_kind, p.pointee_size))
     return out
+
+
+@dataclass(frozen=True)
+class TlsSymbol:
+    """A thread-local variable of a module (a static __shared__ array): its offset in the
+    module's TLS segment, its size and its (demangled) name."""
+
+    name: str
+    offset: int
+    size: int
+
+
+TLS_ANCHOR = "suite_host::tls_anchor"  # kernels_cu/host/launch.h
+
+
+@functools.lru_cache(maxsize=None)
+def tls_symbols(path: Path) -> tuple[TlsSymbol, ...]:
+    """The thread-local variables of a built module, from its symbol table (binutils' readelf)."""
+    out = subprocess.run(["readelf", "-sW", "-C", str(path)], capture_output=True, text=True, check=True).stdout
+    found = {}
+    # readelf writes large sizes in hex (0x38c00)
+    for m in re.finditer(r"^\s*\d+: ([0-9a-f]+)\s+(0x[0-9a-f]+|\d+) TLS\s+\w+\s+\w+\s+\S+ (.+)$", out, re.M):
+        found[m.group(3)] = TlsSymbol(m.group(3), int(m.group(1), 16), int(m.group(2), 0))
+    return tuple(found.values())
+
+
+def source_line(path: Path, offset: int, skip_prefix: str) -> str:
+    """file:line of a code offset (a return address) in a module built with line tables: the
+    innermost inlined frame whose file is not under skip_prefix (the emulation's headers)."""
+    args = ["addr2line", "-i", "-e", str(path), hex(max(offset - 1, 0))]
+    try:
+        frames = subprocess.run(args, capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return f"{path.name}+0x{offset:x}"
+    frames = [re.sub(r" \(discriminator \d+\)$", "", f) for f in frames]
+    return next((f for f in frames if not f.startswith(skip_prefix)), frames[0] if frames else "?")

@@ -12,6 +12,7 @@ misbehaves while running raises KernelFault naming the kernel, block, thread and
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import threading
@@ -37,6 +38,7 @@ _SIGNALS = {
     signal.SIGFPE: "arithmetic fault (SIGFPE: integer division by zero?)",
     signal.SIGILL: "illegal instruction (SIGILL)",
 }
+DEFAULT_TIMEOUT_S = 60.0
 NEAR_BYTES = 1 << 20  # a fault this close to an argument's array is reported as near it
 
 
@@ -47,6 +49,20 @@ def _threads_default() -> int:
             raise InputError(f"SUITE_HOST_THREADS={env!r}: expected a positive integer")
         return int(env)
     return os.cpu_count() or 1
+
+
+def _timeout_default() -> float:
+    """SUITE_HOST_TIMEOUT: seconds a launch may go without progress before it is stopped (0: never)."""
+    env = os.environ.get("SUITE_HOST_TIMEOUT")
+    if env is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(env)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise InputError(f"SUITE_HOST_TIMEOUT={env!r}: expected a number of seconds (0: no limit)")
+    return value
 
 
 
@@ -68,6 +84,7 @@ class HostBackend:
         self.arch = arch
         self.threads = threads or _threads_default()
         self.fibers = os.environ.get("SUITE_HOST_FIBERS", "auto")
+        self.timeout_s = _timeout_default()
         self._modules: dict = {}
         self._lock = threading.Lock()
 
@@ -94,9 +111,9 @@ class HostBackend:
             module = self._modules.get(key)
             if module is None:
                 runtime = host_build.runtime_library(self.fibers)
-                library = host_build.build_module(source, names, options, self.fibers)
+                library = host_build.build_module(source, names, options, self.fibers, checked=bool(self.checks))
                 abi.load_runtime(runtime)
-                module = HostModule(self, source, names, abi.load_module(library))
+                module = HostModule(self, source, names, library)
                 self._modules[key] = module
         return module
 
@@ -118,8 +135,9 @@ class HostBackend:
 
 
 class HostModule:
-    def __init__(self, backend: HostBackend, source: Path, names: tuple, library):
-        self.backend, self.source, self.names, self._library = backend, source, names, library
+    def __init__(self, backend: HostBackend, source: Path, names: tuple, path: Path):
+        self.backend, self.source, self.names, self.path = backend, source, names, path
+        self._library = abi.load_module(path)
         self._kernels: dict = {}
 
     def get_function(self, name: str) -> HostKernel:
@@ -130,7 +148,7 @@ class HostModule:
             )
         if name not in self._kernels:
             i = self.names.index(name)
-            self._kernels[name] = HostKernel(self.backend, name, abi.launcher(self._library, i), abi.signature(self._library, i))
+            self._kernels[name] = HostKernel(self, name, abi.launcher(self._library, i), abi.signature(self._library, i))
         return self._kernels[name]
 
 
@@ -145,8 +163,8 @@ def _dims(value, what: str) -> tuple[int, int, int]:
 class HostKernel:
     """One kernel, called as kernel(grid, block, args, shared_mem=0), like cupy.RawKernel."""
 
-    def __init__(self, backend: HostBackend, name: str, launcher, params: list):
-        self.backend, self.name, self._launcher, self.params = backend, name, launcher, params
+    def __init__(self, module: HostModule, name: str, launcher, params: list):
+        self.module, self.backend, self.name, self._launcher, self.params = module, module.backend, name, launcher, params
         self._max_dynamic_smem = STATIC_SMEM_LIMIT
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.
@@ -210,9 +228,12 @@ class HostKernel:
         launch.arguments = tuple(args)  # what the packed pointers point into, alive as long as the launch
         return launch
 
-    def run(self, argv, buffers, grid, block, shared_mem, schedule=abi.FORWARD, seed=0, workers=None) -> None:
-        """One launch with a pointer table (the arguments' or checking copies'); raises KernelFault."""
-        config = abi.LaunchConfig(grid, block, shared_mem, workers or self.backend.threads, schedule, seed)
+    def run(self, argv, buffers, grid, block, shared_mem, schedule=abi.FORWARD, seed=0, workers=None, checks=None) -> None:
+        """One launch with a pointer table; `checks` (an abi.Checks) for a checked build. Raises KernelFault."""
+        config = abi.LaunchConfig(
+            grid, block, shared_mem, workers or self.backend.threads, schedule, seed, self.backend.timeout_s,
+            ctypes.pointer(checks) if checks is not None else None,
+        )
         fault = abi.Fault()
         if self._launcher(config, argv, fault) != abi.OK:
             raise KernelFault(describe_fault(self.name, fault, buffers))

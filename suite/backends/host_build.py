@@ -32,6 +32,24 @@ BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
 # Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
 # that overflow its fiber stack hit the guard page instead of the next fiber's stack.
 MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
+# Checked builds (HostBackend(checks=...)): g++'s ThreadSanitizer instrumentation turns every
+# load and store of kernel code into a call (__tsan_read4(address), __tsan_write4, ...) that the
+# runtime defines itself (kernels_cu/host/rt/checks.cpp); libtsan is never linked (no default
+# libraries; the ones a module needs are named in CHECKED_LIBS). Unlike ASan's, these calls tell a
+# read from a write and are made for every access. Line tables name the code; vectorisation and
+# store merging are off so that each access is one the source wrote.
+CHECKED_FLAGS = (
+    "-DSUITE_HOST_CHECKED",
+    "-fsanitize=thread",
+    "--param=tsan-instrument-func-entry-exit=0",
+    "--param=tsan-distinguish-volatile=1",
+    "-Wno-tsan",
+    "-nodefaultlibs",
+    "-g1",
+    "-fno-tree-vectorize",
+    "-fno-store-merging",
+)
+CHECKED_LIBS = ("-lstdc++", "-lm", "-lc", "-lgcc_s", "-lgcc")
 # The runtime siglongjmps from signal handlers and fibers, which fortified longjmp refuses.
 RUNTIME_FLAGS = ("-U_FORTIFY_SOURCE",)
 MAX_EXTERN_SHARED_BYTES = 227 * 1024  # the largest opt-in dynamic shared memory (sm_90)
@@ -228,14 +246,18 @@ def strip_comments(code: str) -> str:
     return re.sub(r"//[^\n]*|/\*.*?\*/", " ", code, flags=re.S)
 
 
-def extern_shared_text(code: str) -> str:
-    """Storage for `extern __shared__ T name[];` (CuPy-style dynamic shared memory), which the
-    emulation header turns into an extern thread-local array: one array per running block,
-    defined here, in a second translation unit, where its declared element type does not matter."""
+def extern_shared_names(code: str) -> list[str]:
+    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
     pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
-    names = sorted(set(re.findall(pattern, strip_comments(code))))
+    return sorted(set(re.findall(pattern, strip_comments(code))))
+
+
+def extern_shared_text(code: str) -> str:
+    """Storage for the extern __shared__ arrays, which the emulation header turns into extern
+    thread-local arrays: one array per running block, defined here, in a second translation unit,
+    where its declared element type does not matter."""
     return "".join(
-        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in names
+        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
     )
 
 
@@ -244,10 +266,11 @@ def _parse_depfile(text: str) -> list[str]:
     return [p.replace("\\ ", " ") for p in re.findall(r"(?:\\ |\S)+", body)]
 
 
-def module_flags(source: Path, options) -> list[str]:
+def module_flags(source: Path, options, checked: bool = False) -> list[str]:
     return [
         *BASE_FLAGS,
         *MODULE_FLAGS,
+        *(CHECKED_FLAGS if checked else ()),
         "-include",
         str(HOST_DIR / "cuda_host.h"),
         *translate_options(options),
@@ -261,8 +284,9 @@ def module_flags(source: Path, options) -> list[str]:
     ]
 
 
-def build_module(source: Path, names, options=(), fibers: str = "auto") -> Path:
-    """The shared library for `names` of `source` (compiled unless the cache has it)."""
+def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False) -> Path:
+    """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
+    the instrumented build the checks run (cached beside the plain one)."""
     source = Path(source).resolve()
     if not source.is_file():
         raise InputError(f"kernel source {source} does not exist")
@@ -272,7 +296,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto") -> Path:
     for name in names:
         check_name_expression(name)
     runtime = runtime_library(fibers)
-    flags = module_flags(source, options)
+    flags = module_flags(source, options, checked)
     wrapper = wrapper_text(source, names)
     extra = extern_shared_text(source.read_text(errors="replace"))
     directory = cache_dir()
@@ -294,7 +318,8 @@ def build_module(source: Path, names, options=(), fibers: str = "auto") -> Path:
     depfile = _staging(directory / f"mod-{key}.d")
     staging = _staging(directory / f"mod-{key}.so")
     try:
-        command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN"]
+        command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
+                   *(CHECKED_LIBS if checked else ())]
         _compile(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
         library = directory / f"mod-{key}-{_deps_digest(deps)}.so"

@@ -118,8 +118,8 @@ def threads(cfg: TileConfig) -> int:
 def shared_bytes(kernel: str, cfg: TileConfig) -> int:
     """Dynamic shared memory, matching the layouts in the .cu files."""
     hd, bm, bn = cfg.head_tile, cfg.block_m, cfg.block_n
-    if kernel == FP32:  # Q, K padded by one column; V; P padded by one column
-        return 4 * (bm * (hd + 1) + bn * (hd + 1) + bn * hd + bm * (bn + 1))
+    if kernel == FP32:  # Q, K padded by one column; V; P padded by eight
+        return 4 * (bm * (hd + 1) + bn * (hd + 1) + bn * hd + bm * (bn + 8))
     return 2 * (hd + 8) * (bm + 2 * cfg.stages * bn)  # Q and the K/V stages, rows padded by 16 bytes
 
 

@@ -107,8 +107,11 @@ void block_current(Worker& w, Fiber& f, FiberState state) {
 // The barrier opens once every thread of the block has arrived or exited: PTX's `exit` counts an
 // exited thread as arrived at every barrier, so `if (i >= n) return; __syncthreads();` is defined
 // and works on the GPU. The _count/_and/_or results are over the threads that arrived.
-bool release_barrier_if_complete(Block& b) {
+bool release_barrier_if_complete(Worker& w) {
+    Block& b = w.block;
     if (b.arrived == 0 || b.arrived + b.exited != b.size) return false;
+    w.job->progress.fetch_add(1, std::memory_order_relaxed);
+    if (w.checks) checks_barrier(w);
     const int count = b.barrier_count, arrived = int(b.arrived), op = b.barrier_op;
     b.barrier_result = op == 0 ? count : op == 1 ? count == arrived : op == 2 ? count > 0 : 0;
     b.arrived = 0;
@@ -129,13 +132,14 @@ void on_exit(Worker& w, Fiber& f) {
     }
     ++b.exited;
     f.state = FiberState::Done;
-    release_barrier_if_complete(b);
+    w.job->progress.fetch_add(1, std::memory_order_relaxed);
+    release_barrier_if_complete(w);
     settle_activemask(w, warp);
 }
 
 void fiber_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
-    w.job->entry(w.job->context);
+    w.job->kernel.entry(w.job->kernel.context);
     Fiber& f = *w.current;
     on_exit(w, f);
     context_switch(&f.ctx, &w.scheduler);
@@ -206,6 +210,7 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
         f.stack = nullptr;
         f.copies.clear();
         f.group_ends.clear();
+        f.loads_without_store = 0;
     }
     b.order.resize(b.size);
     for (unsigned i = 0; i < b.size; ++i) b.order[i] = i;
@@ -219,6 +224,7 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     b.active_waiting.assign((b.size + 31) / 32, 0u);
     // Shared memory starts as garbage on a GPU: all-ones bytes are NaN in every float format.
     if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
+    if (w.checks) checks_block_start(w);
 
     while (b.runnable_head < b.runnable.size()) {
         Fiber& f = b.fibers[b.runnable[b.runnable_head++]];
@@ -269,6 +275,7 @@ void device_fault(Worker& w, const char* format, ...) {
 
 void run_blocks(Worker& w, Job& job) {
     w.job = &job;
+    checks_begin(w, job);
     if (sigsetjmp(w.fault_jump, 1) != 0) {
         // A fault abandoned the block: the stacks of its unfinished fibers are free again.
         for (Fiber& f : w.block.fibers) {
@@ -277,6 +284,7 @@ void run_blocks(Worker& w, Job& job) {
         }
         w.in_kernel = false;
         w.current = nullptr;
+        checks_end(w);
         return;
     }
     for (;;) {
@@ -289,6 +297,14 @@ void run_blocks(Worker& w, Job& job) {
         run_block(w, job, linear);
         w.in_kernel = false;
     }
+    checks_end(w);
+}
+
+void yield_current(Worker& w) {
+    if (w.job->abort.load(std::memory_order_relaxed)) device_fault(w, "stopped");  // the fault is already claimed
+    Fiber& f = *w.current;
+    wake(w.block, f.info.linear);
+    context_switch(&f.ctx, &w.scheduler);
 }
 
 }  // namespace suite_rt
@@ -301,22 +317,25 @@ const suite_host_thread* suite_host_self(void) { return &tls_worker->current->in
 
 void* suite_host_dynamic_smem(void) { return tls_worker->dynamic_smem; }
 
+// Barriers are told apart by code address, as the hardware does: two on one line are two.
 int suite_host_syncthreads(suite_host_site site, int op, int predicate) {
     Worker& w = *tls_worker;
     Block& b = w.block;
     Fiber& f = *w.current;
+    const void* pc = __builtin_return_address(0);
     if (b.arrived == 0) {
         b.barrier_site = site;
+        b.barrier_pc = pc;
         b.barrier_count = 0;
         b.barrier_op = op;
-    } else if (!same_site(b.barrier_site, site)) {
+    } else if (b.barrier_pc != pc) {
         device_fault(w, "barrier divergence: this thread reached __syncthreads at %s:%d while %u thread(s) wait at "
-                     "__syncthreads at %s:%d",
+                     "another __syncthreads at %s:%d",
                      site.file, site.line, b.arrived, b.barrier_site.file, b.barrier_site.line);
     }
     ++b.arrived;
     if (predicate) ++b.barrier_count;
-    if (release_barrier_if_complete(b)) return b.barrier_result;
+    if (release_barrier_if_complete(w)) return b.barrier_result;
     f.site = site;
     f.name = "__syncthreads";
     f.mask = 0;
@@ -355,11 +374,15 @@ void suite_host_warp_collective(suite_host_site site, const char* name, unsigned
         for (unsigned l = 0; l < 32 && match; ++l) {
             if (!(mask >> l & 1)) continue;
             const Fiber& g = b.fibers[first + l];
-            match = g.op == complete && g.mask == mask && same_site(g.site, site);
+            // __syncwarp may be reached at different sites by the lanes it names (sm_70+).
+            match = g.op == complete && g.mask == mask && (same_site(g.site, site) || std::strcmp(name, "__syncwarp") == 0);
             records[l] = g.record;
         }
         if (match) {
+            checks_enter_runtime(w);
             complete(records, mask);
+            checks_leave_runtime(w);
+            if (w.checks) checks_warp_sync(w, warp, mask);
             b.warp_waiting[warp] = waiting & ~mask;
             wake_lanes(w, warp, mask, lane);
             return;
@@ -383,13 +406,20 @@ unsigned suite_host_activemask(suite_host_site site) {
     return mask;
 }
 
+// Checked builds see the copy as the thread's read of src and write of dst at the cp.async (the
+// copy may land any time until the wait); reading dst before the wait is a racecheck finding.
 void suite_host_cp_async(suite_host_site site, void* dst, const void* src, unsigned bytes, unsigned src_bytes) {
     Worker& w = *tls_worker;
+    const uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
     if ((reinterpret_cast<uintptr_t>(dst) | reinterpret_cast<uintptr_t>(src)) % bytes)
         device_fault(w, "cp.async of %u bytes (%s:%d) needs %u-byte aligned addresses; got dst %p, src %p", bytes,
                      site.file, site.line, bytes, dst, src);
+    if (w.checks) {
+        if (src_bytes) checks_access(w, reinterpret_cast<uintptr_t>(src), src_bytes, SUITE_HOST_LOAD, pc);
+        checks_access(w, reinterpret_cast<uintptr_t>(dst), bytes, SUITE_HOST_STORE, pc);
+    }
     std::memset(dst, 0xff, bytes);
-    w.current->copies.push_back({dst, src, bytes, src_bytes});
+    w.current->copies.push_back({dst, src, bytes, src_bytes, pc});
 }
 
 void suite_host_cp_async_commit(void) {

@@ -32,8 +32,15 @@ void chain(int sig, siginfo_t* info, void* uc) {
     signal(sig, SIG_DFL);
 }
 
+// Sent by the launching thread to a worker whose launch must stop (interrupt_worker).
+int kick_signal() { return SIGRTMIN + 4; }
+
 void on_signal(int sig, siginfo_t* info, void* uc) {
     Worker* w = tls_worker;
+    if (sig == kick_signal()) {
+        if (w && w->in_kernel && w->job) siglongjmp(w->fault_jump, 1);
+        return;
+    }
     if (!w || !w->in_kernel || !w->job) return chain(sig, info, uc);
     Job& job = *w->job;
     if (claim_fault(job)) {
@@ -63,6 +70,7 @@ void install_signal_handlers() {
         action.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&action.sa_mask);
         for (int sig : kSignals) sigaction(sig, &action, &previous[sig]);
+        sigaction(kick_signal(), &action, nullptr);
     });
 }
 
@@ -71,6 +79,7 @@ void prepare_worker_thread() {
     sigset_t all;
     sigfillset(&all);
     for (int sig : kSignals) sigdelset(&all, sig);
+    sigdelset(&all, kick_signal());
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     stack_t alt;
     alt.ss_size = 64 * 1024;
@@ -78,6 +87,8 @@ void prepare_worker_thread() {
     alt.ss_flags = 0;
     if (alt.ss_sp) sigaltstack(&alt, nullptr);
 }
+
+void interrupt_worker(Worker& w) { pthread_kill(w.thread, kick_signal()); }
 
 }  // namespace suite_rt
 

@@ -2,6 +2,9 @@
 // The pool lives for the process (threads are started when a launch first needs them) and runs
 // one launch at a time; the caller waits for the last worker to finish.
 #include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
 
 #include <condition_variable>
 #include <cstdio>
@@ -71,6 +74,7 @@ bool grow_pool(int count) {
             delete w;
             return false;
         }
+        w->thread = thread;
         pool->workers.push_back(w);
     }
     return true;
@@ -109,13 +113,65 @@ void block_order(Job& job) {
     }
 }
 
+// Ctrl-C during a launch: the Python thread waits here, so its handler could not run; ours notes
+// the interrupt and the launch ends with a fault (the previous handler is back afterwards).
+volatile sig_atomic_t interrupted = 0;
+
+void on_interrupt(int) { interrupted = 1; }
+
+struct InterruptGuard {
+    struct sigaction previous;
+    bool installed = false;
+    InterruptGuard() {
+        interrupted = 0;
+        struct sigaction action;
+        std::memset(&action, 0, sizeof action);
+        action.sa_handler = on_interrupt;
+        sigemptyset(&action.sa_mask);
+        if (sigaction(SIGINT, nullptr, &previous) == 0 && previous.sa_handler != SIG_IGN)
+            installed = sigaction(SIGINT, &action, nullptr) == 0;
+    }
+    ~InterruptGuard() {
+        if (installed) sigaction(SIGINT, &previous, nullptr);
+    }
+};
+
+// Ends a launch that does not finish: the fault says why; workers stuck in kernel code are
+// interrupted (again each round, until all have returned).
+void stop_launch(Job& job, const char* why) {
+    if (claim_fault(job)) host_error(job.fault, why);
+    for (Worker* w : pool->workers)
+        if (w->index < job.config.workers && w->in_kernel) interrupt_worker(*w);
+}
+
+// Waits for the workers, watching for Ctrl-C and for a launch without progress (no thread
+// exited and no barrier opened) for config.timeout_s seconds.
+void wait_for_workers(Job& job, std::unique_lock<std::mutex>& lock) {
+    using Clock = std::chrono::steady_clock;
+    uint64_t seen = job.progress.load();
+    Clock::time_point last = Clock::now();
+    char why[256] = "";
+    while (!pool->done.wait_for(lock, std::chrono::milliseconds(50), [] { return pool->running == 0; })) {
+        const uint64_t now_progress = job.progress.load();
+        if (now_progress != seen) seen = now_progress, last = Clock::now();
+        if (interrupted)
+            std::snprintf(why, sizeof why, "the launch was interrupted (Ctrl-C) before it finished");
+        else if (job.config.timeout_s > 0 && Clock::now() - last > std::chrono::duration<double>(job.config.timeout_s))
+            std::snprintf(why, sizeof why,
+                          "no progress for %g s (no thread finished, no barrier opened): a thread that never "
+                          "finishes, or one that waits for a flag nothing sets (SUITE_HOST_TIMEOUT sets the limit)",
+                          job.config.timeout_s);
+        if (why[0]) stop_launch(job, why);
+    }
+}
+
 }  // namespace
 
 }  // namespace suite_rt
 
 using namespace suite_rt;
 
-extern "C" int suite_host_run(const suite_host_launch_config* config, suite_host_entry entry, void* context,
+extern "C" int suite_host_run(const suite_host_launch_config* config, const suite_host_kernel* kernel,
                               suite_host_fault* fault) {
     std::memset(fault, 0, sizeof *fault);
     fault->stack_size = kFiberStackBytes;
@@ -123,8 +179,7 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, suite_host
     std::lock_guard<std::mutex> launch(pool->launch);
     Job job;
     job.config = *config;
-    job.entry = entry;
-    job.context = context;
+    job.kernel = *kernel;
     job.fault = fault;
     job.total_blocks = uint64_t(config->grid[0]) * config->grid[1] * config->grid[2];
     if (job.total_blocks == 0 || config->block[0] * config->block[1] * config->block[2] == 0) return SUITE_HOST_OK;
@@ -139,14 +194,17 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, suite_host
         host_error(fault, "out of memory for the blocks' dynamic shared memory");
         return fault->kind;
     }
+    checks_prepare(job);
     {
+        InterruptGuard interrupt;
         std::unique_lock<std::mutex> lock(pool->mutex);
         pool->job = &job;
         pool->running = workers;
         ++pool->generation;
         pool->work.notify_all();
-        pool->done.wait(lock, [] { return pool->running == 0; });
+        wait_for_workers(job, lock);
         pool->job = nullptr;
     }
+    checks_finish(job);
     return fault->kind;
 }

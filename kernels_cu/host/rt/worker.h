@@ -1,6 +1,7 @@
 // The state of one launch (Job), of one OS worker thread (Worker) and of the block it runs.
 #pragma once
 
+#include <pthread.h>
 #include <setjmp.h>
 
 #include <atomic>
@@ -8,16 +9,21 @@
 #include <vector>
 
 #include "../runtime_api.h"
+#include "checks.h"
 #include "fiber.h"
 
 namespace suite_rt {
 
 constexpr size_t kFiberStackBytes = 256 * 1024;  // per CUDA thread; local arrays live here
 
+struct JobChecks;     // checks.cpp: what a checked launch shares between its workers
+struct WorkerChecks;  // checks.cpp: a worker's shadows of its block's shared memory
+
 struct Job {
     suite_host_launch_config config;
-    suite_host_entry entry;
-    void* context;
+    suite_host_kernel kernel;
+    JobChecks* checks = nullptr;  // null: a plain launch
+    std::atomic<uint64_t> progress{0};  // blocks finished: the watchdog's sign of life
     uint64_t total_blocks;
     uint64_t block_stride, block_offset;  // block b runs as (b * stride + offset) % total
     std::atomic<uint64_t> next_block{0};
@@ -32,6 +38,7 @@ struct AsyncCopy {
     void* dst;
     const void* src;
     unsigned bytes, src_bytes;
+    uintptr_t pc;  // code address of the cp.async
 };
 
 struct Fiber {
@@ -48,6 +55,7 @@ struct Fiber {
     // cp.async: copies issued and not yet applied, in order, and the end of each committed group.
     std::vector<AsyncCopy> copies;
     std::vector<size_t> group_ends;
+    unsigned loads_without_store;  // checked builds: a long run of loads yields (a spin on a flag)
 };
 
 struct Block {
@@ -64,10 +72,12 @@ struct Block {
     std::vector<unsigned> warp_waiting;  // per warp: lanes waiting at a collective
     std::vector<unsigned> active_waiting;  // per warp: lanes waiting at __activemask
     uint64_t rng;
+    const void* barrier_pc;  // code address of the __syncthreads in progress
 };
 
 struct Worker {
     int index;
+    pthread_t thread;
     uint64_t generation_seen;  // the pool's last launch this worker has looked at
     Context scheduler;
     Fiber* current = nullptr;
@@ -78,6 +88,7 @@ struct Worker {
     std::vector<Stack*> free_stacks;
     char* dynamic_smem = nullptr;
     size_t dynamic_capacity = 0;
+    WorkerChecks* checks = nullptr;  // during a checked launch
 };
 
 // The worker running on this OS thread (nullptr on other threads). Initial-exec TLS: the signal
@@ -95,5 +106,11 @@ bool claim_fault(Job& job);
 
 void install_signal_handlers();
 void prepare_worker_thread();  // alternate signal stack, signal mask
+// Stops a worker that runs kernel code which never returns to the scheduler (a watchdog or Ctrl-C
+// already claimed the launch's fault): a signal makes it abandon its block.
+void interrupt_worker(Worker& w);
+// The running fiber goes to the back of its block's queue (a thread spinning on a flag lets the
+// others run, as sm_70+ schedules them); stops the block when the launch was aborted.
+void yield_current(Worker& w);
 
 }  // namespace suite_rt

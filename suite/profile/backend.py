@@ -1,0 +1,90 @@
+"""A host backend whose launches are counted: kernels run from the host backend's instrumented
+builds (issue 12's checked builds) with no check on and the profiler's observer attached
+(kernels_cu/profile/profile_observer.cpp); each launch leaves a LaunchProfile in `backend.launches`.
+
+    backend = ProfilingBackend()
+    suite.ops.attention(q, k, v, backend=backend)     # anything that takes a backend object
+    backend.launches[-1].lines[0]                     # the worst source line of the last launch
+
+Launches run on one worker thread, so a block's records are complete when the next block starts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+from suite.backends import host_abi as abi, host_args, host_build
+from suite.backends.host_backend import HostBackend, HostKernel, HostModule
+from suite.backends.host_checks import CheckedLaunch
+from suite.errors import InputError
+from suite.profile import counting, source_lines
+from suite.profile.summary import LaunchProfile, summarize
+
+
+class ProfilingBackend(HostBackend):
+    def __init__(self, arch: str = "sm_80"):
+        super().__init__(arch=arch, threads=1)
+        self.launches: list[LaunchProfile] = []
+
+    def describe(self) -> dict:
+        return super().describe() | {"profiled": True}
+
+    def load_module(self, source, name_expressions, options=()) -> HostModule:
+        source = Path(source).resolve()
+        names, options = tuple(name_expressions), tuple(options)
+        if not source.is_file():
+            raise InputError(f"kernel source {source} cannot be read")
+        key = (source, names, options, source.stat().st_mtime_ns)
+        module = self._modules.get(key)
+        if module is None:
+            counting.library()  # before the module: it binds the wrappers' weak hooks
+            library = host_build.build_module(source, names, options, self.fibers, checked=True)
+            module = self._modules[key] = ProfiledModule(self, source, names, library)
+        return module
+
+
+class ProfiledModule(HostModule):
+    def __init__(self, backend, source, names, path: Path):
+        super().__init__(backend, source, names, path)
+        self.labels: dict[int, str] = {}  # code address -> source line, filled as launches need them
+
+    def get_function(self, name: str) -> HostKernel:
+        if name not in self._kernels:
+            plain = super().get_function(name)
+            self._kernels[name] = ProfiledKernel(self, plain)
+        return self._kernels[name]
+
+    def line_of(self, pcs) -> dict[int, str]:
+        missing = [pc for pc in pcs if pc not in self.labels]
+        self.labels.update(source_lines.resolve(self.path, missing))
+        return self.labels
+
+
+class ProfiledKernel(HostKernel):
+    def __init__(self, module: ProfiledModule, plain: HostKernel):
+        super().__init__(module, plain.name, plain._launcher, plain.params)
+
+    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
+        from suite.backends.host_backend import _dims
+
+        grid, block = _dims(grid, "grid"), _dims(block, "block")
+        shared_mem = int(shared_mem)
+        self.check_geometry(grid, block, shared_mem)
+        packed = host_args.pack(self.name, self.params, args)
+        launch = CheckedLaunch(self, packed, shared_mem)  # no check on: the ranges and the observer only
+        lib = counting.library()
+        launch.struct.observer = ctypes.cast(lib.suite_profile_observe, ctypes.c_void_p).value
+        spans = [v for b in launch.buffers for v in (b.start, b.end)]
+        lib.suite_profile_begin(ctypes.cast(self._launcher, ctypes.c_void_p),
+                                (ctypes.c_uint64 * max(1, len(spans)))(*spans), len(launch.buffers))
+        try:
+            launch.run(packed.argv, grid, block)
+            count, loaded, stored = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+            pointer = lib.suite_profile_finish(ctypes.byref(count), ctypes.byref(loaded), ctypes.byref(stored))
+            rows = counting.rows_from(pointer, count.value)
+        finally:
+            lib.suite_profile_end()
+        labels = self.module.line_of(rows["pc"].tolist())
+        self.backend.launches.append(summarize(self.name, grid, block, shared_mem, rows, loaded.value, stored.value,
+                                               labels.__getitem__))

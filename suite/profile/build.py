@@ -1,0 +1,28 @@
+"""The profiler's library (kernels_cu/profile/profile_observer.cpp): the observer that the host
+backend's instrumented builds report every access to, the wrappers' marks, and the counting model.
+Built once per cache key beside the host builds, linked against the runtime it observes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from suite import KERNELS_DIR
+from suite.backends import host_build as hb
+
+PROFILE_DIR = KERNELS_DIR / "profile"
+
+
+@functools.lru_cache(maxsize=None)
+def profiler_library(runtime: Path) -> Path:
+    sources = sorted(p for p in PROFILE_DIR.iterdir() if p.is_file())
+    flags = [*hb.BASE_FLAGS, f"-I{hb.HOST_DIR}"]
+    key = hb._digest(hb.compiler_identity(), flags, runtime.name, *(p.read_bytes() for p in sources))[:20]
+    path = runtime.parent / f"libsuite_profile-{key}.so"
+    if not path.exists():
+        staging = hb._staging(path)
+        hb._compile([hb.COMPILER, *flags, str(PROFILE_DIR / "profile_observer.cpp"), str(runtime), "-Wl,-rpath,$ORIGIN"],
+                    staging, "the profiler (kernels_cu/profile)")
+        os.replace(staging, path)
+    return path

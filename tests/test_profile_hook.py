@@ -1,0 +1,104 @@
+"""Counts of real launches through the profiling hook (suite.host.profile()): the known answers of
+issue 13 on kernels compiled from source, the wrappers counted as single instructions."""
+
+import numpy as np
+import pytest
+import torch
+
+from suite.host import RawKernel, RawModule, profile
+
+TRANSPOSE = r"""
+extern "C" __global__ void transpose(const float* in, float* out) {
+    __shared__ float tile[32][32 + PAD];
+    const int x = threadIdx.x, y = threadIdx.y;
+    tile[y][x] = in[y * 32 + x];
+    __syncthreads();
+    out[y * 32 + x] = tile[x][y];
+}
+"""
+
+
+def line_of(launch, space, kind, op=""):
+    rows = [r for r in launch.lines if (r.space, r.kind, r.op) == (space, kind, op)]
+    assert len(rows) == 1, [r.as_dict() for r in launch.lines]
+    return rows[0]
+
+
+@pytest.mark.parametrize("pad, ways", [(0, 32), (1, 1)])
+def test_transpose_through_shared_memory(pad, ways):
+    kernel = RawKernel(TRANSPOSE, "transpose", options=(f"-DPAD={pad}",))
+    x = torch.rand(32 * 32)
+    out = torch.empty_like(x)
+    with profile() as launches:
+        kernel((1,), (32, 32), (x, out))
+    assert torch.equal(out.view(32, 32), x.view(32, 32).T)
+    (launch,) = launches
+    read = line_of(launch, "shared", "load")
+    assert read.requests == 32 and read.per_request("wavefronts") == ways
+    assert line_of(launch, "shared", "store").per_request("wavefronts") == 1
+    assert launch.bank_conflicts == 32 * (ways - 1)
+    load = line_of(launch, "global", "load")
+    assert (load.per_request("sectors"), load.per_request("ideal_sectors")) == (4, 4)
+    assert launch.unique_bytes_loaded == launch.unique_bytes_stored == x.numel() * 4
+
+
+STRIDED = r"""
+extern "C" __global__ void gather(const float* in, float* out, int stride) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    out[i] = in[i * stride];
+}
+"""
+
+
+@pytest.mark.parametrize("stride, sectors", [(1, 4), (32, 32)])
+def test_global_loads_by_stride(stride, sectors):
+    kernel = RawKernel(STRIDED, "gather")
+    x = torch.rand(4 * 64 * stride)
+    out = torch.empty(4 * 64)
+    with profile() as launches:
+        kernel((4,), (64,), (x, out, np.int32(stride)))
+    assert torch.equal(out, x[::stride])
+    load = line_of(launches[0], "global", "load")
+    assert load.requests == 8 and load.per_request("sectors") == sectors and load.per_request("ideal_sectors") == 4
+    assert line_of(launches[0], "global", "store").per_request("sectors") == 4
+
+
+WRAPPERS = r"""
+#include "common/cp_async.cuh"
+#include "common/tensor_core.cuh"
+
+// A 16 x 64 half tile with row pitch PITCH elements: copied in by cp.async, read by ldmatrix.x4
+// (lane L gives row L % 16, column 8 * (L / 16)), then one mma per warp.
+extern "C" __global__ void wrappers(const __half* in, float* out) {
+    __shared__ __align__(16) __half tile[16 * PITCH];
+    const int lane = threadIdx.x;
+    for (int c = lane; c < 16 * 8; c += 32) cp_async_16(tile + (c / 8) * PITCH + (c % 8) * 8, in + c * 8);
+    cp_async_wait_all();
+    __syncwarp();
+    uint32_t a[4], b[2] = {0, 0};
+    ldmatrix_x4(a, tile + (lane % 16) * PITCH + 8 * (lane / 16));
+    float c[4] = {0, 0, 0, 0}, d[4];
+    mma_m16n8k16<__half>(d, a, b, c);
+    out[lane] = d[0] + __half2float(tile[lane]);
+}
+"""
+
+
+@pytest.mark.parametrize("pitch, wavefronts", [(64, 32), (72, 4)])
+def test_ldmatrix_cp_async_and_mma_are_single_instructions(pitch, wavefronts):
+    module = RawModule(WRAPPERS, options=(f"-DPITCH={pitch}",))
+    x = torch.rand(16 * 64).half()
+    out = torch.empty(32)
+    with profile() as launches:
+        module.get_function("wrappers")((1,), (32,), (x, out))
+    assert torch.allclose(out, x[:32].float())  # b is zero: d is zero
+    (launch,) = launches
+    ldmatrix = line_of(launch, "shared", "load", "ldmatrix")
+    assert ldmatrix.requests == 1 and ldmatrix.threads == 32
+    assert (ldmatrix.wavefronts, ldmatrix.ideal_wavefronts) == (wavefronts, 4)
+    copy_in = line_of(launch, "global", "load", "cp.async")
+    assert copy_in.requests == 4 and copy_in.per_request("sectors") == 16  # 32 lanes x 16 contiguous bytes
+    copy_out = line_of(launch, "shared", "store", "cp.async")
+    assert copy_out.requests == 4
+    assert copy_out.per_request("wavefronts") == 4  # each phase of 8 lanes stores one contiguous 128-byte row
+    assert launch.mma == 1
