@@ -225,7 +225,7 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
     if outcome.replaced:
         out.print(f"[yellow]note:[/] {outcome.replaced} worker(s) were lost and started again; their unfinished "
                   "cases ran on another worker of the same kind")
-    if mode == "each-device" and len(runs) > 1:
+    if mode == "each-device" and len(runs) > 1 and not outcome.interrupted:
         comparison = compare.compare(runs)
         out.print(compare_report.compare_table(comparison))
         out.print(compare_report.family_table(comparison))

@@ -94,8 +94,9 @@ _WorkerActor = ray.remote(_Worker) if ray is not None else None
 class _Slot:
     """The driver's handle on one worker."""
 
-    node_id: str
-    options: dict  # ray actor options, kept to start a replacement on the same node
+    backend: str
+    label: str | None  # the node's `suite-device:` kind, if it has one
+    actor_options: dict  # kept to start a replacement on the same node
     actor: object = None
     where: dict = field(default_factory=dict)
 
@@ -124,9 +125,8 @@ def connect(address: str) -> None:
     suite from this checkout's path, which every node must hold (the same image or checkout)."""
     if ray is None:
         raise InputError("--ray needs Ray, which is not installed: pip install -e '.[cluster]'")
-    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}}
     try:
-        ray.init(address=address, runtime_env=env, include_dashboard=False,
+        ray.init(address=address, include_dashboard=False,
                  logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
     except ConnectionError as exc:
         raise InputError(f"--ray {address}: cannot reach a Ray cluster there ({exc})") from None
@@ -148,6 +148,15 @@ def backend_name(requested: str) -> str:
     return "cupy" if any(node.get("Resources", {}).get("GPU") for node in _live_nodes()) else "host"
 
 
+def _runtime_env(backend: str) -> dict:
+    """The suite from this checkout's path; one emulation thread per host worker (the workers, not
+    the threads of one, fill the cores)."""
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    if backend == "host":
+        env["SUITE_HOST_THREADS"] = "1"
+    return {"env_vars": env}
+
+
 def _slots(backend: str) -> list[_Slot]:
     """One slot per GPU (cupy), CPU (host) or labelled device of every live node."""
     slots = []
@@ -159,20 +168,16 @@ def _slots(backend: str) -> list[_Slot]:
         if labels and count:
             need["resources"] = {labels[0]: 1}
             count = min(count, int(resources[labels[0]]))
-        # one emulation thread per worker: the workers, not the threads of one, fill the cores
-        env = {"env_vars": {"SUITE_HOST_THREADS": "1"}} if backend == "host" else None
         options = dict(need, scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-                       max_restarts=0, runtime_env=env, _label=labels[0][len(KIND_RESOURCE):] if labels else None,
-                       _backend=backend)
-        slots += [_Slot(node["NodeID"], dict(options)) for _ in range(count)]
+                       max_restarts=0, runtime_env=_runtime_env(backend))
+        label = labels[0][len(KIND_RESOURCE):] if labels else None
+        slots += [_Slot(backend, label, options) for _ in range(count)]
     return slots
 
 
 def _start(slot: _Slot, checks: tuple, options: runner.RunOptions):
     """Start `slot`'s worker; the returned ref resolves to its (env, where)."""
-    actor_options = {k: v for k, v in slot.options.items() if not k.startswith("_") and v is not None}
-    slot.actor = _WorkerActor.options(**actor_options).remote(
-        slot.options["_backend"], checks, options, slot.options["_label"])
+    slot.actor = _WorkerActor.options(**slot.actor_options).remote(slot.backend, checks, options, slot.label)
     return slot.actor.describe.remote()
 
 
@@ -184,12 +189,9 @@ def _reason(exc: Exception) -> str:
 class _Sweep:
     """The driver's side of a running sweep: queues per kind, workers in flight, results."""
 
-    def __init__(self, cases: dict[str, list[Case]], shard: bool, checks: tuple, options: runner.RunOptions,
-                 on_start, on_done):
+    def __init__(self, queues, checks: tuple, options: runner.RunOptions, on_start, on_done):
         self.checks, self.options, self.on_start, self.on_done = checks, options, on_start, on_done
-        shared = collections.deque(cases.get("*", []))
-        self.queues = collections.defaultdict(lambda: shared) if shard else \
-            {kind: collections.deque(todo) for kind, todo in cases.items()}
+        self.queues = queues  # kind -> deque of cases; in shard mode one deque that every kind shares
         self.retries: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self.deaths: collections.Counter = collections.Counter()
         self.in_flight: dict = {}  # ref -> (slot, case); case None while the worker starts
@@ -231,14 +233,20 @@ class _Sweep:
         self.replace(slot)
 
     def step(self) -> None:
+        """Wait for the next call to end and act on it."""
         [ref], _ = ray.wait(list(self.in_flight), num_returns=1)
         slot, case = self.in_flight.pop(ref)
+        self._settle(slot, case, ref)
+        for waiting in [s for s in self.idle if self.retries[s.kind]]:  # a retry for an idle worker
+            self.idle.remove(waiting)
+            self.submit(waiting)
+
+    def _settle(self, slot: _Slot, case: Case | None, ref) -> None:
         try:
             value = ray.get(ref)
         except ray.exceptions.RayActorError as exc:
-            if case is None:  # a replacement that could not start (its node is gone)
-                return
-            self.lost(slot, case, exc)
+            if case is not None:  # else a replacement that could not start (its node is gone)
+                self.lost(slot, case, exc)
             return
         except ray.exceptions.RayTaskError as exc:  # the worker lives on; the case raised past run_case
             failed = runner.new_result(case)
@@ -256,9 +264,6 @@ class _Sweep:
             self.submit(slot)
         else:  # a CUDA fault: this process can run nothing more; a fresh one takes its place
             self.replace(slot)
-        for waiting in [s for s in self.idle if self.retries[s.kind]]:
-            self.idle.remove(waiting)
-            self.submit(waiting)
 
     def leftovers(self) -> None:
         """Cases no worker of their kind was left to run."""
@@ -304,12 +309,13 @@ def run(cases: Sequence[Case], backend: str, checks: tuple, options: runner.RunO
             kinds[slot.kind].env["device"]["peaks"] = value
     if mode == "shard":
         held = set().union(*done.values()) if done else set()
-        todo = {"*": [c for c in cases if c.id not in held]}
+        shared = collections.deque(c for c in cases if c.id not in held)
+        queues = collections.defaultdict(lambda: shared)
     else:
-        todo = {kind: [c for c in cases if c.id not in done.get(kind, set())] for kind in kinds}
+        queues = {kind: collections.deque(c for c in cases if c.id not in done.get(kind, set())) for kind in kinds}
     if on_ready:
         on_ready(kinds)
-    sweep = _Sweep(todo, mode == "shard", checks, options, on_start, on_done)
+    sweep = _Sweep(queues, checks, options, on_start, on_done)
     for slot in slots:
         sweep.submit(slot)
     interrupted = False
