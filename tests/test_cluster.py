@@ -12,20 +12,11 @@ import pytest
 
 from suite import cases, cli, cluster, runner, timing
 
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402  (after the skip: ray is an optional extra)
+from test_cli import run as cli_run, tiny  # noqa: E402,F401  (the same four-case sweep as the plain CLI tests)
 
 KINDS = ("kind-a", "kind-b")
-TINY = """\
-family: deform
-kernels: [deform_im2col]
-dtypes: [float32, bfloat16]
-sweeps:
-  - name: tiny
-    tier: smoke
-    params: {batch: 1, in_channels: 2, out_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
-    sweep: {mask: [false, true]}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +29,8 @@ def address():
     nodes.shutdown()
 
 
-@pytest.fixture
-def tiny(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
-    return path
-
-
 def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return cli_run(capsys, *map(str, argv))
 
 
 def saved(folder):

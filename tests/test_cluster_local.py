@@ -7,23 +7,11 @@ import pytest
 from suite import cases, cli
 
 pytest.importorskip("ray")
-
-TINY = """\
-family: deform
-kernels: [deform_im2col]
-dtypes: [float32, bfloat16]
-sweeps:
-  - name: tiny
-    tier: smoke
-    params: {batch: 1, in_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
-    sweep: {mask: [false, true], offset_groups: [1, 2]}
-"""
+from test_cli import tiny  # noqa: E402,F401  (the four-case sweep of the plain CLI tests)
 
 
-def test_a_local_shard_runs_every_case_once_on_this_machines_cores(tmp_path, capsys):
-    sweep = tmp_path / "tiny.yaml"
-    sweep.write_text(TINY)
-    code = cli.main(["run", str(sweep), "--backend", "host", "--ray", "local", "--shard", "--save", f"{tmp_path}/out/"])
+def test_a_local_shard_runs_every_case_once_on_this_machines_cores(tiny, tmp_path, capsys):
+    code = cli.main(["run", str(tiny), "--backend", "host", "--ray", "local", "--shard", "--save", f"{tmp_path}/out/"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
     [saved] = (tmp_path / "out").rglob("*.json")
@@ -31,5 +19,5 @@ def test_a_local_shard_runs_every_case_once_on_this_machines_cores(tmp_path, cap
     env = doc["environment"]
     assert doc["complete"] and env["cluster"]["mode"] == "shard" and env["cluster"]["workers"] >= 1
     assert env["device"]["threads"] == 1  # one emulation thread per worker: the workers fill the cores
-    assert sorted(c["id"] for c in doc["cases"]) == sorted(c.id for c in cases.load_cases([sweep]))
+    assert sorted(c["id"] for c in doc["cases"]) == sorted(c.id for c in cases.load_cases([tiny]))
     assert all(c["status"] == "passed" and c["ran_on"]["kind"] == env["cluster"]["kind"] for c in doc["cases"])
