@@ -46,6 +46,11 @@ def device_kind(backend_name: str, device: dict) -> str:
     return device.get("name", backend_name)
 
 
+def _ran_on(where: dict) -> dict:
+    """A worker's place as a case records it (its pid is only for the driver)."""
+    return {k: v for k, v in where.items() if k != "pid"}
+
+
 def kind_of(env: dict) -> str:
     """The device kind a saved run belongs to (a cluster run names it; a plain run's device implies it)."""
     return (env.get("cluster") or {}).get("kind") or device_kind(env.get("backend", ""), env.get("device") or {})
@@ -83,7 +88,7 @@ class _Worker:
     def run(self, case: Case) -> tuple[CaseResult, bool]:
         """The case's result, and whether this process can go on (False after a CUDA fault)."""
         result = runner.run_case(case, self.backend, self.timer, self.options, self.peaks)
-        result.ran_on = {k: v for k, v in self.where.items() if k != "pid"}
+        result.ran_on = _ran_on(self.where)
         return result, not self.backend.context_lost
 
 
@@ -226,7 +231,7 @@ class _Sweep:
         if self.deaths[case.id] >= DEATHS_ALLOWED:
             failed = runner.new_result(case)
             failed.error = f"the case took {DEATHS_ALLOWED} workers of {slot.kind} down; the last: {_reason(exc)}"
-            failed.ran_on = {k: v for k, v in slot.where.items() if k != "pid"}
+            failed.ran_on = _ran_on(slot.where)
             self.record(slot.kind, failed)
         else:
             self.retries[slot.kind].append(case)
@@ -244,15 +249,15 @@ class _Sweep:
     def _settle(self, slot: _Slot, case: Case | None, ref) -> None:
         try:
             value = ray.get(ref)
-        except ray.exceptions.RayActorError as exc:
-            if case is not None:  # else a replacement that could not start (its node is gone)
-                self.lost(slot, case, exc)
-            return
         except ray.exceptions.RayTaskError as exc:  # the worker lives on; the case raised past run_case
             failed = runner.new_result(case)
             failed.error = f"the worker raised {_reason(exc)}"
             self.record(slot.kind, failed)
             self.submit(slot)
+            return
+        except ray.exceptions.RayError as exc:  # the worker died (killed, its node lost...)
+            if case is not None:  # else a replacement that could not start (its node is gone)
+                self.lost(slot, case, exc)
             return
         if case is None:  # a replacement is up
             slot.where = value[1]

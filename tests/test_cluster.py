@@ -161,3 +161,13 @@ def test_ray_without_the_extra_exits_2_naming_it(tiny, capsys, monkeypatch):
 def test_a_mode_without_ray_exits_2(tiny, capsys):
     code, out, err = run(capsys, "run", tiny, "--backend", "host", "--shard")
     assert code == 2 and "--ray" in err
+
+
+def test_a_save_file_for_two_kinds_or_a_resume_of_no_kind_exits_2_before_running(address, tiny, tmp_path, capsys):
+    code, out, err = run(capsys, "run", tiny, "--backend", "host", "--ray", address, "--save", tmp_path / "one.json")
+    assert code == 2 and "2 device kinds" in err and "give a folder" in err
+    code, out, err = run(capsys, "run", tiny, "--backend", "host", "--save", tmp_path / "plain.json", "-k", "float32")
+    assert code == 0
+    code, out, err = run(capsys, "run", tiny, "--backend", "host", "--ray", address, "--resume", tmp_path / "plain.json")
+    assert code == 2 and "plain.json" in err and "not in the cluster" in err and "kind-a" in err
+    assert not list(tmp_path.rglob("one*.json"))
