@@ -62,16 +62,27 @@ def _positive(kind):
     return parse
 
 
-def _run_options(args, backend) -> runner.RunOptions:
-    """The backend's timing protocol with the user's overrides."""
+def _run_options(args, default: timing.TimingConfig) -> runner.RunOptions:
+    """The backend's timing protocol (`default`) with the user's overrides."""
     given = {"target_noise": args.target_noise and args.target_noise / 100, "budget_s": args.budget,
              "min_samples": args.min_samples, "max_samples": args.max_samples}
     try:
-        config = dataclasses.replace(backend.default_timing, **{k: v for k, v in given.items() if v is not None})
+        config = dataclasses.replace(default, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise InputError(f"--min-samples/--max-samples: {exc}") from None
     return runner.RunOptions(baselines=not args.no_baseline, timing=config, timer_mode=args.timer,
                              launches=args.launches if args.timer == "hot" else 1)
+
+
+def _protocol(options: runner.RunOptions) -> dict:
+    """The timing protocol as result files record it."""
+    return {"timer": options.timer_mode, "launches": options.launches, **dataclasses.asdict(options.timing)}
+
+
+def _single_resume(args) -> str | None:
+    if args.resume and len(args.resume) > 1:
+        raise InputError("--resume: a run on one device goes on from one file (several are for --ray runs, one per kind)")
+    return args.resume[0] if args.resume else None
 
 
 def _cmd_run(args, out: Console, err: Console) -> int:
@@ -87,18 +98,23 @@ def _cmd_run(args, out: Console, err: Console) -> int:
             out.print(escape(case.id), highlight=False)
         out.print(f"{len(selected)} case(s) in the {args.tier} tier", highlight=False)
         return EXIT_OK
+    if args.ray:
+        return _cmd_run_on_cluster(args, selected, out, err)
+    if args.ray_mode:
+        raise InputError(f"--{args.ray_mode} spreads a run over a Ray cluster: give --ray ADDRESS (or --ray local)")
+    resume_file = _single_resume(args)
     backend = backends.get_backend(args.backend, checks=args.check)
-    options = _run_options(args, backend)
+    options = _run_options(args, backend.default_timing)
     env = results.environment(backend)
-    env["timing"] = {"timer": options.timer_mode, "launches": options.launches, **dataclasses.asdict(options.timing)}
+    env["timing"] = _protocol(options)
     previous, todo = None, selected
-    if args.resume:
-        previous = resume.load_previous(args.resume, env)
+    if resume_file:
+        previous = resume.load_previous(resume_file, env)
         protocol = env["timing"]
         env, todo = resume.environment(previous), [c for c in selected if c.id not in previous.results]
         env.setdefault("timing", protocol)  # a file from before the protocol was recorded
         if not todo:
-            out.print(f"nothing to resume: {escape(args.resume)} already holds all {len(selected)} selected cases")
+            out.print(f"nothing to resume: {escape(resume_file)} already holds all {len(selected)} selected cases")
             return EXIT_FAILED if any(not previous.results[c.id].passed for c in selected) else EXIT_OK
     save_to = _save_target(str(previous.path.parent) + "/" if previous and args.save is None else args.save, env)
     if backend.name == "host" and args.tier == "full":
@@ -145,6 +161,89 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(not r.passed for r in shown) else EXIT_OK
+
+
+def _resumed_per_kind(paths: list[str], kinds: dict, envs: dict) -> dict:
+    """--resume files of a cluster run, by the device kind each belongs to, checked against that kind."""
+    from suite.cluster import kind_of
+
+    found = {}
+    for path in paths:
+        kind = kind_of(results.load(Path(path))["environment"])
+        if kind not in kinds:
+            raise InputError(f"--resume {path}: its device kind {kind!r} is not in the cluster "
+                             f"(kinds: {', '.join(kinds)})")
+        if kind in found:
+            raise InputError(f"--resume {path}: {found[kind].path} already resumes kind {kind!r}")
+        found[kind] = resume.load_previous(path, envs[kind])
+    return found
+
+
+def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int:
+    """`suite run --ray`: the selection on every device kind of a Ray cluster, or spread over it."""
+    from suite import cluster
+
+    mode = args.ray_mode or "each-device"
+    cluster.connect(args.ray)
+    try:
+        name = cluster.backend_name(args.backend)
+        options = _run_options(args, timing.GPU_TIMING if name == "cupy" else timing.HOST_TIMING)
+        resume_docs = [results.load(Path(p)) for p in args.resume or []]
+        done = {cluster.kind_of(d["environment"]): set(results.case_results(Path(p), d))
+                for p, d in zip(args.resume or [], resume_docs)}
+        peaks = {cluster.kind_of(d["environment"]): d["environment"].get("device", {}).get("peaks") for d in resume_docs}
+        envs, previous, targets = {}, {}, {}
+        with report.progress_per_kind(err) as (show, on_done):
+            def ready(kinds: dict) -> None:  # before any case runs: refuse what would end unsaved or unmergeable
+                if args.save and not (args.save.endswith("/") or Path(args.save).is_dir()) and len(kinds) > 1:
+                    raise InputError(f"--save {args.save}: the cluster has {len(kinds)} device kinds, one file each; "
+                                     "give a folder")
+                for kind, found in kinds.items():
+                    envs[kind] = found.env | {"timing": _protocol(options),
+                                              "cluster": {"kind": kind, "mode": mode, "workers": found.workers}}
+                previous.update(_resumed_per_kind(args.resume or [], kinds, envs))
+                for kind in kinds:
+                    if kind in previous:
+                        envs[kind] = resume.environment(previous[kind]) | {"cluster": envs[kind]["cluster"]}
+                    save = str(previous[kind].path.parent) + "/" if kind in previous and args.save is None else args.save
+                    targets[kind] = _save_target(save, envs[kind])
+                todo = len([c for c in selected if not any(c.id in ids for ids in done.values())])
+                if mode == "shard":
+                    show({kind: None for kind in kinds} | {report.ALL_KINDS: todo})
+                else:
+                    show({kind: len([c for c in selected if c.id not in done.get(kind, set())]) for kind in kinds})
+
+            outcome = cluster.run(selected, name, tuple(args.check or ()), options, mode, done, peaks,
+                                  on_ready=ready, on_done=on_done)
+    finally:
+        cluster.disconnect()
+    runs, failed = [], False
+    for kind, found in outcome.kinds.items():
+        shown = resume.merged(previous[kind], selected, found.results) if kind in previous else found.results
+        failed |= any(not r.passed for r in shown)
+        out.print(report.results_table(shown, name, kind))
+        for line in report.problems(shown):
+            out.print(line)
+        out.print(f"{kind}: " + report.closing_line(shown), markup=False, highlight=False)
+        doc = results.document(envs[kind], shown, complete=not outcome.interrupted,
+                               command=shlex.join(["suite", *args.argv]))
+        path = Path(kind)
+        if targets[kind] is not None:
+            path = results.save(doc, targets[kind])
+            out.print(f"saved {escape(str(path))}" + (" (marked incomplete: go on with --resume it)" if outcome.interrupted else ""))
+        runs.append(compare.Run(len(runs) + 1, path, envs[kind], doc["created"], doc["complete"],
+                                {r.id: r for r in shown}))
+    if outcome.replaced:
+        out.print(f"[yellow]note:[/] {outcome.replaced} worker(s) were lost and started again; their unfinished "
+                  "cases ran on another worker of the same kind")
+    if mode == "each-device" and len(runs) > 1 and not outcome.interrupted:
+        comparison = compare.compare(runs)
+        out.print(compare_report.compare_table(comparison))
+        out.print(compare_report.family_table(comparison))
+    if outcome.interrupted:
+        out.print("[yellow]interrupted:[/] the finished cases are kept")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _cmd_check(args, out: Console, err: Console) -> int:
@@ -293,13 +392,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'float16 and not mask'")
     run.add_argument("--save", nargs="?", const="", metavar="PATH",
                      help="write the results as JSON (default folder results/<device>/; never overwrites)")
-    run.add_argument("--resume", metavar="RESULT.json",
+    run.add_argument("--resume", metavar="RESULT.json", action="append",
                      help="go on from a run saved incomplete (same device, commit and timing): run only the cases it lacks and "
                           "save a new file holding all (default folder: that file's)")
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck,synccheck (default: $SUITE_HOST_CHECKS)")
+    ray = run.add_argument_group("on a Ray cluster (needs the `cluster` extra)")
+    ray.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS (e.g. 10.0.0.1:6379, auto), or "
+                     "'local' to start Ray here; --resume may be given once per device kind")
+    mode = ray.add_mutually_exclusive_group()
+    mode.add_argument("--each-device", dest="ray_mode", action="store_const", const="each-device",
+                      help="every device kind runs the whole selection; one file per kind, then a comparison (default)")
+    mode.add_argument("--shard", dest="ray_mode", action="store_const", const="shard",
+                      help="spread the cases over every worker; one file per kind holding the cases it ran")
     timed = run.add_argument_group("timing (defaults: the backend's protocol; on a GPU 0.5 % noise, 1 s, 10 to 2000 samples)")
     timed.add_argument("--timer", choices=timing.TIMER_MODES, default="cold",
                        help="cold: L2 flushed before each launch (default); hot: --launches launches back to back")

@@ -82,11 +82,15 @@ def closing_line(results: Sequence[CaseResult]) -> str:
     return f"{passed} passed, {len(results) - passed} failed"
 
 
+def _bars(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
+
+
 @contextlib.contextmanager
 def progress(console: Console, total: int) -> Iterator:
     """A progress bar on `console`; yields (on_start, on_done) callbacks for runner.run_cases."""
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
+    bar = _bars(console)
     task = bar.add_task("starting", total=total)
 
     def on_start(case, index, count):
@@ -97,3 +101,28 @@ def progress(console: Console, total: int) -> Iterator:
 
     with bar:
         yield on_start, on_done
+
+
+ALL_KINDS = "all kinds"
+
+
+@contextlib.contextmanager
+def progress_per_kind(console: Console) -> Iterator:
+    """One bar per device kind of a cluster sweep, shown once the workers are up. Yields
+    (show(totals), on_done(kind, result)); totals maps a kind to its case count, or to None when
+    the kinds share one queue, in which case an ALL_KINDS entry holds the count."""
+    bar = _bars(console)
+    tasks = {"starting": bar.add_task("starting the cluster's workers", total=None)}
+
+    def show(totals: dict):
+        bar.remove_task(tasks.pop("starting"))
+        for kind, total in totals.items():
+            tasks[kind] = bar.add_task(escape(kind), total=total)
+
+    def on_done(kind, result):
+        for name in (kind, ALL_KINDS):
+            if name in tasks:
+                bar.advance(tasks[name])
+
+    with bar:
+        yield show, on_done

@@ -40,6 +40,7 @@ class CaseResult:
     timing: dict | None = None  # Stats.as_dict()
     metrics: dict = field(default_factory=dict)  # flops, bytes, tflops, gbps, pct_peak_*
     baselines: dict = field(default_factory=dict)  # name -> {"timing": ..., "speedup": ...} or {"skipped": why}
+    ran_on: dict | None = None  # on a Ray cluster: node, node_id, kind, device and GPU ids of the worker
 
     @property
     def passed(self) -> bool:
