@@ -13,7 +13,7 @@ import torch
 
 from suite.backends.host_backend import HostBackend
 from suite.backends.host_build import source_for_code
-from suite.errors import KernelFault
+from suite.errors import KernelCompileError, KernelFault, KernelLaunchError
 from suite.host import RawKernel
 
 CODE = r"""
@@ -410,3 +410,36 @@ def test_raw_kernel_takes_checks_and_the_environment_names_them(monkeypatch):
     monkeypatch.setenv("SUITE_HOST_CHECKS", "memcheck,racecheck")
     with pytest.raises(KernelFault, match="memcheck: invalid __global__ read"):
         RawKernel(code, "copy_upto")(*args)
+
+
+# ---- what a GPU toolchain rejects ------------------------------------------------------------------
+
+BIG_STATIC = 'extern "C" __global__ void k(float* x) { __shared__ float s[13000]; s[threadIdx.x] = x[threadIdx.x]; __syncthreads(); x[threadIdx.x] = s[12999 - threadIdx.x]; }'
+
+
+@pytest.mark.parametrize("code, nvrtc_says", [
+    ('#include <vector>\nextern "C" __global__ void k(float* x) { std::vector<int> v(3); x[threadIdx.x] = v.size(); }',
+     'cannot open source file "vector"'),
+    ('int host_only(int a) { return a + 1; }\nextern "C" __global__ void k(float* x) { x[threadIdx.x] = host_only(3); }',
+     "host functions are not allowed"),
+    (BIG_STATIC, r"uses too much shared data \(0xcb20 bytes, 0xc000 max\)"),
+])
+def test_code_a_gpu_toolchain_rejects_runs_plain_but_not_under_the_checks(code, nvrtc_says):
+    x = torch.zeros(64)
+    RawKernel(code, "k")((1,), (32,), (x,))  # g++ alone builds and runs it
+    with pytest.raises(KernelCompileError, match=rf"does not build for a GPU \(sm_80, NVRTC\)(.|\n)*{nvrtc_says}"):
+        RawKernel(code, "k", checks=("memcheck",))((1,), (32,), (x,))
+
+
+def test_static_plus_dynamic_shared_memory_above_48_kib_needs_the_opt_in():
+    code = ('extern "C" __global__ void k(float* x) { __shared__ float s[8192]; extern __shared__ float d[];'
+            ' s[threadIdx.x] = x[threadIdx.x]; d[threadIdx.x] = 1.0f; __syncthreads(); x[threadIdx.x] = s[threadIdx.x] + d[threadIdx.x]; }')
+    x = torch.randn(64)
+    checked = RawKernel(code, "k", checks=("memcheck",))
+    checked((1,), (32,), (x.clone(),), shared_mem=16384)  # 32 KiB static + 16 KiB dynamic: exactly the limit
+    with pytest.raises(KernelLaunchError, match=r"32768 bytes of static and 16388 of dynamic .*\(the opt-in\)"):
+        checked((1,), (32,), (x.clone(),), shared_mem=16388)
+    checked.max_dynamic_shared_size_bytes = 20000
+    y = x.clone()
+    checked((1,), (32,), (y,), shared_mem=16388)
+    assert torch.equal(y[:32], x[:32] + 1)

@@ -196,15 +196,3 @@ def tls_symbols(path: Path) -> tuple[TlsSymbol, ...]:
     for m in re.finditer(r"^\s*\d+: ([0-9a-f]+)\s+(0x[0-9a-f]+|\d+) TLS\s+\w+\s+\w+\s+\S+ (.+)$", out, re.M):
         found[m.group(3)] = TlsSymbol(m.group(3), int(m.group(1), 16), int(m.group(2), 0))
     return tuple(found.values())
-
-
-def source_line(path: Path, offset: int, skip_prefix: str) -> str:
-    """file:line of a code offset (a return address) in a module built with line tables: the
-    innermost inlined frame whose file is not under skip_prefix (the emulation's headers)."""
-    args = ["addr2line", "-i", "-e", str(path), hex(max(offset - 1, 0))]
-    try:
-        frames = subprocess.run(args, capture_output=True, text=True, check=True).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return f"{path.name}+0x{offset:x}"
-    frames = [re.sub(r" \(discriminator \d+\)$", "", f) for f in frames]
-    return next((f for f in frames if not f.startswith(skip_prefix)), frames[0] if frames else "?")

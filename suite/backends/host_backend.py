@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from suite.backends import check_set, host_abi as abi, host_args, host_build
+from suite.backends import check_set, host_abi as abi, host_args, host_build, host_toolchain
 from suite.machine import cpu_model
 from suite.errors import InputError, KernelFault, KernelLaunchError
 from suite.timing import HOST_TIMING, WallTimer, check_timer_mode
@@ -113,7 +113,7 @@ class HostBackend:
                 runtime = host_build.runtime_library(self.fibers)
                 library = host_build.build_module(source, names, options, self.fibers, checked=bool(self.checks))
                 abi.load_runtime(runtime)
-                module = HostModule(self, source, names, library)
+                module = HostModule(self, source, names, library, options)
                 self._modules[key] = module
         return module
 
@@ -135,8 +135,8 @@ class HostBackend:
 
 
 class HostModule:
-    def __init__(self, backend: HostBackend, source: Path, names: tuple, path: Path):
-        self.backend, self.source, self.names, self.path = backend, source, names, path
+    def __init__(self, backend: HostBackend, source: Path, names: tuple, path: Path, options: tuple = ()):
+        self.backend, self.source, self.names, self.path, self.options = backend, source, names, path, options
         self._library = abi.load_module(path)
         self._kernels: dict = {}
 
@@ -148,7 +148,11 @@ class HostModule:
             )
         if name not in self._kernels:
             i = self.names.index(name)
-            self._kernels[name] = HostKernel(self, name, abi.launcher(self._library, i), abi.signature(self._library, i))
+            kernel = HostKernel(self, name, abi.launcher(self._library, i), abi.signature(self._library, i))
+            if self.backend.checks:  # what a GPU toolchain rejects is a finding before any check runs
+                kernel.static_smem = host_toolchain.require_gpu_build(self.path, self.source, name, self.options,
+                                                                      self.backend.arch)
+            self._kernels[name] = kernel
         return self._kernels[name]
 
 
@@ -166,6 +170,9 @@ class HostKernel:
     def __init__(self, module: HostModule, name: str, launcher, params: list):
         self.module, self.backend, self.name, self._launcher, self.params = module, module.backend, name, launcher, params
         self._max_dynamic_smem = STATIC_SMEM_LIMIT
+        self._opted_in = False
+        # Static shared memory of the GPU build: known under the checks (host_toolchain), else 0.
+        self.static_smem = 0
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.
         self.accumulators: frozenset[int] = frozenset()
@@ -181,7 +188,7 @@ class HostKernel:
             raise KernelLaunchError(
                 f"{self.name}: max_dynamic_shared_size_bytes={value} is above {self.backend.arch}'s opt-in limit of {limit} bytes"
             )
-        self._max_dynamic_smem = int(value)
+        self._max_dynamic_smem, self._opted_in = int(value), True
 
     def check_geometry(self, grid, block, shared_mem: int) -> None:
         for what, dims, limits in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
@@ -204,6 +211,13 @@ class HostKernel:
             raise KernelLaunchError(
                 f"{self.name}: shared_mem={shared_mem} bytes needs kernel.max_dynamic_shared_size_bytes >= {shared_mem} "
                 f"(now {self._max_dynamic_smem}): above {STATIC_SMEM_LIMIT} bytes a kernel must opt in, as on the GPU"
+            )
+        total = self.static_smem + shared_mem
+        if total > (limit if self._opted_in else STATIC_SMEM_LIMIT):
+            raise KernelLaunchError(
+                f"{self.name}: {self.static_smem} bytes of static and {shared_mem} of dynamic shared memory are above "
+                + (f"{self.backend.arch}'s limit of {limit} bytes per block" if self._opted_in else
+                   f"{STATIC_SMEM_LIMIT} bytes; set kernel.max_dynamic_shared_size_bytes first (the opt-in), as on the GPU")
             )
 
     def __call__(self, grid, block, args, shared_mem: int = 0) -> None:

@@ -105,7 +105,7 @@ def nvidia_include_dir() -> Path:
     )
 
 
-def _digest(*parts) -> str:
+def digest(*parts) -> str:
     h = hashlib.sha256()
     for part in parts:
         h.update(part if isinstance(part, bytes) else str(part).encode())
@@ -119,10 +119,10 @@ def _tree_digest() -> str:
     for root in (HOST_DIR, COMMON_DIR):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             parts += [path.relative_to(KERNELS_DIR).as_posix(), path.read_bytes()]
-    return _digest(*parts)
+    return digest(*parts)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -144,7 +144,7 @@ def _trim_diagnostics(stderr: str, limit: int = 12) -> str:
     return "\n".join(kept) if kept else "\n".join(lines[-30:])
 
 
-def _compile(command: list[str], output: Path, what: str) -> None:
+def run_compiler(command: list[str], output: Path, what: str) -> None:
     """Runs g++ into `output` (a name private to this process; the caller renames it)."""
     global _compiler_runs
     _compiler_runs += 1
@@ -154,7 +154,7 @@ def _compile(command: list[str], output: Path, what: str) -> None:
         raise KernelCompileError(f"g++ could not compile {what}:\n{_trim_diagnostics(proc.stderr)}")
 
 
-def _staging(path: Path) -> Path:
+def staging_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.{os.getpid()}.tmp")
 
 
@@ -169,13 +169,13 @@ def _runtime_library(fibers: str, directory: Path) -> Path:
     if fibers not in ("auto", "ucontext"):
         raise InputError(f"SUITE_HOST_FIBERS={fibers!r}: expected 'auto' or 'ucontext'")
     flags = [*BASE_FLAGS, *RUNTIME_FLAGS, *(["-DSUITE_HOST_UCONTEXT"] if fibers == "ucontext" else [])]
-    key = _digest(compiler_identity(), flags, _tree_digest())[:20]
+    key = digest(compiler_identity(), flags, _tree_digest())[:20]
     name = f"libsuite_host_rt-{key}.so"
     path = directory / name
     if not path.exists():
         sources = sorted(str(p) for p in (HOST_DIR / "rt").glob("*.cpp"))
-        staging = _staging(path)
-        _compile([COMPILER, *flags, f"-Wl,-soname,{name}", *sources], staging, "the host runtime (kernels_cu/host/rt)")
+        staging = staging_path(path)
+        run_compiler([COMPILER, *flags, f"-Wl,-soname,{name}", *sources], staging, "the host runtime (kernels_cu/host/rt)")
         os.replace(staging, path)
     return path
 
@@ -300,7 +300,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     wrapper = wrapper_text(source, names)
     extra = extern_shared_text(source.read_text(errors="replace"))
     directory = cache_dir()
-    key = _digest(wrapper, extra, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
+    key = digest(wrapper, extra, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
     # The sources a build read (the kernel's own #includes too) are listed beside it; their
     # contents are part of the library's name, so editing any of them rebuilds.
     manifest = directory / f"mod-{key}.deps.json"
@@ -309,22 +309,22 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
         if library.exists():
             return library
     wrapper_path = directory / f"mod-{key}.wrapper.cpp"
-    _atomic_write(wrapper_path, wrapper.encode())
+    atomic_write(wrapper_path, wrapper.encode())
     inputs = [str(wrapper_path)]
     if extra:
         extra_path = directory / f"mod-{key}.shared.cpp"
-        _atomic_write(extra_path, extra.encode())
+        atomic_write(extra_path, extra.encode())
         inputs.append(str(extra_path))
-    depfile = _staging(directory / f"mod-{key}.d")
-    staging = _staging(directory / f"mod-{key}.so")
+    depfile = staging_path(directory / f"mod-{key}.d")
+    staging = staging_path(directory / f"mod-{key}.so")
     try:
         command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
                    *(CHECKED_LIBS if checked else ())]
-        _compile(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
+        run_compiler(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
         library = directory / f"mod-{key}-{_deps_digest(deps)}.so"
         os.replace(staging, library)
-        _atomic_write(manifest, json.dumps(deps).encode())
+        atomic_write(manifest, json.dumps(deps).encode())
     finally:
         for leftover in (depfile, staging):
             if leftover.exists():
@@ -339,7 +339,7 @@ def _deps_digest(paths) -> str:
             parts += [p, Path(p).read_bytes()]
         except OSError:
             parts += [p, b"<missing>"]
-    return _digest(*parts)[:16]
+    return digest(*parts)[:16]
 
 
 def source_for_code(code: str) -> Path:
@@ -347,7 +347,7 @@ def source_for_code(code: str) -> Path:
     diagnostics name a file the user can open."""
     directory = cache_dir() / "sources"
     directory.mkdir(exist_ok=True)
-    path = directory / f"kernel-{_digest(code)[:16]}.cu"
+    path = directory / f"kernel-{digest(code)[:16]}.cu"
     if not path.exists():
-        _atomic_write(path, code.encode())
+        atomic_write(path, code.encode())
     return path

@@ -22,7 +22,7 @@ import ctypes
 
 import numpy as np
 
-from suite.backends import host_abi as abi, host_build
+from suite.backends import host_abi as abi, host_build, host_lines
 from suite.backends.host_args import PackedArgs
 from suite.errors import KernelFault
 
@@ -86,7 +86,7 @@ class CheckedLaunch:
     # ---- findings -> words ----------------------------------------------------------------------
 
     def _line(self, pc: int) -> str:
-        return abi.source_line(self.kernel.module.path, pc, str(host_build.HOST_DIR))
+        return host_lines.source_line(self.kernel.module.path, pc)
 
     def _where(self, f: abi.Finding) -> str:
         if f.range_kind == abi.ARGUMENT and f.range >= 0:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-from suite.backends import host_abi as abi, host_args, host_build
+from suite.backends import host_args, host_build
 from suite.backends.host_backend import HostBackend, HostKernel, HostModule
 from suite.backends.host_checks import CheckedLaunch
 from suite.errors import InputError

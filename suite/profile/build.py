@@ -18,11 +18,11 @@ PROFILE_DIR = KERNELS_DIR / "profile"
 def profiler_library(runtime: Path) -> Path:
     sources = sorted(p for p in PROFILE_DIR.iterdir() if p.is_file())
     flags = [*hb.BASE_FLAGS, f"-I{hb.HOST_DIR}"]
-    key = hb._digest(hb.compiler_identity(), flags, runtime.name, *(p.read_bytes() for p in sources))[:20]
+    key = hb.digest(hb.compiler_identity(), flags, runtime.name, *(p.read_bytes() for p in sources))[:20]
     path = runtime.parent / f"libsuite_profile-{key}.so"
     if not path.exists():
-        staging = hb._staging(path)
-        hb._compile([hb.COMPILER, *flags, str(PROFILE_DIR / "profile_observer.cpp"), str(runtime), "-Wl,-rpath,$ORIGIN"],
+        staging = hb.staging_path(path)
+        hb.run_compiler([hb.COMPILER, *flags, str(PROFILE_DIR / "profile_observer.cpp"), str(runtime), "-Wl,-rpath,$ORIGIN"],
                     staging, "the profiler (kernels_cu/profile)")
         os.replace(staging, path)
     return path
