@@ -5,6 +5,8 @@ patterns that a GPU runs correctly, which must pass without a finding."""
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -385,6 +387,33 @@ def test_a_launch_without_progress_ends_as_a_fault_and_the_process_goes_on(monke
     assert "no progress for 0.5 s" in message and "SUITE_HOST_TIMEOUT" in message
     flag[0] = 1
     kernel("spin_forever", checks)((2,), (32,), (flag,))  # the workers are usable again
+
+
+SECOND_RUNTIME = """
+import os, torch
+from suite.backends.host_backend import HostBackend
+from suite.backends.host_build import source_for_code
+from suite.errors import KernelFault
+source = source_for_code('extern "C" __global__ void spin(int* flag) { while (*(volatile int*)flag == 0) {} }')
+spin = lambda: HostBackend(threads=2).load_module(source, ["spin"]).get_function("spin")
+first = spin()
+first((1,), (32,), (torch.ones(1, dtype=torch.int32),))
+os.environ["SUITE_HOST_FIBERS"] = "ucontext"  # another build of the runtime, its handlers installed last
+spin()((1,), (32,), (torch.ones(1, dtype=torch.int32),))
+try:
+    first((2,), (32,), (torch.zeros(1, dtype=torch.int32),))
+except KernelFault as fault:
+    print(fault)
+"""
+
+
+def test_a_stuck_launch_stops_when_a_second_build_of_the_runtime_is_loaded():
+    # Both fiber kinds in one process load two builds of the runtime; each one's stop signal must
+    # still reach its own workers. Run apart: a lost signal would hang the launch for good.
+    env = {**os.environ, "SUITE_HOST_TIMEOUT": "0.5"}
+    done = subprocess.run([sys.executable, "-c", SECOND_RUNTIME], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert "no progress for 0.5 s" in done.stdout, done.stdout + done.stderr
 
 
 def test_ctrl_c_ends_a_stuck_launch_as_a_fault():

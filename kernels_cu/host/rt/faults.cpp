@@ -39,6 +39,10 @@ void on_signal(int sig, siginfo_t* info, void* uc) {
     Worker* w = tls_worker;
     if (sig == kick_signal()) {
         if (w && w->in_kernel && w->job) siglongjmp(w->fault_jump, 1);
+        // Not our worker: another copy of this runtime in the process (a plain and a checked
+        // build, say) installed its handler before ours; the kick is for its worker.
+        const struct sigaction& p = previous[sig];
+        if (!w && (p.sa_flags & SA_SIGINFO) && p.sa_sigaction) p.sa_sigaction(sig, info, uc);
         return;
     }
     if (!w || !w->in_kernel || !w->job) return chain(sig, info, uc);
@@ -70,7 +74,7 @@ void install_signal_handlers() {
         action.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&action.sa_mask);
         for (int sig : kSignals) sigaction(sig, &action, &previous[sig]);
-        sigaction(kick_signal(), &action, nullptr);
+        sigaction(kick_signal(), &action, &previous[kick_signal()]);
     });
 }
 
