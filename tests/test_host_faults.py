@@ -1,6 +1,9 @@
 """Host backend: misbehaving kernels raise KernelFault naming the kernel, block, thread and site;
 the process survives and later launches work."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -127,6 +130,26 @@ def test_segfault_names_kernel_block_thread_and_address(module):
     message = _fault(module, "wild_pointer", (4,), (32,), (x, np.int64(offset)))
     assert "block (2, 0, 0), thread (7, 0, 0)" in message and "SIGSEGV" in message
     assert f"0x{x.data_ptr() + 4 * offset:x}" in message
+
+
+RESET_HANDLERS = """
+import ctypes, numpy as np, torch
+from suite.host import RawKernel
+from suite.errors import KernelFault
+wild = RawKernel('extern "C" __global__ void wild(float* x, long long o) { x[o] = 1.0f; }', "wild")
+for attempt in range(2):
+    try:
+        wild((1,), (32,), (torch.zeros(16), np.int64(1 << 40)))
+    except KernelFault as fault:
+        print("fault:", str(fault)[:60])
+    ctypes.CDLL(None).signal(11, None)  # SIG_DFL, as Ray leaves SIGSEGV after its own use
+"""
+
+
+def test_a_fault_is_still_a_fault_after_another_library_took_the_signal_handlers():
+    # Apart: without our handler the second fault would end the process (as it did after Ray).
+    done = subprocess.run([sys.executable, "-c", RESET_HANDLERS], capture_output=True, text=True, timeout=120)
+    assert done.stdout.count("fault: kernel wild, block (0, 0, 0)") == 2, done.stdout + done.stderr
 
 
 def test_failed_assert_is_a_fault(module):

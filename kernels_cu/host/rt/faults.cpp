@@ -5,10 +5,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "worker.h"
 
@@ -63,19 +65,37 @@ void on_signal(int sig, siginfo_t* info, void* uc) {
     siglongjmp(w->fault_jump, 1);  // restores the signal mask saved by sigsetjmp
 }
 
+// Whether `handler` is the signal handler of a build of this runtime (this one or another: the
+// other fiber kind, another cache), which chains what is not its own to the one it displaced.
+bool runtime_handler(void (*handler)(int, siginfo_t*, void*)) {
+    Dl_info where;
+    return handler == on_signal ||
+           (dladdr(reinterpret_cast<void*>(handler), &where) && where.dli_fname &&
+            std::strstr(where.dli_fname, "libsuite_host_rt-"));
+}
+
+void reinstall(int sig, const struct sigaction& action) {
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) != 0) return;
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction && runtime_handler(current.sa_sigaction)) return;
+    sigaction(sig, &action, &previous[sig]);
+}
+
 }  // namespace
 
 void install_signal_handlers() {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, [] {
-        struct sigaction action;
-        std::memset(&action, 0, sizeof action);
-        action.sa_sigaction = on_signal;
-        action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-        sigemptyset(&action.sa_mask);
-        for (int sig : kSignals) sigaction(sig, &action, &previous[sig]);
-        sigaction(kick_signal(), &action, &previous[kick_signal()]);
-    });
+    // Checked at every launch, not once: a library loaded later (Ray does) may have replaced ours,
+    // and a fault in a kernel would then end the process. Ours goes back on top and chains what is
+    // not its own to the handler it displaced.
+    static std::mutex mutex;
+    std::lock_guard<std::mutex> lock(mutex);
+    struct sigaction action;
+    std::memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    for (int sig : kSignals) reinstall(sig, action);
+    reinstall(kick_signal(), action);
 }
 
 void prepare_worker_thread() {
