@@ -232,15 +232,20 @@ class HostKernel:
         packed = host_args.pack(self.name, self.params, args)
 
         def launch() -> None:
-            if self.backend.checks:
-                from suite.backends.host_checks import checked_launch
-
-                checked_launch(self, packed, grid, block, shared_mem)
-            else:
-                self.run(packed.argv, packed.buffers, grid, block, shared_mem)
+            self.launch_packed(packed, grid, block, shared_mem)
 
         launch.arguments = tuple(args)  # what the packed pointers point into, alive as long as the launch
         return launch
+
+    def launch_packed(self, packed, grid, block, shared_mem: int) -> None:
+        """One launch of checked geometry and packed arguments: every call and bound launch ends here
+        (a subclass that counts launches overrides this)."""
+        if self.backend.checks:
+            from suite.backends.host_checks import checked_launch
+
+            checked_launch(self, packed, grid, block, shared_mem)
+        else:
+            self.run(packed.argv, packed.buffers, grid, block, shared_mem)
 
     def run(self, argv, buffers, grid, block, shared_mem, schedule=abi.FORWARD, seed=0, workers=None, checks=None) -> None:
         """One launch with a pointer table; `checks` (an abi.Checks) for a checked build. Raises KernelFault."""

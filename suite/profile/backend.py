@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-from suite.backends import host_args, host_build
+from suite.backends import host_build
 from suite.backends.host_backend import HostBackend, HostKernel, HostModule
 from suite.backends.host_checks import CheckedLaunch
 from suite.errors import InputError
@@ -65,13 +65,7 @@ class ProfiledKernel(HostKernel):
     def __init__(self, module: ProfiledModule, plain: HostKernel):
         super().__init__(module, plain.name, plain._launcher, plain.params)
 
-    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
-        from suite.backends.host_backend import _dims
-
-        grid, block = _dims(grid, "grid"), _dims(block, "block")
-        shared_mem = int(shared_mem)
-        self.check_geometry(grid, block, shared_mem)
-        packed = host_args.pack(self.name, self.params, args)
+    def launch_packed(self, packed, grid, block, shared_mem: int) -> None:
         launch = CheckedLaunch(self, packed, shared_mem)  # no check on: the ranges and the observer only
         lib = counting.library()
         launch.struct.observer = ctypes.cast(lib.suite_profile_observe, ctypes.c_void_p).value

@@ -82,8 +82,11 @@ RULES = (
     Rule("attention_tc ldmatrix conflict-free", ("attention_tc",), lambda r: r.op == "ldmatrix", False),
     Rule("attention_tc shared stores conflict-free", ("attention_tc",),
          lambda r: r.space == "shared" and r.kind == "store", False),
+    # g++ strength-reduces the offsets' addresses into the tap loop and may attribute their loads
+    # to the loop's own line instead of the load_compute call's: both lines locate them.
     Rule("deform offset loads coalesced", DEFORM,
-         lambda r: r.space == "global" and r.kind == "load" and at("common/channel_chunks.cuh", r"load_compute\(offsets")(r),
+         lambda r: r.space == "global" and r.kind == "load"
+         and at("common/channel_chunks.cuh", r"load_compute\(offsets|for \(int tap = 0; tap < taps")(r),
          True),
     Rule("deform column/output stores coalesced", DEFORM, lambda r: r.space == "global" and r.kind == "store", True),
 )
