@@ -102,3 +102,34 @@ def test_ldmatrix_cp_async_and_mma_are_single_instructions(pitch, wavefronts):
     assert copy_out.requests == 4
     assert copy_out.per_request("wavefronts") == 4  # each phase of 8 lanes stores one contiguous 128-byte row
     assert launch.mma == 1
+
+
+ZERO_FILL = r"""
+#include "common/cp_async.cuh"
+
+// 16 rows of 8 chunks (pitch 72 halves: conflict-free), some chunks zero-filled, which ones
+// changing from lane to lane and from one copy to the next.
+extern "C" __global__ void zero_fill(const __half* in, __half* out, int period) {
+    __shared__ __align__(16) __half tile[16 * 72];
+    const int lane = threadIdx.x;
+    for (int c = lane; c < 16 * 8; c += 32)
+        cp_async_16_zfill(tile + (c / 8) * 72 + (c % 8) * 8, in + c * 8, (c / 8 + c % 8) % period != 0);
+    cp_async_wait_all();
+    __syncwarp();
+    for (int i = lane; i < 16 * 64; i += 32) out[i] = tile[(i / 64) * 72 + i % 64];
+}
+"""
+
+
+def test_zero_filled_cp_async_lanes_stay_in_step_with_the_copying_ones():
+    x = torch.rand(16 * 64).half()
+    out = torch.empty(16 * 64).half()
+    period = 3
+    with profile() as launches:
+        RawKernel(ZERO_FILL, "zero_fill")((1,), (32,), (x, out, np.int32(period)))
+    chunk = torch.arange(16 * 64) // 8
+    assert torch.equal(out, torch.where((chunk // 8 + chunk % 8) % period != 0, x, 0))
+    store = line_of(launches[0], "shared", "store", "cp.async")
+    # one request per copy of the loop, whichever lanes zero-fill: 4 phases of 8 lanes, one row each
+    assert store.requests == 4 and store.threads == 128 and (store.wavefronts, store.ideal_wavefronts) == (16, 16)
+    assert line_of(launches[0], "global", "load", "cp.async").requests == 4

@@ -30,12 +30,20 @@ struct Session {
     std::vector<Access> records;  // of the running block
     Counter counter;
     std::vector<Row> rows;
-    std::unordered_map<uint64_t, uint32_t> occurrences;  // (pc, thread) of the running block -> count
+    std::unordered_map<uint64_t, uint32_t> occurrences;  // (pc, space, kind, thread) of the running block -> count
     uint64_t block_seen = ~0ull;
     // cp.async: the next accesses the runtime reports for this thread belong to that instruction.
     unsigned tag_op = 0, tag_left = 0, tag_thread = 0;
+    bool tag_skips_read = false;  // a zero-filled cp.async: its write comes without a read
 };
 Session session;
+constexpr unsigned kCpAsync = 2;  // the op of cp.async tags (common/cp_async.cuh)
+
+// Executions of one instruction by one thread so far. Per space and kind: a cp.async's global read
+// and shared write share a code address.
+uint32_t& occurrence(uint64_t rel, unsigned space, unsigned kind, unsigned thread) {
+    return session.occurrences[((rel << 2 | space) << 2 | kind) << 10 | thread];
+}
 
 void record(uint64_t address, unsigned size, unsigned space, unsigned kind, unsigned op, uint64_t pc,
             uint64_t block, unsigned thread, unsigned warp, unsigned lane) {
@@ -46,7 +54,7 @@ void record(uint64_t address, unsigned size, unsigned space, unsigned kind, unsi
         session.block_seen = block;
     }
     const uint64_t rel = pc - session.module_base;
-    uint32_t& seen = session.occurrences[rel << 10 | thread];
+    uint32_t& seen = occurrence(rel, space, kind, thread);
     session.records.push_back(Access{address, rel, uint32_t(block), seen++, uint16_t(warp), uint8_t(lane),
                                      uint8_t(size), uint8_t(space), uint8_t(kind), uint8_t(op), 0});
 }
@@ -63,7 +71,14 @@ extern "C" {
 __attribute__((visibility("default"))) void suite_profile_observe(const suite_host_access* a, void*) {
     if (!session.active || (a->space != SUITE_HOST_GLOBAL && a->space != SUITE_HOST_SHARED)) return;
     unsigned op = 0;
-    if (session.tag_left && session.tag_thread == a->thread_linear) op = session.tag_op, --session.tag_left;
+    if (session.tag_left && session.tag_thread == a->thread_linear) {
+        op = session.tag_op, --session.tag_left;
+        // The lane still executed the instruction: its read count moves on, so that its next read
+        // joins the same execution of the other lanes (one warp request per cp.async, as on a GPU).
+        if (session.tag_skips_read)
+            ++occurrence(a->pc - session.module_base, SUITE_HOST_GLOBAL, SUITE_HOST_LOAD, a->thread_linear);
+        session.tag_skips_read = false;
+    }
     record(a->address, a->size, unsigned(a->space), unsigned(a->kind), op, a->pc, a->block_linear, a->thread_linear,
            a->warp, a->lane);
 }
@@ -79,6 +94,7 @@ __attribute__((visibility("default"))) void suite_profile_mark(const void* addre
 __attribute__((visibility("default"))) void suite_profile_tag(unsigned op, unsigned accesses) {
     if (!session.active) return;
     session.tag_op = op, session.tag_left = accesses, session.tag_thread = suite_host_self()->linear;
+    session.tag_skips_read = op == kCpAsync && accesses == 1;
 }
 
 // Python's side: begin (any address inside the module; its global arrays as [start, end) pairs),
