@@ -9,6 +9,7 @@ import torch
 
 from suite import ops
 from suite.backends import get_backend, host_args
+from suite.kernels import deform_launch
 from suite.kernels.attention import FP32, launcher
 from suite.references import attention as attention_reference, deform as deform_reference
 
@@ -36,7 +37,7 @@ def _relaunches_reuse_the_conversion(output, launch, packs, expected):
 def test_deform_conv2d_launcher_packs_each_kernel_launch_once(packs):
     gen = torch.Generator().manual_seed(3)
     # 2 weight groups: the general im2col + matmul path; 33 images: two im2col launches (32 images per step)
-    images = ops.MAX_PARALLEL_IMAGES + 1
+    images = deform_launch.MAX_PARALLEL_IMAGES + 1
     x, weight = torch.randn(images, 4, 6, 5, generator=gen), torch.randn(6, 2, 3, 3, generator=gen)
     offset, bias = torch.randn(images, 2 * 9, 4, 3, generator=gen), torch.randn(6, generator=gen)
     output, launch = ops.deform_conv2d_launcher(x, offset, weight, bias, backend="host")
