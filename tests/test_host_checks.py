@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from suite import KERNELS_DIR
 from suite.backends.host_backend import HostBackend
 from suite.backends.host_build import source_for_code
 from suite.errors import KernelCompileError, KernelFault, KernelLaunchError
@@ -222,6 +223,26 @@ def test_memcheck_finds_reads_out_of_bounds_near_and_far(n, shift, thread, where
     assert re.search(where, message) and line("shifted") in message
 
 
+HALF_STORE = r"""
+#include "common/bilinear.cuh"
+extern "C" __global__ void half_store(const float* x, __half* y, int n) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i <= n) store_rounded(y + i, x[i % n]);  // one element too many
+}
+extern "C" __global__ void half_store_twice(const float* x, __half* y) {  // a second caller: not inlined
+    store_rounded(y + threadIdx.x, x[threadIdx.x]);
+}
+"""
+
+
+def test_memcheck_sees_a_store_of_a_converted_half():
+    # `*p = __float2half_rn(v)` stores the result of a call: g++'s instrumentation skips such a
+    # store unless the conversion is inlined (host_build.CHECKED_FLAGS).
+    x, y = torch.randn(100), torch.zeros(100, dtype=torch.float16)
+    with pytest.raises(KernelFault, match=r"invalid __global__ write of 2 bytes .* past the end of argument 1 \(float16\[100\]"):
+        RawKernel(HALF_STORE, "half_store", options=(f"-I{KERNELS_DIR}",), checks=("memcheck",))((1,), (128,), (x, y, np.int32(100)))
+
+
 def test_memcheck_finds_misaligned_accesses():
     y = torch.zeros(64)
     message = fault("misaligned", (1,), (1,), (y, np.int32(1), np.int32(0)), {"memcheck"})
@@ -391,6 +412,7 @@ def test_a_launch_without_progress_ends_as_a_fault_and_the_process_goes_on(monke
 
 SECOND_RUNTIME = """
 import os, torch
+from suite import KERNELS_DIR
 from suite.backends.host_backend import HostBackend
 from suite.backends.host_build import source_for_code
 from suite.errors import KernelFault

@@ -37,7 +37,9 @@ MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-pr
 # runtime defines itself (kernels_cu/host/rt/checks.cpp); libtsan is never linked (no default
 # libraries; the ones a module needs are named in CHECKED_LIBS). Unlike ASan's, these calls tell a
 # read from a write and are made for every access. Line tables name the code; vectorisation and
-# store merging are off so that each access is one the source wrote.
+# store merging are off so that each access is one the source wrote. g++ does not instrument a
+# store of a call's result (`*p = __float2half_rn(v)`: the call writes its return slot), so calls
+# are inlined whatever their size: fp16/bf16 stores were otherwise unseen by every check.
 CHECKED_FLAGS = (
     "-DSUITE_HOST_CHECKED",
     "-fsanitize=thread",
@@ -48,6 +50,7 @@ CHECKED_FLAGS = (
     "-g1",
     "-fno-tree-vectorize",
     "-fno-store-merging",
+    "-finline-limit=100000",
 )
 CHECKED_LIBS = ("-lstdc++", "-lm", "-lc", "-lgcc_s", "-lgcc")
 # The runtime siglongjmps from signal handlers and fibers, which fortified longjmp refuses.
