@@ -1,6 +1,10 @@
 """Counts of real launches through the profiling hook (suite.host.profile()): the known answers of
 issue 13 on kernels compiled from source, the wrappers counted as single instructions."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -133,3 +137,24 @@ def test_zero_filled_cp_async_lanes_stay_in_step_with_the_copying_ones():
     # one request per copy of the loop, whichever lanes zero-fill: 4 phases of 8 lanes, one row each
     assert store.requests == 4 and store.threads == 128 and (store.wavefronts, store.ideal_wavefronts) == (16, 16)
     assert line_of(launches[0], "global", "load", "cp.async").requests == 4
+
+
+CHECKED_FIRST = """
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from test_profile_hook import WRAPPERS
+from suite.host import RawModule, profile
+x, out = torch.rand(16 * 64).half(), torch.empty(32)
+RawModule(WRAPPERS, options=("-DPITCH=72",), checks=("memcheck",)).get_function("wrappers")((1,), (32,), (x, out))
+with profile() as launches:
+    RawModule(WRAPPERS, options=("-DPITCH=72",)).get_function("wrappers")((1,), (32,), (x, out))
+print("mma", launches[0].mma)
+"""
+
+
+def test_a_kernel_run_under_the_checks_first_is_still_profiled_whole():
+    # Apart, in a process where the profiler was never loaded: a checked build loaded before it
+    # would keep its wrappers' marks unbound, and the mma would go uncounted.
+    done = subprocess.run([sys.executable, "-c", CHECKED_FIRST, str(Path(__file__).parent)], capture_output=True,
+                          text=True, timeout=300)
+    assert "mma 1" in done.stdout, done.stdout + done.stderr

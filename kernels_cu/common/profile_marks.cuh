@@ -3,12 +3,11 @@
 // completes the warp collective), mma (no memory at all), cp.async (observed by the runtime: tagged
 // as one), and the special-function built-ins (one MUFU operation per thread on the GPU).
 //
-// Only in the host backend's instrumented builds (SUITE_HOST_CHECKED), and only when the profiler's
-// library is loaded (suite/profile/backend.py loads it globally first): the hooks are weak symbols,
-// so checked runs without profiling call nothing.
+// Only in the host backend's profiled builds (SUITE_HOST_PROFILED, loaded by suite/profile/backend.py
+// after it loaded the profiler's library globally); the hooks are weak symbols all the same.
 #pragma once
 
-#if defined(SUITE_HOST) && defined(SUITE_HOST_CHECKED)
+#if defined(SUITE_HOST) && defined(SUITE_HOST_PROFILED)
 
 extern "C" {
 // One lane's part of a warp instruction at the caller's code address. space: 0 global, 1 shared,

@@ -269,11 +269,17 @@ def _parse_depfile(text: str) -> list[str]:
     return [p.replace("\\ ", " ") for p in re.findall(r"(?:\\ |\S)+", body)]
 
 
-def module_flags(source: Path, options, checked: bool = False) -> list[str]:
+# A profiled build is a checked one whose wrappers also mark what suite profile counts
+# (common/profile_marks.cuh). Its own library: a checked build loaded before the profiler would
+# keep its marks unbound for the rest of the process.
+PROFILED_FLAGS = (*CHECKED_FLAGS, "-DSUITE_HOST_PROFILED")
+
+
+def module_flags(source: Path, options, checked: bool = False, profiled: bool = False) -> list[str]:
     return [
         *BASE_FLAGS,
         *MODULE_FLAGS,
-        *(CHECKED_FLAGS if checked else ()),
+        *(PROFILED_FLAGS if profiled else CHECKED_FLAGS if checked else ()),
         "-include",
         str(HOST_DIR / "cuda_host.h"),
         *translate_options(options),
@@ -287,7 +293,8 @@ def module_flags(source: Path, options, checked: bool = False) -> list[str]:
     ]
 
 
-def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False) -> Path:
+def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False,
+                 profiled: bool = False) -> Path:
     """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
     the instrumented build the checks run (cached beside the plain one)."""
     source = Path(source).resolve()
@@ -299,7 +306,8 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     for name in names:
         check_name_expression(name)
     runtime = runtime_library(fibers)
-    flags = module_flags(source, options, checked)
+    checked = checked or profiled
+    flags = module_flags(source, options, checked, profiled)
     wrapper = wrapper_text(source, names)
     extra = extern_shared_text(source.read_text(errors="replace"))
     directory = cache_dir()

@@ -1,5 +1,5 @@
-"""A host backend whose launches are counted: kernels run from the host backend's instrumented
-builds (issue 12's checked builds) with no check on and the profiler's observer attached
+"""A host backend whose launches are counted: kernels run from the host backend's profiled builds
+(its checked builds with the wrappers' marks, host_build.PROFILED_FLAGS) with no check on and the profiler's observer attached
 (kernels_cu/profile/profile_observer.cpp); each launch leaves a LaunchProfile in `backend.launches`.
 
     backend = ProfilingBackend()
@@ -39,7 +39,7 @@ class ProfilingBackend(HostBackend):
         module = self._modules.get(key)
         if module is None:
             counting.library()  # before the module: it binds the wrappers' weak hooks
-            library = host_build.build_module(source, names, options, self.fibers, checked=True)
+            library = host_build.build_module(source, names, options, self.fibers, profiled=True)
             module = self._modules[key] = ProfiledModule(self, source, names, library)
         return module
 
