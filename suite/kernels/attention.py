@@ -380,7 +380,7 @@ def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode:
 
 DECODE = "attention_decode"
 SOURCES[DECODE] = KERNELS_DIR / "attention_decode.cu"
-KERNEL_DTYPES[DECODE] = KERNEL_DTYPES[TC]
+DECODE_DTYPES = KERNEL_DTYPES[TC]
 DECODE_MAX_SEQ_Q = 16  # decode cases: longer queries fill the GPU with query blocks (attention_tc)
 DECODE_TILES = tuple(TileConfig(hd, 64, 64, 4, 3) for hd in (32, 64, 96, 128))
 DECODE_MAX_SPLITS = 128  # the combine kernel's DECODE_MAX_SPLITS
@@ -436,7 +436,7 @@ def decode_names(dtype: str, cfg: TileConfig) -> tuple[str, str]:
 
 
 def _all_decode_names() -> list[str]:
-    return list(dict.fromkeys(n for dt in KERNEL_DTYPES[DECODE] for cfg in DECODE_TILES for n in decode_names(dt, cfg)))
+    return list(dict.fromkeys(n for dt in DECODE_DTYPES for cfg in DECODE_TILES for n in decode_names(dt, cfg)))
 
 
 def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Callable[[], None]:
@@ -520,7 +520,7 @@ class AttentionFamily(Family):
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
-    kernel_dtypes = KERNEL_DTYPES
+    kernel_dtypes = KERNEL_DTYPES | {DECODE: DECODE_DTYPES}
     tolerances = {
         "float32": Tolerance(atol=1e-5, rtol=1e-5),
         "float16": Tolerance(eps=1e-3),
@@ -669,7 +669,7 @@ class AttentionFamily(Family):
                         tensor_core=kernel == TC, expect=("LDSM", "LDGSTS") if kernel == TC else (),
                         label=f"{dtype} d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} "
                               f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}", archs=archs))
-        for dtype in KERNEL_DTYPES[DECODE]:
+        for dtype in DECODE_DTYPES:
             for cfg in DECODE_TILES:
                 split_name, combine_name = decode_names(dtype, cfg)
                 out.append(Instantiation(
