@@ -13,11 +13,12 @@
 // attention_decode_combine: one warp per output row merges the splits: weights exp2(lse_s - max),
 //   output = sum_s w_s O_s / sum_s w_s, rounded once to T.
 //
-// Expected bound (a prediction; no GPU has run it): K and V are read once from global memory, so
-// at seq_q * group <= 16 rows per block the split kernel does at most 2 * 16 * 2 FLOP per byte of
-// K/V, far below a tensor-core GPU's ridge point (H100: ~300 FLOP/B): memory bandwidth bound. The
-// workspaces add splits * rows * (HD + 1) * 4 bytes written and read once, small next to K and V
-// when seq_k >> splits * HD * rows / heads_kv.
+// Expected bound (a prediction; no GPU has run it): memory bandwidth, K and V read once. Each of
+// the R = group * seq_q packed rows costs 4 FLOP per key against 4 bytes of fp16/bf16 K and V, so a
+// block does R FLOP per byte (1-8 at seq_q 1, 128 at GQA 8:1 with seq_q 16; the mma computes at least
+// 16 rows), below a tensor-core GPU's ridge point (H100 SXM: ~295 FLOP/B). Above 64 packed rows each
+// row block of a split reads that split's K/V. The workspaces add splits * rows * (HD + 1) * 4 bytes,
+// written and read once: small next to K and V at long seq_k.
 //
 // Layouts: q/k/v/o are [batch, heads, seq, head_dim] with unit stride along head_dim and the other
 // strides (elements) passed in. Rows of q, k, v start 16-byte aligned and hold a multiple of 8
