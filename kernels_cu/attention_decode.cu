@@ -6,8 +6,9 @@
 //   packed row r is query head (kv_head * group + r / seq_q), query position r % seq_q; GQA 8:1 at
 //   seq_q = 1 gives 8 real rows where a block per query head would give 1 row of 16. Each warp owns
 //   16 packed rows (one m16 tile); warps whose rows all lie past the last real row only help copy
-//   K and V. Per key tile the math is attention_tc's: S = Q K^T and O += P V with mma.sync
-//   m16n8k16 and ldmatrix, online softmax in registers, K/V through a STAGES-deep cp.async ring.
+//   K and V. Per key tile the math is attention_tc's (common/attention_tc_tiles.cuh): S = Q K^T and
+//   O += P V with mma.sync m16n8k16 and ldmatrix, online softmax in registers, K/V through a
+//   STAGES-deep cp.async ring.
 //   Each block writes its rows' normalised partial output and base-2 log-sum-exp (-inf for a row
 //   that saw no key in this split) to fp32 workspaces.
 // attention_decode_combine: one warp per output row merges the splits: weights exp2(lse_s - max),
@@ -104,12 +105,12 @@ __global__ void __launch_bounds__(NWARPS * 32)
   // Query positions of this lane's rows g and g + 8 (the causal mask depends on them only).
   const int query[2] = {(warp_row0 + g) % seq_q, (warp_row0 + g + 8) % seq_q};
 
-  float o_acc[DT][4];
-  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};  // row_sum: this lane's share
+  float o_acc[1][DT][4];
+  float row_max[1][2] = {{-INFINITY, -INFINITY}}, row_sum[1][2] = {{0.f, 0.f}};  // row_sum: the lane's share
 #pragma unroll
   for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
-    for (int i = 0; i < 4; ++i) o_acc[dt][i] = 0.f;
+    for (int i = 0; i < 4; ++i) o_acc[0][dt][i] = 0.f;
   uint32_t q_frag[HD / 16][4];  // 16 rows: at most 32 registers up to HD = 128, kept for all tiles
 
   for (int tile = 0; tile < n_tiles; ++tile) {
@@ -131,68 +132,18 @@ __global__ void __launch_bounds__(NWARPS * 32)
         ldmatrix_x4(q_frag[kk], q_tile + (warp * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
     }
 
-    // S = Q K^T (raw scores, fp32).
-    float s[NT][4];
+    float s[1][NT][4];  // S = Q K^T (raw scores, fp32), then P
+    tile_scores<T, 1, NT, HD, LD>(s, k_tile, lane, [&](int, int kk, uint32_t (&a)[4]) {
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) s[nt][i] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk) {
-#pragma unroll
-      for (int nt = 0; nt < NT; nt += 2) {
-        uint32_t b[4];  // b[0..1]: keys nt*8.., b[2..3]: keys nt*8+8..
-        ldmatrix_x4(b, k_tile + (nt * 8 + 8 * (lane / 16) + lane % 8) * LD + kk * 16 + 8 * ((lane / 8) % 2));
-        mma_m16n8k16<T>(s[nt], q_frag[kk], b, s[nt]);
-        mma_m16n8k16<T>(s[nt + 1], q_frag[kk], b + 2, s[nt + 1]);
-      }
-    }
-
-    // Online softmax; S becomes P in place. Masks only on a split's partial last tile and where the
-    // tile may cross the causal diagonal of the earliest query position (0).
+      for (int i = 0; i < 4; ++i) a[i] = q_frag[kk][i];
+    });
+    // Masks only on a split's partial last tile and where the tile may cross the causal diagonal
+    // of the earliest query position (0).
     const bool needs_mask = kv0 + BN > kv_end || (causal && kv0 + BN - 1 > causal_offset);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      float tile_max = -INFINITY;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          // The scale goes into the exponent's FFMA, as in attention_tc (needs scale_log2 > 0).
-          float& x = s[nt][2 * h + e];
-          if (needs_mask && !attention_key_visible(query[h], kv0 + nt * 8 + 2 * t + e, kv_end, causal, causal_offset))
-            x = -INFINITY;
-          tile_max = fmaxf(tile_max, x * scale_log2);
-        }
-      const float alpha = online_softmax_rescale(row_max[h], group_max<4>(tile_max));
-      const float base = softmax_exp_base(row_max[h]);
-      row_sum[h] *= alpha;
-#pragma unroll
-      for (int dt = 0; dt < DT; ++dt) o_acc[dt][2 * h] *= alpha, o_acc[dt][2 * h + 1] *= alpha;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float& x = s[nt][2 * h + e];
-          x = exp2f(x * scale_log2 - base);
-          row_sum[h] += x;
-        }
-    }
-
-    // O += P V. The A fragment of k-step kk is the accumulators of S n-tiles 2kk and 2kk+1.
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      const uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
-                             pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-      for (int dt = 0; dt < DT; dt += 2) {
-        uint32_t b[4];  // b[0..1]: columns dt*8.., b[2..3]: columns dt*8+8..
-        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * LD + dt * 8 + 8 * (lane / 16));
-        mma_m16n8k16<T>(o_acc[dt], a, b, o_acc[dt]);
-        mma_m16n8k16<T>(o_acc[dt + 1], a, b + 2, o_acc[dt + 1]);
-      }
-    }
+    tile_softmax(s, o_acc, row_max, row_sum, scale_log2, kv0, lane, needs_mask, [&](int, int h, int key) {
+      return attention_key_visible(query[h], key, kv_end, causal, causal_offset);
+    });
+    tile_accumulate_pv<T, 1, NT, DT, LD>(o_acc, s, v_tile, lane);
   }
   // Only empty groups can still be pending here, except Q's when this split has no tile at all
   // (not launched by the suite, but the copies must land before the block's shared memory goes).
@@ -204,15 +155,16 @@ __global__ void __launch_bounds__(NWARPS * 32)
   const long long out_row0 = (long long)split * gridDim.x * rows + (long long)blockIdx.x * rows;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const float sum = group_sum<4>(row_sum[h]);  // before the row test: a shuffle needs every lane
+    const float sum = group_sum<4>(row_sum[0][h]);  // before the row test: a shuffle needs every lane
     const int row = warp_row0 + g + 8 * h;
     if (row >= rows) continue;
     const float inv = softmax_inverse_sum(sum);
-    if (t == 0) lse_part[out_row0 + row] = sum > 0.f ? softmax_log2_sum_exp(row_max[h], sum) : -INFINITY;
+    if (t == 0) lse_part[out_row0 + row] = sum > 0.f ? softmax_log2_sum_exp(row_max[0][h], sum) : -INFINITY;
     float* o_row = o_part + (out_row0 + row) * HD;
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt)
-      *reinterpret_cast<float2*>(o_row + dt * 8 + 2 * t) = make_float2(o_acc[dt][2 * h] * inv, o_acc[dt][2 * h + 1] * inv);
+      *reinterpret_cast<float2*>(o_row + dt * 8 + 2 * t) =
+          make_float2(o_acc[0][dt][2 * h] * inv, o_acc[0][dt][2 * h + 1] * inv);
   }
 }
 
