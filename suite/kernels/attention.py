@@ -412,6 +412,11 @@ def decode_splits(blocks: int, sm_count: int, key_blocks: int) -> int:
     return min(n for n, e in efficiency.items() if e >= 0.85 * best)
 
 
+def _decode_row_blocks(cfg: TileConfig, heads_q: int, heads_kv: int, seq_q: int) -> int:
+    """Blocks of packed rows (a KV group's query heads x seq_q) per (batch, KV head, split)."""
+    return -(-(heads_q // heads_kv * seq_q) // cfg.block_m)
+
+
 def decode_plan(cfg: TileConfig, batch: int, heads_q: int, heads_kv: int, seq_q: int, seq_k: int, mode: str,
                 sm_count: int) -> tuple[int, int]:
     """(splits, keys per split) of a decode launch with tile `cfg`: whole key tiles per split, so only
@@ -419,8 +424,8 @@ def decode_plan(cfg: TileConfig, batch: int, heads_q: int, heads_kv: int, seq_q:
     (causal: up to seq_q - 1 + offset, as the kernel's kv_end)."""
     keys = min(seq_k, seq_q + causal_offset(mode, seq_q, seq_k)) if mode != "none" else seq_k
     key_blocks = -(-keys // cfg.block_n)
-    m_blocks = -(-(heads_q // heads_kv * seq_q) // cfg.block_m)
-    tiles_per_split = -(-key_blocks // decode_splits(batch * heads_kv * m_blocks, sm_count, key_blocks))
+    blocks = batch * heads_kv * _decode_row_blocks(cfg, heads_q, heads_kv, seq_q)
+    tiles_per_split = -(-key_blocks // decode_splits(blocks, sm_count, key_blocks))
     return -(-key_blocks // tiles_per_split), tiles_per_split * cfg.block_n
 
 
@@ -454,7 +459,6 @@ def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Ca
     offset = causal_offset(mode, seq_q, seq_k)
     splits, keys_per_split = decode_plan(cfg, batch, heads_q, heads_kv, seq_q, seq_k, mode,
                                          getattr(backend, "sm_count", None) or HOST_SM_COUNT)
-    m_blocks = -(-(heads_q // heads_kv * seq_q) // cfg.block_m)
     rows = batch * heads_q * seq_q
     o_part = torch.empty(splits, rows, cfg.head_tile, dtype=torch.float32, device=q.device)
     lse_part = torch.empty(splits, rows, dtype=torch.float32, device=q.device)
@@ -467,7 +471,7 @@ def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Ca
         split_fn.max_dynamic_shared_size_bytes = smem
     strides = [np.int64(s) for t in (q, k, v) for s in t.stride()[:3]]
     split = split_fn.bind(
-        (batch * heads_kv, splits, m_blocks), (threads(cfg), 1, 1),
+        (batch * heads_kv, splits, _decode_row_blocks(cfg, heads_q, heads_kv, seq_q)), (threads(cfg), 1, 1),
         (q, k, v, o_part, lse_part, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
          np.int32(head_dim), *strides, np.float32(scale * math.log2(math.e)), np.int32(mode != "none"),
          np.int32(offset), np.int32(keys_per_split)), shared_mem=smem)
