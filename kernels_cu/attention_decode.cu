@@ -169,7 +169,8 @@ __global__ void __launch_bounds__(NWARPS * 32)
 }
 
 // Merges the splits of every output row: one warp per row of [batch, heads_q, seq_q] (`rows` of
-// them), WARPS warps per block, at most MAX_SPLITS splits. A row no split saw a key of gets zeros.
+// them), DECODE_COMBINE_WARPS warps per block, at most DECODE_MAX_SPLITS splits (the launcher's
+// limits). A row no split saw a key of gets zeros.
 // The workspace row pitch is `pitch` (the split kernel's HD); o is written with its own strides.
 constexpr int DECODE_COMBINE_WARPS = 4;
 constexpr int DECODE_MAX_SPLITS = 128;
