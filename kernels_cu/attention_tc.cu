@@ -109,8 +109,7 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
     const T* v_tile = v_ring + (tile % STAGES) * BN * LD;
     const int kv0 = tile * BN;
 
-    // S = Q K^T (raw scores, fp32).
-    if (Q_IN_REGS && tile == 0) {
+    if (Q_IN_REGS && tile == 0) {  // Q's A fragments, loaded once
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -118,93 +117,21 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
           ldmatrix_x4(q_frag[mt][kk], q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
     }
 
-    float s[MT][NT][4];
+    float s[MT][NT][4];  // S = Q K^T (raw scores, fp32), then P
+    tile_scores<T, MT, NT, HD, LD>(s, k_tile, lane, [&](int mt, int kk, uint32_t (&a)[4]) {
+      if constexpr (Q_IN_REGS)
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) s[mt][nt][i] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk) {
-      uint32_t a[MT][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        if constexpr (Q_IN_REGS)
-#pragma unroll
-          for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[mt][kk][i];
-        else
-          ldmatrix_x4(a[mt], q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
-      }
-#pragma unroll
-      for (int nt = 0; nt < NT; nt += 2) {
-        uint32_t b[4];  // b[0..1]: keys nt*8.., b[2..3]: keys nt*8+8..
-        ldmatrix_x4(b, k_tile + (nt * 8 + 8 * (lane / 16) + lane % 8) * LD + kk * 16 + 8 * ((lane / 8) % 2));
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          mma_m16n8k16<T>(s[mt][nt], a[mt], b, s[mt][nt]);
-          mma_m16n8k16<T>(s[mt][nt + 1], a[mt], b + 2, s[mt][nt + 1]);
-        }
-      }
-    }
+        for (int i = 0; i < 4; ++i) a[i] = q_frag[mt][kk][i];
+      else
+        ldmatrix_x4(a, q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
+    });
 
     // Online softmax; S becomes P in place. Only tiles crossing Sk or the causal diagonal need masks.
     const bool needs_mask = kv0 + BN > seq_k || (causal && kv0 + BN - 1 > m0 + causal_offset);
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int query = m0 + warp_row0 + mt * 16 + g + 8 * h;
-        float tile_max = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            // S stays unscaled: the scale goes into the exponent's FFMA below, so no scaled copy
-            // of S is alive (one made ptxas spill at 4 warps x 32 rows). Needs scale_log2 > 0.
-            float& x = s[mt][nt][2 * h + e];
-            if (needs_mask && !attention_key_visible(query, kv0 + nt * 8 + 2 * t + e, seq_k, causal, causal_offset))
-              x = -INFINITY;
-            tile_max = fmaxf(tile_max, x * scale_log2);
-          }
-        const float alpha = online_softmax_rescale(row_max[mt][h], group_max<4>(tile_max));
-        const float base = softmax_exp_base(row_max[mt][h]);
-        row_sum[mt][h] *= alpha;
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) o_acc[mt][dt][2 * h] *= alpha, o_acc[mt][dt][2 * h + 1] *= alpha;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            float& x = s[mt][nt][2 * h + e];
-            x = exp2f(x * scale_log2 - base);
-            row_sum[mt][h] += x;
-          }
-      }
-    }
-
-    // O += P V. The A fragment of k-step kk is the accumulators of S n-tiles 2kk and 2kk+1.
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      uint32_t a[MT][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        a[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-        a[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-        a[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-        a[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-      }
-#pragma unroll
-      for (int dt = 0; dt < DT; dt += 2) {
-        uint32_t b[4];  // b[0..1]: columns dt*8.., b[2..3]: columns dt*8+8..
-        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * LD + dt * 8 + 8 * (lane / 16));
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          mma_m16n8k16<T>(o_acc[mt][dt], a[mt], b, o_acc[mt][dt]);
-          mma_m16n8k16<T>(o_acc[mt][dt + 1], a[mt], b + 2, o_acc[mt][dt + 1]);
-        }
-      }
-    }
+    tile_softmax(s, o_acc, row_max, row_sum, scale_log2, kv0, lane, needs_mask, [&](int mt, int h, int key) {
+      return attention_key_visible(m0 + warp_row0 + mt * 16 + g + 8 * h, key, seq_k, causal, causal_offset);
+    });
+    tile_accumulate_pv<T, MT, NT, DT, LD>(o_acc, s, v_tile, lane);
   }
 
   // The output is staged in the warp's own Q rows. Q's copies were issued by all threads, so with

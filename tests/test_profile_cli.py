@@ -15,7 +15,7 @@ from suite.profile.speed_of_light import GPUS, bound
 from suite.profile.summary import summarize
 import synthetic_results
 
-SMALL = "deform_im2col and dcn and mask=true and float32 or odd_lengths and seq_q=1 and causal=none and float16"
+SMALL = "deform_im2col and dcn and mask=true and float32 or odd_lengths and seq_q=1 and causal=none and float16 and attention_tc"
 
 
 def smoke_case(expr):

@@ -185,6 +185,7 @@ class CupyBackend:
         attr = functools.partial(_attribute, device=self.index)
         self.l2_bytes = attr(_rt.cudaDevAttrL2CacheSize)
         self.smem_optin = attr(_rt.cudaDevAttrMaxSharedMemoryPerBlockOptin)
+        self.sm_count = attr(_rt.cudaDevAttrMultiProcessorCount)  # what launchers size grids by (split-KV)
         clock_khz = attr(_rt.cudaDevAttrClockRate)
         self.rated_clock_mhz = clock_khz / 1000 if clock_khz else None
         self._pending: dict[str, None] = {}  # kernels launched since the last synchronize, oldest first

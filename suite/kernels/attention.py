@@ -3,7 +3,8 @@
 Kernels (kernels_cu/): `attention_fp32` (SIMT, float32) and `attention_tc` (mma.sync, float16 and
 bfloat16). Both take the same arguments, so one launcher serves both; the tile sizes are template
 parameters picked per head dim from the tables below. The backward kernels (kernels_cu/attention_bwd.cu)
-have their own launcher, `backward_launcher`; this module is attention's one home for launch geometry.
+have their own launcher, `backward_launcher`; `attention_decode` (kernels_cu/attention_decode.cu, split-KV
+for short queries) has `decode_launcher`. This module is attention's one home for launch geometry.
 """
 
 from __future__ import annotations
@@ -148,6 +149,20 @@ def _tc_operand(t: torch.Tensor) -> torch.Tensor:
 _NULL = torch.empty(0, dtype=torch.float32)
 
 
+def _positive_scale(q: torch.Tensor, scale: float) -> tuple[torch.Tensor, float]:
+    """(q, scale) with scale > 0. The tensor-core kernels apply the scale inside their exponent and
+    need it positive: a negative scale's sign goes into a copy of q; scale 0 makes every visible
+    score 0, as q = 0 does."""
+    if scale > 0:
+        return q, scale
+    return (-q, -scale) if scale < 0 else (torch.zeros_like(q), 1.0)
+
+
+def _check_output_stride(kernel: str, out: torch.Tensor) -> None:
+    if out.stride(-1) != 1 and out.shape[-1] > 1:
+        raise InputError(f"{kernel}: the output needs unit stride along the head dim; got strides {out.stride()}")
+
+
 def _unit_last_stride(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 or t.shape[-1] == 1 else t.contiguous()
 
@@ -164,14 +179,11 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
     dtype = str(q.dtype).removeprefix("torch.")
     cfg = tile_config(kernel, head_dim, tiles)
     scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
-    if kernel == TC and scale <= 0:
-        # The tensor-core kernel applies the scale inside its exponent and needs it positive: a
-        # negative scale's sign goes into a copy of q; scale 0 makes every visible score 0, as q = 0 does.
-        q, scale = (-q, -scale) if scale < 0 else (torch.zeros_like(q), 1.0)
+    if kernel == TC:
+        q, scale = _positive_scale(q, scale)
     operand = _tc_operand if kernel == TC else _unit_last_stride
     q, k, v = operand(q), operand(k), operand(v)
-    if out.stride(-1) != 1 and head_dim > 1:
-        raise InputError(f"{kernel}: the output needs unit stride along the head dim; got strides {out.stride()}")
+    _check_output_stride(kernel, out)
 
     fn = backend.load_module(SOURCES[kernel], all_name_expressions(kernel)).get_function(
         name_expression(kernel, dtype, cfg))
@@ -359,6 +371,128 @@ def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode:
     return launch_all
 
 
+# ----------------------------------------------------------------------------------------------
+# Decode: split-KV attention for a few query rows against many keys (kernels_cu/attention_decode.cu),
+# FlashAttention-2's flash-decoding. The query heads of a KV group are packed into the M dimension;
+# one block per (batch, KV head, split, 64 packed rows) writes fp32 partial outputs and log-sum-exps,
+# and a combine kernel merges the splits. Tiles: 4 warps of 16 packed rows (FlashAttention-2's
+# split-KV BlockM of 64), 64-key tiles in 3 cp.async stages: 121 KiB of shared memory at d=128.
+
+DECODE = "attention_decode"
+SOURCES[DECODE] = KERNELS_DIR / "attention_decode.cu"
+DECODE_DTYPES = KERNEL_DTYPES[TC]
+DECODE_MAX_SEQ_Q = 16  # decode cases: longer queries fill the GPU with query blocks (attention_tc)
+DECODE_TILES = tuple(TileConfig(hd, 64, 64, 4, 3) for hd in (32, 64, 96, 128))
+DECODE_MAX_SPLITS = 128  # the combine kernel's DECODE_MAX_SPLITS
+COMBINE_WARPS = 4  # the combine kernel's DECODE_COMBINE_WARPS: one warp per output row
+# The host backend has no SMs to count; H100 SXM's 132 make its small decode cases take several splits.
+HOST_SM_COUNT = 132
+
+
+def decode_tile(head_dim: int) -> TileConfig:
+    cfg = _smallest_tile(DECODE_TILES, head_dim)
+    if cfg is None:
+        raise InputError(f"{DECODE} supports head dims up to {DECODE_TILES[-1].head_tile}; got {head_dim}")
+    return cfg
+
+
+def decode_splits(blocks: int, sm_count: int, key_blocks: int) -> int:
+    """FlashAttention-2's split count (num_splits_heuristic): 1 when `blocks` (without splitting)
+    already fill 80 % of the SMs; else, of the counts up to min(128, SMs, key blocks) that change the
+    key blocks per split, the smallest whose wave efficiency (waves / ceil(waves)) is within 85 % of
+    the best."""
+    if blocks >= 0.8 * sm_count:
+        return 1
+    efficiency = {}
+    for splits in range(1, min(DECODE_MAX_SPLITS, sm_count, key_blocks) + 1):
+        if splits == 1 or -(-key_blocks // splits) != -(-key_blocks // (splits - 1)):
+            waves = blocks * splits / sm_count
+            efficiency[splits] = waves / math.ceil(waves)
+    best = max(efficiency.values())
+    return min(n for n, e in efficiency.items() if e >= 0.85 * best)
+
+
+def _decode_row_blocks(cfg: TileConfig, heads_q: int, heads_kv: int, seq_q: int) -> int:
+    """Blocks of packed rows (a KV group's query heads x seq_q) per (batch, KV head, split)."""
+    return -(-(heads_q // heads_kv * seq_q) // cfg.block_m)
+
+
+def decode_plan(cfg: TileConfig, batch: int, heads_q: int, heads_kv: int, seq_q: int, seq_k: int, mode: str,
+                sm_count: int) -> tuple[int, int]:
+    """(splits, keys per split) of a decode launch with tile `cfg`: whole key tiles per split, so only
+    the last split is ragged, and no split is empty. Only the keys some row may see are split
+    (causal: up to seq_q - 1 + offset, as the kernel's kv_end)."""
+    keys = min(seq_k, seq_q + causal_offset(mode, seq_q, seq_k)) if mode != "none" else seq_k
+    key_blocks = -(-keys // cfg.block_n)
+    blocks = batch * heads_kv * _decode_row_blocks(cfg, heads_q, heads_kv, seq_q)
+    tiles_per_split = -(-key_blocks // decode_splits(blocks, sm_count, key_blocks))
+    return -(-key_blocks // tiles_per_split), tiles_per_split * cfg.block_n
+
+
+def decode_shared_bytes(cfg: TileConfig) -> int:
+    return shared_bytes(TC, cfg)  # the same Q tile and K/V ring as attention_tc
+
+
+def decode_names(dtype: str, cfg: TileConfig) -> tuple[str, str]:
+    """The split and combine kernels' name expressions."""
+    ctype = CUDA_TYPES[dtype]
+    return (f"attention_decode_split<{ctype}, {cfg.head_tile}, {cfg.block_n}, {cfg.warps}, {cfg.stages}>",
+            f"attention_decode_combine<{ctype}>")
+
+
+def _all_decode_names() -> list[str]:
+    return list(dict.fromkeys(n for dt in DECODE_DTYPES for cfg in DECODE_TILES for n in decode_names(dt, cfg)))
+
+
+def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Callable[[], None]:
+    """Prepare one split-KV launch writing `out` (shapes already checked, fp16/bf16, head_dim <= 128);
+    returns a callable that launches the split and combine kernels again with no allocation (the
+    fp32 workspaces are made here, once). Splits: decode_splits with the GPU's SM count."""
+    batch, heads_q, seq_q, head_dim = q.shape
+    heads_kv, seq_k = k.shape[1], k.shape[2]
+    dtype = str(q.dtype).removeprefix("torch.")
+    cfg = decode_tile(head_dim)
+    q, scale = _positive_scale(q, 1.0 / math.sqrt(head_dim) if scale is None else float(scale))
+    q, k, v = _tc_operand(q), _tc_operand(k), _tc_operand(v)
+    _check_output_stride(DECODE, out)
+
+    offset = causal_offset(mode, seq_q, seq_k)
+    splits, keys_per_split = decode_plan(cfg, batch, heads_q, heads_kv, seq_q, seq_k, mode,
+                                         getattr(backend, "sm_count", None) or HOST_SM_COUNT)
+    rows = batch * heads_q * seq_q
+    o_part = torch.empty(splits, rows, cfg.head_tile, dtype=torch.float32, device=q.device)
+    lse_part = torch.empty(splits, rows, dtype=torch.float32, device=q.device)
+
+    module = backend.load_module(SOURCES[DECODE], _all_decode_names())
+    split_name, combine_name = decode_names(dtype, cfg)
+    split_fn, combine_fn = module.get_function(split_name), module.get_function(combine_name)
+    smem = decode_shared_bytes(cfg)
+    if smem > STATIC_SMEM_LIMIT:
+        split_fn.max_dynamic_shared_size_bytes = smem
+    strides = [np.int64(s) for t in (q, k, v) for s in t.stride()[:3]]
+    split = split_fn.bind(
+        (batch * heads_kv, splits, _decode_row_blocks(cfg, heads_q, heads_kv, seq_q)), (threads(cfg), 1, 1),
+        (q, k, v, o_part, lse_part, np.int32(heads_q), np.int32(heads_kv), np.int32(seq_q), np.int32(seq_k),
+         np.int32(head_dim), *strides, np.float32(scale * math.log2(math.e)), np.int32(mode != "none"),
+         np.int32(offset), np.int32(keys_per_split)), shared_mem=smem)
+    combine = combine_fn.bind(
+        (-(-rows // COMBINE_WARPS), 1, 1), (32 * COMBINE_WARPS, 1, 1),
+        (o_part, lse_part, out, np.int32(splits), np.int32(rows), np.int32(heads_q), np.int32(seq_q),
+         np.int32(head_dim), np.int32(cfg.head_tile), *(np.int64(s) for s in out.stride()[:3])))
+
+    def launch_both():
+        split()
+        combine()
+
+    return launch_both
+
+
+def decode_applies(params) -> bool:
+    """attention_decode runs forward cases with few query rows and head dims up to its largest tile."""
+    return (params["seq_q"] <= DECODE_MAX_SEQ_Q and params["pass"] == "forward" and params["tiles"] == AUTO
+            and params["head_dim"] <= DECODE_TILES[-1].head_tile)
+
+
 _CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(cfg) for cfg, _ in _candidates() if cfg.head_tile == hd)
                             for hd in TC_CANDIDATES)
 
@@ -371,7 +505,9 @@ class AttentionFamily(Family):
     name = "attention"
     description = "flash-style multi-head attention (GQA/MQA, causal top-left or bottom-right)"
     kernels = {FP32: "fp32 SIMT, shared-memory tiles, online softmax",
-               TC: "fp16/bf16 mma.sync m16n8k16, ldmatrix, cp.async pipeline, FlashAttention-2 split of Q"}
+               TC: "fp16/bf16 mma.sync m16n8k16, ldmatrix, cp.async pipeline, FlashAttention-2 split of Q",
+               DECODE: f"fp16/bf16 split-KV decode (seq_q <= {DECODE_MAX_SEQ_Q}, d <= {DECODE_TILES[-1].head_tile}): "
+                       "GQA rows packed, tensor cores, log-sum-exp combine"}
     baselines = {name: f"torch SDPA restricted to the {b.lower()} backend" for name, b in _SDPA_BACKENDS.items()}
     params = {
         "batch": Param("int", 1, minimum=1),
@@ -388,7 +524,7 @@ class AttentionFamily(Family):
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
-    kernel_dtypes = KERNEL_DTYPES
+    kernel_dtypes = KERNEL_DTYPES | {DECODE: DECODE_DTYPES}
     tolerances = {
         "float32": Tolerance(atol=1e-5, rtol=1e-5),
         "float16": Tolerance(eps=1e-3),
@@ -408,9 +544,13 @@ class AttentionFamily(Family):
             raise ValueError(f"tiles: {exc}") from None
 
     def supports(self, kernel: str, dtype: str, params=None) -> bool:
-        """attention_fp32 has one tile shape per head dim: a sweep choosing `tiles` is attention_tc's."""
-        tuned = params is not None and params["tiles"] != AUTO
-        return super().supports(kernel, dtype) and not (tuned and kernel == FP32)
+        """attention_fp32 has one tile shape per head dim: a sweep choosing `tiles` is attention_tc's.
+        attention_decode takes the short-query forward cases only (decode_applies)."""
+        if params is None:
+            return super().supports(kernel, dtype)
+        if kernel == DECODE:
+            return super().supports(kernel, dtype) and decode_applies(params)
+        return super().supports(kernel, dtype) and not (params["tiles"] != AUTO and kernel == FP32)
 
     def shape_label(self, params) -> str:
         heads = f"{params['heads_q']}/{_heads_kv(params)}"
@@ -437,7 +577,11 @@ class AttentionFamily(Family):
         q = inputs["q"]
         out = torch.full(q.shape, float("nan"), dtype=q.dtype, device=q.device)
         if params["pass"] == "forward":
-            again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend, params["tiles"])
+            if kernel == DECODE:
+                again = decode_launcher(q, inputs["k"], inputs["v"], out, params["causal"], None, backend)
+            else:
+                again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend,
+                                 params["tiles"])
             again()
             rows = checked_rows(params["seq_q"])
             return Launched(out, again, None if rows is None else lambda o: o[:, :, rows.to(o.device)])
@@ -529,6 +673,16 @@ class AttentionFamily(Family):
                         tensor_core=kernel == TC, expect=("LDSM", "LDGSTS") if kernel == TC else (),
                         label=f"{dtype} d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} "
                               f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}", archs=archs))
+        for dtype in DECODE_DTYPES:
+            for cfg in DECODE_TILES:
+                split_name, combine_name = decode_names(dtype, cfg)
+                out.append(Instantiation(
+                    source=SOURCES[DECODE], name_expression=split_name, threads_per_block=threads(cfg),
+                    dynamic_smem=decode_shared_bytes(cfg), tensor_core=True, expect=("LDSM", "LDGSTS"),
+                    label=f"{dtype} decode split d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} {cfg.warps}w "
+                          f"{cfg.stages}st"))
+            out.append(Instantiation(source=SOURCES[DECODE], name_expression=combine_name,
+                                     threads_per_block=32 * COMBINE_WARPS, label=f"{dtype} decode combine"))
         for part, dtype, cfg in backward_instances():
             tensor_core = BWD_PARTS[part][0] == BWD_TC
             out.append(Instantiation(
