@@ -42,9 +42,11 @@ def _ok(nvrtc, result, what: str):
 
 def _read(nvrtc, prog, size_call, read_call, what: str) -> bytes:
     size = _ok(nvrtc, size_call(prog), what)
-    buffer = b" " * size
+    # A mutable buffer NVRTC writes into. Never a bytes object: `b" " * 1` is CPython's shared
+    # b" ", and an empty log's NUL written there corrupted every later use of it in the process.
+    buffer = bytearray(size)
     _ok(nvrtc, read_call(prog, buffer), what)
-    return buffer
+    return bytes(buffer)
 
 
 def compile_cubin(source: Path, name_expression: str, arch: str, extra_options=()) -> Cubin:

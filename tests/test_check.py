@@ -227,3 +227,14 @@ def test_report_passes_only_when_every_kernel_passes(report):
 def test_an_instantiation_meant_for_some_archs_is_judged_on_those_only(report):
     (only,) = [k for k in report.kernels if k.instantiation is CASES["hopper_only_200k"]]
     assert only.arch == "sm_90" and only.passed, only.problems  # 200 KiB fits sm_90, not sm_80
+
+
+def test_a_clean_compile_leaves_pythons_shared_bytes_alone(tmp_path):
+    # NVRTC writes its (empty: one NUL) log into the buffer it is given; that buffer once was
+    # `b" " * 1`, CPython's shared b" ", and every later b" " in the process read b"\x00".
+    from suite.nvrtc_compile import compile_cubin
+
+    source = tmp_path / "clean.cu"
+    source.write_text('extern "C" __global__ void clean(float* x) { x[threadIdx.x] = 1.0f; }\n')
+    compile_cubin(source, "clean", "sm_80")
+    assert bytes([32]) == b"\x20" and b" ".join([b"a", b"b"]) == b"a\x20b"
