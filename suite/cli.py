@@ -85,14 +85,20 @@ def _single_resume(args) -> str | None:
     return args.resume[0] if args.resume else None
 
 
-def _cmd_run(args, out: Console, err: Console) -> int:
+def _selected_cases(args, verb: str) -> list:
+    """The cases of the command's files (default: every file in cases/), tier and -k; none is an error."""
     files = [Path(f) for f in args.files] or cases.default_case_files()
     selected = cases.load_cases(files, tier=args.tier)
     if args.k:
         selected = cases.select(selected, args.k)
     if not selected:
-        raise InputError(f"no case to run: the {args.tier} tier of {', '.join(map(str, files))}"
+        raise InputError(f"no case to {verb}: the {args.tier} tier of {', '.join(map(str, files))}"
                          + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+    return selected
+
+
+def _cmd_run(args, out: Console, err: Console) -> int:
+    selected = _selected_cases(args, "run")
     if args.dry_run:
         for case in selected:
             out.print(escape(case.id), highlight=False)
@@ -272,13 +278,7 @@ def _cmd_profile(args, out: Console, err: Console) -> int:
     from suite.profile.speed_of_light import gpu
 
     device = gpu(args.gpu)
-    files = [Path(f) for f in args.files] or cases.default_case_files()
-    selected = cases.load_cases(files, tier=args.tier)
-    if args.k:
-        selected = cases.select(selected, args.k)
-    if not selected:
-        raise InputError(f"no case to profile: the {args.tier} tier of {', '.join(map(str, files))}"
-                         + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+    selected = _selected_cases(args, "profile")
     measured = measured_seconds(args.measured, args.gpu) if args.measured else {}
     with report.progress(err, len(selected)) as (on_start, on_done):
         profiles = profile_cases(selected, device, on_start, on_done)
