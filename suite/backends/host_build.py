@@ -296,7 +296,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
 def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False,
                  profiled: bool = False) -> Path:
     """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
-    the instrumented build the checks run (cached beside the plain one)."""
+    the instrumented build the checks run; `profiled`: that build with suite profile's marks
+    (each cached beside the plain one)."""
     source = Path(source).resolve()
     if not source.is_file():
         raise InputError(f"kernel source {source} does not exist")

@@ -1,6 +1,7 @@
 """A host backend whose launches are counted: kernels run from the host backend's profiled builds
-(its checked builds with the wrappers' marks, host_build.PROFILED_FLAGS) with no check on and the profiler's observer attached
-(kernels_cu/profile/profile_observer.cpp); each launch leaves a LaunchProfile in `backend.launches`.
+(its checked builds with the wrappers' marks, host_build.PROFILED_FLAGS) with no check on and the
+profiler's observer attached (kernels_cu/profile/profile_observer.cpp); each launch leaves a
+LaunchProfile in `backend.launches`.
 
     backend = ProfilingBackend()
     suite.ops.attention(q, k, v, backend=backend)     # anything that takes a backend object
