@@ -16,7 +16,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from suite.errors import OpArgumentError
-from suite.kernels.attention import FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, backward_launcher, launcher
+from suite.kernels.attention import (DECODE_DTYPES, DECODE_MAX_SEQ_Q, DECODE_TILES, FP32, GRID_YZ_MAX, KERNEL_DTYPES,
+                                    MAX_HEAD_DIM, TC, backward_launcher, decode_launcher, launcher)
 # The launchers and the channel-chunk choice are public too, re-exported from their home.
 from suite.kernels.deform_launch import (CHANNEL_CHUNK, CHANNEL_CHUNKS, deform_conv2d_im2col_matmul_launcher,  # noqa: F401
                                          deform_conv2d_launcher, deform_im2col_launcher)
@@ -75,10 +76,22 @@ def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilatio
 
 
 # ----------------------------------------------------------------------------------------------
-# Attention: kernels_cu/attention_fp32.cu (float32) and kernels_cu/attention_tc.cu (fp16/bf16);
-# launch geometry and tile choices live in suite/kernels/attention.py.
+# Attention: kernels_cu/attention_fp32.cu (float32) and kernels_cu/attention_tc.cu (fp16/bf16), and
+# kernels_cu/attention_decode.cu for short fp16/bf16 queries without gradients; launch geometry and
+# tile choices live in suite/kernels/attention.py.
 
 _KERNEL_FOR_DTYPE = {dt: kernel for kernel in (FP32, TC) for dt in KERNEL_DTYPES[kernel]}
+
+
+def _forward_launcher(q, k, v, out, mode, scale, backend):
+    """The forward kernel for these inputs. Short queries (decoding: up to DECODE_MAX_SEQ_Q rows)
+    take the split-KV decode kernel, which packs a KV head's query heads into one tile and splits
+    the keys over blocks, where attention_tc would run a 128-row tile for each head's few rows and
+    one block per head. It keeps no log-sum-exp, so the autograd path always takes attention_tc."""
+    dtype = str(q.dtype).removeprefix("torch.")
+    if dtype in DECODE_DTYPES and q.shape[2] <= DECODE_MAX_SEQ_Q and q.shape[3] <= DECODE_TILES[-1].head_tile:
+        return decode_launcher(q, k, v, out, mode, scale, backend)
+    return launcher(_KERNEL_FOR_DTYPE[dtype], q, k, v, out, mode, scale, backend)
 
 
 def _check_inputs(q, k, v) -> None:
@@ -156,5 +169,5 @@ def attention(q, k, v, *, causal=False, scale=None, backend=None, deterministic=
         return _Attention.apply(q, k, v, mode, scale, chosen, bool(deterministic))
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     if out.numel():
-        launcher(_KERNEL_FOR_DTYPE[str(q.dtype).removeprefix("torch.")], q, k, v, out, mode, scale, chosen)()
+        _forward_launcher(q, k, v, out, mode, scale, chosen)()
     return out

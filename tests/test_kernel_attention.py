@@ -120,6 +120,23 @@ def test_op_mqa_single_query_single_key():
     torch.testing.assert_close(out, v.expand(-1, 8, -1, -1), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("dtype, seq_q, causal, decodes", [
+    (torch.float16, 1, "none", True), (torch.bfloat16, 5, "bottom_right", True),
+    (torch.float16, spec.DECODE_MAX_SEQ_Q, "top_left", True), (torch.float16, spec.DECODE_MAX_SEQ_Q + 1, "none", False),
+    (torch.float32, 1, "none", False),
+])
+def test_op_runs_short_fp16_bf16_queries_on_the_decode_kernel(monkeypatch, dtype, seq_q, causal, decodes):
+    import suite.ops
+    calls = []
+    real = suite.ops.decode_launcher
+    monkeypatch.setattr(suite.ops, "decode_launcher", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    q, k, v = _qkv(9, 2, 8, 2, seq_q, 200, 64, dtype)  # GQA 4:1, keys over several splits
+    out = attention(q, k, v, causal=causal, backend="host")
+    assert bool(calls) == decodes
+    verdict = _judge(out, q, k, v, causal=causal)
+    assert verdict.passed, verdict.detail
+
+
 @pytest.mark.parametrize("change, argument", [
     (lambda q, k, v: (q, k[:, :, :, :8], v[:, :, :, :8]), "k/v"),
     (lambda q, k, v: (q, k, v[:, :, :5]), "same shape"),
