@@ -83,7 +83,7 @@ __global__ void attention_bwd_dq_convert(const float* __restrict__ dq_accum, T* 
 
 // HD: head-dim tile (multiple of 8, >= head_dim); BN keys per block, BM query rows per step.
 // Launch: grid (ceil(seq_k / BN), heads_kv, batch), block BN * 8 threads, dynamic shared memory
-// 4 * (2 * (BN + BM) * (HD + 1) + 2 * BN * (BM + 1) + 2 * BM) bytes. dq_accum: null (deterministic
+// 4 * (2 * (BN + BM) * (HD + 1) + 2 * BN * (BM + 8) + 2 * BM) bytes. dq_accum: null (deterministic
 // mode) or the zeroed fp32 [batch, heads_q, seq_q, head_dim] buffer that receives dQ.
 template <typename T, int HD, int BM, int BN>
 __global__ void attention_bwd_dkdv(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
@@ -95,9 +95,12 @@ __global__ void attention_bwd_dkdv(const T* __restrict__ q, const T* __restrict_
   constexpr int NTHREADS = BN * TPR;
   constexpr int QUERIES_PER_THREAD = BM / TPR;
   constexpr int COLS_PER_THREAD = HD / TPR;
-  // +1 padding: rows read at one column by the 8 lanes of a row (or 4 rows of a warp) hit distinct banks.
-  constexpr int LD = HD + 1, LDP = BM + 1;
+  // LD: +1 padding, so the 8 lanes of a key reading one column of 8 query rows hit distinct banks.
+  // LDP: a warp stores P and dS for 4 keys x 8 consecutive queries; a pitch of 8 or 24 words mod 32
+  // puts the 4 keys' runs of 8 words in 4 distinct quarters of the banks (+1 would overlap them: 2-way).
+  constexpr int LD = HD + 1, LDP = BM + 8;
   static_assert(HD % TPR == 0 && BM % TPR == 0, "tile sizes must be multiples of the threads per row");
+  static_assert(LDP % 16 == 8, "P/dS pitch must be 8 mod 16 words for conflict-free stores");
 
   SUITE_DYNAMIC_SMEM(float, smem);
   float* k_tile = smem;
@@ -182,7 +185,7 @@ __global__ void attention_bwd_dkdv(const T* __restrict__ q, const T* __restrict_
 
 // The deterministic dQ: HD as above; BM query rows per block, BN keys per step.
 // Launch: grid (ceil(seq_q / BM), heads_q, batch), block BM * 8 threads, dynamic shared memory
-// 4 * (2 * (BM + BN) * (HD + 1) + BM * (BN + 1)) bytes.
+// 4 * (2 * (BM + BN) * (HD + 1) + BM * (BN + 8)) bytes.
 template <typename T, int HD, int BM, int BN>
 __global__ void attention_bwd_dq(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                                  const T* __restrict__ d_o, const float* __restrict__ lse,
@@ -193,8 +196,9 @@ __global__ void attention_bwd_dq(const T* __restrict__ q, const T* __restrict__ 
   constexpr int NTHREADS = BM * TPR;
   constexpr int KEYS_PER_THREAD = BN / TPR;
   constexpr int COLS_PER_THREAD = HD / TPR;
-  constexpr int LD = HD + 1, LDS = BN + 1;
+  constexpr int LD = HD + 1, LDS = BN + 8;  // LDS: as attention_bwd_dkdv's LDP, for 4 rows x 8 keys
   static_assert(HD % TPR == 0 && BN % TPR == 0, "tile sizes must be multiples of the threads per row");
+  static_assert(LDS % 16 == 8, "dS pitch must be 8 mod 16 words for conflict-free stores");
 
   SUITE_DYNAMIC_SMEM(float, smem);
   float* q_tile = smem;

@@ -39,6 +39,16 @@ def test_json_holds_counts_rules_and_a_marked_prediction(capsys):
     assert {r["rule"] for r in doc["rules"]} >= {"attention_tc ldmatrix conflict-free", "deform offset loads coalesced"}
 
 
+def test_the_simt_backward_stages_p_and_ds_without_bank_conflicts(capsys):
+    expr = "backward and causal=top_left and grad_mode=deterministic and float32"
+    assert cli.main(["profile", "-k", expr, "--json", "--strict"]) == 0
+    found = [r for r in json.loads(capsys.readouterr().out)["rules"]
+             if r["rule"] == "attention backward (SIMT) shared accesses conflict-free"]
+    # both kernels' stores of P and dS are among the checked lines, and every one is ideal
+    assert {r["kernel"].split("<")[0] for r in found} == {"attention_bwd_dkdv", "attention_bwd_dq"}
+    assert sum(r["instruction"] == "shared store" for r in found) >= 6 and all(r["passed"] for r in found)
+
+
 def test_bad_gpu_and_empty_selection_are_usage_errors(capsys):
     assert cli.main(["profile", "-k", SMALL, "--gpu", "V100"]) == 2
     assert "A100, H100, H200" in capsys.readouterr().err

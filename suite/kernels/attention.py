@@ -237,7 +237,7 @@ def checked_rows(seq_q: int) -> torch.Tensor | None:
 # atomics in that same kernel plus a conversion (fast) or through attention_bwd_dq, a SIMT kernel
 # per query block (deterministic).
 # SIMT tiles: 16 keys x 16 query rows at 8 threads per row (4 warps); its fp32 tiles of 16 x (HD+1)
-# fit sm_86's 99 KiB up to d=256 (66 KiB there). Tensor-core tiles: 4 warps of 16 keys; 64 query
+# fit sm_86's 99 KiB up to d=256 (67 KiB there). Tensor-core tiles: 4 warps of 16 keys; 64 query
 # rows per step up to d=64, 32 above, which keeps dK, dV (HD regs), S^T and dP^T (BM regs) and the
 # fragments within 255 registers; past d=128 dK and dV alone would need 256+.
 
@@ -276,10 +276,10 @@ def backward_shared_bytes(part: str, cfg: TileConfig | None) -> int:
     if cfg is None:
         return 0
     hd, bm, bn = cfg.head_tile, cfg.block_m, cfg.block_n
-    if part == "dkdv":  # K, V, Q, dO padded by one column; P and dS [key][query]; lse and delta
-        return 4 * (2 * (bn + bm) * (hd + 1) + 2 * bn * (bm + 1) + 2 * bm)
-    if part == "dq":  # Q, dO, K, V padded by one column; dS [query][key]
-        return 4 * (2 * (bm + bn) * (hd + 1) + bm * (bn + 1))
+    if part == "dkdv":  # K, V, Q, dO padded by one column; P and dS [key][query] by 8; lse and delta
+        return 4 * (2 * (bn + bm) * (hd + 1) + 2 * bn * (bm + 8) + 2 * bm)
+    if part == "dq":  # Q, dO, K, V padded by one column; dS [query][key] by 8
+        return 4 * (2 * (bm + bn) * (hd + 1) + bm * (bn + 8))
     return 2 * (2 * (bn + bm) * (hd + 8) + bn * (bm + 8)) + 8 * bm  # K, V, Q, dO, dS^T; lse and delta
 
 

@@ -4,6 +4,8 @@ Each rule names kernels and an instruction class, located by what it does (and, 
 several of the class, by the source text of its line, so edits that move lines keep the rule):
 - attention_tc: every ldmatrix and every shared-memory store (cp.async's shared side, the output
   staging) conflict-free: wavefronts equal the ideal.
+- attention_bwd_dkdv and attention_bwd_dq (SIMT backward): every shared-memory load and store
+  conflict-free (the tiles' +1 pitch, P/dS's pitch of 8 mod 16 words, broadcasts).
 - deform_im2col and deform_conv2d_depthwise: the loads of the learned offsets and the stores of
   the columns / outputs coalesced. A warp covers 32 consecutive work items, whose pixels are
   contiguous in memory except where the pixel index wraps into the next chunk or image (every
@@ -82,6 +84,8 @@ RULES = (
     Rule("attention_tc ldmatrix conflict-free", ("attention_tc",), lambda r: r.op == "ldmatrix", False),
     Rule("attention_tc shared stores conflict-free", ("attention_tc",),
          lambda r: r.space == "shared" and r.kind == "store", False),
+    Rule("attention backward (SIMT) shared accesses conflict-free", ("attention_bwd_dkdv", "attention_bwd_dq"),
+         lambda r: r.space == "shared", False),
     # g++ strength-reduces the offsets' addresses into the tap loop and may attribute their loads
     # to the loop's own line instead of the load_compute call's: both lines locate them.
     Rule("deform offset loads coalesced", DEFORM,
