@@ -306,7 +306,7 @@ def _cmd_profile(args, out: Console, err: Console) -> int:
     return EXIT_FAILED if args.strict and broken else EXIT_OK
 
 
-def _describe_param(name: str, param) -> str:
+def _describe_param(param) -> str:
     from suite.kernels.family import REQUIRED
 
     facts = [param.kind, "required" if param.default is REQUIRED else f"default {param.default}"]
@@ -314,20 +314,27 @@ def _describe_param(name: str, param) -> str:
         facts.append("one of " + ", ".join(map(str, param.choices)))
     if param.minimum is not None:
         facts.append(f">= {param.minimum}")
-    return f"{name} ({'; '.join(facts)})" + (f": {param.help}" if param.help else "")
+    return f"({'; '.join(facts)})" + (f": {param.help}" if param.help else "")
 
 
 def _cmd_list(args, out: Console, err: Console) -> int:
+    from rich.table import Table
+
     from suite.kernels import all_families
 
     for family in all_families():
         out.print(f"[bold]{family.name}[/]: {escape(family.description)}")
-        for name, text in family.kernels.items():
-            out.print(f"  kernel   {name}: {escape(text)}")
-        for name, text in family.baselines.items():
-            out.print(f"  baseline {name}: {escape(text)}")
-        for name, param in family.params.items():
-            out.print(f"  param    {escape(_describe_param(name, param))}")
+        # A grid, so that long descriptions wrap inside their own column at any terminal width.
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        entries = ([("kernel", name, text) for name, text in family.kernels.items()]
+                   + [("baseline", name, text) for name, text in family.baselines.items()]
+                   + [("param", name, _describe_param(param)) for name, param in family.params.items()])
+        for role, name, text in entries:
+            grid.add_row(f"  {role}", name, escape(text))
+        out.print(grid)
     for path in cases.default_case_files():
         counts = {tier: len(cases.load_cases([path], tier=tier)) for tier in cases.TIERS}
         out.print(f"cases {escape(str(path))}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

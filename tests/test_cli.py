@@ -128,6 +128,16 @@ def test_list_names_families_kernels_and_case_files(capsys):
     assert "param heads_q (int; required; >= 1): query heads" in out and "d128: 128x32w4s2" in out
 
 
+def test_list_wraps_descriptions_in_their_column_at_80_columns(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    start = lines.index(next(line for line in lines if line.lstrip().startswith("param    tiles")))
+    # the tiles help takes several lines, each continued under its own column
+    assert all(line.startswith(" " * 20) for line in lines[start + 1:start + 4]) and "d128" in " ".join(lines[start:start + 6])
+
+
 def test_check_with_an_unknown_architecture_exits_2(capsys):
     code, _, err = run(capsys, "check", "--arch", "sm_12")
     assert code == 2 and "sm_12" in err
