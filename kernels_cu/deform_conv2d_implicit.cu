@@ -185,23 +185,6 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
     at.ox = int(at.pixel - (long long)at.oy * out_w);
     at.image = input + at.b * channels * input_plane<long long>(s);
 
-    // Slice q = tap * blocks + channel block: weight columns [q*BK, q*BK + BK) of the padded rows.
-    const int blocks = padded / BK, slices = taps * blocks;
-    const long long row_stride = (long long)taps * padded;
-    const T* weight_rows = weight + (long long)group * group_out * row_stride;
-    auto load_slice = [&](int q, int stage) {
-        // The copy moves bytes: 16-bit units serve fp32 rows too (twice as many per row).
-        constexpr int UNITS = sizeof(T) / 2;
-        attention_tc_detail::load_tile_async<BM, BK * UNITS, LDA * UNITS, THREADS>(
-            reinterpret_cast<unsigned short*>(a_tiles + stage * BM * LDA),
-            reinterpret_cast<const unsigned short*>(weight_rows + (long long)q * BK), row_stride * UNITS, m0, group_out,
-            BK * UNITS);
-        cp_async_commit();
-        const int tap = q / blocks;
-        gather_slice<BK, LDB>(b_tiles + stage * BK * LDB, at, s, offset, mask, use_mask, tap, group * group_in,
-                              (q - tap * blocks) * BK, group_in);
-    };
-
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int warp_m0 = warp % WARPS_M * WM, warp_n0 = warp / WARPS_M * WN;
     float acc[MT][NT][4];
@@ -212,20 +195,35 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
 #pragma unroll
             for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.f;
 
-    load_slice(0, 0);
-    for (int q = 0; q < slices; ++q) {
-        // Slice q's copies and samples become visible to every warp; every warp is done with slice
-        // q-1, whose buffers slice q+1 refills next.
+    // Slice q = tap * blocks + channel block: weight columns [q*BK, q*BK + BK) of the padded rows.
+    // Iteration q fills buffer q % 2 with slice q and multiplies slice q - 1, which the barrier at
+    // the end of iteration q - 1 made visible; that barrier also ended every read of slice q - 2,
+    // the buffer's previous contents. One barrier per slice.
+    const int blocks = padded / BK, slices = taps * blocks;
+    const long long row_stride = (long long)taps * padded;
+    const T* weight_rows = weight + (long long)group * group_out * row_stride;
+    for (int q = 0; q <= slices; ++q) {
+        if (q < slices) {
+            // The copy moves bytes: 16-bit units serve fp32 rows too (twice as many per row).
+            constexpr int UNITS = sizeof(T) / 2;
+            attention_tc_detail::load_tile_async<BM, BK * UNITS, LDA * UNITS, THREADS>(
+                reinterpret_cast<unsigned short*>(a_tiles + (q % 2) * BM * LDA),
+                reinterpret_cast<const unsigned short*>(weight_rows + (long long)q * BK), row_stride * UNITS, m0,
+                group_out, BK * UNITS);
+            cp_async_commit();
+            const int tap = q / blocks;
+            gather_slice<BK, LDB>(b_tiles + (q % 2) * BK * LDB, at, s, offset, mask, use_mask, tap, group * group_in,
+                                  (q - tap * blocks) * BK, group_in);
+        }
+        if (q > 0)
+            multiply_slice<MT, NT, BK, LDA, LDB>(acc, a_tiles + (q - 1) % 2 * BM * LDA + warp_m0 * LDA,
+                                                 b_tiles + (q - 1) % 2 * BK * LDB + warp_n0, lane);
         cp_async_wait<0>();
         __syncthreads();
-        if (q + 1 < slices) load_slice(q + 1, (q + 1) % 2);
-        multiply_slice<MT, NT, BK, LDA, LDB>(acc, a_tiles + (q % 2) * BM * LDA + warp_m0 * LDA,
-                                             b_tiles + (q % 2) * BK * LDB + warp_n0, lane);
     }
 
-    // Epilogue: bias, one rounding to T into a staging tile over the (now idle) slice buffers, then
-    // each thread writes its own position of every output channel.
-    __syncthreads();
+    // Epilogue: bias, one rounding to T into a staging tile over the slice buffers (idle since the
+    // loop's last barrier), then each thread writes its own position of every output channel.
     T* stage = reinterpret_cast<T*>(smem);  // BM x LDB
     const int g = lane / 4, t = lane % 4;
 #pragma unroll
