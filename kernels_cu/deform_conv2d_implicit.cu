@@ -28,20 +28,22 @@
 //     stores of a warp cover 64 contiguous bytes.
 //   fp32: a SIMT inner product over the same tiles and accumulator layout (no TF32: the result must
 //     meet the fp32 tolerance against float64). Its reads are conflict-free too (rows at a pitch of
-//     36 words, one per g; B pairs contiguous); only the epilogue's fp32 staging stores are 2-way.
+//     36 words, one per g; B pairs contiguous).
 // Accuracy: the same rounded columns as the im2col path, summed in fp32 in another order (per mma or
 // FMA chain instead of cuBLAS's); results stay within the family's tolerances (the tests check it).
 //
 // Performance model, a PREDICTION (no GPU has run this kernel), fp16, BM 64 x BN 128 x BK 32:
-//   per slice: mma 2*64*128*32 = 524k FLOPs; shared memory written 4 KiB (A) + 8 KiB (B), read by
-//   ldmatrix 2 x 4 KiB (A, once per warp column) + 2 x 8 KiB (B, once per warp row) = 24 KiB;
-//   gathers: 4096 samples x 4 corners x 2 B = 32 KiB of (mostly L1/L2-resident) input reads plus
-//   128 x 3 offset/mask loads per offset group crossed. About 21 FLOPs per gathered byte: far below
-//   an A100's ~100 (312 TFLOP/s over ~3 TB/s of L2), so the gather bounds the kernel, and its cost is
-//   paid once per ceil(M / BM) output-channel tiles (re-sampled by each). Against im2col + GEMM, it
-//   saves writing and re-reading the columns (2 x 2 x C*taps*B*Ho*Wo bytes through DRAM): for the
-//   issue's 256-channel 64x64 shape, ~300 MB per batch of 8, the bulk of that path's time.
-//   Occupancy: 27 KiB shared and <= 128 registers per thread -> 4 blocks (16 warps) per SM.
+//   per slice: mma 2*64*128*32 = 524k FLOPs (128 mma.sync per block); shared memory written 4 KiB
+//   (A) + 8 KiB (B), read by ldmatrix 2 x 4 KiB (A, once per warp column) + 2 x 8 KiB (B, once per
+//   warp row) = 24 KiB; gathers: 4096 samples x 4 corners x 2 B = 32 KiB of (mostly L1/L2-resident)
+//   input reads in 512 warp-level 2-byte load instructions, plus 3 offset/mask loads per position
+//   and offset group crossed. 16 FLOPs per gathered byte and 4 load instructions per mma: the
+//   gather, not the tensor cores, is expected to bound the kernel, and it is paid once per
+//   ceil(M / BM) output-channel tiles (each re-samples its positions). Against im2col + GEMM it
+//   saves writing and re-reading the columns: 2 x 2 B x C*taps*B*Ho*Wo through DRAM, ~300 MB for the
+//   issue's 256-channel 64x64 batch of 8, the bulk of that path's traffic.
+//   Occupancy (suite check, ptxas for sm_80/sm_90: 124-128 registers, no local memory): 4 blocks
+//   (16 warps) per SM, by registers; fp32's 51 KiB of shared memory leaves 3 on sm_80.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -145,11 +147,21 @@ __device__ __forceinline__ void gather_slice(T* b_tile, const Position<T>& at, c
     }
 }
 
+// Two adjacent results rounded to T and stored as one access (8 bytes for fp32, 4 for 16-bit types).
+// fp32 goes through a 64-bit integer: a float2 assignment is two 4-byte stores under the emulation.
+__device__ __forceinline__ void store_rounded_pair(float* p, float lo, float hi) {
+    *reinterpret_cast<unsigned long long*>(p) = (unsigned long long)__float_as_uint(hi) << 32 | __float_as_uint(lo);
+}
+template <typename T>
+__device__ __forceinline__ void store_rounded_pair(T* p, float lo, float hi) {
+    *reinterpret_cast<uint32_t*>(p) = attention_tc_detail::pack2<T>(lo, hi);
+}
+
 }  // namespace deform_implicit_detail
 
 // T: float, __half or __nv_bfloat16. Tile BM x BN x BK (see above; BN is the block's 128 threads).
 // Launch: grid (ceil(B*Ho*Wo / BN), ceil(out_channels / groups / BM), groups), block 128 threads,
-// dynamic shared memory max(2 * (BM * (BK + P) + BK * (BN + P)), BM * (BN + P)) * sizeof(T) bytes,
+// dynamic shared memory max(2 * (BM * (BK + P) + BK * (BN + P)), BM * (BN + 8)) * sizeof(T) bytes,
 // P = 16 / sizeof(T). `padded`: channels per tap in `weight`, a multiple of BK.
 template <typename T, int BM, int BN, int BK>
 __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
@@ -163,6 +175,10 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
     using namespace deform_implicit_detail;
     constexpr int PAD = 16 / sizeof(T);             // 16 bytes of padding per shared row
     constexpr int LDA = BK + PAD, LDB = BN + PAD;   // row pitches (elements)
+    // The staging tile's pitch: 8 elements over BN (a multiple of 32), so the lanes' pair stores of
+    // each phase (32 lanes of 4 bytes, or 16 of 8) land in distinct banks: g's rows step 4 words
+    // (16-bit) or 8 (fp32, whose 16 lanes per phase span 4 rows), and t's 2-element pairs fill the gaps.
+    constexpr int LDS = BN + 8;
     constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N, MT = WM / 16, NT = WN / 8;
     static_assert(BN == THREADS && WM % 16 == 0 && WN % 16 == 0 && BK % 16 == 0, "unsupported tile");
 
@@ -224,7 +240,7 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
 
     // Epilogue: bias, one rounding to T into a staging tile over the slice buffers (idle since the
     // loop's last barrier), then each thread writes its own position of every output channel.
-    T* stage = reinterpret_cast<T*>(smem);  // BM x LDB
+    T* stage = reinterpret_cast<T*>(smem);  // BM x LDS
     const int g = lane / 4, t = lane % 4;
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
@@ -235,13 +251,12 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
             const float bias_value = use_bias ? load_compute(bias + o) : 0.f;
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-                for (int e = 0; e < 2; ++e)
-                    store_rounded(stage + row * LDB + warp_n0 + nt * 8 + 2 * t + e, acc[mt][nt][2 * h + e] + bias_value);
+                store_rounded_pair(stage + row * LDS + warp_n0 + nt * 8 + 2 * t, acc[mt][nt][2 * h] + bias_value,
+                                   acc[mt][nt][2 * h + 1] + bias_value);
         }
     __syncthreads();
     if (!at.valid) return;
     T* out = output + (at.b * out_channels + group * group_out + m0) * plane + at.pixel;
     const int rows = min(BM, group_out - m0);
-    for (int row = 0; row < rows; ++row) out[row * plane] = stage[row * LDB + threadIdx.x];
+    for (int row = 0; row < rows; ++row) out[row * plane] = stage[row * LDS + threadIdx.x];
 }

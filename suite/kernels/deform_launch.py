@@ -80,11 +80,12 @@ IMPLICIT_NAME_EXPRESSIONS = tuple(deform_conv2d_implicit_name(d) for d in IMPLIC
 
 
 def implicit_shared_bytes(dtype: torch.dtype) -> int:
-    """Two A and two B slice buffers (rows padded by 16 bytes), or the epilogue's staging tile if larger."""
+    """Two A and two B slice buffers (rows padded by 16 bytes), or the epilogue's staging tile (rows
+    padded by 8 elements) if larger."""
     bm, bn, bk = IMPLICIT_TILE
     size = dtype.itemsize
     pad = 16 // size
-    return max(2 * (bm * (bk + pad) + bk * (bn + pad)), bm * (bn + pad)) * size
+    return max(2 * (bm * (bk + pad) + bk * (bn + pad)), bm * (bn + 8)) * size
 
 
 def resolve_path(path: str, dtype: torch.dtype, depthwise: bool) -> str:
