@@ -24,8 +24,8 @@
 // rounded to T: exactly the columns buffer's element, as on the im2col + GEMM path. Then
 //   fp16/bf16: mma.sync m16n8k16, fp32 accumulation; A by ldmatrix.x4, B by ldmatrix.x4.trans. Both
 //     pitches are odd multiples of 16 bytes, so the 8 rows of every ldmatrix phase (and of every
-//     cp.async phase, see load_tile_async) fall in 8 distinct bank groups; the gather's 2-byte
-//     stores of a warp cover 64 contiguous bytes.
+//     cp.async phase, see load_tile_async) fall in 8 distinct bank groups; a warp's gather stores
+//     cover contiguous bytes of one row.
 //   fp32: a SIMT inner product over the same tiles and accumulator layout (no TF32: the result must
 //     meet the fp32 tolerance against float64). Its reads are conflict-free too (rows at a pitch of
 //     36 words, one per g; B pairs contiguous).

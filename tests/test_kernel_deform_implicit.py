@@ -13,7 +13,7 @@ from suite.cases import load_cases
 from suite.errors import CaseFileError, InputError
 from suite.kernels import deform_launch as launchers
 from suite.kernels.deform import FAMILY, TORCH_DTYPES
-from tests.test_kernel_deform import Recording
+from test_kernel_deform import Recording
 
 EDGES = [c for c in load_cases([CASES_DIR / "deform_im2col.yaml"], "smoke") if c.sweep == "implicit_gemm_edges"]
 # The edge sweep's first geometry: 2 output-channel tiles, 2 channel blocks per tap, 2 position tiles.
