@@ -137,8 +137,9 @@ __device__ __forceinline__ void gather_slice(T* b_tile, const Position<T>& at, c
             const int og = channel / per_offset_group;
             if (og != point_group) {
                 const long long group = at.b * s.offset_groups + og;
-                point = tap_point(s, offset + group * 2 * taps * plane + at.pixel, mask + group * taps * plane + at.pixel,
-                                  plane, at.oy, at.ox, tap, use_mask, modulation);
+                point = tap_point(s, offset + group * 2 * taps * plane + at.pixel,
+                                  mask + group * taps * plane + at.pixel, plane, at.oy, at.ox, tap, use_mask,
+                                  modulation);
                 point_group = og;
             }
             value = sample(at.image + channel * image_plane, point) * modulation;  // x*1 is exact

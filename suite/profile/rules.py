@@ -13,8 +13,9 @@ several of the class, by the source text of its line, so edits that move lines k
   the pixel index wraps into the next chunk or image (every Ho*Wo items): the warp's accesses form
   `runs` <= 1 + ceil(31 / (Ho*Wo)) contiguous runs. A run costs at most one sector more than its
   bytes need (a start off a sector boundary), and splitting bytes into runs rounds up once more per
-  run, so a coalesced request touches at most ideal + 2 * runs - 1 sectors: the slack. A stride between lanes exceeds it (fp32 at a stride of
-  32 elements: 32 sectors against 4 + 3 for large images).
+  run, so a coalesced request touches at most ideal + 2 * runs - 1 sectors: the slack. A stride
+  between lanes exceeds it (fp32 at a stride of 32 elements: 32 sectors against 4 + 3 for large
+  images).
 """
 
 from __future__ import annotations
