@@ -68,7 +68,6 @@ IMPLICIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # float64 keep
 IMPLICIT_TILE = (64, 128, 32)
 IMPLICIT_THREADS = 128
 IMPLICIT_GRID_YZ_MAX = 65535  # grid z is the weight groups
-STATIC_SMEM_LIMIT = 48 * 1024  # dynamic shared memory above this needs the opt-in attribute
 
 
 def deform_conv2d_implicit_name(dtype: torch.dtype) -> str:
@@ -338,8 +337,7 @@ def _implicit_launch(backend, g: DeformGeometry, input, offset, mask, weight, bi
     name = deform_conv2d_implicit_name(input.dtype)
     fn = backend.load_module(IMPLICIT_SOURCE, IMPLICIT_NAME_EXPRESSIONS).get_function(name)
     smem = implicit_shared_bytes(input.dtype)
-    if smem > STATIC_SMEM_LIMIT:
-        fn.max_dynamic_shared_size_bytes = smem
+    fn.max_dynamic_shared_size_bytes = smem  # the opt-in fp32's tiles need (above 48 KiB); harmless below
     # Without a mask or a bias the kernel never reads that pointer; offset and the weight stand in.
     tensors = (input, offset, offset if mask is None else mask, packed, packed if bias is None else bias, output)
     sizes = (*g.kernel_sizes, out_channels, groups, padded, mask is not None, bias is not None)
