@@ -76,9 +76,23 @@ __device__ __forceinline__ void tap_position(const DeformSizes& s, int oy, int o
     x = C(ox * s.stride_w - s.pad_w + j * s.dilation_w) + offset_x;
 }
 
-// Calls visit(tap, point, modulation) for each kernel tap (i, j) of work item w, in order: the
-// bilinear point of the tap's sampling position moved by its learned offset (channels 2*tap and
-// 2*tap + 1 of the item's offset group) and its mask value (1 without a mask).
+// The bilinear point of kernel tap `tap` of output pixel (oy, ox), moved by its learned offsets, and
+// its mask value (1 without a mask) in `modulation`. `offsets` and `masks` point at the pixel's
+// elements of tap 0 of one (image, offset group): the tap's offsets are channels 2*tap and 2*tap + 1
+// of the group, its mask channel tap, each channel `plane` elements further.
+template <typename T, typename Index>
+__device__ __forceinline__ BilinearPoint<compute_t<T>> tap_point(const DeformSizes& s, const T* offsets, const T* masks,
+                                                                 Index plane, int oy, int ox, int tap, int use_mask,
+                                                                 compute_t<T>& modulation) {
+    using C = compute_t<T>;
+    C y, x;
+    tap_position(s, oy, ox, tap, load_compute(offsets + Index(2 * tap) * plane),
+                 load_compute(offsets + Index(2 * tap + 1) * plane), y, x);
+    modulation = use_mask ? load_compute(masks + Index(tap) * plane) : C(1);
+    return bilinear_point(s.height, s.width, y, x);
+}
+
+// Calls visit(tap, point, modulation) for each kernel tap (i, j) of work item w, in order (tap_point).
 template <typename T, typename Index, typename Visit>
 __device__ __forceinline__ void for_each_tap(const ChannelChunk<Index>& w, const DeformSizes& s, const T* offset,
                                              const T* mask, int use_mask, Visit visit) {
@@ -89,10 +103,8 @@ __device__ __forceinline__ void for_each_tap(const ChannelChunk<Index>& w, const
     const T* offsets = offset + group * 2 * taps * plane + w.pixel;
     const T* masks = mask + group * taps * plane + w.pixel;
     for (int tap = 0; tap < taps; ++tap) {
-        C y, x;
-        tap_position(s, w.oy, w.ox, tap, load_compute(offsets + Index(2 * tap) * plane),
-                     load_compute(offsets + Index(2 * tap + 1) * plane), y, x);
-        const C modulation = use_mask ? load_compute(masks + Index(tap) * plane) : C(1);
-        visit(tap, bilinear_point(s.height, s.width, y, x), modulation);
+        C modulation;
+        const BilinearPoint<C> point = tap_point(s, offsets, masks, plane, w.oy, w.ox, tap, use_mask, modulation);
+        visit(tap, point, modulation);
     }
 }

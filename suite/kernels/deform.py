@@ -1,5 +1,6 @@
-"""The deformable convolution family: the raw deform_im2col kernel and deform_conv2d built on it (or, for
-depthwise weights, on the fused deform_conv2d_depthwise kernel), forward and backward (`pass`)."""
+"""The deformable convolution family: the raw deform_im2col kernel and deform_conv2d built on it, or on
+the fused deform_conv2d_implicit (implicit GEMM, `path`) or deform_conv2d_depthwise (depthwise weights)
+kernels, forward and backward (`pass`)."""
 
 from __future__ import annotations
 
@@ -104,17 +105,19 @@ def _autograd_backward(forward, tensors: dict, grad_output, with_forward: bool):
 
 class DeformFamily(Family):
     name = "deform"
-    description = ("deformable convolution (DCNv1, DCNv2 with a mask): bilinear im2col, then a matmul per group; "
-                   "depthwise in one fused kernel")
+    description = ("deformable convolution (DCNv1, DCNv2 with a mask): bilinear im2col, then a matmul per group, "
+                   "or one implicit-GEMM kernel; depthwise in one fused kernel")
     kernels = {
         "deform_im2col": "the raw kernel: deformable im2col columns [C*kh*kw, B*Ho*Wo]",
-        "deform_conv2d": "suite.ops.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation); "
+        "deform_conv2d": "suite.ops.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation), "
+                         "or deform_conv2d_implicit sampling each K-slice into shared memory (`path`); "
                          "groups == in_channels: deform_conv2d_depthwise, sampling and accumulating in one pass",
     }
     baselines = {
         "torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16), its autograd backward "
                        "for backward/both passes",
-        "im2col_matmul": "the suite's general path: deform_im2col + matmul, for cases that take the fused depthwise path",
+        "im2col_matmul": "the suite's general path: deform_im2col + matmul, for cases that take a fused kernel "
+                         "(implicit GEMM or depthwise)",
     }
     params = {
         "batch": Param("int", 2, minimum=1, help="images"),
@@ -134,6 +137,10 @@ class DeformFamily(Family):
                                help="input channels per GPU thread (a tuning choice; same results)"),
         "pass": pass_param("forward | backward (every gradient of deform_conv2d; deform_im2col cases are forward "
                            "only) | both"),
+        "path": Param("str", "auto", choices=launchers.PATHS,
+                      help="deform_conv2d's kernels: implicit_gemm (one fused kernel) | im2col_gemm (columns, then "
+                           "matmuls) | auto (the op's rule: depthwise weights fused, fp16/bf16 implicit_gemm, "
+                           "fp32 im2col_gemm)"),
         "grad_mode": Param("str", "fast", choices=deform_grad.GRAD_MODES,
                            help="grad_input's sum: fast (atomics) or deterministic (the same bits every run)"),
     }
@@ -168,6 +175,7 @@ class DeformFamily(Family):
                  f"d{_pair_label(params['dilation'])} g{params['groups']} og{params['offset_groups']}")
         label += " mask" if params["mask"] else ""
         label += "" if params["channel_chunk"] == launchers.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}"
+        label += "" if params["path"] == "auto" else f" {params['path']}"
         if params["pass"] != "forward":
             label += (" bwd" if params["pass"] == "backward" else " fwd+bwd") + (" det" if _deterministic(params) else "")
         return label
@@ -229,7 +237,7 @@ class DeformFamily(Family):
             poisoned = torch.full((params["batch"], params["out_channels"], out_h, out_w), math.nan, dtype=x.dtype, device=x.device)
             output, launch = launchers.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
                                                         **self._geometry(params), backend=backend, out=poisoned,
-                                                        channel_chunk=params["channel_chunk"])
+                                                        channel_chunk=params["channel_chunk"], path=params["path"])
         if params["pass"] == "both":
             grads, backward = self._backward(params, inputs, backend)
             output, launch = {OUTPUT: output} | grads, _in_turn(launch, backward)
@@ -296,11 +304,13 @@ class DeformFamily(Family):
     def baseline(self, name: str, kernel: str, params, inputs: dict):
         """For deform_conv2d cases: torchvision.ops.deform_conv2d (None for bfloat16, which it lacks; for
         backward/both passes its autograd backward, alone or after its forward), or the suite's im2col +
-        matmul path (forward cases only; None unless groups == in_channels, where the op fuses)."""
+        matmul path (forward cases only; None unless the case runs a fused kernel: depthwise, implicit GEMM)."""
         if kernel != "deform_conv2d":
             return None
         args = (inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"])
-        if name == "im2col_matmul" and params["groups"] == params["in_channels"] and params["pass"] == "forward":
+        fused = launchers.resolve_path(params["path"], inputs["input"].dtype,
+                                       params["groups"] == params["in_channels"]) != "im2col_gemm"
+        if name == "im2col_matmul" and fused and params["pass"] == "forward":
             _, launch = launchers.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
                                                                  channel_chunk=params["channel_chunk"])
             return launch
@@ -321,7 +331,8 @@ class DeformFamily(Family):
     def instantiations(self) -> list[Instantiation]:
         """Every kernel the ops can launch, forward (im2col, depthwise) and backward (col2im's atomic,
         plan and gather kernels, the coordinate kernel): 4 dtypes (float64 for torchvision's dtype) x
-        int32/int64 indexing x channel chunks (for the kernels that have them)."""
+        int32/int64 indexing x channel chunks (for the kernels that have them); and the implicit GEMM
+        (its 64-bit indexing is built in) for fp32 (SIMT) and fp16/bf16 (tensor cores)."""
         kernels = ((launchers.DEFORM_SOURCE, launchers.deform_im2col_name, True),
                    (launchers.DEPTHWISE_SOURCE, launchers.deform_conv2d_depthwise_name, True), *deform_grad.KERNELS)
         return [
@@ -331,6 +342,12 @@ class DeformFamily(Family):
             for source, name, chunked in kernels
             for dtype in launchers.DEFORM_DTYPES for index in launchers.INDEX_TYPES
             for chunk in (launchers.CHANNEL_CHUNKS if chunked else (None,))
+        ] + [
+            Instantiation(source=launchers.IMPLICIT_SOURCE, name_expression=launchers.deform_conv2d_implicit_name(dtype),
+                          threads_per_block=launchers.IMPLICIT_THREADS, dynamic_smem=launchers.implicit_shared_bytes(dtype),
+                          tensor_core=dtype != torch.float32, expect=("LDGSTS",) if dtype == torch.float32 else ("LDSM", "LDGSTS"),
+                          label=f"{str(dtype).removeprefix('torch.')} implicit GEMM {'x'.join(map(str, launchers.IMPLICIT_TILE))}")
+            for dtype in launchers.IMPLICIT_DTYPES
         ]
 
 

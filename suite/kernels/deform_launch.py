@@ -2,8 +2,10 @@
 are in deform_grad.py): argument checks as torchvision's, kernel names, grid sizes, and the
 im2col + matmul steps. suite.ops wraps them as the public ops; the family (deform.py) times them.
 
-Deformable convolution: kernels_cu/deform_im2col.cu, then one matmul per weight group; depthwise
-weights (weight.shape[1] == 1: each output channel reads one input channel) instead take
+Deformable convolution takes one of three paths (`path`, resolve_path): kernels_cu/deform_im2col.cu,
+then one matmul per weight group (im2col_gemm); kernels_cu/deform_conv2d_implicit.cu, which samples
+each K-slice of the columns into shared memory and multiplies it there (implicit_gemm); for depthwise
+weights (weight.shape[1] == 1: each output channel reads one input channel)
 kernels_cu/deform_conv2d_depthwise.cu, which samples and accumulates in one pass.
 """
 
@@ -23,6 +25,7 @@ from suite.references.deform import output_size, pair
 
 DEFORM_SOURCE = KERNELS_DIR / "deform_im2col.cu"
 DEPTHWISE_SOURCE = KERNELS_DIR / "deform_conv2d_depthwise.cu"
+IMPLICIT_SOURCE = KERNELS_DIR / "deform_conv2d_implicit.cu"
 DEFORM_THREADS = 256
 DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernels' grid-stride loops cover the rest
 MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
@@ -56,6 +59,51 @@ def all_names(kernel_name) -> tuple[str, ...]:
 
 DEFORM_NAME_EXPRESSIONS = all_names(deform_im2col_name)
 DEPTHWISE_NAME_EXPRESSIONS = all_names(deform_conv2d_depthwise_name)
+
+# deform_conv2d's paths: "auto" is the op's rule (resolve_path); the others force one.
+PATHS = ("auto", "implicit_gemm", "im2col_gemm")
+IMPLICIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # float64 keeps im2col + matmul
+# The implicit GEMM's tile: BM output channels x BN output positions (= its threads: one position
+# each in the gather) x BK channels of one tap; the kernel's header gives the performance model.
+IMPLICIT_TILE = (64, 128, 32)
+IMPLICIT_THREADS = 128
+IMPLICIT_GRID_YZ_MAX = 65535  # grid z is the weight groups
+
+
+def deform_conv2d_implicit_name(dtype: torch.dtype) -> str:
+    bm, bn, bk = IMPLICIT_TILE
+    return f"deform_conv2d_implicit<{DEFORM_DTYPES[dtype]}, {bm}, {bn}, {bk}>"
+
+
+IMPLICIT_NAME_EXPRESSIONS = tuple(deform_conv2d_implicit_name(d) for d in IMPLICIT_DTYPES)
+
+
+def implicit_shared_bytes(dtype: torch.dtype) -> int:
+    """Two A and two B slice buffers (rows padded by 16 bytes), or the epilogue's staging tile (rows
+    padded by 8 elements) if larger."""
+    bm, bn, bk = IMPLICIT_TILE
+    size = dtype.itemsize
+    pad = 16 // size
+    return max(2 * (bm * (bk + pad) + bk * (bn + pad)), bm * (bn + 8)) * size
+
+
+def resolve_path(path: str, dtype: torch.dtype, depthwise: bool) -> str:
+    """The kernels deform_conv2d runs: "depthwise", "implicit_gemm" or "im2col_gemm". A forced `path`
+    is taken as given. The rule for "auto", to be confirmed on the first GPU run (the full tier's
+    path sweeps time both ways):
+    - depthwise weights: the fused depthwise kernel. K is only kh*kw there, so a GEMM tile would be
+      mostly padding, and the depthwise kernel already never writes columns.
+    - fp16/bf16: implicit_gemm. Tensor cores at the GEMM's rate, and the columns (taps times the
+      input's size) never make the round trip through DRAM that dominates im2col + GEMM.
+    - fp32 (and float64, which has no implicit instantiation): im2col_gemm. The fused kernel's fp32
+      inner product is a plain SIMT loop (about one shared-memory load per three FMAs), while
+      cuBLAS's SGEMM is register-blocked near the FP32 peak; with TF32 off, the GEMM's FLOPs, not the
+      columns' bytes, are predicted to dominate at the channel counts the suite times."""
+    if path != "auto":
+        return path
+    if depthwise:
+        return "depthwise"
+    return "implicit_gemm" if dtype in (torch.float16, torch.bfloat16) else "im2col_gemm"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,30 +319,67 @@ def conv_geometry(op: str, input, offset, weight, bias, stride, padding, dilatio
     return g
 
 
-def _deform_conv2d_launcher(fused, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
-    """deform_conv2d's checks, then its launch: the depthwise kernel when `fused` and the weight is
-    depthwise, else im2col + matmul."""
+def _implicit_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
+    """deform_conv2d for any weight as one implicit-GEMM kernel (kernels_cu/deform_conv2d_implicit.cu)."""
+    out_channels, group_channels, kh, kw = weight.shape
+    groups, taps = g.channels // group_channels, kh * kw
+    if output.numel() == 0:
+        return lambda: None
+    require(groups <= IMPLICIT_GRID_YZ_MAX,
+            f"deform_conv2d: path='implicit_gemm' takes at most {IMPLICIT_GRID_YZ_MAX} weight groups, got {groups}")
+    bm, bn, bk = IMPLICIT_TILE
+    padded = -(-group_channels // bk) * bk
+    # The weight as the kernel reads it: w[o][tap][c], channels zero-padded to a multiple of BK (see
+    # the kernel). Recopied at each launch, so a launch sees the weight's current values.
+    packed = torch.zeros(out_channels, taps, padded, dtype=weight.dtype, device=weight.device)
+    repack = functools.partial(packed[:, :, :group_channels].copy_,
+                               weight.view(out_channels, group_channels, taps).transpose(1, 2))
+    name = deform_conv2d_implicit_name(input.dtype)
+    fn = backend.load_module(IMPLICIT_SOURCE, IMPLICIT_NAME_EXPRESSIONS).get_function(name)
+    smem = implicit_shared_bytes(input.dtype)
+    fn.max_dynamic_shared_size_bytes = smem  # the opt-in fp32's tiles need (above 48 KiB); harmless below
+    # Without a mask or a bias the kernel never reads that pointer; offset and the weight stand in.
+    tensors = (input, offset, offset if mask is None else mask, packed, packed if bias is None else bias, output)
+    sizes = (*g.kernel_sizes, out_channels, groups, padded, mask is not None, bias is not None)
+    grid = (-(-g.batch * g.out_h * g.out_w // bn), -(-(out_channels // groups) // bm), groups)
+    kernel = fn.bind(grid, (IMPLICIT_THREADS,), (*tensors, *map(np.int32, sizes)), shared_mem=smem)
+
+    def launch():
+        with torch.no_grad():
+            repack()
+        kernel()
+
+    return launch
+
+
+def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
+    """deform_conv2d's checks, then its launch on the kernels resolve_path picks."""
     op = "deform_conv2d"
+    require(path in PATHS, f"{op}: path must be one of {', '.join(PATHS)}; got {path!r}")
     g = conv_geometry(op, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk)
+    chosen = resolve_path(path, input.dtype, weight.shape[1] == 1)
+    require(chosen != "implicit_gemm" or input.dtype in IMPLICIT_DTYPES,
+            f"{op}: path='implicit_gemm' takes float32, float16 or bfloat16, not {input.dtype}; "
+            "use path='im2col_gemm' or 'auto'")
     runner = backend_for(op, input, backend)
     output = output_buffer(op, out, (g.batch, weight.shape[0], g.out_h, g.out_w), input)
-    build = _depthwise_launch if fused and weight.shape[1] == 1 else _im2col_matmul_launch
+    build = {"depthwise": _depthwise_launch, "implicit_gemm": _implicit_launch, "im2col_gemm": _im2col_matmul_launch}[chosen]
     return output, build(runner, g, *contiguous(input, offset, mask, weight, bias), output)
 
 
 def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
-                           out=None, channel_chunk=CHANNEL_CHUNK):
+                           out=None, channel_chunk=CHANNEL_CHUNK, path="auto"):
     """(output, launch): see deform_conv2d; `out` is an optional preallocated output; `channel_chunk` as
-    in deform_im2col_launcher. Depthwise weights (weight.shape[1] == 1) run the fused kernel, any other
-    the im2col + matmul path."""
-    return _deform_conv2d_launcher(True, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+    in deform_im2col_launcher (im2col and depthwise kernels). `path` (one of PATHS): "auto" follows
+    resolve_path's rule (depthwise weights run the fused depthwise kernel, fp16/bf16 the implicit
+    GEMM, fp32 and float64 im2col + matmul); "implicit_gemm" or "im2col_gemm" force that path."""
+    return _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
                                    channel_chunk)
 
 
 def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
                                          backend=None, out=None, channel_chunk=CHANNEL_CHUNK):
-    """deform_conv2d_launcher on the im2col + matmul path whatever the weight: the general path that the
-    fused depthwise kernel replaces, kept callable to be timed and compared against it."""
-    return _deform_conv2d_launcher(False, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
-                                   channel_chunk)
-
+    """deform_conv2d_launcher on the im2col + matmul path whatever the weight (path="im2col_gemm"): the
+    general path that the fused kernels replace, kept callable to be timed and compared against them."""
+    return _deform_conv2d_launcher("im2col_gemm", input, offset, weight, bias, stride, padding, dilation, mask, backend,
+                                   out, channel_chunk)

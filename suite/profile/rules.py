@@ -6,14 +6,18 @@ several of the class, by the source text of its line, so edits that move lines k
   staging) conflict-free: wavefronts equal the ideal.
 - attention_bwd_dkdv and attention_bwd_dq (SIMT backward): every shared-memory load and store
   conflict-free (the tiles' +1 pitch, P/dS's pitch of 8 mod 16 words, broadcasts).
-- deform_im2col and deform_conv2d_depthwise: the loads of the learned offsets and the stores of
-  the columns / outputs coalesced. A warp covers 32 consecutive work items, whose pixels are
-  contiguous in memory except where the pixel index wraps into the next chunk or image (every
-  Ho*Wo items): the warp's accesses form `runs` <= 1 + ceil(31 / (Ho*Wo)) contiguous runs. A run
-  costs at most one sector more than its bytes need (a start off a sector boundary), and splitting
-  bytes into runs rounds up once more per run, so a coalesced request touches at most
-  ideal + 2 * runs - 1 sectors: the slack. A stride between lanes exceeds it (fp32 at a stride of
-  32 elements: 32 sectors against 4 + 3 for large images).
+- deform_conv2d_implicit: every shared-memory access conflict-free (ldmatrix, the cp.async copies
+  of the weight, the gather's and the epilogue's stores, the SIMT loads), and the weight copies
+  coalesced (global side of cp.async: each warp copies 8 rows x 64 contiguous bytes).
+- deform_im2col, deform_conv2d_depthwise and deform_conv2d_implicit: the loads of the learned
+  offsets and the stores of the columns / outputs coalesced. A warp covers 32 consecutive work
+  items (the implicit GEMM: output positions), whose pixels are contiguous in memory except where
+  the pixel index wraps into the next chunk or image (every Ho*Wo items): the warp's accesses form
+  `runs` <= 1 + ceil(31 / (Ho*Wo)) contiguous runs. A run costs at most one sector more than its
+  bytes need (a start off a sector boundary), and splitting bytes into runs rounds up once more per
+  run, so a coalesced request touches at most ideal + 2 * runs - 1 sectors: the slack. A stride
+  between lanes exceeds it (fp32 at a stride of 32 elements: 32 sectors against 4 + 3 for large
+  images).
 """
 
 from __future__ import annotations
@@ -79,13 +83,17 @@ class Rule:
         return f"sectors/request <= ideal + {sector_slack(params)}" if self.coalesced else "wavefronts = ideal"
 
 
-DEFORM = ("deform_im2col", "deform_conv2d_depthwise")
+DEFORM = ("deform_im2col", "deform_conv2d_depthwise", "deform_conv2d_implicit")
 RULES = (
     Rule("attention_tc ldmatrix conflict-free", ("attention_tc",), lambda r: r.op == "ldmatrix", False),
     Rule("attention_tc shared stores conflict-free", ("attention_tc",),
          lambda r: r.space == "shared" and r.kind == "store", False),
     Rule("attention backward (SIMT) shared accesses conflict-free", ("attention_bwd_dkdv", "attention_bwd_dq"),
          lambda r: r.space == "shared", False),
+    Rule("deform_conv2d_implicit shared memory conflict-free", ("deform_conv2d_implicit",),
+         lambda r: r.space == "shared", False),
+    Rule("deform_conv2d_implicit weight copies coalesced", ("deform_conv2d_implicit",),
+         lambda r: r.space == "global" and r.op == "cp.async", True),
     # g++ strength-reduces the offsets' addresses into the tap loop and may attribute their loads
     # to the loop's own line instead of the load_compute call's: both lines locate them.
     Rule("deform offset loads coalesced", DEFORM,
