@@ -124,7 +124,7 @@ def test_list_names_families_kernels_and_case_files(capsys):
     assert code == 0
     assert "deform_im2col" in out and "torchvision" in out and "deform_im2col.yaml" in out
     out = " ".join(out.split())  # rich wraps long lines
-    assert "param channel_chunk (int; default 8; one of 8, 1)" in out
+    assert "param channel_chunk (int; default 0; one of 0, 8, 1)" in out
     assert "param heads_q (int; required; >= 1): query heads" in out and "d128: 128x32w4s2" in out
 
 

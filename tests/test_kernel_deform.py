@@ -2,6 +2,7 @@
 NaN-poisoned output: deform_im2col for every smoke case of cases/deform_im2col.yaml, and the fused
 deform_conv2d_depthwise for every depthwise deform_conv2d smoke case."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -31,7 +32,7 @@ class Recording:
     """The host backend, recording the name expression of every kernel that a launch looks up."""
 
     def __init__(self, backend):
-        self.backend, self.name, self.device = backend, backend.name, backend.device
+        self.backend, self.name, self.device, self.sm_count = backend, backend.name, backend.device, backend.sm_count
         self.chosen = []
 
     def load_module(self, *args, **kwargs):
@@ -92,12 +93,13 @@ def test_offsets_hit_the_border_rules():
 def test_long_long_indexing(host, monkeypatch, cases, kernel_name):
     """The int64-index instantiation computes the same output (forced by lowering the int limit)."""
     case = next(c for c in cases if c.dtype == "float16" and c.params["mask"] and c.params["offset_groups"] > 1)
-    inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
+    params = case.params | {"channel_chunk": launchers.CHANNEL_CHUNK}
+    inputs = FAMILY.make_inputs(params, case.dtype, case.seed, host.device)
     monkeypatch.setattr(launchers, "INDEX32_LIMIT", 100)
     recording = Recording(host)
-    launched = FAMILY.run(case.kernel, case.params, inputs, recording)
+    launched = FAMILY.run(case.kernel, params, inputs, recording)
     assert recording.chosen == [kernel_name(torch.float16, np.int64)]
-    ref64, ref_lowp = FAMILY.reference(case.kernel, case.params, inputs, case.dtype)
+    ref64, ref_lowp = FAMILY.reference(case.kernel, params, inputs, case.dtype)
     verdict = validate.check(launched.output, ref64, ref_lowp, case.tolerance)
     assert verdict.passed, verdict.detail
 
@@ -110,7 +112,7 @@ def test_depthwise_weights_take_the_fused_kernel(host):
     for case, expected in ((depthwise, launchers.deform_conv2d_depthwise_name), (grouped, launchers.deform_im2col_name)):
         inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
         recording = Recording(host)
-        FAMILY.run(case.kernel, case.params, inputs, recording)
+        FAMILY.run(case.kernel, case.params | {"channel_chunk": launchers.CHANNEL_CHUNK}, inputs, recording)
         assert recording.chosen == [expected(inputs["input"].dtype)], case.id
 
     p = depthwise.params
@@ -118,7 +120,7 @@ def test_depthwise_weights_take_the_fused_kernel(host):
     recording = Recording(host)
     output, launch = ops.deform_conv2d_im2col_matmul_launcher(inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"],
                                                               p["stride"], p["padding"], p["dilation"], inputs["mask"],
-                                                              backend=recording)
+                                                              backend=recording, channel_chunk=launchers.CHANNEL_CHUNK)
     launch()
     assert recording.chosen == [launchers.deform_im2col_name(torch.bfloat16)]
     verdict = validate.check(output, *FAMILY.reference(depthwise.kernel, p, inputs, depthwise.dtype), depthwise.tolerance)
@@ -182,7 +184,20 @@ def test_channel_chunk_picks_its_instantiation_and_changes_no_result(host, chunk
     torch.testing.assert_close(launched.output, other.output, atol=0, rtol=0)
 
 
+def test_the_auto_chunk_keeps_8_channels_while_the_grid_fills_two_waves():
+    class Gpu:
+        sm_count = 10  # two waves: 2 * 10 SMs * 1024 resident threads = 20480 work items of 8 channels
+
+    # items with chunk 8: batch * offset groups * ceil(channels per group / 8) * 16*16 output pixels
+    for channels, offset_groups, batch, chunk in ((64, 1, 10, 8), (64, 1, 9, 1), (64, 8, 10, 8), (12, 1, 40, 8),
+                                                   (12, 1, 39, 1)):
+        g = launchers.DeformGeometry(batch, channels, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, offset_groups, 16, 16,
+                                     launchers.AUTO_CHUNK)
+        assert launchers.with_chunk(g, Gpu).channel_chunk == chunk, (channels, offset_groups, batch)
+        assert launchers.with_chunk(dataclasses.replace(g, channel_chunk=1), Gpu).channel_chunk == 1  # forced
+
+
 def test_an_unknown_channel_chunk_is_refused():
     x, offset = torch.randn(1, 2, 5, 5), torch.randn(1, 18, 3, 3)
-    with pytest.raises(OpArgumentError, match=r"channel_chunk must be one of \(8, 1\), got 4"):
+    with pytest.raises(OpArgumentError, match=r"channel_chunk must be one of 8, 1 or 0 \(auto\), got 4"):
         ops.deform_im2col_launcher(x, offset, kernel_size=3, channel_chunk=4, backend="host")

@@ -48,7 +48,7 @@ def test_both_paths_match_the_reference(case, host):
     """The case's path runs its own kernel, fills every element and passes, and again on a relaunch."""
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, host.device)
     recording = Recording(host)
-    launched = FAMILY.run(case.kernel, case.params, inputs, recording)
+    launched = FAMILY.run(case.kernel, case.params | {"channel_chunk": launchers.CHANNEL_CHUNK}, inputs, recording)
     assert recording.chosen == [KERNEL_NAMES[case.params["path"]](TORCH_DTYPES[case.dtype])]
     verdict = _verdict(case, case.params, inputs, launched.output)
     assert verdict.passed, verdict.detail
@@ -93,7 +93,7 @@ def test_auto_rule(host, dtype, groups, expected):
     offset = torch.randn(1, 18, 3, 3, generator=gen).to(dtype)
     weight = torch.randn(4, 4 // groups, 3, 3, generator=gen).to(dtype)
     recording = Recording(host)
-    ops.deform_conv2d_launcher(x, offset, weight, backend=recording)
+    ops.deform_conv2d_launcher(x, offset, weight, backend=recording, channel_chunk=launchers.CHANNEL_CHUNK)
     assert recording.chosen == [expected(dtype)]
 
 

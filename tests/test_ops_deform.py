@@ -114,9 +114,10 @@ def test_launcher_relaunches_into_the_same_buffer():
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
-# Both kernels' threads own chunks of ops.CHANNEL_CHUNK (8) channels of one offset group (depthwise
-# weights [C*m, 1, kh, kw] take the fused kernel): 12 channels in 1 group give chunks 8 + 4,
-# in 3 groups one partial chunk of 4 per group, 20 channels in 2 groups 8 + 2 per group.
+# Both kernels' threads own chunks of channels of one offset group (depthwise weights [C*m, 1, kh, kw]
+# take the fused kernel). These tests force chunks of ops.CHANNEL_CHUNK (8), which the auto rule
+# leaves to large shapes: 12 channels in 1 group give chunks 8 + 4, in 3 groups one partial chunk of
+# 4 per group, 20 channels in 2 groups 8 + 2 per group.
 CHANNELS_AND_OFFSET_GROUPS = [(12, 1), (12, 3), (20, 2)]
 DEPTHWISE_GEOMETRY = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))
 
@@ -143,7 +144,9 @@ def test_depthwise_matches_torchvision(dtype, channels, offset_groups, multiplie
     x, offset, mask, weight, bias = depthwise_args(channels, offset_groups, multiplier, dtype, seed=channels + multiplier)
     mask, bias = (mask if use_mask else None), (bias if use_bias else None)
     expected = tv_deform_conv2d(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY)
-    got = ops.deform_conv2d(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY, backend="host")
+    got, launch = ops.deform_conv2d_launcher(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY, backend="host",
+                                             channel_chunk=ops.CHANNEL_CHUNK)
+    launch()
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     torch.testing.assert_close(got, expected, atol=tol, rtol=tol)
 
@@ -154,7 +157,9 @@ def test_im2col_matches_reference_across_channel_chunks(channels, offset_groups,
     x, offset, mask, _, _ = depthwise_args(channels, offset_groups, 1, torch.float64, seed=channels + use_mask)
     mask = mask if use_mask else None
     expected = reference.deform_im2col(x, offset, mask, kernel_size=(3, 2), **DEPTHWISE_GEOMETRY)
-    got = ops.deform_im2col(x, offset, mask, kernel_size=(3, 2), **DEPTHWISE_GEOMETRY, backend="host")
+    got, launch = ops.deform_im2col_launcher(x, offset, mask, kernel_size=(3, 2), **DEPTHWISE_GEOMETRY, backend="host",
+                                             channel_chunk=ops.CHANNEL_CHUNK)
+    launch()
     torch.testing.assert_close(got, expected, atol=1e-12, rtol=1e-12)
 
 
@@ -170,9 +175,11 @@ def test_depthwise_kernel_does_the_general_paths_arithmetic(dtype, channels, off
     """Same inputs through the fused kernel and through im2col + matmul: the same columns (sampled,
     masked, rounded to the dtype) and fp32 accumulation, so only the summation order may differ."""
     x, offset, mask, weight, bias = depthwise_args(channels, offset_groups, 2, dtype, seed=channels * offset_groups)
-    fused = ops.deform_conv2d(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY, backend="host")
+    fused, launch_fused = ops.deform_conv2d_launcher(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY,
+                                                     backend="host", channel_chunk=ops.CHANNEL_CHUNK)
     general, launch = ops.deform_conv2d_im2col_matmul_launcher(x, offset, weight, bias, mask=mask, **DEPTHWISE_GEOMETRY,
-                                                               backend="host")
+                                                               backend="host", channel_chunk=ops.CHANNEL_CHUNK)
+    launch_fused()
     launch()
     if dtype in (torch.float32, torch.float64):
         tol = 1e-12 if dtype == torch.float64 else 1e-6

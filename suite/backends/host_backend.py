@@ -72,6 +72,9 @@ class HostBackend:
     device = torch.device("cpu")
     context_lost = None  # a kernel fault here is an exception, never the end of the process's device
     baselines_comparable = False  # CPU times of PyTorch say nothing next to the emulation's
+    # The SM count launchers size grids by (split-KV, channel chunks): an H100 SXM's, so that the
+    # host takes the choices a big GPU would at the same shapes.
+    sm_count = 132
 
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
         checks = check_set(checks)

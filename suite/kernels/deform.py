@@ -133,8 +133,9 @@ class DeformFamily(Family):
         "offset_groups": Param("int", 1, minimum=1),
         "mask": Param("bool", False, help="DCNv2 modulation mask"),
         "offset_scale": Param("float", 2.0, minimum=0.0, help="std (pixels) of the random share of the offsets"),
-        "channel_chunk": Param("int", launchers.CHANNEL_CHUNK, choices=launchers.CHANNEL_CHUNKS,
-                               help="input channels per GPU thread (a tuning choice; same results)"),
+        "channel_chunk": Param("int", launchers.AUTO_CHUNK, choices=launchers.CHUNK_CHOICES,
+                               help="input channels per GPU thread, a tuning choice (same results): 8, 1, or 0 "
+                                    "= the launcher's rule (8 while the grid fills two waves of the SMs, else 1)"),
         "pass": pass_param("forward | backward (every gradient of deform_conv2d; deform_im2col cases are forward "
                            "only) | both"),
         "path": Param("str", "auto", choices=launchers.PATHS,
@@ -174,7 +175,7 @@ class DeformFamily(Family):
                  f"k{_pair_label(params['kernel'])} s{_pair_label(params['stride'])} p{_pair_label(params['padding'])} "
                  f"d{_pair_label(params['dilation'])} g{params['groups']} og{params['offset_groups']}")
         label += " mask" if params["mask"] else ""
-        label += "" if params["channel_chunk"] == launchers.CHANNEL_CHUNK else f" chunk{params['channel_chunk']}"
+        label += "" if params["channel_chunk"] == launchers.AUTO_CHUNK else f" chunk{params['channel_chunk']}"
         label += "" if params["path"] == "auto" else f" {params['path']}"
         if params["pass"] != "forward":
             label += (" bwd" if params["pass"] == "backward" else " fwd+bwd") + (" det" if _deterministic(params) else "")

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from suite import KERNELS_DIR
-from suite.kernels.deform_launch import (CHANNEL_CHUNK, CHANNEL_CHUNKS, DEFORM_DTYPES, INDEX_TYPES, MAX_PARALLEL_IMAGES,
+from suite.kernels.deform_launch import (AUTO_CHUNK, CHANNEL_CHUNK, CHANNEL_CHUNKS, DEFORM_DTYPES, INDEX_TYPES, MAX_PARALLEL_IMAGES,
                                          DeformGeometry, all_names, conv_geometry, contiguous, gemm_dtype,
-                                         grid_stride_launch, im2col_launch, kernel_name)
+                                         grid_stride_launch, im2col_launch, kernel_name, with_chunk)
 from suite.kernels.op_arguments import backend_for, require
 from suite.kernels.torch_flags import EXACT_CUDA_MATMUL, torch_flags_off
 
@@ -109,14 +109,13 @@ def _coord(backend, g: DeformGeometry, input, offset, mask, grad_columns, grad_o
 
 def deform_conv2d_backward_launcher(grad_output, input, offset, weight, bias=None, stride=1, padding=0, dilation=1,
                                     mask=None, *, backend=None, deterministic: bool | None = None,
-                                    channel_chunk: int = CHANNEL_CHUNK):
+                                    channel_chunk: int = AUTO_CHUNK):
     """(grads, launch): the gradients of deform_conv2d(input, offset, weight, bias, ..., mask) under
     grad_output, as a dict keyed "input", "offset", "weight", "mask" and "bias" (the last two only when
     given), each a new buffer that `launch()` fills (again and again, with no allocation). Arguments are checked as deform_conv2d's;
     grad_output must have the output's shape, dtype and device."""
     op = "deform_conv2d backward"
     require(deterministic in (None, True, False), f"{op}: deterministic must be True, False or None, got {deterministic!r}")
-    require(channel_chunk in CHANNEL_CHUNKS, f"{op}: channel_chunk must be one of {CHANNEL_CHUNKS}, got {channel_chunk!r}")
     g = conv_geometry(op, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk)
     out_channels, group_channels, kh, kw = weight.shape
     require(isinstance(grad_output, torch.Tensor) and grad_output.dtype == input.dtype and grad_output.device == input.device
@@ -124,6 +123,7 @@ def deform_conv2d_backward_launcher(grad_output, input, offset, weight, bias=Non
             f"{op}: grad_output must be a {input.dtype} tensor on {input.device} of the output's shape "
             f"{(g.batch, out_channels, g.out_h, g.out_w)}, got {getattr(grad_output, 'shape', type(grad_output).__name__)}")
     runner = backend_for(op, input, backend)
+    g = with_chunk(g, runner)
     if deterministic is None:
         deterministic = torch.are_deterministic_algorithms_enabled()
     grad_output, input, offset, mask, weight = contiguous(grad_output, input, offset, mask, weight)

@@ -30,10 +30,17 @@ DEFORM_THREADS = 256
 DEFORM_MAX_BLOCKS = 65536  # enough to fill any GPU; the kernels' grid-stride loops cover the rest
 MAX_PARALLEL_IMAGES = 32  # images per im2col + matmul step, as torchvision: bounds the columns buffer
 # Input channels per thread of both kernels (their CHUNK template parameter): the channels of a chunk
-# share each tap's offsets, mask and sampling point. 8 is the default; 1 (a thread per channel) stays
-# instantiated so a case can time one against the other (`channel_chunk`).
+# share each tap's offsets, mask and bilinear point. Both CHANNEL_CHUNKS are instantiated; AUTO_CHUNK
+# (the default) lets with_chunk pick one per launch, and a case can force either (`channel_chunk`) to
+# time one against the other. CHANNEL_CHUNK is the chunk the name helpers default to.
 CHANNEL_CHUNK = 8
 CHANNEL_CHUNKS = (8, 1)
+AUTO_CHUNK = 0
+CHUNK_CHOICES = (AUTO_CHUNK, *CHANNEL_CHUNKS)
+# Threads of the chunk-8 kernels resident on one SM: 4 blocks of 256 at their 62-64 registers
+# (suite check, sm_80 and sm_90, int32 indexing); and the waves of them a launch should fill.
+CHUNK8_THREADS_PER_SM = 1024
+CHUNK_MIN_WAVES = 2
 DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
 INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
 
@@ -125,7 +132,7 @@ class DeformGeometry:
     offset_groups: int
     out_h: int
     out_w: int
-    channel_chunk: int = CHANNEL_CHUNK  # a launch choice, not a size: input channels per thread
+    channel_chunk: int = CHANNEL_CHUNK  # a launch choice, not a size: input channels per thread (or AUTO_CHUNK)
 
     @property
     def columns_shape(self) -> tuple[int, int]:
@@ -146,9 +153,11 @@ class DeformGeometry:
 
 
 def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, dilation,
-                    channel_chunk: int = CHANNEL_CHUNK) -> DeformGeometry:
+                    channel_chunk: int = AUTO_CHUNK) -> DeformGeometry:
     """Check the im2col arguments as torchvision's deform_conv2d does, in its order and with its messages."""
-    require(channel_chunk in CHANNEL_CHUNKS, f"{op}: channel_chunk must be one of {CHANNEL_CHUNKS}, got {channel_chunk!r}")
+    require(channel_chunk in CHUNK_CHOICES,
+            f"{op}: channel_chunk must be one of {', '.join(map(str, CHANNEL_CHUNKS))} or {AUTO_CHUNK} (auto), "
+            f"got {channel_chunk!r}")
     require(isinstance(input, torch.Tensor), f"{op}: input must be a torch.Tensor, got {type(input).__name__}")
     require(input.dtype in DEFORM_DTYPES, f"{op}: input dtype {input.dtype} is not supported; use one of {', '.join(map(str, DEFORM_DTYPES))}")
     check_like(op, "offset", offset, input)
@@ -188,6 +197,18 @@ def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, 
     return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, channel_chunk)
 
 
+def with_chunk(g: DeformGeometry, backend) -> DeformGeometry:
+    """g with AUTO_CHUNK resolved for `backend`'s GPU: 8 channels per thread while that still gives
+    every SM CHUNK_MIN_WAVES waves of resident threads, else 1 (up to 8x the threads): an unfilled GPU
+    loses more than sharing a tap's point saves. A rule on paper, to be confirmed by the full tier's
+    chunk_tuning sweeps; the host backend counts an H100's SMs (HostBackend.sm_count)."""
+    if g.channel_chunk != AUTO_CHUNK:
+        return g
+    eight = dataclasses.replace(g, channel_chunk=8)
+    fills = eight.work_items >= CHUNK_MIN_WAVES * backend.sm_count * CHUNK8_THREADS_PER_SM
+    return eight if fills else dataclasses.replace(g, channel_chunk=1)
+
+
 def grid_stride_launch(backend, source, name_expressions, kernel_name, g: DeformGeometry, n: int, tensors: tuple,
                         sizes: tuple, accumulators: tuple[int, ...] = ()):
     """A zero-argument callable running kernel_name(dtype, index, g.channel_chunk) from `source` as
@@ -217,11 +238,13 @@ def contiguous(*tensors):
 
 
 def deform_im2col_launcher(input, offset, mask=None, *, kernel_size, stride=1, padding=0, dilation=1, backend=None, out=None,
-                           channel_chunk=CHANNEL_CHUNK):
+                           channel_chunk=AUTO_CHUNK):
     """(columns, launch): see deform_im2col; `out` is an optional preallocated columns buffer;
-    `channel_chunk` (one of CHANNEL_CHUNKS): input channels per GPU thread, a tuning choice."""
+    `channel_chunk` (one of CHANNEL_CHUNKS, or AUTO_CHUNK: with_chunk's rule): input channels per GPU
+    thread, a tuning choice."""
     g = deform_geometry("deform_im2col", input, offset, mask, kernel_size, stride, padding, dilation, channel_chunk)
     runner = backend_for("deform_im2col", input, backend)
+    g = with_chunk(g, runner)
     columns = output_buffer("deform_im2col", out, g.columns_shape, input)
     return columns, im2col_launch(runner, g, *contiguous(input, offset, mask), columns)
 
@@ -362,13 +385,14 @@ def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, 
             f"{op}: path='implicit_gemm' takes float32, float16 or bfloat16, not {input.dtype}; "
             "use path='im2col_gemm' or 'auto'")
     runner = backend_for(op, input, backend)
+    g = with_chunk(g, runner)
     output = output_buffer(op, out, (g.batch, weight.shape[0], g.out_h, g.out_w), input)
     build = {"depthwise": _depthwise_launch, "implicit_gemm": _implicit_launch, "im2col_gemm": _im2col_matmul_launch}[chosen]
     return output, build(runner, g, *contiguous(input, offset, mask, weight, bias), output)
 
 
 def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
-                           out=None, channel_chunk=CHANNEL_CHUNK, path="auto"):
+                           out=None, channel_chunk=AUTO_CHUNK, path="auto"):
     """(output, launch): see deform_conv2d; `out` is an optional preallocated output; `channel_chunk` as
     in deform_im2col_launcher (im2col and depthwise kernels). `path` (one of PATHS): "auto" follows
     resolve_path's rule (depthwise weights run the fused depthwise kernel, fp16/bf16 the implicit
@@ -378,7 +402,7 @@ def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0
 
 
 def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
-                                         backend=None, out=None, channel_chunk=CHANNEL_CHUNK):
+                                         backend=None, out=None, channel_chunk=AUTO_CHUNK):
     """deform_conv2d_launcher on the im2col + matmul path whatever the weight (path="im2col_gemm"): the
     general path that the fused kernels replace, kept callable to be timed and compared against them."""
     return _deform_conv2d_launcher("im2col_gemm", input, offset, weight, bias, stride, padding, dilation, mask, backend,
