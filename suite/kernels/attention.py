@@ -51,20 +51,21 @@ FP32_TILES = tuple(TileConfig(hd, 16, 32 if hd <= 128 else 16, 4) for hd in rang
 # head tile takes the row of the smallest FlashAttention-2 head dim >= it (48 -> 64, 80 -> 96,
 # 112 -> 128, 160 and 224 -> 192 and 256). Shapes are (block_m, block_n, warps, stages); stages is the
 # K/V buffers each (1: FlashAttention-2's single buffer). 4 warps x 32 rows let each K/V fragment read
-# from shared memory feed two m tiles. With more than 128 registers per thread, 4 warps give at most 2
-# blocks per SM and 8 warps 1, so stages are the most (up to 3) that keep those blocks in shared
-# memory. Every row compiles spill-free for its architectures (`suite check`, with --arch sm_86 for
+# from shared memory feed two m tiles. The 4-warp rows take 215-255 registers per thread, which let 2
+# blocks share an SM, the 8-warp rows 197-249, 1; stages are the most (up to 3) that keep those
+# blocks in shared memory. Every row compiles spill-free for its architectures (`suite check`, with --arch sm_86 for
 # sm8x). This kernel pads shared rows by 16 bytes (ldmatrix banks), so its tiles are 6 % (d=128) to
 # 25 % (d=32) larger than FlashAttention-2's. Departures, each forced by registers or shared memory:
 # - d <= 64: 128 x 64 instead of 128 x 128: 4 warps x 128 keys spill at d=64 (16 B on sm_80 with one
 #   stage, 112-144 B on sm_90), and the double-buffered 90 KiB fits once per sm_80 SM.
 # - d=112/128 on sm_80: 128 x 32 (double-buffered: 68 KiB, 2 blocks per SM) instead of 128 x 64: with
 #   the padding, two 128 x 64 stages take 102 KiB (1 block per SM) and one stage spills 8 B on
-#   sm_80. d=112 on sm_90 too: its 128 x 64 spills 32 B.
-# - sm8x, d=112/128: 128 x 32 and 64 x 64 are FlashAttention-2's, but single-buffered they take 51 KiB,
-#   and two blocks need 104 KiB of the SM's 100: both run 1 block per SM, so double-buffered.
+#   sm_80. d=112 on sm_90 too: its 128 x 64 spills 72 B.
+# - sm8x, d=128: 128 x 32 and 64 x 64 are FlashAttention-2's, but single-buffered they take 51 KiB,
+#   and two blocks need 104 KiB of the SM's 100: both run 1 block per SM, so double-buffered. (At
+#   d=112, 45 KiB single-buffered: 2 blocks.)
 # - sm8x, d=192 to 256: 128 x 32, single-buffered; 128 x 64 at d=192 needs 100 KiB (> 99), and
-#   FlashAttention-2's 64 x 64 at d=256 spills 112 B (4 warps x 256 columns of O).
+#   FlashAttention-2's 64 x 64 at d=256 spills 80 B for sm_86 (4 warps x 256 columns of O).
 # - sm_90, d=256: 128 x 64 x 8 warps, 2 stages (198 KiB, 1 block per SM): FlashAttention-2's H100
 #   64 x 64 x 4 warps spills 88 B here.
 PLAN_ROWS = {"sm_80": ("sm_80",), "sm8x": ("sm_86", "sm_89"), "sm_90": ("sm_90",)}
@@ -75,13 +76,13 @@ _A100 = {32: (128, 128, 4, 2), 48: (128, 64, 4, 3), 64: (128, 64, 4, 3), 80: (12
 TC_PLAN = {
     "sm_80": _A100,
     "sm8x": {32: (128, 128, 4, 1), 48: (128, 64, 4, 1), 64: (128, 64, 4, 1), 80: (128, 64, 4, 1),
-             96: (128, 64, 4, 2), 112: (128, 32, 4, 2), 128: (128, 32, 4, 2), 160: (128, 64, 8, 1),
+             96: (128, 64, 4, 2), 112: (128, 32, 4, 1), 128: (128, 32, 4, 2), 160: (128, 64, 8, 1),
              192: (128, 32, 8, 1), 224: (128, 32, 8, 1), 256: (128, 32, 8, 1)},
     "sm_90": _A100 | {128: (128, 64, 4, 2), 224: (128, 64, 8, 2), 256: (128, 64, 8, 2)},
 }
 # Causal mode differs on sm8x only (FlashAttention-2: 64 x 64 there for d=96 and d=128): causal blocks
-# see fewer key tiles, so smaller blocks balance the SMs; single-buffered at d=96 for 2 blocks per SM.
-TC_PLAN_CAUSAL = {"sm8x": {96: (64, 64, 4, 1), 112: (64, 64, 4, 2), 128: (64, 64, 4, 2)}}
+# see fewer key tiles, so smaller blocks balance the SMs; single-buffered up to d=112 for 2 blocks per SM.
+TC_PLAN_CAUSAL = {"sm8x": {96: (64, 64, 4, 1), 112: (64, 64, 4, 1), 128: (64, 64, 4, 2)}}
 TC_HEAD_TILES = tuple(TC_PLAN["sm_80"])
 # The host backend's default row: what the smoke tier and the tests without an arch run.
 DEFAULT_ARCH = "sm_80"
