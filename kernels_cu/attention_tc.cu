@@ -73,29 +73,24 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
   // Keys past kv_end are masked for every row of the block.
   const int kv_end = causal ? min(seq_k, m0 + BM + causal_offset) : seq_k;
   const int n_tiles = kv_end > 0 ? (kv_end + BN - 1) / BN : 0;
-  // One commit group per call, possibly empty, so the number of groups committed before any
-  // wait is the same for every tile: groups go K(0), V(0), K(1), V(1), ...
-  auto load_k = [&](int tile) {
+  // Copies key tile `tile` of K or V (ring and source) into its buffer as one commit group, empty
+  // past the last tile, so the number of groups committed before each wait is the same for every
+  // tile. Groups go K(0) (with Q), V(0), K(1), V(1), ...
+  auto load_kv = [&](T* ring, const T* src, int row_stride, int tile) {
     if (tile < n_tiles)
-      load_tile_async<BN, HD, LD, NTHREADS>(k_ring + tile % STAGES * BN * LD, k_head, k_ss, tile * BN, seq_k,
+      load_tile_async<BN, HD, LD, NTHREADS>(ring + tile % STAGES * BN * LD, src, row_stride, tile * BN, seq_k,
                                             head_dim);
     cp_async_commit();
   };
-  auto load_v = [&](int tile) {
-    if (tile < n_tiles)
-      load_tile_async<BN, HD, LD, NTHREADS>(v_ring + tile % STAGES * BN * LD, v_head, v_ss, tile * BN, seq_k,
-                                            head_dim);
-    cp_async_commit();
-  };
-  // Groups committed after K(n) when it is waited for, and after V(n) when it is: K(n+1..n+STAGES-1)
-  // and V(n..n+STAGES-1), less the one being waited for, in both cases.
+  // Pending groups newer than the one waited for: K(n+1..n+STAGES-1) and V(n..n+STAGES-2) at the
+  // wait for K(n); K(n+1..n+STAGES-1) and V(n+1..n+STAGES-1) at the wait for V(n).
   constexpr int NEWER_GROUPS = 2 * STAGES - 2;
 
   // Prologue: Q travels in K(0)'s group; then V(0..STAGES-2) and K(1..STAGES-1) alternate.
   load_tile_async<BM, HD, LD, NTHREADS>(q_tile, q_head, q_ss, m0, seq_q, head_dim);
-  load_k(0);
+  load_kv(k_ring, k_head, k_ss, 0);
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) load_v(s), load_k(s + 1);
+  for (int s = 0; s < STAGES - 1; ++s) load_kv(v_ring, v_head, v_ss, s), load_kv(k_ring, k_head, k_ss, s + 1);
 
   float o_acc[MT][DT][4];
   float row_max[MT][2], row_sum[MT][2];  // rows g and g+8 of each m tile; row_sum is this lane's share
@@ -128,7 +123,7 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
     // STAGES - 1) takes next.
     cp_async_wait<NEWER_GROUPS>();
     __syncthreads();
-    load_v(tile + STAGES - 1);
+    load_kv(v_ring, v_head, v_ss, tile + STAGES - 1);
 
     float s[MT][NT][4];  // S = Q K^T (raw scores, fp32), then P
     if (warp_sees_tile) {
@@ -152,7 +147,7 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
     // STAGES) takes.
     cp_async_wait<NEWER_GROUPS>();
     __syncthreads();
-    load_k(tile + STAGES);
+    load_kv(k_ring, k_head, k_ss, tile + STAGES);
     if (!warp_sees_tile) continue;
 
     // Online softmax; S becomes P in place. Only tiles crossing Sk or the causal diagonal need masks.
