@@ -53,9 +53,9 @@ FP32_TILES = tuple(TileConfig(hd, 16, 32 if hd <= 128 else 16, 4) for hd in rang
 # K/V buffers each (1: FlashAttention-2's single buffer). 4 warps x 32 rows let each K/V fragment read
 # from shared memory feed two m tiles. The 4-warp rows take 215-255 registers per thread, which let 2
 # blocks share an SM, the 8-warp rows 197-249, 1; stages are the most (up to 3) that keep those
-# blocks in shared memory. Every row compiles spill-free for its architectures (`suite check`, with --arch sm_86 for
-# sm8x). This kernel pads shared rows by 16 bytes (ldmatrix banks), so its tiles are 6 % (d=128) to
-# 25 % (d=32) larger than FlashAttention-2's. Departures, each forced by registers or shared memory:
+# blocks in shared memory. Every row compiles spill-free for its architectures (`suite check`;
+# `--arch sm_86` for sm8x). This kernel pads shared rows by 16 bytes (ldmatrix banks), so its tiles
+# are 6 % (d=128) to 25 % (d=32) larger than FlashAttention-2's. Departures, each forced by registers or shared memory:
 # - d <= 64: 128 x 64 instead of 128 x 128: 4 warps x 128 keys spill at d=64 (16 B on sm_80 with one
 #   stage, 112-144 B on sm_90), and the double-buffered 90 KiB fits once per sm_80 SM.
 # - d=112/128 on sm_80: 128 x 32 (double-buffered: 68 KiB, 2 blocks per SM) instead of 128 x 64: with
@@ -275,8 +275,8 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
         fn.max_dynamic_shared_size_bytes = smem
     # attention_tc takes the row strides of q, k and v as int (_int32_rows made them fit)
     row_stride = np.int32 if kernel == TC else np.int64
-    strides = [(row_stride if i == 2 and t is not out else np.int64)(s) for t in (q, k, v, out)
-               for i, s in enumerate(t.stride()[:3])]
+    strides = [cast(s) for t in (q, k, v) for cast, s in zip((np.int64, np.int64, row_stride), t.stride()[:3])]
+    strides += [np.int64(s) for s in out.stride()[:3]]
     if lse is None:
         lse = _NULL.to(q.device)  # an empty tensor passes a null pointer: the kernel skips the write
     elif lse.dtype != torch.float32 or not lse.is_contiguous() or tuple(lse.shape) != (batch, heads_q, seq_q):
