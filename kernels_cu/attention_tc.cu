@@ -6,16 +6,24 @@
 //   online softmax on the S accumulators in registers (row max/sum over the 4 lanes of a quad)
 //   O += P V       P goes from the S accumulators straight into A fragments (no shared memory);
 //                  V fragments with ldmatrix.trans
-// K and V tiles stream through a STAGES-deep ring of shared-memory buffers filled by cp.async, one
-// commit group per tile, so the copy of tile n+STAGES-1 overlaps the math of tile n.
+// K and V tiles stream through STAGES-deep rings of shared-memory buffers filled by cp.async, with
+// FlashAttention-2's schedule: K and V of a tile are separate commit groups, so a tile's S = Q K^T
+// starts when its K has landed while its V is still in flight, and V is waited for only before
+// O += P V. K runs STAGES tiles ahead of the math, V STAGES - 1: after the wait for K(n) the buffer
+// of V(n-1) is free and V(n+STAGES-1) goes there; after the wait for V(n), K(n+STAGES) replaces
+// K(n). STAGES = 1 is FlashAttention-2's single buffer (one K and one V tile; the smallest shared
+// memory, so more blocks share an SM), where each copy overlaps the other operand's math.
+// In causal mode a warp whose rows all lie above a key tile's diagonal skips that tile's math (it
+// would only add masked scores); it still reaches every barrier.
 // Shared-memory rows are padded by 16 bytes: with HD a multiple of 16 the row pitch is an odd number
 // of 16-byte units, so the 8 row addresses of each ldmatrix phase fall in 8 distinct bank groups.
 //
 // Layouts: q/k/v/o are [batch, heads, seq, head_dim] with unit stride along head_dim and the other
 // strides (elements) passed in; query head h reads KV head h / (heads_q / heads_kv). Rows of q, k, v
 // must start 16-byte aligned and hold a multiple of 8 elements (the caller pads head_dim with zeros
-// when needed); o has no alignment requirement. lse: null, or [batch, heads_q, seq_q] contiguous
-// fp32 that receives each row's log-sum-exp of the base-2 scaled scores (softmax_log2_sum_exp).
+// when needed); o has no alignment requirement. The row strides of q, k and v are 32-bit: the
+// launcher guarantees every in-head offset a tile copy forms fits (copying an operand whose rows are
+// too far apart), which frees the registers that keep FlashAttention-2's 4-warp tiles spill-free.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -26,15 +34,15 @@
 #include "common/tensor_core.cuh"
 
 // T: __half or __nv_bfloat16. HD: head-dim tile (multiple of 16, >= head_dim). BM query rows per
-// block, BN keys per tile, NWARPS warps, STAGES K/V buffers (>= 2).
+// block, BN keys per tile, NWARPS warps, STAGES buffers each for K and V (>= 1).
 // Launch: grid (ceil(seq_q / BM), heads_q, batch), block NWARPS * 32 threads, dynamic shared memory
 // 2 * (HD + 8) * (BM + 2 * STAGES * BN) bytes.
 template <typename T, int HD, int BM, int BN, int NWARPS, int STAGES>
 __global__ void __launch_bounds__(NWARPS * 32, 1)
     attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
                  float* __restrict__ lse, int heads_q, int heads_kv, int seq_q, int seq_k, int head_dim,
-                 long long q_sb, long long q_sh, long long q_ss, long long k_sb, long long k_sh, long long k_ss,
-                 long long v_sb, long long v_sh, long long v_ss, long long o_sb, long long o_sh, long long o_ss,
+                 long long q_sb, long long q_sh, int q_ss, long long k_sb, long long k_sh, int k_ss,
+                 long long v_sb, long long v_sh, int v_ss, long long o_sb, long long o_sh, long long o_ss,
                  float scale_log2, int causal, int causal_offset) {
   using namespace attention_tc_detail;
   constexpr int NTHREADS = NWARPS * 32;
@@ -43,7 +51,7 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
   constexpr int NT = BN / 8;       // n8 tiles of S
   constexpr int DT = HD / 8;       // n8 tiles of O
   constexpr int LD = HD + 8;       // row pitch in elements (16 bytes of padding, see above)
-  static_assert(WM % 16 == 0 && BN % 16 == 0 && HD % 16 == 0 && STAGES >= 2, "unsupported tile configuration");
+  static_assert(WM % 16 == 0 && BN % 16 == 0 && HD % 16 == 0 && STAGES >= 1, "unsupported tile configuration");
 
   SUITE_DYNAMIC_SMEM(uint4, smem);
   T* q_tile = reinterpret_cast<T*>(smem);  // BM x LD
@@ -65,19 +73,24 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
   // Keys past kv_end are masked for every row of the block.
   const int kv_end = causal ? min(seq_k, m0 + BM + causal_offset) : seq_k;
   const int n_tiles = kv_end > 0 ? (kv_end + BN - 1) / BN : 0;
-  auto load_kv = [&](int tile) {
-    const int stage = tile % STAGES;
-    load_tile_async<BN, HD, LD, NTHREADS>(k_ring + stage * BN * LD, k_head, k_ss, tile * BN, seq_k, head_dim);
-    load_tile_async<BN, HD, LD, NTHREADS>(v_ring + stage * BN * LD, v_head, v_ss, tile * BN, seq_k, head_dim);
-  };
-
-  // Prologue: Q travels in the first group, with K/V tile 0; then tiles up to STAGES-2.
-  load_tile_async<BM, HD, LD, NTHREADS>(q_tile, q_head, q_ss, m0, seq_q, head_dim);
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
-    if (s < n_tiles) load_kv(s);
+  // Copies key tile `tile` of K or V (ring and source) into its buffer as one commit group, empty
+  // past the last tile, so the number of groups committed before each wait is the same for every
+  // tile. Groups go K(0) (with Q), V(0), K(1), V(1), ...
+  auto load_kv = [&](T* ring, const T* src, int row_stride, int tile) {
+    if (tile < n_tiles)
+      load_tile_async<BN, HD, LD, NTHREADS>(ring + tile % STAGES * BN * LD, src, row_stride, tile * BN, seq_k,
+                                            head_dim);
     cp_async_commit();
-  }
+  };
+  // Pending groups newer than the one waited for: K(n+1..n+STAGES-1) and V(n..n+STAGES-2) at the
+  // wait for K(n); K(n+1..n+STAGES-1) and V(n+1..n+STAGES-1) at the wait for V(n).
+  constexpr int NEWER_GROUPS = 2 * STAGES - 2;
+
+  // Prologue: Q travels in K(0)'s group; then V(0..STAGES-2) and K(1..STAGES-1) alternate.
+  load_tile_async<BM, HD, LD, NTHREADS>(q_tile, q_head, q_ss, m0, seq_q, head_dim);
+  load_kv(k_ring, k_head, k_ss, 0);
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) load_kv(v_ring, v_head, v_ss, s), load_kv(k_ring, k_head, k_ss, s + 1);
 
   float o_acc[MT][DT][4];
   float row_max[MT][2], row_sum[MT][2];  // rows g and g+8 of each m tile; row_sum is this lane's share
@@ -98,36 +111,47 @@ __global__ void __launch_bounds__(NWARPS * 32, 1)
   uint32_t q_frag[MT][Q_IN_REGS ? HD / 16 : 1][4];
 
   for (int tile = 0; tile < n_tiles; ++tile) {
-    // Group `tile` is complete when at most STAGES-2 newer groups are pending. The barrier makes it
-    // visible to every warp and ensures all warps finished tile-1, whose stage is refilled next.
-    cp_async_wait<STAGES - 2>();
-    __syncthreads();
-    if (tile + STAGES - 1 < n_tiles) load_kv(tile + STAGES - 1);
-    cp_async_commit();  // possibly empty, so the group count per iteration stays fixed
-
     const T* k_tile = k_ring + (tile % STAGES) * BN * LD;
     const T* v_tile = v_ring + (tile % STAGES) * BN * LD;
     const int kv0 = tile * BN;
+    // Warp-uniform: false when every row of the warp is above the tile's diagonal (then it stays so
+    // for later tiles, so a warp skipping tile 0 never needs Q's fragments).
+    const bool warp_sees_tile = !causal || kv0 <= m0 + warp_row0 + WM - 1 + causal_offset;
 
-    if (Q_IN_REGS && tile == 0) {  // Q's A fragments, loaded once
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int kk = 0; kk < (Q_IN_REGS ? HD / 16 : 0); ++kk)
-          ldmatrix_x4(q_frag[mt][kk], q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
-    }
+    // K(tile) has landed when at most NEWER_GROUPS newer groups are pending. The barrier makes it
+    // visible to every warp and ensures all warps finished O += P V(tile-1), whose buffer V(tile +
+    // STAGES - 1) takes next.
+    cp_async_wait<NEWER_GROUPS>();
+    __syncthreads();
+    load_kv(v_ring, v_head, v_ss, tile + STAGES - 1);
 
     float s[MT][NT][4];  // S = Q K^T (raw scores, fp32), then P
-    tile_scores<T, MT, NT, HD, LD>(s, k_tile, lane, [&](int mt, int kk, uint32_t (&a)[4]) {
-      if constexpr (Q_IN_REGS)
+    if (warp_sees_tile) {
+      if (Q_IN_REGS && tile == 0) {  // Q's A fragments, loaded once
 #pragma unroll
-        for (int i = 0; i < 4; ++i) a[i] = q_frag[mt][kk][i];
-      else
-        ldmatrix_x4(a, q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
-    });
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int kk = 0; kk < (Q_IN_REGS ? HD / 16 : 0); ++kk)
+            ldmatrix_x4(q_frag[mt][kk], q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
+      }
+      tile_scores<T, MT, NT, HD, LD>(s, k_tile, lane, [&](int mt, int kk, uint32_t (&a)[4]) {
+        if constexpr (Q_IN_REGS)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) a[i] = q_frag[mt][kk][i];
+        else
+          ldmatrix_x4(a, q_tile + (warp_row0 + mt * 16 + lane % 16) * LD + kk * 16 + 8 * (lane / 16));
+      });
+    }
+
+    // V(tile) likewise; after this barrier every warp is done with K(tile), whose buffer K(tile +
+    // STAGES) takes.
+    cp_async_wait<NEWER_GROUPS>();
+    __syncthreads();
+    load_kv(k_ring, k_head, k_ss, tile + STAGES);
+    if (!warp_sees_tile) continue;
 
     // Online softmax; S becomes P in place. Only tiles crossing Sk or the causal diagonal need masks.
-    const bool needs_mask = kv0 + BN > seq_k || (causal && kv0 + BN - 1 > m0 + causal_offset);
+    const bool needs_mask = kv0 + BN > seq_k || (causal && kv0 + BN - 1 > m0 + warp_row0 + causal_offset);
     tile_softmax(s, o_acc, row_max, row_sum, scale_log2, kv0, lane, needs_mask, [&](int mt, int h, int key) {
       return attention_key_visible(m0 + warp_row0 + mt * 16 + g + 8 * h, key, seq_k, causal, causal_offset);
     });

@@ -9,7 +9,7 @@ import torch
 from suite import CASES_DIR, runner, validate
 from suite.ops import attention
 from suite.backends import CHECKS, get_backend
-from suite.backends.host_backend import HostBackend
+from suite.backends.host_backend import SMEM_OPTIN_LIMIT, HostBackend
 from suite.cases import load_cases
 from suite.errors import CaseFileError, InputError
 from suite.kernels import attention as spec
@@ -160,17 +160,75 @@ def test_op_rejects_head_dim_and_causal_it_cannot_do():
         attention(q, k, v, causal="lower_right", backend="host")
 
 
+ARCHS = [arch for archs in spec.PLAN_ROWS.values() for arch in archs]
+
+
 def test_every_launchable_configuration_is_an_instantiation():
+    """Checked (`suite check`) for the architectures that launch it, and fitting their shared memory
+    (a shape for no particular one: sm_80's and sm_90's, what `suite check` compiles for)."""
     listed = {(i.source, i.name_expression): i for i in FAMILY.instantiations()}
     for kernel, dtypes in spec.KERNEL_DTYPES.items():
         for dtype in dtypes:
             for d in range(1, spec.MAX_HEAD_DIM + 1):
-                for label, cfg in spec.tile_choices(kernel, d).items():
-                    inst = listed[(spec.SOURCES[kernel], spec.name_expression(kernel, dtype, cfg))]
-                    opt_in_max = 227 * 1024 if inst.archs == ("sm_90",) else 163 * 1024  # sm_90's, sm_80's
-                    assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= opt_in_max
-                    assert inst.tensor_core == (kernel == spec.TC)
-                    assert cfg.head_tile >= d and spec.tile_config(kernel, d, label) == cfg
+                for arch, causal in ((a, c) for a in ARCHS for c in (False, True)):
+                    for i, (label, cfg) in enumerate(spec.tile_choices(kernel, d, arch, causal).items()):
+                        inst = listed[(spec.SOURCES[kernel], spec.name_expression(kernel, dtype, cfg))]
+                        assert i > 0 or inst.archs is None or arch in inst.archs  # the plan's, for this arch
+                        opt_in_max = min(SMEM_OPTIN_LIMIT[a] for a in inst.archs or ("sm_80", "sm_90"))
+                        assert inst.dynamic_smem == spec.shared_bytes(kernel, cfg) <= opt_in_max
+                        assert inst.tensor_core == (kernel == spec.TC)
+                        assert cfg.head_tile >= d and spec.tile_config(kernel, d, label, arch, causal) == cfg
+
+
+def test_plan_rows_by_architecture():
+    assert [spec.plan_row(a) for a in ("sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")] == \
+        ["sm_80", "sm8x", "sm8x", "sm_90", "sm_90"]
+    assert spec.plan_row("sm_120") == spec.FALLBACK_ROW
+    # FlashAttention-2's d=128 rows: A100 departs to 128x32 (see TC_PLAN), H100 keeps 128x64 x 4 warps,
+    # sm8x takes 128x32 or, causal, 64x64
+    assert spec.tile_label(spec.tile_config(spec.TC, 128, arch="sm_90")) == "128x64w4s2"
+    assert spec.tile_label(spec.tile_config(spec.TC, 128, arch="sm_86")) == "128x32w4s2"
+    assert spec.tile_label(spec.tile_config(spec.TC, 128, arch="sm_86", causal=True)) == "64x64w4s2"
+
+
+# The plan's shapes the smoke tier (the host's default arch, sm_80) and the candidates' test do not
+# run, each with an arch that picks it, causal where that picks it too (the masks' corner cases).
+OTHER_ROWS = {}
+for _archs in list(spec.PLAN_ROWS.values())[1:]:
+    for _hd in spec.TC_HEAD_TILES:
+        for _causal in (True, False):
+            _cfg = spec.tile_config(spec.TC, _hd, arch=_archs[0], causal=_causal)
+            if (_cfg != spec.tile_config(spec.TC, _hd, arch=spec.DEFAULT_ARCH, causal=_causal)
+                    and _cfg not in [cfg for cfg, _ in spec._candidates()]):
+                OTHER_ROWS.setdefault((_hd, spec.tile_label(_cfg), _archs[0]), _causal)
+OTHER_ROWS = [(*key, causal) for key, causal in OTHER_ROWS.items()]
+
+
+@pytest.mark.parametrize("head_tile, tiles, arch, causal", OTHER_ROWS,
+                         ids=[f"{c[2]}-d{c[0]}-{c[1]}{'-causal' if c[3] else ''}" for c in OTHER_ROWS])
+def test_every_arch_rows_plan_computes_attention(head_tile, tiles, arch, causal):
+    """The host backend emulating that arch (its shared-memory limit) picks the shape by itself:
+    several query blocks, a partial last key tile, an odd head dim inside the head tile."""
+    mode = "bottom_right" if causal else "none"
+    q, k, v = _qkv(head_tile, 1, 2, 1, 70, 135, head_tile - 3, torch.float16)
+    out = torch.full(q.shape, math.nan, dtype=q.dtype)
+    assert spec.tile_label(spec.tile_config(spec.TC, head_tile - 3, arch=arch, causal=causal)) == tiles
+    spec.launcher(spec.TC, q, k, v, out, mode, None, HostBackend(arch=arch))()
+    assert _judge(out, q, k, v, mode).passed
+
+
+def test_operands_whose_rows_pass_32_bit_offsets_are_copied(monkeypatch):
+    """attention_tc's in-head offsets are int: a k whose rows lie too far apart for them is copied
+    contiguously; one too long even then is refused, naming it."""
+    q, k, v = _qkv(7, 1, 2, 1, 19, 45, 64, torch.float16)
+    wide_k = torch.cat([k, torch.zeros_like(k)], dim=-1)[..., :64]  # rows 128 elements apart
+    monkeypatch.setattr(spec, "INT32_MAX", (45 + spec.TILE_OVERHANG) * 100)  # 64-element rows fit, 128 do not
+    out = torch.full(q.shape, math.nan, dtype=q.dtype)
+    spec.launcher(spec.TC, q, wide_k, v, out, "none", None, get_backend("host"))()
+    assert _judge(out, q, k, v).passed
+    monkeypatch.setattr(spec, "INT32_MAX", 1000)
+    with pytest.raises(InputError, match="attention_tc: q has 19 rows of 64 per head"):
+        spec.launcher(spec.TC, q, k, v, out, "none", None, get_backend("host"))
 
 
 CANDIDATES = [(head_tile, spec.tile_label(spec.TileConfig(head_tile, *shape)), archs)

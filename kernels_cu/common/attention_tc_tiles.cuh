@@ -44,29 +44,36 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
 // phase whenever a row has fewer than 8 chunks or the chunks wrap, and those rows shared banks:
 // 2-way conflicts that `suite profile` counted at head dims 32, 48, 80, ...). ROWS is a multiple of 8.
 // Thread i copies chunks i, i + NTHREADS, ...: its row within the band stays i % 8 and its band and
-// column advance by fixed steps, so its source pointer advances in place. (Computing each chunk's
+// column advance by fixed steps, so its source offset advances in place. (Computing each chunk's
 // address afresh let ptxas hoist one 64-bit address per chunk out of the key loop, 32 registers for
-// K and V together, and spill.)
-template <int ROWS, int HD, int LD, int NTHREADS, typename T>
-__device__ __forceinline__ void load_tile_async(T* tile, const T* src, long long row_stride, int row0, int seq,
+// K and V together, and spill.) The trip count is a compile-time constant, so the copies unroll
+// without a loop test; only the last one can be partial. Index: the type of in-head offsets (int
+// when the caller guarantees they fit, as attention_tc's launcher does: it halves the offset
+// registers; long long otherwise).
+template <int ROWS, int HD, int LD, int NTHREADS, typename T, typename Index>
+__device__ __forceinline__ void load_tile_async(T* tile, const T* src, Index row_stride, int row0, int seq,
                                                 int head_dim) {
   constexpr int CHUNKS = HD / 8;                        // 16-byte chunks per row
+  constexpr int TOTAL = ROWS * CHUNKS;                  // chunks in the tile
+  constexpr int COPIES = (TOTAL + NTHREADS - 1) / NTHREADS;  // per thread
   constexpr int Q_STEP = NTHREADS / 8;                  // e / 8 advances by this per step
   constexpr int ROW_STEP = Q_STEP / CHUNKS * 8;         // whole 8-row bands a step advances, in rows
   constexpr int COL_STEP = Q_STEP % CHUNKS * 8;         // and elements beyond them
   static_assert(ROWS % 8 == 0 && NTHREADS % 8 == 0, "tiles are copied in bands of 8 rows");
   const int q = threadIdx.x / 8;
   int r = q / CHUNKS * 8 + threadIdx.x % 8, col = q % CHUNKS * 8;
-  const T* from = src + (row0 + r) * row_stride + col;
+  Index offset = Index(row0 + r) * row_stride + col;
 #pragma unroll
-  for (int c = threadIdx.x; c < ROWS * CHUNKS; c += NTHREADS) {
-    const bool valid = row0 + r < seq && col < head_dim;
-    cp_async_16_zfill(tile + r * LD + col, valid ? from : src, valid);
-    r += ROW_STEP, col += COL_STEP, from += ROW_STEP * row_stride + COL_STEP;
+  for (int i = 0; i < COPIES; ++i) {
+    if (TOTAL % NTHREADS == 0 || threadIdx.x + i * NTHREADS < TOTAL) {
+      const bool valid = row0 + r < seq && col < head_dim;
+      cp_async_16_zfill(tile + r * LD + col, src + (valid ? offset : Index(0)), valid);
+    }
+    r += ROW_STEP, col += COL_STEP, offset += ROW_STEP * row_stride + COL_STEP;
     // Arithmetic rather than a branch: every lane then runs the same code (a host compiler would
     // otherwise duplicate the next copy into both arms, which profiling sees as two instructions).
     const int wrap = COL_STEP != 0 && col >= HD;
-    col -= wrap * HD, r += wrap * 8, from += wrap * (8 * row_stride - HD);
+    col -= wrap * HD, r += wrap * 8, offset += wrap * (8 * row_stride - HD);
   }
 }
 
@@ -106,8 +113,11 @@ __device__ __forceinline__ void tile_scores(float (&s)[MT][NT][4], const T* k_ti
 // Online softmax of the tile whose first key is kv0; S becomes P in place, and the running row
 // max and sum (this lane's share) and the O accumulators are rescaled. When needs_mask,
 // visible(mt, h, key) says whether row h of m tile mt sees the key (masked scores become -inf).
-// S stays unscaled: the scale goes into the exponent's FFMA, so no scaled copy of S is alive (one
+// S stays unscaled: the max is taken on raw scores and scaled once per row (scale_log2 > 0 keeps
+// the order), and the scale goes into the exponent's FFMA, so no scaled copy of S is alive (one
 // made ptxas spill at 4 warps x 32 rows). Needs scale_log2 > 0.
+// O is rescaled even when no row max changed: skipping it behind a warp vote (__any_sync, per row
+// or per tile) made ptxas spill the 4-warp d=128 tile (16 B on sm_80 and sm_90) and d=96.
 template <int MT, int NT, int DT, typename Visible>
 __device__ __forceinline__ void tile_softmax(float (&s)[MT][NT][4], float (&o_acc)[MT][DT][4],
                                              float (&row_max)[MT][2], float (&row_sum)[MT][2], float scale_log2,
@@ -124,9 +134,9 @@ __device__ __forceinline__ void tile_softmax(float (&s)[MT][NT][4], float (&o_ac
         for (int e = 0; e < 2; ++e) {
           float& x = s[mt][nt][2 * h + e];
           if (needs_mask && !visible(mt, h, kv0 + nt * 8 + 2 * t + e)) x = -INFINITY;
-          tile_max = fmaxf(tile_max, x * scale_log2);
+          tile_max = fmaxf(tile_max, x);
         }
-      const float alpha = online_softmax_rescale(row_max[mt][h], group_max<4>(tile_max));
+      const float alpha = online_softmax_rescale(row_max[mt][h], group_max<4>(tile_max) * scale_log2);
       const float base = softmax_exp_base(row_max[mt][h]);
       row_sum[mt][h] *= alpha;
 #pragma unroll

@@ -186,6 +186,8 @@ class CupyBackend:
         self.l2_bytes = attr(_rt.cudaDevAttrL2CacheSize)
         self.smem_optin = attr(_rt.cudaDevAttrMaxSharedMemoryPerBlockOptin)
         self.sm_count = attr(_rt.cudaDevAttrMultiProcessorCount)  # what launchers size grids by (split-KV)
+        props = torch.cuda.get_device_properties(self.index)
+        self.arch = f"sm_{props.major}{props.minor}"  # what launchers pick tile plans by (attention_tc)
         clock_khz = attr(_rt.cudaDevAttrClockRate)
         self.rated_clock_mhz = clock_khz / 1000 if clock_khz else None
         self._pending: dict[str, None] = {}  # kernels launched since the last synchronize, oldest first
@@ -204,7 +206,7 @@ class CupyBackend:
         return {
             "name": props.name,
             "compute_capability": f"{props.major}.{props.minor}",
-            "arch": f"sm_{props.major}{props.minor}",
+            "arch": self.arch,
             "sm_count": props.multi_processor_count,
             "memory_bytes": props.total_memory,
             "l2_bytes": self.l2_bytes,

@@ -46,33 +46,66 @@ class TileConfig:
 # Smallest head tile >= head_dim wins. fp32: 8 threads per query row, so 16 rows take 4 warps;
 # P goes through shared memory. Sizes keep the fp32 kernel under 48 KiB up to d=128.
 FP32_TILES = tuple(TileConfig(hd, 16, 32 if hd <= 128 else 16, 4) for hd in range(32, MAX_HEAD_DIM + 1, 32))
-# Tensor cores: head tiles are multiples of 16 (the mma k). Up to d=80, 4 warps x 32 query rows and
-# 64-key tiles (FlashAttention-2's A100/H100 shape); above, 8 warps x 16 rows, which keeps the S and O
-# accumulators within 255 registers without spills (4 x 32 rows spills from d=96 on sm_80/sm_90),
-# with 32-key tiles past d=128 so the 128x(d+8) Q tile and two K/V stages fit sm_80's 163 KiB.
-TC_TILES = (
-    tuple(TileConfig(hd, 128, 64, 4, 3) for hd in (32, 48, 64))
-    + (TileConfig(80, 128, 64, 4, 2),)
-    + tuple(TileConfig(hd, 128, 64, 8, 2) for hd in (96, 112, 128))
-    + tuple(TileConfig(hd, 128, 32, 8, 2) for hd in (160, 192, 224, 256))
-)
-TILES = {FP32: FP32_TILES, TC: TC_TILES}
+# Tensor cores: a plan per architecture row, head tile (a multiple of 16, the mma k) and causal mode,
+# following FlashAttention-2's forward table (shared/reference/gpu-tuning-facts.md, section 1): a
+# head tile takes the row of the smallest FlashAttention-2 head dim >= it (48 -> 64, 80 -> 96,
+# 112 -> 128, 160 and 224 -> 192 and 256). Shapes are (block_m, block_n, warps, stages); stages is the
+# K/V buffers each (1: FlashAttention-2's single buffer). 4 warps x 32 rows let each K/V fragment read
+# from shared memory feed two m tiles. The 4-warp rows take 215-255 registers per thread, which let 2
+# blocks share an SM, the 8-warp rows 197-249, 1; stages are the most (up to 3) that keep those
+# blocks in shared memory. Every row compiles spill-free for its architectures (`suite check`;
+# `--arch sm_86` for sm8x). This kernel pads shared rows by 16 bytes (ldmatrix banks), so its tiles
+# are 6 % (d=128) to 25 % (d=32) larger than FlashAttention-2's. Departures, each forced by registers or shared memory:
+# - d <= 64: 128 x 64 instead of 128 x 128: 4 warps x 128 keys spill at d=64 (16 B on sm_80 with one
+#   stage, 112-144 B on sm_90), and the double-buffered 90 KiB fits once per sm_80 SM.
+# - d=112/128 on sm_80: 128 x 32 (double-buffered: 68 KiB, 2 blocks per SM) instead of 128 x 64: with
+#   the padding, two 128 x 64 stages take 102 KiB (1 block per SM) and one stage spills 8 B on
+#   sm_80. d=112 on sm_90 too: its 128 x 64 spills 72 B.
+# - sm8x, d=128: 128 x 32 and 64 x 64 are FlashAttention-2's, but single-buffered they take 51 KiB,
+#   and two blocks need 104 KiB of the SM's 100: both run 1 block per SM, so double-buffered. (At
+#   d=112, 45 KiB single-buffered: 2 blocks.)
+# - sm8x, d=192 to 256: 128 x 32, single-buffered; 128 x 64 at d=192 needs 100 KiB (> 99), and
+#   FlashAttention-2's 64 x 64 at d=256 spills 80 B for sm_86 (4 warps x 256 columns of O).
+# - sm_90, d=256: 128 x 64 x 8 warps, 2 stages (198 KiB, 1 block per SM): FlashAttention-2's H100
+#   64 x 64 x 4 warps spills 88 B here.
+PLAN_ROWS = {"sm_80": ("sm_80",), "sm8x": ("sm_86", "sm_89"), "sm_90": ("sm_90",)}
+FALLBACK_ROW = "sm8x"  # other GPUs: the row that needs the least shared memory per block
+_A100 = {32: (128, 128, 4, 2), 48: (128, 64, 4, 3), 64: (128, 64, 4, 3), 80: (128, 64, 4, 2), 96: (128, 64, 4, 2),
+         112: (128, 32, 4, 2), 128: (128, 32, 4, 2), 160: (128, 64, 8, 2), 192: (128, 64, 8, 2),
+         224: (128, 64, 8, 1), 256: (128, 64, 8, 1)}
+TC_PLAN = {
+    "sm_80": _A100,
+    "sm8x": {32: (128, 128, 4, 1), 48: (128, 64, 4, 1), 64: (128, 64, 4, 1), 80: (128, 64, 4, 1),
+             96: (128, 64, 4, 2), 112: (128, 32, 4, 1), 128: (128, 32, 4, 2), 160: (128, 64, 8, 1),
+             192: (128, 32, 8, 1), 224: (128, 32, 8, 1), 256: (128, 32, 8, 1)},
+    "sm_90": _A100 | {128: (128, 64, 4, 2), 224: (128, 64, 8, 2), 256: (128, 64, 8, 2)},
+}
+# Causal mode differs on sm8x only (FlashAttention-2: 64 x 64 there for d=96 and d=128): causal blocks
+# see fewer key tiles, so smaller blocks balance the SMs; single-buffered up to d=112 for 2 blocks per SM.
+TC_PLAN_CAUSAL = {"sm8x": {96: (64, 64, 4, 1), 112: (64, 64, 4, 1), 128: (64, 64, 4, 2)}}
+TC_HEAD_TILES = tuple(TC_PLAN["sm_80"])
+# The host backend's default row: what the smoke tier and the tests without an arch run.
+DEFAULT_ARCH = "sm_80"
 # Other tensor-core shapes, by head tile: (block_m, block_n, warps, stages), each with the
 # architectures it is meant for (None: all). A case picks one with its `tiles` parameter, so one GPU
-# sweep (cases/attention.yaml, tile_tuning) times them against the defaults above; each compiles
-# without spills for its architectures (`suite check`). 4 warps x 32 rows let each K/V fragment feed
-# two m tiles (half the shared-memory reads per mma of 8 x 16 rows): FlashAttention-2's shapes are
-# 128x64 with 4 warps at d=128 (spill-free on sm_90 only, ptxas for sm_80 spills 56 B) and 128x64 with
-# 8 warps at d=256 (Hopper's shared memory only); 128x32 is its sm8x choice; 64-row blocks fit two
-# per SM.
-SM90 = ("sm_90",)
+# sweep (cases/attention.yaml, tile_tuning) times them against the plan; each compiles without spills
+# for its architectures (`suite check`). 128x64 with 8 warps at d=128 is the plan before it followed
+# FlashAttention-2 (16 rows per warp); 64-row blocks fit two per SM. (128x64 with 3 stages at d=128
+# and FlashAttention-2's H100 64x64 at d=256 spill, so they are not offered.)
+A100_H100 = ("sm_80", "sm_90")  # more than sm8x's 99 KiB of shared memory
 TC_CANDIDATES = {
     64: (((64, 64, 4, 3), None), ((128, 128, 8, 2), None)),
-    128: (((128, 32, 4, 2), None), ((128, 32, 4, 3), None), ((64, 64, 4, 2), None), ((64, 64, 4, 3), None),
-          ((128, 64, 4, 2), SM90), ((128, 64, 4, 3), SM90)),
-    256: (((128, 64, 8, 2), SM90), ((64, 64, 4, 2), SM90)),
+    128: (((128, 32, 4, 2), None), ((128, 32, 4, 3), None), ((64, 64, 4, 2), None), ((64, 64, 4, 3), A100_H100),
+          ((128, 64, 4, 2), A100_H100), ((128, 64, 8, 2), A100_H100)),
+    256: (((128, 64, 8, 2), ("sm_90",)),),
 }
 AUTO = "auto"
+
+
+def plan_row(arch: str) -> str:
+    """The TC_PLAN row of a GPU architecture ("sm_86"; a trailing "a" as in sm_90a is ignored)."""
+    arch = arch.removesuffix("a")
+    return next((row for row, archs in PLAN_ROWS.items() if arch in archs), FALLBACK_ROW)
 
 
 def _candidates() -> list[tuple[TileConfig, tuple[str, ...] | None]]:
@@ -80,25 +113,48 @@ def _candidates() -> list[tuple[TileConfig, tuple[str, ...] | None]]:
     return [(TileConfig(hd, *shape), archs) for hd, shapes in TC_CANDIDATES.items() for shape, archs in shapes]
 
 
+def _plan_configs() -> list[tuple[TileConfig, tuple[str, ...]]]:
+    """Every shape of the plan, with the architectures of the rows using it."""
+    archs: dict[TileConfig, tuple[str, ...]] = {}
+    for plans in (TC_PLAN, TC_PLAN_CAUSAL):
+        for row, shapes in plans.items():
+            for hd, shape in shapes.items():
+                cfg = TileConfig(hd, *shape)
+                archs[cfg] = tuple(dict.fromkeys(archs.get(cfg, ()) + PLAN_ROWS[row]))
+    return list(archs.items())
+
+
 def tile_label(cfg: TileConfig) -> str:
     """The name a case file gives a shape: BMxBNwWARPSsSTAGES, e.g. 128x64w8s2."""
     return f"{cfg.block_m}x{cfg.block_n}w{cfg.warps}s{cfg.stages}"
 
 
-def tile_choices(kernel: str, head_dim: int) -> dict[str, TileConfig]:
-    """The shapes `kernel` can run `head_dim` with, by label: the default first."""
-    for default in TILES[kernel]:
-        if default.head_tile >= head_dim:
-            break
-    else:
-        raise InputError(f"{kernel} supports head dims up to {TILES[kernel][-1].head_tile}; got {head_dim}")
+def _default(kernel: str, head_dim: int, arch: str, causal: bool) -> TileConfig:
+    """The plan's shape for `head_dim` (the fp32 kernel has one per head tile, whatever the arch)."""
+    head_tiles = [cfg.head_tile for cfg in FP32_TILES] if kernel == FP32 else TC_HEAD_TILES
+    head_tile = next((hd for hd in head_tiles if hd >= head_dim), None)
+    if head_tile is None:
+        raise InputError(f"{kernel} supports head dims up to {head_tiles[-1]}; got {head_dim}")
+    if kernel == FP32:
+        return next(cfg for cfg in FP32_TILES if cfg.head_tile == head_tile)
+    row = plan_row(arch)
+    shape = (TC_PLAN_CAUSAL.get(row, {}).get(head_tile) if causal else None) or TC_PLAN[row][head_tile]
+    return TileConfig(head_tile, *shape)
+
+
+def tile_choices(kernel: str, head_dim: int, arch: str = DEFAULT_ARCH, causal: bool = False) -> dict[str, TileConfig]:
+    """The shapes `kernel` can run `head_dim` with on `arch` ("sm_80", ...) in this causal mode, by
+    label: the plan's first, then the candidates of its head tile."""
+    default = _default(kernel, head_dim, arch, causal)
     others = [cfg for cfg, _ in _candidates() if cfg.head_tile == default.head_tile] if kernel == TC else []
     return {tile_label(cfg): cfg for cfg in (default, *others)}
 
 
-def tile_config(kernel: str, head_dim: int, tiles: str = AUTO) -> TileConfig:
-    """The shape for `head_dim`: the default, or the one labelled `tiles` (see tile_choices)."""
-    choices = tile_choices(kernel, head_dim)
+def tile_config(kernel: str, head_dim: int, tiles: str = AUTO, arch: str = DEFAULT_ARCH,
+                causal: bool = False) -> TileConfig:
+    """The shape for `head_dim`: the plan's for `arch` and the causal mode, or the one labelled
+    `tiles` (see tile_choices)."""
+    choices = tile_choices(kernel, head_dim, arch, causal)
     if tiles == AUTO:
         return next(iter(choices.values()))
     if tiles not in choices:
@@ -108,8 +164,15 @@ def tile_config(kernel: str, head_dim: int, tiles: str = AUTO) -> TileConfig:
 
 
 def all_configs(kernel: str) -> list[tuple[TileConfig, tuple[str, ...] | None]]:
-    """Every shape `kernel` may launch, with the architectures it is meant for: defaults, candidates."""
-    return [(cfg, None) for cfg in TILES[kernel]] + (_candidates() if kernel == TC else [])
+    """Every shape `kernel` may launch, with the architectures it is meant for: the plan, candidates
+    (a shape in both is meant for every architecture either names)."""
+    if kernel == FP32:
+        return [(cfg, None) for cfg in FP32_TILES]
+    merged: dict[TileConfig, tuple[str, ...] | None] = dict(_plan_configs())
+    for cfg, archs in _candidates():
+        known = merged.get(cfg, ())
+        merged[cfg] = None if archs is None or known is None else tuple(dict.fromkeys(known + archs))
+    return list(merged.items())
 
 
 def threads(cfg: TileConfig) -> int:
@@ -146,6 +209,24 @@ def _tc_operand(t: torch.Tensor) -> torch.Tensor:
     return padded
 
 
+INT32_MAX = 2**31 - 1
+TILE_OVERHANG = 512  # rows past the sequence a tile copy may form an offset for (tiles have <= 256 rows)
+
+
+def _int32_rows(kernel: str, name: str, t: torch.Tensor, head_tile: int) -> torch.Tensor:
+    """`t` (a _tc_operand) when attention_tc's 32-bit in-head offsets (row * row stride + column,
+    TILE_OVERHANG rows past the sequence included) reach all of it, else a contiguous copy (rows
+    head_dim apart); InputError when even that is too long."""
+    def fits(x):
+        return (x.shape[2] + TILE_OVERHANG) * x.stride(2) + head_tile <= INT32_MAX
+    if fits(t):
+        return t
+    if fits(t := t.contiguous()):
+        return t
+    raise InputError(f"{kernel}: {name} has {t.shape[2]} rows of {t.shape[3]} per head; attention_tc's 32-bit "
+                     f"offsets reach {INT32_MAX} elements of a head")
+
+
 _NULL = torch.empty(0, dtype=torch.float32)
 
 
@@ -171,18 +252,20 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
              lse: torch.Tensor | None = None) -> Callable[[], None]:
     """Prepare one launch of `kernel` writing `out` (shapes already checked); returns a callable
     that launches it (and launches again on every call, with no allocation: copies that the
-    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto.
+    layout needs are made here, once). `tiles`: a tile shape label (tile_choices), or auto: the
+    plan's shape for the backend's architecture and the causal mode.
     `lse`: None, or a contiguous float32 [B, Hq, Sq] tensor that receives each row's log-sum-exp
     (base 2, of the scaled scores; +inf for a row that sees no key), what the backward needs."""
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
     dtype = str(q.dtype).removeprefix("torch.")
-    cfg = tile_config(kernel, head_dim, tiles)
+    cfg = tile_config(kernel, head_dim, tiles, backend.arch, mode != "none")  # the GPU's or the emulated arch
     scale = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
     if kernel == TC:
         q, scale = _positive_scale(q, scale)
-    operand = _tc_operand if kernel == TC else _unit_last_stride
-    q, k, v = operand(q), operand(k), operand(v)
+        q, k, v = (_int32_rows(kernel, n, _tc_operand(t), cfg.head_tile) for n, t in (("q", q), ("k", k), ("v", v)))
+    else:
+        q, k, v = _unit_last_stride(q), _unit_last_stride(k), _unit_last_stride(v)
     _check_output_stride(kernel, out)
 
     fn = backend.load_module(SOURCES[kernel], all_name_expressions(kernel)).get_function(
@@ -190,7 +273,10 @@ def launcher(kernel: str, q, k, v, out, mode: str, scale: float | None, backend,
     smem = shared_bytes(kernel, cfg)
     if smem > STATIC_SMEM_LIMIT:
         fn.max_dynamic_shared_size_bytes = smem
-    strides = [np.int64(s) for t in (q, k, v, out) for s in t.stride()[:3]]
+    # attention_tc takes the row strides of q, k and v as int (_int32_rows made them fit)
+    row_stride = np.int32 if kernel == TC else np.int64
+    strides = [cast(s) for t in (q, k, v) for cast, s in zip((np.int64, np.int64, row_stride), t.stride()[:3])]
+    strides += [np.int64(s) for s in out.stride()[:3]]
     if lse is None:
         lse = _NULL.to(q.device)  # an empty tensor passes a null pointer: the kernel skips the write
     elif lse.dtype != torch.float32 or not lse.is_contiguous() or tuple(lse.shape) != (batch, heads_q, seq_q):
@@ -664,7 +750,7 @@ class AttentionFamily(Family):
 
     def instantiations(self) -> list[Instantiation]:
         out = []
-        for kernel in TILES:
+        for kernel in KERNEL_DTYPES:
             for dtype in KERNEL_DTYPES[kernel]:
                 for cfg, archs in all_configs(kernel):
                     out.append(Instantiation(
