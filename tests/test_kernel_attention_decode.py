@@ -36,7 +36,7 @@ def _judge(out, q, k, v, causal, scale=None):
 
 
 def _plan(b, hq, hkv, sq, sk, d, causal):
-    return spec.decode_plan(spec.decode_tile(d), b, hq, hkv, sq, sk, causal, spec.HOST_SM_COUNT)
+    return spec.decode_plan(spec.decode_tile(d), b, hq, hkv, sq, sk, causal, HostBackend.sm_count)
 
 
 def test_split_count_follows_flash_attention_2():

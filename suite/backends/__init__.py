@@ -6,6 +6,7 @@ Every backend offers the same small surface, modelled on CuPy's so that kernel c
     backend.device                    torch.device where inputs and outputs live
     backend.describe() -> dict        facts about the device for result files
     backend.sm_count                  SMs that launchers size grids by (the host backend: an H100's)
+    backend.arch                      "sm_90", ...: the architecture launchers pick tile plans by
     backend.load_module(source, name_expressions, options=()) -> module   (cached)
     module.get_function(name_expression) -> kernel
     kernel(grid, block, args, shared_mem=0)      args: torch tensors on backend.device, numpy scalars

@@ -471,8 +471,6 @@ DECODE_MAX_SEQ_Q = 16  # decode cases: longer queries fill the GPU with query bl
 DECODE_TILES = tuple(TileConfig(hd, 64, 64, 4, 3) for hd in (32, 64, 96, 128))
 DECODE_MAX_SPLITS = 128  # the combine kernel's DECODE_MAX_SPLITS
 COMBINE_WARPS = 4  # the combine kernel's DECODE_COMBINE_WARPS: one warp per output row
-# The host backend has no SMs to count; H100 SXM's 132 make its small decode cases take several splits.
-HOST_SM_COUNT = 132
 
 
 def decode_tile(head_dim: int) -> TileConfig:
@@ -543,8 +541,7 @@ def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Ca
     _check_output_stride(DECODE, out)
 
     offset = causal_offset(mode, seq_q, seq_k)
-    splits, keys_per_split = decode_plan(cfg, batch, heads_q, heads_kv, seq_q, seq_k, mode,
-                                         getattr(backend, "sm_count", None) or HOST_SM_COUNT)
+    splits, keys_per_split = decode_plan(cfg, batch, heads_q, heads_kv, seq_q, seq_k, mode, backend.sm_count)
     rows = batch * heads_q * seq_q
     o_part = torch.empty(splits, rows, cfg.head_tile, dtype=torch.float32, device=q.device)
     lse_part = torch.empty(splits, rows, dtype=torch.float32, device=q.device)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from suite import KERNELS_DIR
-from suite.kernels.deform_launch import (AUTO_CHUNK, CHANNEL_CHUNK, CHANNEL_CHUNKS, DEFORM_DTYPES, INDEX_TYPES, MAX_PARALLEL_IMAGES,
+from suite.kernels.deform_launch import (AUTO_CHUNK, CHANNEL_CHUNK, DEFORM_DTYPES, INDEX_TYPES, MAX_PARALLEL_IMAGES,
                                          DeformGeometry, all_names, conv_geometry, contiguous, gemm_dtype,
                                          grid_stride_launch, im2col_launch, kernel_name, with_chunk)
 from suite.kernels.op_arguments import backend_for, require

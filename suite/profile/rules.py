@@ -10,7 +10,7 @@ several of the class, by the source text of its line, so edits that move lines k
   of the weight, the gather's and the epilogue's stores, the SIMT loads), and the weight copies
   coalesced (global side of cp.async: each warp copies 8 rows x 64 contiguous bytes).
 - deform_im2col, deform_conv2d_depthwise and deform_conv2d_implicit: the loads of the learned
-  offsets and the stores of the columns / outputs coalesced. A warp covers 32 consecutive work
+  offsets and mask and the stores of the columns / outputs coalesced. A warp covers 32 consecutive work
   items (the implicit GEMM: output positions), whose pixels are contiguous in memory except where
   the pixel index wraps into the next chunk or image (every Ho*Wo items): the warp's accesses form
   `runs` <= 1 + ceil(31 / (Ho*Wo)) contiguous runs. A run costs at most one sector more than its
@@ -42,8 +42,24 @@ def lines_matching(file: str, pattern: str) -> frozenset[str]:
     return frozenset(f"{name}:{i}" for i, line in enumerate(text, 1) if re.search(pattern, line))
 
 
+@lru_cache(maxsize=None)
+def function_lines(file: str, function: str) -> frozenset[str]:
+    """{"file:N"} for the lines of `function` in kernels_cu/`file`: from the line that declares it (its
+    name and "(" on a line starting at column 0) to its closing brace at column 0."""
+    text = (KERNELS_DIR / file).read_text().splitlines()
+    name = file.rsplit("/", 1)[-1]
+    start = next(i for i, line in enumerate(text) if not line[:1].isspace() and re.search(rf"\b{function}\(", line))
+    end = next(i for i in range(start, len(text)) if text[i] == "}")
+    return frozenset(f"{name}:{i}" for i in range(start + 1, end + 2))
+
+
 def at(file: str, pattern: str) -> Callable[[LineCounts], bool]:
     return lambda row: not lines_matching(file, pattern).isdisjoint(row.line.split(" > "))
+
+
+def inside(file: str, function: str) -> Callable[[LineCounts], bool]:
+    """Rows whose call chain passes through `function`'s body."""
+    return lambda row: not function_lines(file, function).isdisjoint(row.line.split(" > "))
 
 
 def _output_plane(params) -> int | None:
@@ -94,11 +110,13 @@ RULES = (
          lambda r: r.space == "shared", False),
     Rule("deform_conv2d_implicit weight copies coalesced", ("deform_conv2d_implicit",),
          lambda r: r.space == "global" and r.op == "cp.async", True),
-    # g++ strength-reduces the offsets' addresses into the tap loop and may attribute their loads
-    # to the loop's own line instead of the load_compute call's: both lines locate them.
-    Rule("deform offset loads coalesced", DEFORM,
+    # The offsets and mask of a tap are read in tap_point, whichever kernel calls it; g++ attributes
+    # the loads to lines of its inlined callees too (even bilinear_point's), or, where it
+    # strength-reduces their addresses into for_each_tap's loop, to the loop's own line.
+    Rule("deform offset/mask loads coalesced", DEFORM,
          lambda r: r.space == "global" and r.kind == "load"
-         and at("common/channel_chunks.cuh", r"load_compute\(offsets|for \(int tap = 0; tap < taps")(r),
+         and (inside("common/channel_chunks.cuh", "tap_point")(r)
+              or at("common/channel_chunks.cuh", r"for \(int tap = 0; tap < taps")(r)),
          True),
     Rule("deform column/output stores coalesced", DEFORM, lambda r: r.space == "global" and r.kind == "store", True),
 )
