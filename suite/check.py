@@ -143,14 +143,20 @@ def check_one(inst: Instantiation, arch: str) -> KernelCheck:
     return check
 
 
-def run_check(instantiations, archs=DEFAULT_ARCHS) -> CheckReport:
-    """Compile every instantiation for every arch it is meant for (in parallel) and judge each. Raises
-    InputError for an unknown arch and BackendUnavailable when NVRTC or cuobjdump is missing; a kernel
-    that does not compile is a failed KernelCheck, not an exception."""
-    archs = tuple(archs)
-    for arch in archs:
+def run_check(instantiations, archs=None) -> CheckReport:
+    """Compile every instantiation (in parallel) for the architectures it is meant for and judge each:
+    with `archs`, those of them it is meant for; without, its own (`Instantiation.archs`: a tile plan's
+    row for sm_86 is checked for sm_86), or DEFAULT_ARCHS when it names none. Raises InputError for an
+    unknown arch and BackendUnavailable when NVRTC or cuobjdump is missing; a kernel that does not
+    compile is a failed KernelCheck, not an exception."""
+    def targets(inst) -> tuple[str, ...]:
+        own = inst.archs or DEFAULT_ARCHS
+        return own if archs is None else tuple(a for a in archs if inst.archs is None or a in inst.archs)
+
+    jobs = [(inst, arch) for inst in instantiations for arch in targets(inst)]
+    checked = tuple(dict.fromkeys(archs or sorted({arch for _, arch in jobs} | set(DEFAULT_ARCHS))))
+    for arch in checked:
         arch_limits(arch)  # an unknown arch is bad usage: fail before compiling anything
-    jobs = [(inst, arch) for inst in instantiations for arch in archs if inst.archs is None or arch in inst.archs]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # NVRTC releases the GIL
         kernels = list(pool.map(lambda job: check_one(*job), jobs))
-    return CheckReport(archs, kernels)
+    return CheckReport(checked, kernels)

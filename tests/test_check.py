@@ -229,6 +229,14 @@ def test_an_instantiation_meant_for_some_archs_is_judged_on_those_only(report):
     assert only.arch == "sm_90" and only.passed, only.problems  # 200 KiB fits sm_90, not sm_80
 
 
+def test_without_archs_each_instantiation_is_checked_for_its_own():
+    sm86 = Instantiation(CU, "check_static_smem<16>", dynamic_smem=90 * KB, archs=("sm_86",))
+    report = run_check([CASES["plain"], sm86])
+    assert sorted((k.arch, k.instantiation is sm86) for k in report.kernels) == [
+        ("sm_80", False), ("sm_86", True), ("sm_90", False)]
+    assert report.passed and report.archs == ("sm_80", "sm_86", "sm_90")
+
+
 def test_a_clean_compile_leaves_pythons_shared_bytes_alone(tmp_path):
     # NVRTC writes its (empty: one NUL) log into the buffer it is given; that buffer once was
     # `b" " * 1`, CPython's shared b" ", and every later b" " in the process read b"\x00".

@@ -116,5 +116,17 @@ def test_head_dims_above_128_are_an_error():
 def test_every_decode_kernel_is_an_instantiation():
     names = {i.name_expression for i in FAMILY.instantiations()}
     for dtype in spec.DECODE_DTYPES:
-        for cfg in spec.DECODE_TILES:
-            assert set(spec.decode_names(dtype, cfg)) <= names
+        for tiles in spec.DECODE_PLAN.values():
+            for cfg in tiles:
+                assert set(spec.decode_names(dtype, cfg)) <= names
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_86", "sm_90"])
+def test_decode_at_d128_fits_each_architectures_shared_memory(arch):
+    """The host backend refuses a block more shared memory than `arch` gives one (sm_86: 99 KiB)."""
+    q, k, v = _qkv(5, 1, 8, 1, 2, 150, 128, torch.bfloat16)
+    backend = HostBackend(arch=arch)
+    assert spec.decode_shared_bytes(spec.decode_tile(128, arch)) <= backend.describe()["max_dynamic_smem_bytes"]
+    out, _ = _decode(q, k, v, "none", backend)
+    verdict = _judge(out, q, k, v, "none")
+    assert verdict.passed, verdict.detail

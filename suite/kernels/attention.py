@@ -113,15 +113,18 @@ def _candidates() -> list[tuple[TileConfig, tuple[str, ...] | None]]:
     return [(TileConfig(hd, *shape), archs) for hd, shapes in TC_CANDIDATES.items() for shape, archs in shapes]
 
 
+def _with_archs(row_configs) -> list[tuple[TileConfig, tuple[str, ...]]]:
+    """(row, shape) pairs of a plan as each shape with the architectures of the rows using it."""
+    archs: dict[TileConfig, tuple[str, ...]] = {}
+    for row, cfg in row_configs:
+        archs[cfg] = tuple(dict.fromkeys(archs.get(cfg, ()) + PLAN_ROWS[row]))
+    return list(archs.items())
+
+
 def _plan_configs() -> list[tuple[TileConfig, tuple[str, ...]]]:
     """Every shape of the plan, with the architectures of the rows using it."""
-    archs: dict[TileConfig, tuple[str, ...]] = {}
-    for plans in (TC_PLAN, TC_PLAN_CAUSAL):
-        for row, shapes in plans.items():
-            for hd, shape in shapes.items():
-                cfg = TileConfig(hd, *shape)
-                archs[cfg] = tuple(dict.fromkeys(archs.get(cfg, ()) + PLAN_ROWS[row]))
-    return list(archs.items())
+    return _with_archs((row, TileConfig(hd, *shape)) for plans in (TC_PLAN, TC_PLAN_CAUSAL)
+                       for row, shapes in plans.items() for hd, shape in shapes.items())
 
 
 def tile_label(cfg: TileConfig) -> str:
@@ -462,19 +465,22 @@ def backward_launcher(q, k, v, out, lse, grad_out, grad_q, grad_k, grad_v, mode:
 # FlashAttention-2's flash-decoding. The query heads of a KV group are packed into the M dimension;
 # one block per (batch, KV head, split, 64 packed rows) writes fp32 partial outputs and log-sum-exps,
 # and a combine kernel merges the splits. Tiles: 4 warps of 16 packed rows (FlashAttention-2's
-# split-KV BlockM of 64), 64-key tiles in 3 cp.async stages: 121 KiB of shared memory at d=128.
+# split-KV BlockM of 64), 64-key tiles in 3 cp.async stages: 121 KiB of shared memory at d=128, more
+# than sm_86/sm_89 give a block (99 KiB), so their row keeps 2 stages there (87 KiB).
 
 DECODE = "attention_decode"
 SOURCES[DECODE] = KERNELS_DIR / "attention_decode.cu"
 DECODE_DTYPES = KERNEL_DTYPES[TC]
 DECODE_MAX_SEQ_Q = 16  # decode cases: longer queries fill the GPU with query blocks (attention_tc)
 DECODE_TILES = tuple(TileConfig(hd, 64, 64, 4, 3) for hd in (32, 64, 96, 128))
+DECODE_PLAN = {"sm_80": DECODE_TILES, "sm8x": DECODE_TILES[:-1] + (TileConfig(128, 64, 64, 4, 2),),
+               "sm_90": DECODE_TILES}
 DECODE_MAX_SPLITS = 128  # the combine kernel's DECODE_MAX_SPLITS
 COMBINE_WARPS = 4  # the combine kernel's DECODE_COMBINE_WARPS: one warp per output row
 
 
-def decode_tile(head_dim: int) -> TileConfig:
-    cfg = _smallest_tile(DECODE_TILES, head_dim)
+def decode_tile(head_dim: int, arch: str = DEFAULT_ARCH) -> TileConfig:
+    cfg = _smallest_tile(DECODE_PLAN[plan_row(arch)], head_dim)
     if cfg is None:
         raise InputError(f"{DECODE} supports head dims up to {DECODE_TILES[-1].head_tile}; got {head_dim}")
     return cfg
@@ -525,7 +531,12 @@ def decode_names(dtype: str, cfg: TileConfig) -> tuple[str, str]:
 
 
 def _all_decode_names() -> list[str]:
-    return list(dict.fromkeys(n for dt in DECODE_DTYPES for cfg in DECODE_TILES for n in decode_names(dt, cfg)))
+    return list(dict.fromkeys(n for dt in DECODE_DTYPES for cfg, _ in decode_configs() for n in decode_names(dt, cfg)))
+
+
+def decode_configs() -> list[tuple[TileConfig, tuple[str, ...]]]:
+    """Every split-kernel shape, with the architectures it is meant for."""
+    return _with_archs((row, cfg) for row, tiles in DECODE_PLAN.items() for cfg in tiles)
 
 
 def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Callable[[], None]:
@@ -535,7 +546,7 @@ def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Ca
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
     dtype = str(q.dtype).removeprefix("torch.")
-    cfg = decode_tile(head_dim)
+    cfg = decode_tile(head_dim, backend.arch)
     q, scale = _positive_scale(q, 1.0 / math.sqrt(head_dim) if scale is None else float(scale))
     q, k, v = _tc_operand(q), _tc_operand(k), _tc_operand(v)
     _check_output_stride(DECODE, out)
@@ -757,13 +768,13 @@ class AttentionFamily(Family):
                         label=f"{dtype} d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} "
                               f"{cfg.warps}w{f' {cfg.stages}st' if kernel == TC else ''}", archs=archs))
         for dtype in DECODE_DTYPES:
-            for cfg in DECODE_TILES:
+            for cfg, archs in decode_configs():
                 split_name, combine_name = decode_names(dtype, cfg)
                 out.append(Instantiation(
                     source=SOURCES[DECODE], name_expression=split_name, threads_per_block=threads(cfg),
                     dynamic_smem=decode_shared_bytes(cfg), tensor_core=True, expect=("LDSM", "LDGSTS"),
                     label=f"{dtype} decode split d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n} {cfg.warps}w "
-                          f"{cfg.stages}st"))
+                          f"{cfg.stages}st", archs=archs))
             out.append(Instantiation(source=SOURCES[DECODE], name_expression=combine_name,
                                      threads_per_block=32 * COMBINE_WARPS, label=f"{dtype} decode combine"))
         for part, dtype, cfg in backward_instances():
