@@ -230,7 +230,7 @@ def test_an_instantiation_meant_for_some_archs_is_judged_on_those_only(report):
 
 
 def test_without_archs_each_instantiation_is_checked_for_its_own():
-    sm86 = Instantiation(CU, "check_static_smem<16>", dynamic_smem=90 * KB, archs=("sm_86",))
+    sm86 = Instantiation(CU, "check_static_smem<16>", dynamic_smem=60 * KB, archs=("sm_86",))
     report = run_check([CASES["plain"], sm86])
     assert sorted((k.arch, k.instantiation is sm86) for k in report.kernels) == [
         ("sm_80", False), ("sm_86", True), ("sm_90", False)]
