@@ -78,15 +78,7 @@ __device__ __forceinline__ void multiply_slice(float (&acc)[MT][NT][4], const T*
         for (int mt = 0; mt < MT; ++mt)
             ldmatrix_x4(a[mt], a_tile + (mt * 16 + lane % 16) * LDA + kk * 16 + 8 * (lane / 16));
 #pragma unroll
-        for (int nt = 0; nt < NT; nt += 2) {
-            uint32_t b[4];  // b[0..1]: columns nt*8.., b[2..3]: columns nt*8+8..
-            ldmatrix_x4_trans(b, b_tile + (kk * 16 + lane % 16) * LDB + nt * 8 + 8 * (lane / 16));
-#pragma unroll
-            for (int mt = 0; mt < MT; ++mt) {
-                mma_m16n8k16<T>(acc[mt][nt], a[mt], b, acc[mt][nt]);
-                mma_m16n8k16<T>(acc[mt][nt + 1], a[mt], b + 2, acc[mt][nt + 1]);
-            }
-        }
+        for (int nt = 0; nt < NT; nt += 2) mma_row_major_b_pair<T, LDB>(acc, a, b_tile, kk * 16, nt * 8, lane);
     }
 }
 

@@ -169,15 +169,7 @@ __device__ __forceinline__ void tile_accumulate_pv(float (&o_acc)[MT][DT][4], co
       a[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
     }
 #pragma unroll
-    for (int dt = 0; dt < DT; dt += 2) {
-      uint32_t b[4];  // b[0..1]: columns dt*8.., b[2..3]: columns dt*8+8..
-      ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * LD + dt * 8 + 8 * (lane / 16));
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        mma_m16n8k16<T>(o_acc[mt][dt], a[mt], b, o_acc[mt][dt]);
-        mma_m16n8k16<T>(o_acc[mt][dt + 1], a[mt], b + 2, o_acc[mt][dt + 1]);
-      }
-    }
+    for (int dt = 0; dt < DT; dt += 2) mma_row_major_b_pair<T, LD>(o_acc, a, v_tile, kk * 16, dt * 8, lane);
   }
 }
 

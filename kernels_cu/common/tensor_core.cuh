@@ -193,3 +193,18 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* sme
 }
 
 #endif
+
+// acc[mt][n0 / 8 + j] += a[mt] x B[k0 .. k0+16, n0 + 8j .. n0 + 8j + 8] for j = 0, 1 and every m tile, where B
+// is a row-major [k][n] tile in shared memory with a row pitch of LD elements: one ldmatrix.x4.trans gives
+// both n tiles' fragments (matrices 0-1: columns n0.., 2-3: n0+8..) and serves the MT m tiles.
+template <typename T, int LD, int MT, int NT>
+__device__ __forceinline__ void mma_row_major_b_pair(float (&acc)[MT][NT][4], const uint32_t (&a)[MT][4], const T* tile,
+                                                     int k0, int n0, int lane) {
+    uint32_t b[4];
+    ldmatrix_x4_trans(b, tile + (k0 + lane % 16) * LD + n0 + 8 * (lane / 16));
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+        mma_m16n8k16<T>(acc[mt][n0 / 8], a[mt], b, acc[mt][n0 / 8]);
+        mma_m16n8k16<T>(acc[mt][n0 / 8 + 1], a[mt], b + 2, acc[mt][n0 / 8 + 1]);
+    }
+}
