@@ -53,8 +53,8 @@ FP32_TILES = tuple(TileConfig(hd, 16, 32 if hd <= 128 else 16, 4) for hd in rang
 # K/V buffers each (1: FlashAttention-2's single buffer). 4 warps x 32 rows let each K/V fragment read
 # from shared memory feed two m tiles. The 4-warp rows take 215-255 registers per thread, which let 2
 # blocks share an SM, the 8-warp rows 197-249, 1; stages are the most (up to 3) that keep those
-# blocks in shared memory. Every row compiles spill-free for its architectures (`suite check`;
-# `--arch sm_86` for sm8x). This kernel pads shared rows by 16 bytes (ldmatrix banks), so its tiles
+# blocks in shared memory. Every row compiles spill-free for its architectures (`suite check`
+# compiles each shape for the rows' architectures). This kernel pads shared rows by 16 bytes (ldmatrix banks), so its tiles
 # are 6 % (d=128) to 25 % (d=32) larger than FlashAttention-2's. Departures, each forced by registers or shared memory:
 # - d <= 64: 128 x 64 instead of 128 x 128: 4 warps x 128 keys spill at d=64 (16 B on sm_80 with one
 #   stage, 112-144 B on sm_90), and the double-buffered 90 KiB fits once per sm_80 SM.
