@@ -100,7 +100,8 @@ def compile_failure(inst: Instantiation, log: str) -> CompileFailure:
 
 
 def _judge(check: KernelCheck) -> list[str]:
-    """The rules: no local memory, shared memory within the arch's limit, the promised instructions."""
+    """The rules: no local memory, shared memory within the arch's limit, the planned occupancy, the
+    promised instructions."""
     inst, usage, occ = check.instantiation, check.usage, check.occupancy
     problems = []
     if usage.local or usage.stack:
@@ -115,6 +116,9 @@ def _judge(check: KernelCheck) -> list[str]:
         else:
             problems.append(f"cannot launch with {inst.threads_per_block} threads per block: "
                             f"0 blocks fit on an SM, limited by {occ.limited_by} ({usage.registers} registers per thread)")
+    elif occ.blocks_per_sm < inst.min_blocks_per_sm:
+        problems.append(f"{occ.blocks_per_sm} block(s) per SM, limited by {occ.limited_by} ({usage.registers} registers "
+                        f"per thread), where its launch rule or performance model counts on {inst.min_blocks_per_sm}")
     if inst.tensor_core and not check.instructions["HMMA"]:
         problems.append("marked tensor_core but the SASS has no HMMA instruction")
     missing = [name for name in inst.expect if not check.instructions[name]]

@@ -237,6 +237,12 @@ def test_without_archs_each_instantiation_is_checked_for_its_own():
     assert report.passed and report.archs == ("sm_80", "sm_86", "sm_90")
 
 
+def test_a_kernel_below_its_planned_occupancy_fails():
+    planned = Instantiation(CU, "check_plain<float>", min_blocks_per_sm=9)  # 256 threads: 8 fit at most
+    (check,) = run_check([planned], ("sm_80",)).kernels
+    assert not check.passed and "counts on 9" in check.problems[0] and check.occupancy.blocks_per_sm == 8
+
+
 def test_a_clean_compile_leaves_pythons_shared_bytes_alone(tmp_path):
     # NVRTC writes its (empty: one NUL) log into the buffer it is given; that buffer once was
     # `b" " * 1`, CPython's shared b" ", and every later b" " in the process read b"\x00".

@@ -195,6 +195,10 @@ def test_the_auto_chunk_keeps_8_channels_while_the_grid_fills_two_waves():
                                      launchers.AUTO_CHUNK)
         assert launchers.with_chunk(g, Gpu).channel_chunk == chunk, (channels, offset_groups, batch)
         assert launchers.with_chunk(dataclasses.replace(g, channel_chunk=1), Gpu).channel_chunk == 1  # forced
+    # the depthwise kernel holds half the blocks (its registers), so half the items fill its waves
+    g = launchers.DeformGeometry(5, 64, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 16, 16, launchers.AUTO_CHUNK)
+    assert launchers.with_chunk(g, Gpu, "deform_conv2d_depthwise").channel_chunk == 8
+    assert launchers.with_chunk(g, Gpu, "deform_im2col").channel_chunk == 1
 
 
 def test_an_unknown_channel_chunk_is_refused():

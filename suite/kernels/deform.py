@@ -336,10 +336,16 @@ class DeformFamily(Family):
         (its 64-bit indexing is built in) for fp32 (SIMT) and fp16/bf16 (tensor cores)."""
         kernels = ((launchers.DEFORM_SOURCE, launchers.deform_im2col_name, True),
                    (launchers.DEPTHWISE_SOURCE, launchers.deform_conv2d_depthwise_name, True), *deform_grad.KERNELS)
+        def planned_blocks(name, dtype, index, chunk) -> int:  # what with_chunk's rule counts on
+            kernel = name(dtype, index, chunk).split("<")[0]
+            sized = chunk == 8 and index == np.int32 and dtype != torch.float64
+            return launchers.CHUNK8_BLOCKS_PER_SM.get(kernel, 0) if sized else 0
+
         return [
             Instantiation(source=source, name_expression=name(dtype, index, chunk), threads_per_block=launchers.DEFORM_THREADS,
                           label=f"{str(dtype).removeprefix('torch.')}, {np.dtype(index).name} indexing"
-                                + (f", {chunk} channel(s)/thread" if chunked else ""))
+                                + (f", {chunk} channel(s)/thread" if chunked else ""),
+                          min_blocks_per_sm=planned_blocks(name, dtype, index, chunk))
             for source, name, chunked in kernels
             for dtype in launchers.DEFORM_DTYPES for index in launchers.INDEX_TYPES
             for chunk in (launchers.CHANNEL_CHUNKS if chunked else (None,))
@@ -347,7 +353,8 @@ class DeformFamily(Family):
             Instantiation(source=launchers.IMPLICIT_SOURCE, name_expression=launchers.deform_conv2d_implicit_name(dtype),
                           threads_per_block=launchers.IMPLICIT_THREADS, dynamic_smem=launchers.implicit_shared_bytes(dtype),
                           tensor_core=dtype != torch.float32, expect=("LDGSTS",) if dtype == torch.float32 else ("LDSM", "LDGSTS"),
-                          label=f"{str(dtype).removeprefix('torch.')} implicit GEMM {'x'.join(map(str, launchers.IMPLICIT_TILE))}")
+                          label=f"{str(dtype).removeprefix('torch.')} implicit GEMM {'x'.join(map(str, launchers.IMPLICIT_TILE))}",
+                          min_blocks_per_sm=launchers.IMPLICIT_BLOCKS_PER_SM[dtype])
             for dtype in launchers.IMPLICIT_DTYPES
         ]
 

@@ -37,9 +37,11 @@ CHANNEL_CHUNK = 8
 CHANNEL_CHUNKS = (8, 1)
 AUTO_CHUNK = 0
 CHUNK_CHOICES = (AUTO_CHUNK, *CHANNEL_CHUNKS)
-# Threads of the chunk-8 kernels resident on one SM: 4 blocks of 256 at their 62-64 registers
-# (suite check, sm_80 and sm_90, int32 indexing); and the waves of them a launch should fill.
-CHUNK8_THREADS_PER_SM = 1024
+# Blocks of DEFORM_THREADS resident on one SM of the chunk-8 kernels that with_chunk sizes launches
+# by, at their registers (ptxas, sm_80 and sm_90, int32 indexing, fp32/fp16/bf16: im2col 62-64,
+# depthwise 84-87); `suite check` fails a kernel that falls below (Instantiation.min_blocks_per_sm).
+# The backward's chunk follows its first kernel, the im2col recompute. And the waves to fill.
+CHUNK8_BLOCKS_PER_SM = {"deform_im2col": 4, "deform_conv2d_depthwise": 2}
 CHUNK_MIN_WAVES = 2
 DEFORM_DTYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16", torch.float64: "double"}
 INDEX_TYPES = {np.int32: "int", np.int64: "long long"}
@@ -74,6 +76,9 @@ IMPLICIT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # float64 keep
 # each in the gather) x BK channels of one tap; the kernel's header gives the performance model.
 IMPLICIT_TILE = (64, 128, 32)
 IMPLICIT_THREADS = 128
+# Blocks per SM the kernel's performance model counts on (its header): 4 by registers (124-128 per
+# thread); fp32's 51 KiB of shared memory leave 3 on sm_80. `suite check` holds them.
+IMPLICIT_BLOCKS_PER_SM = {torch.float32: 3, torch.float16: 4, torch.bfloat16: 4}
 IMPLICIT_GRID_YZ_MAX = 65535  # grid z is the weight groups
 
 
@@ -197,15 +202,16 @@ def deform_geometry(op: str, input, offset, mask, kernel_size, stride, padding, 
     return DeformGeometry(batch, channels, height, width, kh, kw, sh, sw, ph, pw, dh, dw, groups, out_h, out_w, channel_chunk)
 
 
-def with_chunk(g: DeformGeometry, backend) -> DeformGeometry:
-    """g with AUTO_CHUNK resolved for `backend`'s GPU: 8 channels per thread while that still gives
-    every SM CHUNK_MIN_WAVES waves of resident threads, else 1 (up to 8x the threads): an unfilled GPU
-    loses more than sharing a tap's point saves. A rule on paper, to be confirmed by the full tier's
-    chunk_tuning sweeps; the host backend counts an H100's SMs (HostBackend.sm_count)."""
+def with_chunk(g: DeformGeometry, backend, kernel: str = "deform_im2col") -> DeformGeometry:
+    """g with AUTO_CHUNK resolved for `kernel` on `backend`'s GPU: 8 channels per thread while that
+    still gives every SM CHUNK_MIN_WAVES waves of the kernel's resident threads, else 1 (up to 8x the
+    threads): an unfilled GPU loses more than sharing a tap's point saves. A rule on paper, to be
+    confirmed by the full tier's chunk_tuning sweeps; the host backend counts an H100's SMs."""
     if g.channel_chunk != AUTO_CHUNK:
         return g
     eight = dataclasses.replace(g, channel_chunk=8)
-    fills = eight.work_items >= CHUNK_MIN_WAVES * backend.sm_count * CHUNK8_THREADS_PER_SM
+    resident = CHUNK8_BLOCKS_PER_SM[kernel] * DEFORM_THREADS
+    fills = eight.work_items >= CHUNK_MIN_WAVES * backend.sm_count * resident
     return eight if fills else dataclasses.replace(g, channel_chunk=1)
 
 
@@ -385,7 +391,7 @@ def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, 
             f"{op}: path='implicit_gemm' takes float32, float16 or bfloat16, not {input.dtype}; "
             "use path='im2col_gemm' or 'auto'")
     runner = backend_for(op, input, backend)
-    g = with_chunk(g, runner)
+    g = with_chunk(g, runner, "deform_conv2d_depthwise" if chosen == "depthwise" else "deform_im2col")
     output = output_buffer(op, out, (g.batch, weight.shape[0], g.out_h, g.out_w), input)
     build = {"depthwise": _depthwise_launch, "implicit_gemm": _implicit_launch, "im2col_gemm": _im2col_matmul_launch}[chosen]
     return output, build(runner, g, *contiguous(input, offset, mask, weight, bias), output)

@@ -88,6 +88,8 @@ class Instantiation:
     archs: tuple[str, ...] | None = None  # the architectures it is meant for (`suite check` judges it
     #                                       on those only); None: all. E.g. a tile shape that needs
     #                                       Hopper's shared memory, or spills on older ptxas targets.
+    min_blocks_per_sm: int = 0  # the occupancy a launch rule or performance model counts on (blocks
+    #                             resident per SM); `suite check` fails the kernel below it. 0: none.
 
 
 @dataclass
