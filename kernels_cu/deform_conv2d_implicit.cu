@@ -36,13 +36,13 @@
 //   per slice: mma 2*64*128*32 = 524k FLOPs (128 mma.sync per block); shared memory written 4 KiB
 //   (A) + 8 KiB (B), read by ldmatrix 2 x 4 KiB (A, once per warp column) + 2 x 8 KiB (B, once per
 //   warp row) = 24 KiB; gathers: 4096 samples x 4 corners x 2 B = 32 KiB of (mostly L1/L2-resident)
-//   input reads in 512 warp-level 2-byte load instructions, plus 3 offset/mask loads per position
-//   and offset group crossed. 16 FLOPs per gathered byte and 4 load instructions per mma: the
+//   input reads in 512 warp-level 2-byte load instructions (NHWC: 64 of 16 bytes, 8 channels each),
+//   plus 3 offset/mask loads per position and offset group crossed. 16 FLOPs per gathered byte and 4 load instructions per mma: the
 //   gather, not the tensor cores, is expected to bound the kernel, and it is paid once per
 //   ceil(M / BM) output-channel tiles (each re-samples its positions). Against im2col + GEMM it
 //   saves writing and re-reading the columns: 2 x 2 B x C*taps*B*Ho*Wo through DRAM, ~300 MB for the
 //   issue's 256-channel 64x64 batch of 8, the bulk of that path's traffic.
-//   Occupancy (suite check, ptxas for sm_80/sm_90: 124-128 registers, no local memory): 4 blocks
+//   Occupancy (suite check, ptxas for sm_80/sm_90: 123-128 registers, NHWC too; no local memory): 4 blocks
 //   (16 warps) per SM, by registers; fp32's 51 KiB of shared memory leaves 3 on sm_80.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
