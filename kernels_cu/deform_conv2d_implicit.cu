@@ -37,13 +37,14 @@
 //   (A) + 8 KiB (B), read by ldmatrix 2 x 4 KiB (A, once per warp column) + 2 x 8 KiB (B, once per
 //   warp row) = 24 KiB; gathers: 4096 samples x 4 corners x 2 B = 32 KiB of (mostly L1/L2-resident)
 //   input reads in 512 warp-level 2-byte load instructions (NHWC: 64 of 16 bytes, 8 channels each),
-//   plus 3 offset/mask loads per position and offset group crossed. 16 FLOPs per gathered byte and 4 load instructions per mma: the
-//   gather, not the tensor cores, is expected to bound the kernel, and it is paid once per
-//   ceil(M / BM) output-channel tiles (each re-samples its positions). Against im2col + GEMM it
-//   saves writing and re-reading the columns: 2 x 2 B x C*taps*B*Ho*Wo through DRAM, ~300 MB for the
-//   issue's 256-channel 64x64 batch of 8, the bulk of that path's traffic.
-//   Occupancy (suite check, ptxas for sm_80/sm_90: 123-128 registers, NHWC too; no local memory): 4 blocks
-//   (16 warps) per SM, by registers; fp32's 51 KiB of shared memory leaves 3 on sm_80.
+//   plus 3 offset/mask loads per position and offset group crossed. 16 FLOPs per gathered byte and 4
+//   load instructions per mma (NHWC: 0.5): the gather, not the tensor cores, is expected to bound the
+//   kernel, and it is paid once per ceil(M / BM) output-channel tiles (each re-samples its
+//   positions). Against im2col + GEMM it saves writing and re-reading the columns: 2 x 2 B x
+//   C*taps*B*Ho*Wo through DRAM, ~300 MB for the issue's 256-channel 64x64 batch of 8, the bulk of
+//   that path's traffic.
+//   Occupancy (suite check, ptxas for sm_80/sm_90: 123-128 registers, NHWC included; no local
+//   memory): 4 blocks (16 warps) per SM, by registers; fp32's 51 KiB of shared memory leaves 3 on sm_80.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -111,10 +112,10 @@ __device__ __forceinline__ void multiply_slice(float (&acc)[MT][NT][4], const fl
 // Row k of the B tile, column threadIdx.x: channel first_channel + c0 + k of this thread's position
 // sampled at `tap` (rounded to T), for k < BK; zero past the group's `group_in` channels or past the
 // last position. The point is computed again only when the channel enters another offset group.
-// NHWC (fp16/bf16; the launcher's rule guarantees that 8 divides the channels of every weight group
-// and offset group): the input is channels-last, so the 8 consecutive channels of a corner are 16
-// aligned bytes, one uint4 load instead of 8 scalar ones; each channel then takes sample()'s very
-// arithmetic (interpolate on its 4 corner values), so both layouts give the same bits.
+// NHWC (fp16/bf16; the launcher guarantees, nhwc_fits, that 8 divides the channels of every weight
+// group and offset group): the input is channels-last, so the 8 consecutive channels of a corner
+// are 16 aligned bytes, one uint4 load instead of 8 scalar ones; each channel then takes sample()'s
+// very arithmetic (interpolate on its 4 corner values), so both layouts give the same bits.
 template <int BK, int LDB, bool NHWC, typename T>
 __device__ __forceinline__ void gather_slice(T* b_tile, const Position<T>& at, const DeformSizes& s, const T* offset,
                                              const T* mask, int use_mask, int tap, int first_channel, int c0,
@@ -145,8 +146,8 @@ __device__ __forceinline__ void gather_slice(T* b_tile, const Position<T>& at, c
                 T corners[4][VECTOR];
 #pragma unroll
                 for (int j = 0; j < 4; ++j) {  // an invalid corner: zero bits, the +0 of sample()
-                    const uint4 bits = point.valid[j] ? __ldg(reinterpret_cast<const uint4*>(
-                                                            at.image + (long long)point.offset[j] * s.channels + channel))
+                    const T* corner = at.image + (long long)point.offset[j] * s.channels + channel;
+                    const uint4 bits = point.valid[j] ? __ldg(reinterpret_cast<const uint4*>(corner))
                                                       : make_uint4(0, 0, 0, 0);
                     memcpy(corners[j], &bits, sizeof(bits));
                 }
@@ -247,8 +248,8 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
                 group_out, BK * UNITS);
             cp_async_commit();
             const int tap = q / blocks;
-            gather_slice<BK, LDB, NHWC>(b_tiles + (q % 2) * BK * LDB, at, s, offset, mask, use_mask, tap, group * group_in,
-                                  (q - tap * blocks) * BK, group_in);
+            gather_slice<BK, LDB, NHWC>(b_tiles + (q % 2) * BK * LDB, at, s, offset, mask, use_mask, tap,
+                                        group * group_in, (q - tap * blocks) * BK, group_in);
         }
         if (q > 0)
             multiply_slice<MT, NT, BK, LDA, LDB>(acc, a_tiles + (q - 1) % 2 * BM * LDA + warp_m0 * LDA,

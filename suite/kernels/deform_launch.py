@@ -428,8 +428,8 @@ def _implicit_launch(backend, g: DeformGeometry, gather, input, offset, mask, we
     return launch
 
 
-def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk,
-                            gather="auto"):
+def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+                            channel_chunk, gather="auto"):
     """deform_conv2d's checks, then its launch on the kernels resolve_path picks."""
     op = "deform_conv2d"
     require(path in PATHS, f"{op}: path must be one of {', '.join(PATHS)}; got {path!r}")
