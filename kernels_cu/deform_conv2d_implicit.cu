@@ -36,14 +36,15 @@
 //   per slice: mma 2*64*128*32 = 524k FLOPs (128 mma.sync per block); shared memory written 4 KiB
 //   (A) + 8 KiB (B), read by ldmatrix 2 x 4 KiB (A, once per warp column) + 2 x 8 KiB (B, once per
 //   warp row) = 24 KiB; gathers: 4096 samples x 4 corners x 2 B = 32 KiB of (mostly L1/L2-resident)
-//   input reads in 512 warp-level 2-byte load instructions, plus 3 offset/mask loads per position
-//   and offset group crossed. 16 FLOPs per gathered byte and 4 load instructions per mma: the
-//   gather, not the tensor cores, is expected to bound the kernel, and it is paid once per
-//   ceil(M / BM) output-channel tiles (each re-samples its positions). Against im2col + GEMM it
-//   saves writing and re-reading the columns: 2 x 2 B x C*taps*B*Ho*Wo through DRAM, ~300 MB for the
-//   issue's 256-channel 64x64 batch of 8, the bulk of that path's traffic.
-//   Occupancy (suite check, ptxas for sm_80/sm_90: 124-128 registers, no local memory): 4 blocks
-//   (16 warps) per SM, by registers; fp32's 51 KiB of shared memory leaves 3 on sm_80.
+//   input reads in 512 warp-level 2-byte load instructions (NHWC: 64 of 16 bytes, 8 channels each),
+//   plus 3 offset/mask loads per position and offset group crossed. 16 FLOPs per gathered byte and 4
+//   load instructions per mma (NHWC: 0.5): the gather, not the tensor cores, is expected to bound the
+//   kernel, and it is paid once per ceil(M / BM) output-channel tiles (each re-samples its
+//   positions). Against im2col + GEMM it saves writing and re-reading the columns: 2 x 2 B x
+//   C*taps*B*Ho*Wo through DRAM, ~300 MB for the issue's 256-channel 64x64 batch of 8, the bulk of
+//   that path's traffic.
+//   Occupancy (suite check, ptxas for sm_80/sm_90: 123-128 registers, NHWC included; no local
+//   memory): 4 blocks (16 warps) per SM, by registers; fp32's 51 KiB of shared memory leaves 3 on sm_80.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -111,21 +112,28 @@ __device__ __forceinline__ void multiply_slice(float (&acc)[MT][NT][4], const fl
 // Row k of the B tile, column threadIdx.x: channel first_channel + c0 + k of this thread's position
 // sampled at `tap` (rounded to T), for k < BK; zero past the group's `group_in` channels or past the
 // last position. The point is computed again only when the channel enters another offset group.
-template <int BK, int LDB, typename T>
+// NHWC (fp16/bf16; the launcher guarantees, nhwc_fits, that 8 divides the channels of every weight
+// group and offset group): the input is channels-last, so the 8 consecutive channels of a corner
+// are 16 aligned bytes, one uint4 load instead of 8 scalar ones; each channel then takes sample()'s
+// very arithmetic (interpolate on its 4 corner values), so both layouts give the same bits.
+template <int BK, int LDB, bool NHWC, typename T>
 __device__ __forceinline__ void gather_slice(T* b_tile, const Position<T>& at, const DeformSizes& s, const T* offset,
                                              const T* mask, int use_mask, int tap, int first_channel, int c0,
                                              int group_in) {
     using C = compute_t<T>;
+    constexpr int VECTOR = NHWC ? 16 / sizeof(T) : 1;  // channels per load
+    static_assert(!NHWC || (sizeof(T) == 2 && BK % VECTOR == 0), "NHWC gathers 8 channels of 16-bit types");
     const int per_offset_group = s.channels / s.offset_groups;
     const long long plane = output_plane<long long>(s), image_plane = input_plane<long long>(s);
     const int taps = s.kernel_h * s.kernel_w;
     int point_group = -1;
     BilinearPoint<C> point{};
     C modulation = C(0);
-    for (int k = 0; k < BK; ++k) {
+    for (int k = 0; k < BK; k += VECTOR) {
         const int c = c0 + k, channel = first_channel + c;
-        C value = C(0);
-        if (at.valid && c < group_in) {
+        C values[VECTOR];
+        for (int e = 0; e < VECTOR; ++e) values[e] = C(0);
+        if (at.valid && c < group_in) {  // NHWC: c < group_in holds for all VECTOR channels or none
             const int og = channel / per_offset_group;
             if (og != point_group) {
                 const long long group = at.b * s.offset_groups + og;
@@ -134,9 +142,27 @@ __device__ __forceinline__ void gather_slice(T* b_tile, const Position<T>& at, c
                                   modulation);
                 point_group = og;
             }
-            value = sample(at.image + channel * image_plane, point) * modulation;  // x*1 is exact
+            if constexpr (NHWC) {
+                T corners[4][VECTOR];
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {  // an invalid corner: zero bits, the +0 of sample()
+                    const T* corner = at.image + (long long)point.offset[j] * s.channels + channel;
+                    const uint4 bits = point.valid[j] ? __ldg(reinterpret_cast<const uint4*>(corner))
+                                                      : make_uint4(0, 0, 0, 0);
+                    memcpy(corners[j], &bits, sizeof(bits));
+                }
+#pragma unroll
+                for (int e = 0; e < VECTOR; ++e) {
+                    C v[4];
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) v[j] = to_compute(corners[j][e]);
+                    values[e] = interpolate(point, v) * modulation;  // x*1 is exact
+                }
+            } else {
+                values[0] = sample(at.image + channel * image_plane, point) * modulation;
+            }
         }
-        store_rounded(b_tile + k * LDB + threadIdx.x, value);
+        for (int e = 0; e < VECTOR; ++e) store_rounded(b_tile + (k + e) * LDB + threadIdx.x, values[e]);
     }
 }
 
@@ -153,12 +179,13 @@ __device__ __forceinline__ void store_rounded_pair(T* p, float lo, float hi) {
 }  // namespace deform_implicit_detail
 
 // T: float, __half or __nv_bfloat16. Tile BM x BN x BK (see above; BN is the block's 128 threads).
+// NHWC: the input is channels-last, [B, H, W, C], gathered 8 channels per load (gather_slice).
 // Launch: grid (ceil(B*Ho*Wo / BN), ceil(out_channels / groups / BM), groups), block 128 threads,
 // dynamic shared memory max(2 * (BM * (BK + P) + BK * (BN + P)), BM * (BN + 8)) * sizeof(T) bytes,
 // P = 16 / sizeof(T). `padded`: channels per tap in `weight`, a multiple of BK.
-template <typename T, int BM, int BN, int BK>
+template <typename T, int BM, int BN, int BK, bool NHWC>
 __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
-    deform_conv2d_implicit(const T* __restrict__ input,   // [B, C, H, W]
+    deform_conv2d_implicit(const T* __restrict__ input,   // [B, C, H, W], NHWC: [B, H, W, C]
                            const T* __restrict__ offset,  // [B, G*2*kh*kw, Ho, Wo]
                            const T* __restrict__ mask,    // [B, G*kh*kw, Ho, Wo]; unread unless use_mask
                            const T* __restrict__ weight,  // [O, kh*kw, padded]: w[o][tap][c], zero past C/groups
@@ -221,8 +248,8 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
                 group_out, BK * UNITS);
             cp_async_commit();
             const int tap = q / blocks;
-            gather_slice<BK, LDB>(b_tiles + (q % 2) * BK * LDB, at, s, offset, mask, use_mask, tap, group * group_in,
-                                  (q - tap * blocks) * BK, group_in);
+            gather_slice<BK, LDB, NHWC>(b_tiles + (q % 2) * BK * LDB, at, s, offset, mask, use_mask, tap,
+                                        group * group_in, (q - tap * blocks) * BK, group_in);
         }
         if (q > 0)
             multiply_slice<MT, NT, BK, LDA, LDB>(acc, a_tiles + (q - 1) % 2 * BM * LDA + warp_m0 * LDA,

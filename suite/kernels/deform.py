@@ -142,6 +142,11 @@ class DeformFamily(Family):
                       help="deform_conv2d's kernels: implicit_gemm (one fused kernel) | im2col_gemm (columns, then "
                            "matmuls) | auto (the op's rule: depthwise weights fused, fp16/bf16 implicit_gemm, "
                            "fp32 im2col_gemm)"),
+        "gather": Param("str", "auto", choices=launchers.GATHERS,
+                        help="the implicit GEMM's input layout (path implicit_gemm only): nchw (a 2-byte load per "
+                             "corner and channel) | nhwc (fp16/bf16, channels per weight and offset group multiples "
+                             "of 8: a 16-byte load per corner and 8 channels, the input staged channels-last at each "
+                             "launch) | auto (the launcher's rule: nhwc where it fits from 16 channels per group)"),
         "grad_mode": Param("str", "fast", choices=deform_grad.GRAD_MODES,
                            help="grad_input's sum: fast (atomics) or deterministic (the same bits every run)"),
     }
@@ -177,6 +182,7 @@ class DeformFamily(Family):
         label += " mask" if params["mask"] else ""
         label += "" if params["channel_chunk"] == launchers.AUTO_CHUNK else f" chunk{params['channel_chunk']}"
         label += "" if params["path"] == "auto" else f" {params['path']}"
+        label += "" if params["gather"] == "auto" else f" {params['gather']}"
         if params["pass"] != "forward":
             label += (" bwd" if params["pass"] == "backward" else " fwd+bwd") + (" det" if _deterministic(params) else "")
         return label
@@ -238,7 +244,8 @@ class DeformFamily(Family):
             poisoned = torch.full((params["batch"], params["out_channels"], out_h, out_w), math.nan, dtype=x.dtype, device=x.device)
             output, launch = launchers.deform_conv2d_launcher(x, inputs["offset"], inputs["weight"], inputs["bias"], mask=inputs["mask"],
                                                         **self._geometry(params), backend=backend, out=poisoned,
-                                                        channel_chunk=params["channel_chunk"], path=params["path"])
+                                                        channel_chunk=params["channel_chunk"], path=params["path"],
+                                                        gather=params["gather"])
         if params["pass"] == "both":
             grads, backward = self._backward(params, inputs, backend)
             output, launch = {OUTPUT: output} | grads, _in_turn(launch, backward)
@@ -333,9 +340,11 @@ class DeformFamily(Family):
         """Every kernel the ops can launch, forward (im2col, depthwise) and backward (col2im's atomic,
         plan and gather kernels, the coordinate kernel): 4 dtypes (float64 for torchvision's dtype) x
         int32/int64 indexing x channel chunks (for the kernels that have them); and the implicit GEMM
-        (its 64-bit indexing is built in) for fp32 (SIMT) and fp16/bf16 (tensor cores)."""
+        (its 64-bit indexing is built in) for fp32 (SIMT) and fp16/bf16 (tensor cores), the latter with
+        NCHW and NHWC gathers."""
         kernels = ((launchers.DEFORM_SOURCE, launchers.deform_im2col_name, True),
                    (launchers.DEPTHWISE_SOURCE, launchers.deform_conv2d_depthwise_name, True), *deform_grad.KERNELS)
+
         def planned_blocks(name, dtype, index, chunk) -> int:  # what with_chunk's rule counts on
             kernel = name(dtype, index, chunk).split("<")[0]
             sized = chunk == 8 and index == np.int32 and dtype != torch.float64
@@ -350,12 +359,14 @@ class DeformFamily(Family):
             for dtype in launchers.DEFORM_DTYPES for index in launchers.INDEX_TYPES
             for chunk in (launchers.CHANNEL_CHUNKS if chunked else (None,))
         ] + [
-            Instantiation(source=launchers.IMPLICIT_SOURCE, name_expression=launchers.deform_conv2d_implicit_name(dtype),
+            Instantiation(source=launchers.IMPLICIT_SOURCE, name_expression=launchers.deform_conv2d_implicit_name(dtype, nhwc),
                           threads_per_block=launchers.IMPLICIT_THREADS, dynamic_smem=launchers.implicit_shared_bytes(dtype),
                           tensor_core=dtype != torch.float32, expect=("LDGSTS",) if dtype == torch.float32 else ("LDSM", "LDGSTS"),
-                          label=f"{str(dtype).removeprefix('torch.')} implicit GEMM {'x'.join(map(str, launchers.IMPLICIT_TILE))}",
+                          label=f"{str(dtype).removeprefix('torch.')} implicit GEMM {'x'.join(map(str, launchers.IMPLICIT_TILE))}"
+                                + (", NHWC gather" if nhwc else ""),
                           min_blocks_per_sm=launchers.IMPLICIT_BLOCKS_PER_SM[dtype])
             for dtype in launchers.IMPLICIT_DTYPES
+            for nhwc in ((False, True) if dtype in launchers.NHWC_DTYPES else (False,))
         ]
 
 

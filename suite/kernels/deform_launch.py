@@ -82,12 +82,22 @@ IMPLICIT_BLOCKS_PER_SM = {torch.float32: 3, torch.float16: 4, torch.bfloat16: 4}
 IMPLICIT_GRID_YZ_MAX = 65535  # grid z is the weight groups
 
 
-def deform_conv2d_implicit_name(dtype: torch.dtype) -> str:
+# The implicit GEMM's gathers: from the NCHW input, one 2-byte load per corner and channel, or from a
+# channels-last (NHWC) input, one 16-byte load per corner and NHWC_VECTOR channels (fp16/bf16 only).
+# "auto" is resolve_gather's rule; the others force a layout, so that a sweep times one against the other.
+GATHERS = ("auto", "nchw", "nhwc")
+NHWC_DTYPES = (torch.float16, torch.bfloat16)
+NHWC_VECTOR = 8  # channels per 16-byte load
+NHWC_MIN_CHANNELS = 16  # channels per weight group from which auto takes NHWC (resolve_gather)
+
+
+def deform_conv2d_implicit_name(dtype: torch.dtype, nhwc: bool = False) -> str:
     bm, bn, bk = IMPLICIT_TILE
-    return f"deform_conv2d_implicit<{DEFORM_DTYPES[dtype]}, {bm}, {bn}, {bk}>"
+    return f"deform_conv2d_implicit<{DEFORM_DTYPES[dtype]}, {bm}, {bn}, {bk}, {str(nhwc).lower()}>"
 
 
-IMPLICIT_NAME_EXPRESSIONS = tuple(deform_conv2d_implicit_name(d) for d in IMPLICIT_DTYPES)
+IMPLICIT_NAME_EXPRESSIONS = (*(deform_conv2d_implicit_name(d) for d in IMPLICIT_DTYPES),
+                             *(deform_conv2d_implicit_name(d, nhwc=True) for d in NHWC_DTYPES))
 
 
 def implicit_shared_bytes(dtype: torch.dtype) -> int:
@@ -116,6 +126,43 @@ def resolve_path(path: str, dtype: torch.dtype, depthwise: bool) -> str:
     if depthwise:
         return "depthwise"
     return "implicit_gemm" if dtype in (torch.float16, torch.bfloat16) else "im2col_gemm"
+
+
+def nhwc_fits(dtype: torch.dtype, group_channels: int, offset_group_channels: int) -> bool:
+    """Whether the NHWC gather can run: a 16-bit dtype, and the channels of every weight group and of
+    every offset group a multiple of NHWC_VECTOR, so that no 8-channel vector crosses a group (whose
+    channels differ in weights or in sampling point) and every vector is 16-byte aligned."""
+    return dtype in NHWC_DTYPES and group_channels % NHWC_VECTOR == 0 and offset_group_channels % NHWC_VECTOR == 0
+
+
+def resolve_gather(gather: str, dtype: torch.dtype, group_channels: int, offset_group_channels: int) -> str:
+    """The implicit GEMM's gather layout, "nchw" or "nhwc". A forced "nhwc" must fit (nhwc_fits). The
+    rule for "auto", a PREDICTION to be confirmed on the first GPU run (the full tier's gather_tuning
+    times both): NHWC where it fits and a weight group has at least NHWC_MIN_CHANNELS channels. A
+    slice's gather then issues 4 corner loads per 8 channels instead of 32 (8x fewer load
+    instructions, address computations and predicates, the part of the gather that scales with the
+    channels), against the staging copy of an NCHW input (one read and one write of the input per
+    launch, small beside the gather's taps x ceil(out channels per group / BM) passes over it).
+    Below 16 channels a 32-channel slice is at least half zero padding, and each position's point
+    (3 offset/mask loads and its coordinate arithmetic per offset group) weighs as much as the few
+    corner loads left to save, so the copy is predicted not to pay; NCHW there."""
+    if gather == "auto":
+        fits = nhwc_fits(dtype, group_channels, offset_group_channels) and group_channels >= NHWC_MIN_CHANNELS
+        return "nhwc" if fits else "nchw"
+    require(gather != "nhwc" or nhwc_fits(dtype, group_channels, offset_group_channels),
+            f"deform_conv2d: gather='nhwc' needs float16 or bfloat16 and channels per weight group and per offset "
+            f"group that are multiples of {NHWC_VECTOR}; got {dtype}, {group_channels} and {offset_group_channels}")
+    return gather
+
+
+def stage_channels_last(input: torch.Tensor):
+    """(input channels-last, the callable that refills it): the input itself and None where it already
+    is channels-last with 16-byte aligned vectors (no copy), else a copy made once here and refilled
+    by each call of the callable, so that a relaunch reads the input's current values."""
+    if input.is_contiguous(memory_format=torch.channels_last) and input.data_ptr() % 16 == 0:
+        return input, None
+    staged = torch.empty_like(input, memory_format=torch.channels_last)
+    return staged, functools.partial(staged.copy_, input)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,12 +395,16 @@ def conv_geometry(op: str, input, offset, weight, bias, stride, padding, dilatio
     return g
 
 
-def _implicit_launch(backend, g: DeformGeometry, input, offset, mask, weight, bias, output):
-    """deform_conv2d for any weight as one implicit-GEMM kernel (kernels_cu/deform_conv2d_implicit.cu)."""
+def _implicit_launch(backend, g: DeformGeometry, gather, input, offset, mask, weight, bias, output):
+    """deform_conv2d for any weight as one implicit-GEMM kernel (kernels_cu/deform_conv2d_implicit.cu),
+    gathering from the input NCHW-contiguous or channels-last (`gather`, one of GATHERS)."""
     out_channels, group_channels, kh, kw = weight.shape
     groups, taps = g.channels // group_channels, kh * kw
+    nhwc = resolve_gather(gather, input.dtype, group_channels, g.channels // g.offset_groups) == "nhwc"
     if output.numel() == 0:
         return lambda: None
+    # The staging copy (NHWC from an NCHW input) is part of every launch, so timings include it.
+    input, restage = stage_channels_last(input) if nhwc else (input.contiguous(), None)
     require(groups <= IMPLICIT_GRID_YZ_MAX,
             f"deform_conv2d: path='implicit_gemm' takes at most {IMPLICIT_GRID_YZ_MAX} weight groups, got {groups}")
     bm, bn, bk = IMPLICIT_TILE
@@ -363,7 +414,7 @@ def _implicit_launch(backend, g: DeformGeometry, input, offset, mask, weight, bi
     packed = torch.zeros(out_channels, taps, padded, dtype=weight.dtype, device=weight.device)
     repack = functools.partial(packed[:, :, :group_channels].copy_,
                                weight.view(out_channels, group_channels, taps).transpose(1, 2))
-    name = deform_conv2d_implicit_name(input.dtype)
+    name = deform_conv2d_implicit_name(input.dtype, nhwc)
     fn = backend.load_module(IMPLICIT_SOURCE, IMPLICIT_NAME_EXPRESSIONS).get_function(name)
     smem = implicit_shared_bytes(input.dtype)
     fn.max_dynamic_shared_size_bytes = smem  # the opt-in fp32's tiles need (above 48 KiB); harmless below
@@ -376,35 +427,47 @@ def _implicit_launch(backend, g: DeformGeometry, input, offset, mask, weight, bi
     def launch():
         with torch.no_grad():
             repack()
+            if restage is not None:
+                restage()
         kernel()
 
     return launch
 
 
-def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out, channel_chunk):
+def _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
+                            channel_chunk, gather="auto"):
     """deform_conv2d's checks, then its launch on the kernels resolve_path picks."""
     op = "deform_conv2d"
     require(path in PATHS, f"{op}: path must be one of {', '.join(PATHS)}; got {path!r}")
+    require(gather in GATHERS, f"{op}: gather must be one of {', '.join(GATHERS)}; got {gather!r}")
     g = conv_geometry(op, input, offset, weight, bias, stride, padding, dilation, mask, channel_chunk)
     chosen = resolve_path(path, input.dtype, weight.shape[1] == 1)
     require(chosen != "implicit_gemm" or input.dtype in IMPLICIT_DTYPES,
             f"{op}: path='implicit_gemm' takes float32, float16 or bfloat16, not {input.dtype}; "
             "use path='im2col_gemm' or 'auto'")
+    require(chosen == "implicit_gemm" or gather == "auto",
+            f"{op}: gather={gather!r} applies to path='implicit_gemm' only; this call takes {chosen}")
     runner = backend_for(op, input, backend)
     g = with_chunk(g, runner, "deform_conv2d_depthwise" if chosen == "depthwise" else "deform_im2col")
     output = output_buffer(op, out, (g.batch, weight.shape[0], g.out_h, g.out_w), input)
-    build = {"depthwise": _depthwise_launch, "implicit_gemm": _implicit_launch, "im2col_gemm": _im2col_matmul_launch}[chosen]
+    if chosen == "implicit_gemm":  # it lays out the input itself: a channels-last one may be read as is
+        return output, _implicit_launch(runner, g, gather, input.detach(), *contiguous(offset, mask, weight, bias),
+                                        output)
+    build = {"depthwise": _depthwise_launch, "im2col_gemm": _im2col_matmul_launch}[chosen]
     return output, build(runner, g, *contiguous(input, offset, mask, weight, bias), output)
 
 
 def deform_conv2d_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *, backend=None,
-                           out=None, channel_chunk=AUTO_CHUNK, path="auto"):
+                           out=None, channel_chunk=AUTO_CHUNK, path="auto", gather="auto"):
     """(output, launch): see deform_conv2d; `out` is an optional preallocated output; `channel_chunk` as
     in deform_im2col_launcher (im2col and depthwise kernels). `path` (one of PATHS): "auto" follows
     resolve_path's rule (depthwise weights run the fused depthwise kernel, fp16/bf16 the implicit
-    GEMM, fp32 and float64 im2col + matmul); "implicit_gemm" or "im2col_gemm" force that path."""
+    GEMM, fp32 and float64 im2col + matmul); "implicit_gemm" or "im2col_gemm" force that path.
+    `gather` (one of GATHERS, implicit GEMM only): the input layout its gathers read, resolve_gather's
+    rule for "auto"; "nhwc" stages an NCHW input channels-last at each launch (a channels-last input
+    is read in place)."""
     return _deform_conv2d_launcher(path, input, offset, weight, bias, stride, padding, dilation, mask, backend, out,
-                                   channel_chunk)
+                                   channel_chunk, gather)
 
 
 def deform_conv2d_im2col_matmul_launcher(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None, *,
