@@ -249,3 +249,16 @@ def test_bad_gathers_are_refused(tmp_path):
                      "  - {name: bad, tier: smoke, params: {gather: nhcw}}\n")
     with pytest.raises(CaseFileError, match=r"param 'gather' must be one of: auto, nchw, nhwc"):
         load_cases([cases], "smoke")
+
+
+@pytest.mark.parametrize("choice", ["path: im2col_gemm", "gather: nchw", "pass: backward"])
+def test_a_sweep_choosing_conv_kernels_runs_deform_conv2d_only(tmp_path, choice):
+    path = tmp_path / "conv.yaml"
+    path.write_text("family: deform\nkernels: [deform_im2col, deform_conv2d]\nsweeps:\n  - name: s\n    tier: smoke\n"
+                    f"    params: {{height: 5, width: 5, {choice}}}\n")
+    cases = load_cases([path], tier="smoke")
+    assert {c.kernel for c in cases} == {"deform_conv2d"}
+    # a gather applies to the implicit GEMM, which auto picks for fp16/bf16 only
+    assert {c.dtype for c in cases} == ({"float16", "bfloat16"} if "gather" in choice else set(TORCH_DTYPES))
+    path.write_text(path.read_text().replace(choice, "mask: true"))
+    assert {c.kernel for c in load_cases([path], tier="smoke")} == {"deform_im2col", "deform_conv2d"}

@@ -109,9 +109,10 @@ class DeformFamily(Family):
                    "or one implicit-GEMM kernel; depthwise in one fused kernel")
     kernels = {
         "deform_im2col": "the raw kernel: deformable im2col columns [C*kh*kw, B*Ho*Wo]",
-        "deform_conv2d": "suite.ops.deform_conv2d: deform_im2col + one matmul per weight group (fp32 accumulation), "
-                         "or deform_conv2d_implicit sampling each K-slice into shared memory (`path`); "
-                         "groups == in_channels: deform_conv2d_depthwise, sampling and accumulating in one pass",
+        "deform_conv2d": "suite.ops.deform_conv2d, by `path`: deform_conv2d_implicit (the fp16/bf16 default: "
+                         "each K-slice sampled into shared memory, tensor cores) or deform_im2col + one matmul per "
+                         "weight group (the fp32 default; fp32 accumulation); groups == in_channels: "
+                         "deform_conv2d_depthwise, sampling and accumulating in one pass",
     }
     baselines = {
         "torchvision": "torchvision.ops.deform_conv2d (deform_conv2d cases; no bfloat16), its autograd backward "
@@ -160,9 +161,17 @@ class DeformFamily(Family):
     }
 
     def supports(self, kernel: str, dtype: str, params=None) -> bool:
-        """deform_im2col has no backward pass."""
-        backward = params is not None and params.get("pass", "forward") != "forward"
-        return super().supports(kernel, dtype) and not (backward and kernel == "deform_im2col")
+        """deform_im2col has no backward pass, and no `path` or `gather` to choose: a case naming
+        one runs deform_conv2d only; one naming a `gather`, only the dtypes whose path is the
+        implicit GEMM."""
+        params = params or {}
+        gather = params.get("gather", "auto") != "auto"
+        conv_only = gather or params.get("pass", "forward") != "forward" or params.get("path", "auto") != "auto"
+        if gather and kernel == "deform_conv2d":
+            depthwise = params.get("groups", 1) == params.get("in_channels", 0)
+            if launchers.resolve_path(params.get("path", "auto"), TORCH_DTYPES[dtype], depthwise) != "implicit_gemm":
+                return False
+        return super().supports(kernel, dtype) and not (conv_only and kernel == "deform_im2col")
 
     def check_params(self, params) -> None:
         c, o = params["in_channels"], params["out_channels"]
