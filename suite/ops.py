@@ -4,7 +4,11 @@ suite/kernels/<family>*.py, which hold each family's launch geometry (and never 
 Each op checks its arguments the way its PyTorch/torchvision counterpart does (bad arguments raise
 OpArgumentError, which is a RuntimeError like theirs), prepares its launches once and runs them.
 The `*_launcher` variants return `(output, launch)`: `launch()` recomputes into the same output with
-no allocation and no re-validation, which is what the runner times. deform_conv2d and attention are
+no allocation and no re-validation, which is what the runner times. An input the launcher had to
+lay out again (a non-contiguous tensor, attention rows padded for cp.async) is copied once, when
+the launcher is prepared, and `launch()` reads that copy: change inputs in place between launches
+only when they are contiguous (the implicit GEMM's weight and channels-last staging are the
+exceptions: recopied at every launch). deform_conv2d and attention are
 differentiable (torch.autograd: their backward runs the backward kernels). `backend`: None runs where the input
 lives, "cupy" or "host" forces one (see suite.backends.backend_for_tensor); a backend object (the
 runner's, perhaps with checks) is used as is.
