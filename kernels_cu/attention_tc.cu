@@ -24,6 +24,8 @@
 // when needed); o has no alignment requirement. The row strides of q, k and v are 32-bit: the
 // launcher guarantees every in-head offset a tile copy forms fits (copying an operand whose rows are
 // too far apart), which frees the registers that keep FlashAttention-2's 4-warp tiles spill-free.
+// lse: null, or [batch, heads_q, seq_q] contiguous fp32 that receives each row's log-sum-exp of the
+// base-2 scaled scores (softmax_log2_sum_exp).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 

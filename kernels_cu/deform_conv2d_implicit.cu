@@ -48,7 +48,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "common/attention_tc_tiles.cuh"  // load_tile_async: padded row tiles by cp.async
 #include "common/channel_chunks.cuh"
 #include "common/cp_async.cuh"
 #include "common/smem.cuh"
@@ -173,7 +172,7 @@ __device__ __forceinline__ void store_rounded_pair(float* p, float lo, float hi)
 }
 template <typename T>
 __device__ __forceinline__ void store_rounded_pair(T* p, float lo, float hi) {
-    *reinterpret_cast<uint32_t*>(p) = attention_tc_detail::pack2<T>(lo, hi);
+    *reinterpret_cast<uint32_t*>(p) = pack2<T>(lo, hi);
 }
 
 }  // namespace deform_implicit_detail
@@ -242,7 +241,7 @@ __global__ void __launch_bounds__(deform_implicit_detail::THREADS)
         if (q < slices) {
             // The copy moves bytes: 16-bit units serve fp32 rows too (twice as many per row).
             constexpr int UNITS = sizeof(T) / 2;
-            attention_tc_detail::load_tile_async<BM, BK * UNITS, LDA * UNITS, THREADS>(
+            load_tile_async<BM, BK * UNITS, LDA * UNITS, THREADS>(
                 reinterpret_cast<unsigned short*>(a_tiles + (q % 2) * BM * LDA),
                 reinterpret_cast<const unsigned short*>(weight_rows + (long long)q * BK), row_stride * UNITS, m0,
                 group_out, BK * UNITS);

@@ -1,7 +1,9 @@
 // Warp-level tensor-core operations: mma.sync m16n8k16 (fp32 accumulate) and ldmatrix. Inline PTX
 // on the GPU; on the host, warp collectives that gather every lane's registers and compute with
 // the fragment layouts of the PTX ISA (shared/reference/ptx-and-limits.md, sections 1 and 2), so
-// that layout mistakes in a kernel give wrong results on the CPU too.
+// that layout mistakes in a kernel give wrong results on the CPU too. Below both backends' primitives:
+// pack2 (two fp32 values rounded into one fragment register) and an n-tile pair of mma on a
+// row-major B tile.
 //
 // Fragments (lane = 32 lanes, g = lane / 4, t = lane % 4; 16-bit elements, even index in the low half):
 //   A 16x16 row-major: a[r] holds (row g + 8*(r%2), cols 2t + 8*(r/2) and the next one)
@@ -193,6 +195,28 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* sme
 }
 
 #endif
+
+template <typename T>
+struct Pair;  // two elements in one 32-bit word, first element in the low half
+template <>
+struct Pair<__half> {
+    using type = __half2;
+    static __device__ __forceinline__ type make(float lo, float hi) { return __floats2half2_rn(lo, hi); }
+};
+template <>
+struct Pair<__nv_bfloat16> {
+    using type = __nv_bfloat162;
+    static __device__ __forceinline__ type make(float lo, float hi) { return __floats2bfloat162_rn(lo, hi); }
+};
+
+// A register of an mma A fragment holding (lo, hi) rounded to T.
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    const typename Pair<T>::type pair = Pair<T>::make(lo, hi);
+    uint32_t bits;
+    memcpy(&bits, &pair, sizeof(bits));
+    return bits;
+}
 
 // acc[mt][n0 / 8 + j] += a[mt] x B[k0 .. k0+16, n0 + 8j .. n0 + 8j + 8] for j = 0, 1 and every m tile, where B
 // is a row-major [k][n] tile in shared memory with a row pitch of LD elements: one ldmatrix.x4.trans gives
