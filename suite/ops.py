@@ -8,8 +8,8 @@ no allocation and no re-validation, which is what the runner times. An input the
 lay out again (a non-contiguous tensor, attention rows padded for cp.async) is copied once, when
 the launcher is prepared, and `launch()` reads that copy: change inputs in place between launches
 only when they are contiguous (the implicit GEMM's weight and channels-last staging are the
-exceptions: recopied at every launch). deform_conv2d and attention are
-differentiable (torch.autograd: their backward runs the backward kernels). `backend`: None runs where the input
+exceptions: recopied at every launch). deform_conv2d and attention are differentiable
+(torch.autograd: their backward runs the backward kernels). `backend`: None runs where the input
 lives, "cupy" or "host" forces one (see suite.backends.backend_for_tensor); a backend object (the
 runner's, perhaps with checks) is used as is.
 """
@@ -20,8 +20,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from suite.errors import OpArgumentError
-from suite.kernels.attention import (DECODE_DTYPES, DECODE_MAX_SEQ_Q, DECODE_TILES, FP32, GRID_YZ_MAX, KERNEL_DTYPES,
-                                    MAX_HEAD_DIM, TC, backward_launcher, decode_launcher, launcher)
+from suite.kernels.attention import (DECODE_DTYPES, FP32, GRID_YZ_MAX, KERNEL_DTYPES, MAX_HEAD_DIM, TC, backward_launcher,
+                                    decode_fits, decode_launcher, launcher)
 # The launchers and the channel-chunk choice are public too, re-exported from their home.
 from suite.kernels.deform_launch import (CHANNEL_CHUNK, CHANNEL_CHUNKS, deform_conv2d_im2col_matmul_launcher,  # noqa: F401
                                          deform_conv2d_launcher, deform_im2col_launcher)
@@ -88,12 +88,12 @@ _KERNEL_FOR_DTYPE = {dt: kernel for kernel in (FP32, TC) for dt in KERNEL_DTYPES
 
 
 def _forward_launcher(q, k, v, out, mode, scale, backend):
-    """The forward kernel for these inputs. Short queries (decoding: up to DECODE_MAX_SEQ_Q rows)
-    take the split-KV decode kernel, which packs a KV head's query heads into one tile and splits
+    """The forward kernel for these inputs. Short fp16/bf16 queries (decoding, decode_fits) take
+    the split-KV decode kernel, which packs a KV head's query heads into one tile and splits
     the keys over blocks, where attention_tc would run a 128-row tile for each head's few rows and
     one block per head. It keeps no log-sum-exp, so the autograd path always takes attention_tc."""
     dtype = str(q.dtype).removeprefix("torch.")
-    if dtype in DECODE_DTYPES and q.shape[2] <= DECODE_MAX_SEQ_Q and q.shape[3] <= DECODE_TILES[-1].head_tile:
+    if dtype in DECODE_DTYPES and decode_fits(q.shape[2], q.shape[3]):
         return decode_launcher(q, k, v, out, mode, scale, backend)
     return launcher(_KERNEL_FOR_DTYPE[dtype], q, k, v, out, mode, scale, backend)
 

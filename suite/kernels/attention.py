@@ -20,6 +20,7 @@ from suite import KERNELS_DIR
 from suite.errors import InputError
 from suite.kernels.family import (OUTPUT, Family, Instantiation, Launched, Param, Tolerance, autograd_outputs, grad_key,
                                   pass_param)
+from suite.kernels.op_arguments import INT32_MAX
 from suite.references.attention import (CAUSAL_MODES, attention_reference, causal_offset, visible_pairs)
 
 FP32, TC, BWD = "attention_fp32", "attention_tc", "attention_bwd"
@@ -212,7 +213,6 @@ def _tc_operand(t: torch.Tensor) -> torch.Tensor:
     return padded
 
 
-INT32_MAX = 2**31 - 1
 TILE_OVERHANG = 512  # rows past the sequence a tile copy may form an offset for (tiles have <= 256 rows)
 
 
@@ -581,10 +581,14 @@ def decode_launcher(q, k, v, out, mode: str, scale: float | None, backend) -> Ca
     return launch_both
 
 
+def decode_fits(seq_q: int, head_dim: int) -> bool:
+    """Whether attention_decode takes queries of this shape: few rows, head dims up to its largest tile."""
+    return seq_q <= DECODE_MAX_SEQ_Q and head_dim <= DECODE_TILES[-1].head_tile
+
+
 def decode_applies(params) -> bool:
-    """attention_decode runs forward cases with few query rows and head dims up to its largest tile."""
-    return (params["seq_q"] <= DECODE_MAX_SEQ_Q and params["pass"] == "forward" and params["tiles"] == AUTO
-            and params["head_dim"] <= DECODE_TILES[-1].head_tile)
+    """attention_decode runs the forward cases it fits (decode_fits) with the default tiles."""
+    return decode_fits(params["seq_q"], params["head_dim"]) and params["pass"] == "forward" and params["tiles"] == AUTO
 
 
 _CANDIDATE_LIST = "; ".join(f"d{hd}: " + ", ".join(tile_label(cfg) for cfg, _ in _candidates() if cfg.head_tile == hd)

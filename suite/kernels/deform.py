@@ -59,6 +59,11 @@ def _axis_offsets(gen, shape, base, extent: int, scale: float) -> torch.Tensor:
     return torch.where(torch.rand(shape, generator=gen) < RANDOM_SHARE, random, special)
 
 
+def _path(params, dtype: torch.dtype) -> str:
+    """The kernels a deform_conv2d case runs: resolve_path's choice for its `path`, dtype and weight."""
+    return launchers.resolve_path(params["path"], dtype, params["groups"] == params["in_channels"])
+
+
 def _deterministic(params) -> bool:
     return params["grad_mode"] == "deterministic"
 
@@ -164,14 +169,11 @@ class DeformFamily(Family):
         """deform_im2col has no backward pass, and no `path` or `gather` to choose: a case naming
         one runs deform_conv2d only; one naming a `gather`, only the dtypes whose path is the
         implicit GEMM."""
-        params = params or {}
-        gather = params.get("gather", "auto") != "auto"
-        conv_only = gather or params.get("pass", "forward") != "forward" or params.get("path", "auto") != "auto"
-        if gather and kernel == "deform_conv2d":
-            depthwise = params.get("groups", 1) == params.get("in_channels", 0)
-            if launchers.resolve_path(params.get("path", "auto"), TORCH_DTYPES[dtype], depthwise) != "implicit_gemm":
-                return False
-        return super().supports(kernel, dtype) and not (conv_only and kernel == "deform_im2col")
+        if params is None or not super().supports(kernel, dtype):
+            return super().supports(kernel, dtype)
+        if kernel == "deform_im2col":
+            return params["pass"] == "forward" and params["path"] == "auto" and params["gather"] == "auto"
+        return params["gather"] == "auto" or _path(params, TORCH_DTYPES[dtype]) == "implicit_gemm"
 
     def check_params(self, params) -> None:
         c, o = params["in_channels"], params["out_channels"]
@@ -325,8 +327,7 @@ class DeformFamily(Family):
         if kernel != "deform_conv2d":
             return None
         args = (inputs["input"], inputs["offset"], inputs["weight"], inputs["bias"])
-        fused = launchers.resolve_path(params["path"], inputs["input"].dtype,
-                                       params["groups"] == params["in_channels"]) != "im2col_gemm"
+        fused = _path(params, inputs["input"].dtype) != "im2col_gemm"
         if name == "im2col_matmul" and fused and params["pass"] == "forward":
             _, launch = launchers.deform_conv2d_im2col_matmul_launcher(*args, mask=inputs["mask"], **self._geometry(params),
                                                                  channel_chunk=params["channel_chunk"])
