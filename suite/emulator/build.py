@@ -294,11 +294,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
     ]
 
 
-def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False,
-                 profiled: bool = False) -> Path:
-    """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
-    the instrumented build the checks run; `profiled`: that build with suite profile's marks
-    (each cached beside the plain one)."""
+def _module_plan(source: Path, names, options, fibers: str, checked: bool, profiled: bool):
+    """What a module build compiles, and its cache key: (source, names, flags, wrapper, extra, key)."""
     source = Path(source).resolve()
     if not source.is_file():
         raise InputError(f"kernel source {source} does not exist")
@@ -312,15 +309,40 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     flags = module_flags(source, options, checked, profiled)
     wrapper = wrapper_text(source, names)
     extra = extern_shared_text(source.read_text(errors="replace"))
-    directory = cache_dir()
     key = digest(wrapper, extra, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
+    return source, names, flags, wrapper, extra, key
+
+
+def _cached(key: str) -> Path | None:
     # The sources a build read (the kernel's own #includes too) are listed beside it; their
     # contents are part of the library's name, so editing any of them rebuilds.
-    manifest = directory / f"mod-{key}.deps.json"
+    manifest = cache_dir() / f"mod-{key}.deps.json"
     if manifest.exists():
-        library = directory / f"mod-{key}-{_deps_digest(json.loads(manifest.read_text()))}.so"
+        library = cache_dir() / f"mod-{key}-{_deps_digest(json.loads(manifest.read_text()))}.so"
         if library.exists():
             return library
+    return None
+
+
+def cached_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False,
+                  profiled: bool = False) -> Path | None:
+    """The library build_module would return, if the cache already has it (nothing is compiled)."""
+    return _cached(_module_plan(source, names, options, fibers, checked, profiled)[-1])
+
+
+def build_module(source: Path, names, options=(), fibers: str = "auto", checked: bool = False,
+                 profiled: bool = False) -> Path:
+    """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
+    the instrumented build the checks run; `profiled`: that build with suite profile's marks
+    (each cached beside the plain one)."""
+    source, names, flags, wrapper, extra, key = _module_plan(source, names, options, fibers, checked, profiled)
+    library = _cached(key)
+    if library is not None:
+        return library
+    checked = checked or profiled
+    runtime = runtime_library(fibers)
+    directory = cache_dir()
+    manifest = directory / f"mod-{key}.deps.json"
     wrapper_path = directory / f"mod-{key}.wrapper.cpp"
     atomic_write(wrapper_path, wrapper.encode())
     inputs = [str(wrapper_path)]

@@ -42,7 +42,7 @@ def shared_arrays(module) -> list[tuple[str, int, int, bool]]:
     for sym in abi.tls_symbols(module.path):
         if sym.name == abi.TLS_ANCHOR or sym.name.startswith("__assert_fail") or sym.size == 0:
             continue
-        arrays.append((sym.name, sym.offset, sym.size, sym.name in externs))
+        arrays.append((sym.name, sym.value, sym.size, sym.name in externs))
     return arrays
 
 
@@ -62,7 +62,7 @@ class CheckedLaunch:
             ranges.append(abi.CheckRange(b.start, b.end, abi.ARGUMENT, b.index, ctypes.addressof(written) if written else None))
         for i, (_name, offset, size, extern) in enumerate(self.arrays):
             ranges.append(abi.CheckRange(offset, offset + size, abi.EXTERN_SHARED if extern else abi.STATIC_SHARED, i, None))
-        anchor = next((s.offset for s in abi.tls_symbols(kernel.module.path) if s.name == abi.TLS_ANCHOR), 0)
+        anchor = next((s.value for s in abi.tls_symbols(kernel.module.path) if s.name == abi.TLS_ANCHOR), 0)
         self._ranges = (abi.CheckRange * max(len(ranges), 1))(*ranges)
         self._findings = (abi.Finding * MAX_FINDINGS)()
         flags = 0
