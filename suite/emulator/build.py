@@ -61,7 +61,7 @@ _compiler_runs = 0
 
 
 def compiler_runs() -> int:
-    """How many times this process ran the compiler (the build cache's tests read it)."""
+    """How many libraries this process compiled (the build cache's tests read it)."""
     return _compiler_runs
 
 
@@ -147,10 +147,11 @@ def _trim_diagnostics(stderr: str, limit: int = 12) -> str:
     return "\n".join(kept) if kept else "\n".join(lines[-30:])
 
 
-def run_compiler(command: list[str], output: Path, what: str) -> None:
-    """Runs g++ into `output` (a name private to this process; the caller renames it)."""
+def run_compiler(command: list[str], output: Path, what: str, counted: bool = True) -> None:
+    """Runs g++ into `output` (a name private to this process; the caller renames it); `counted`:
+    the first step of a library's build (compiler_runs counts libraries, not steps)."""
     global _compiler_runs
-    _compiler_runs += 1
+    _compiler_runs += counted
     proc = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
     if proc.returncode != 0:
         output.unlink(missing_ok=True)
@@ -250,19 +251,32 @@ def strip_comments(code: str) -> str:
     return re.sub(r"//[^\n]*|/\*.*?\*/", " ", code, flags=re.S)
 
 
-def extern_shared_names(code: str) -> list[str]:
-    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
-    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
-    return sorted(set(re.findall(pattern, strip_comments(code))))
+EXTERN_SHARED_WINDOW = "__suite_extern_shared"
 
 
-def extern_shared_text(code: str) -> str:
-    """Storage for the extern __shared__ arrays, which the emulation header turns into extern
-    thread-local arrays: one array per running block, defined here, in a second translation unit,
-    where its declared element type does not matter."""
-    return "".join(
-        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
-    )
+def undefined_tls_symbols(obj: Path) -> tuple[list[str], list[str]]:
+    """The thread-local variables an object file uses but does not define: its `extern __shared__`
+    arrays (the emulation header makes __shared__ thread_local), mangled, wherever declared
+    (namespaces, functions, templates); and the TLS init functions (_ZTH...) it refers to."""
+    out = subprocess.run(["readelf", "-sW", str(obj)], capture_output=True, text=True, check=True).stdout
+    variables = re.findall(r"^\s*\d+: 0+\s+0 TLS\s+GLOBAL\s+\w+\s+UND (\S+)$", out, re.M)
+    inits = re.findall(r"^\s*\d+: 0+\s+0 NOTYPE\s+WEAK\s+\w+\s+UND (_ZTH\S+)$", out, re.M)
+    return sorted(set(variables)), sorted(set(inits))
+
+
+def extern_shared_assembly(variables, inits) -> str:
+    """Storage for the extern __shared__ arrays: one window per running block (a thread-local
+    block of the largest opt-in size) that every such array names, as on a GPU, where all of them
+    start at the dynamic shared memory's first byte (kernels declaring one per type rely on it).
+    Their TLS init functions do nothing: g++ calls them unguarded from templates (a call to 0x0)."""
+    lines = ['.section .tbss,"awT",@nobits', ".p2align 7"]
+    for name in [EXTERN_SHARED_WINDOW, *variables]:
+        lines += [f".globl {name}", f".hidden {name}", f".type {name}, @object", f".size {name}, {MAX_EXTERN_SHARED_BYTES}",
+                  f"{name}:"]
+    lines += [f".zero {MAX_EXTERN_SHARED_BYTES}", ".text"]
+    for name in inits:
+        lines += [f".globl {name}", f".hidden {name}", f".type {name}, @function", f"{name}:", "ret"]
+    return "\n".join(lines) + "\n"
 
 
 def _parse_depfile(text: str) -> list[str]:
@@ -295,7 +309,7 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
 
 
 def _module_plan(source: Path, names, options, fibers: str, checked: bool, profiled: bool):
-    """What a module build compiles, and its cache key: (source, names, flags, wrapper, extra, key)."""
+    """What a module build compiles, and its cache key: (source, names, flags, wrapper, key)."""
     source = Path(source).resolve()
     if not source.is_file():
         raise InputError(f"kernel source {source} does not exist")
@@ -308,9 +322,8 @@ def _module_plan(source: Path, names, options, fibers: str, checked: bool, profi
     checked = checked or profiled
     flags = module_flags(source, options, checked, profiled)
     wrapper = wrapper_text(source, names)
-    extra = extern_shared_text(source.read_text(errors="replace"))
-    key = digest(wrapper, extra, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
-    return source, names, flags, wrapper, extra, key
+    key = digest(wrapper, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
+    return source, names, flags, wrapper, key
 
 
 def _cached(key: str) -> Path | None:
@@ -335,7 +348,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     """The shared library for `names` of `source` (compiled unless the cache has it); `checked`:
     the instrumented build the checks run; `profiled`: that build with suite profile's marks
     (each cached beside the plain one)."""
-    source, names, flags, wrapper, extra, key = _module_plan(source, names, options, fibers, checked, profiled)
+    source, names, flags, wrapper, key = _module_plan(source, names, options, fibers, checked, profiled)
     library = _cached(key)
     if library is not None:
         return library
@@ -345,23 +358,24 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     manifest = directory / f"mod-{key}.deps.json"
     wrapper_path = directory / f"mod-{key}.wrapper.cpp"
     atomic_write(wrapper_path, wrapper.encode())
-    inputs = [str(wrapper_path)]
-    if extra:
-        extra_path = directory / f"mod-{key}.shared.cpp"
-        atomic_write(extra_path, extra.encode())
-        inputs.append(str(extra_path))
     depfile = staging_path(directory / f"mod-{key}.d")
+    obj = staging_path(directory / f"mod-{key}.o")
+    shared = directory / f"mod-{key}.{os.getpid()}.shared.s"  # g++ assembles it for its suffix
     staging = staging_path(directory / f"mod-{key}.so")
+    what = f"{source} (kernels {', '.join(names)}) for the host backend"
     try:
-        command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
+        # Compiled, then linked with storage for whatever extern __shared__ arrays the object uses.
+        run_compiler([COMPILER, *flags, "-c", "-MMD", "-MF", str(depfile), str(wrapper_path)], obj, what)
+        atomic_write(shared, extern_shared_assembly(*undefined_tls_symbols(obj)).encode())
+        command = [COMPILER, *flags, str(obj), str(shared), str(runtime), "-Wl,-rpath,$ORIGIN",
                    *(CHECKED_LIBS if checked else ())]
-        run_compiler(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
+        run_compiler(command, staging, what, counted=False)
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
         library = directory / f"mod-{key}-{_deps_digest(deps)}.so"
         os.replace(staging, library)
         atomic_write(manifest, json.dumps(deps).encode())
     finally:
-        for leftover in (depfile, staging):
+        for leftover in (depfile, obj, shared, staging):
             if leftover.exists():
                 leftover.unlink()
     return library

@@ -37,12 +37,13 @@ _HAZARD = {(abi.STORE, abi.LOAD): "read-after-write", (abi.LOAD, abi.STORE): "wr
 
 def shared_arrays(module) -> list[tuple[str, int, int, bool]]:
     """(name, offset in the TLS segment, bytes, extern?) of a checked module's __shared__ arrays."""
-    externs = set(build.extern_shared_names(module.source.read_text(errors="replace")))
+    symbols = abi.tls_symbols(module.path)
+    window = next((s.value for s in symbols if s.name == build.EXTERN_SHARED_WINDOW), None)
     arrays = []
-    for sym in abi.tls_symbols(module.path):
-        if sym.name == abi.TLS_ANCHOR or sym.name.startswith("__assert_fail") or sym.size == 0:
+    for sym in symbols:
+        if sym.name in (abi.TLS_ANCHOR, build.EXTERN_SHARED_WINDOW) or sym.name.startswith("__assert_fail") or sym.size == 0:
             continue
-        arrays.append((sym.name, sym.value, sym.size, sym.name in externs))
+        arrays.append((sym.name, sym.value, sym.size, sym.value == window))  # every extern array is the window
     return arrays
 
 
