@@ -108,6 +108,9 @@ class CheckedLaunch:
 
     def _text(self, f: abi.Finding) -> str:
         access, space = _ACCESS[f.access], _SPACE[f.space]
+        if f.kind == abi.OUT_OF_BOUNDS and f.range_kind == abi.ARGUMENT and f.range < 0:
+            return (f"memcheck: invalid {space} {access} of {f.size} bytes at 0x{f.address:x}: a wild pointer, the "
+                    f"address is in no allocation ({self._line(f.pc)})")  # fmt: skip
         if f.kind == abi.OUT_OF_BOUNDS:
             return f"memcheck: invalid {space} {access} of {f.size} bytes at 0x{f.address:x}{self._where(f)} ({self._line(f.pc)})"
         if f.kind == abi.MISALIGNED:
