@@ -24,6 +24,9 @@ lists the host equivalents of cudaMemcpyToSymbol and friends):
     module.get_global("coeffs").copy_from_host(coeffs, coeffs.nbytes)   # coeffs: a numpy array
     module.get_global("coeffs").view(numpy.float32)[:] = 1.0            # or write through a view
 
+Texture objects: suite.host.texture has cupy.cuda.texture's classes (and cupy.cuda.runtime's
+texture constants); a TextureObject is passed for a `cudaTextureObject_t` parameter.
+
 `profile()` counts the memory behaviour of every launch inside it, as a GPU profiler would
 (shared-memory wavefronts and bank conflicts, global sectors per request, per source line):
 
@@ -41,6 +44,7 @@ from pathlib import Path
 
 from suite.backends import get_backend
 from suite.emulator.build import source_for_code, strip_comments
+from suite.emulator import texture  # noqa: F401  (cupy.cuda.texture's equivalents, for users)
 from suite.errors import InputError
 
 _KERNEL = re.compile(

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from suite.emulator import abi
+from suite.emulator.texture import TextureObject
 from suite.errors import KernelLaunchError
 
 _INTEGER = {abi.SIGNED, abi.UNSIGNED, abi.BOOL}
@@ -147,6 +148,10 @@ def _scalar_bytes(kernel: str, i: int, p: abi.Param, value) -> bytes:
     where = f"argument {i} of {kernel} is {p.type} ({p.size} bytes)"
     wanted = _NUMPY_NAME.get((p.kind, p.size))
     hint = f" — pass {wanted}" if wanted else ""
+    if isinstance(value, TextureObject):  # a cudaTextureObject_t: its handle, as CuPy passes it
+        if (p.kind, p.size) == (abi.UNSIGNED, 8):
+            return value.ptr.to_bytes(8, "little")
+        raise KernelLaunchError(f"{where}; got a TextureObject, which only a cudaTextureObject_t parameter takes")
     if isinstance(value, np.generic):
         kind, size, _ = _element_kind(np.asarray(value))
         if (kind, size) == (p.kind, p.size):
