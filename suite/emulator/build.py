@@ -28,10 +28,15 @@ from suite.errors import BackendUnavailable, InputError, KernelCompileError
 COMMON_DIR = KERNELS_DIR / "common"
 COMPILER = "g++"
 BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
+# A misaligned access faults on a GPU, in every launch: each dereference is checked against its
+# type's alignment (UBSan's check; the handler is the runtime's, suite/emulator/runtime/faults.cpp,
+# so this flag is for compiling only: at link time it would pull in libubsan). Recoverable: under
+# memcheck the handler returns and memcheck reports the access with its argument and offset.
+ALIGNMENT_FLAGS = ("-fsanitize=alignment",)
 # Kernels type-pun freely (reinterpret_cast between float4 and __half2, ...), as nvcc tolerates.
 # Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
 # that overflow its fiber stack hit the guard page instead of the next fiber's stack.
-MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
+MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection", *ALIGNMENT_FLAGS)
 # Checked builds (HostBackend(checks=...)): g++'s ThreadSanitizer instrumentation turns every
 # load and store of kernel code into a call (__tsan_read4(address), __tsan_write4, ...) that the
 # runtime defines itself (suite/emulator/runtime/checks.cpp); libtsan is never linked (no default
@@ -367,7 +372,8 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
         # Compiled, then linked with storage for whatever extern __shared__ arrays the object uses.
         run_compiler([COMPILER, *flags, "-c", "-MMD", "-MF", str(depfile), str(wrapper_path)], obj, what)
         atomic_write(shared, extern_shared_assembly(*undefined_tls_symbols(obj)).encode())
-        command = [COMPILER, *flags, str(obj), str(shared), str(runtime), "-Wl,-rpath,$ORIGIN",
+        link_flags = [f for f in flags if f not in ALIGNMENT_FLAGS]
+        command = [COMPILER, *link_flags, str(obj), str(shared), str(runtime), "-Wl,-rpath,$ORIGIN",
                    *(CHECKED_LIBS if checked else ())]
         run_compiler(command, staging, what, counted=False)
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})

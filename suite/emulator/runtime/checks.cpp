@@ -371,6 +371,8 @@ void checks_warp_sync(Worker& w, unsigned warp, unsigned mask) {
                 if (mask >> b & 1) pairs[a * 32 + b] = seq;
 }
 
+bool checks_memcheck(const Worker& w) { return w.job && w.job->checks && (w.job->checks->flags & SUITE_HOST_MEMCHECK); }
+
 void checks_enter_runtime(Worker& w) { if (w.checks) ++w.checks->runtime_depth; }
 void checks_leave_runtime(Worker& w) { if (w.checks) --w.checks->runtime_depth; }
 

@@ -110,4 +110,6 @@ void checks_enter_runtime(Worker& w);
 void checks_leave_runtime(Worker& w);
 // An access made by the runtime on behalf of the current thread (cp.async), with its code address.
 void checks_access(Worker& w, uintptr_t address, unsigned size, int kind, uintptr_t pc);
+// Whether the worker's launch runs memcheck, which reports misaligned accesses itself.
+bool checks_memcheck(const Worker& w);
 }  // namespace suite_rt
