@@ -286,6 +286,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
         "-isystem",
+        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
+        "-isystem",
         str(nvidia_include_dir()),
         # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
         "-idirafter",
