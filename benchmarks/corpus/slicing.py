@@ -16,7 +16,7 @@ from pathlib import Path
 # Headers of the CUDA runtime and host libraries: the emulation provides what kernels use of the first.
 HOST_HEADERS = re.compile(
     r"^(cuda_runtime(_api)?|cuda|cuda_profiler_api|device_launch_parameters|driver_types|cublas\w*|cublasLt"
-    r"|cudnn\w*|nccl|nvtx3?/.*|nvToolsExt|helper_\w+|exception|cuda_runtime_api|mpi|omp)\.h$"
+    r"|cudnn\w*|nccl|nvtx3?/.*|nvToolsExt|helper_\w+|exception|cuda_runtime_api|mpi|omp|torch/\w+|ATen/\w+|c10/\S+)\.h$"
 )
 # A declaration naming one of these is host-side state (handles, device properties, timers).
 HOST_TOKENS = re.compile(r"\b(cublas\w*|cudnn\w*|nccl\w*|cudaDeviceProp|cudaEvent_t|cudaStream_t|StopWatch\w*"
@@ -80,6 +80,8 @@ def _keep(item: str) -> bool:
         return bool(DEVICE.search(head))  # a function definition: device code only
     if re.search(r"\bmain\s*\(", head):
         return False
+    if re.match(r"\s*(extern\s+)?template\s+(?!<)", code) and not DEVICE.search(code):
+        return False  # an explicit instantiation of a host template (its definition is gone)
     return not HOST_TOKENS.search(code)
 
 
@@ -127,7 +129,7 @@ def _items(text: str, path: Path):
             line += text.count("\n", i, end)
             i = end
             continue
-        if c in "\"'":
+        if c in "\"'" and not (c == "'" and text[i - 1 : i].isdigit()):  # 1'000: a digit separator
             j = i + 1
             while j < n and text[j] != c:
                 j += 2 if text[j] == "\\" else 1
