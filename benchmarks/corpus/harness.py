@@ -106,7 +106,7 @@ def run_driver(driver, root: Path) -> list[Outcome]:
         code = device_code(path, [root / d for d in getattr(driver, "INCLUDE_DIRS", ())])
     except SliceError as exc:
         return failed("source unreadable", str(exc))
-    module = RawModule(code=code, options=tuple(getattr(driver, "OPTIONS", ())), name_expressions=names)
+    module = RawModule(code=code, options=tuple(getattr(driver, "COMPILE_OPTIONS", ())), name_expressions=names)
     outcomes = []
     for name, run in driver.KERNELS.items():
         start = time.perf_counter()
@@ -118,8 +118,8 @@ def run_driver(driver, root: Path) -> list[Outcome]:
                 guarded = "__CUDA_ARCH__" in path.read_text(errors="replace")
                 outcome.cause = "wrong result" + (" (the file tests __CUDA_ARCH__, undefined on the host)"
                                                    if guarded else "")
-        except (SuiteError, OSError) as exc:  # a build error, a fault, a refused argument, a load error
-            message = str(exc)
+        except Exception as exc:  # a build error, a fault, a refused argument, a load error, a missing API
+            message = str(exc) if isinstance(exc, (SuiteError, OSError)) else f"{type(exc).__name__}: {exc}"
             outcome = Outcome(driver.SOURCE, driver.FILE, name, False, cause(message, code), _first_error(message))
             if "could not compile" in message or isinstance(exc, OSError):  # the whole module failed
                 outcomes += failed(outcome.cause, message, names[len(outcomes):])

@@ -11,7 +11,7 @@ file, its license and its kernels, each with a function that launches it on rand
     FILE = "Samples/0_Introduction/vectorAdd/vectorAdd.cu"
     LICENSE = "BSD-3-Clause"
     KERNELS = {"vectorAdd": run_vector_add}     # name expression -> launch and reference
-    OPTIONS = ("-DENABLE_BF16",)                # optional: compiler options; INCLUDE_DIRS optional too
+    COMPILE_OPTIONS = ("-DENABLE_BF16",)        # optional: compiler options; INCLUDE_DIRS optional too
 
 The kernels' text is compiled unchanged; host code around it is dropped (slicing.py). Drivers whose
 source is not given are skipped. The checkouts are read from disk only: nothing is fetched.
