@@ -250,8 +250,8 @@ def strip_comments(code: str) -> str:
 
 
 def extern_shared_names(code: str) -> list[str]:
-    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
-    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
+    """The arrays declared `extern __shared__ T name[];` or `name[][N]...;` (CuPy-style dynamic shared memory)."""
+    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\](?:\s*\[[^\]]*\])*\s*;"
     return sorted(set(re.findall(pattern, strip_comments(code))))
 
 
