@@ -54,9 +54,12 @@ def load_drivers(directory: Path = DRIVERS_DIR, only=None) -> list:
         spec = importlib.util.spec_from_file_location(f"corpus_driver_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        for field in ("SOURCE", "FILE", "LICENSE", "KERNELS"):
+        if hasattr(module, "FILE") and hasattr(module, "KERNELS"):
+            module.FILES = {module.FILE: module.KERNELS}
+        for field in ("SOURCE", "LICENSE", "FILES"):
             if not hasattr(module, field):
-                raise DriverError(f"driver {path}: no {field} (a driver defines SOURCE, FILE, LICENSE and KERNELS: see benchmarks/corpus/run.py)")
+                raise DriverError(f"driver {path}: no {field} (a driver defines SOURCE, LICENSE, and FILE with KERNELS "
+                                  "or FILES: see benchmarks/corpus/run.py)")
         drivers.append(module)
     return drivers
 
@@ -94,13 +97,17 @@ def _first_error(message: str) -> str:
 
 def run_driver(driver, root: Path) -> list[Outcome]:
     """Every kernel of one driver, built from `root` (the checkout of driver.SOURCE)."""
+    return [o for file, kernels in driver.FILES.items() for o in run_file(driver, root, file, kernels)]
+
+
+def run_file(driver, root: Path, file: str, kernels: dict) -> list[Outcome]:
     from suite.host import RawModule
 
-    names = list(driver.KERNELS)
-    path = root / driver.FILE
+    names = list(kernels)
+    path = root / file
 
     def failed(category, message, kernels=names):
-        return [Outcome(driver.SOURCE, driver.FILE, k, False, category, _first_error(message)) for k in kernels]
+        return [Outcome(driver.SOURCE, file, k, False, category, _first_error(message)) for k in kernels]
 
     try:
         code = device_code(path, [root / d for d in getattr(driver, "INCLUDE_DIRS", ())])
@@ -108,19 +115,19 @@ def run_driver(driver, root: Path) -> list[Outcome]:
         return failed("source unreadable", str(exc))
     module = RawModule(code=code, options=tuple(getattr(driver, "COMPILE_OPTIONS", ())), name_expressions=names)
     outcomes = []
-    for name, run in driver.KERNELS.items():
+    for name, run in kernels.items():
         start = time.perf_counter()
         try:
             kernel = module.get_function(name)
             problem = compare(run(kernel))
-            outcome = Outcome(driver.SOURCE, driver.FILE, name, not problem, "", problem)
+            outcome = Outcome(driver.SOURCE, file, name, not problem, "", problem)
             if problem:
                 guarded = "__CUDA_ARCH__" in path.read_text(errors="replace")
                 outcome.cause = "wrong result" + (" (the file tests __CUDA_ARCH__, undefined on the host)"
                                                    if guarded else "")
         except Exception as exc:  # a build error, a fault, a refused argument, a load error, a missing API
             message = str(exc) if isinstance(exc, (SuiteError, OSError)) else f"{type(exc).__name__}: {exc}"
-            outcome = Outcome(driver.SOURCE, driver.FILE, name, False, cause(message, code), _first_error(message))
+            outcome = Outcome(driver.SOURCE, file, name, False, cause(message, code), _first_error(message))
             if "could not compile" in message or isinstance(exc, OSError):  # the whole module failed
                 outcomes += failed(outcome.cause, message, names[len(outcomes):])
                 return outcomes

@@ -12,6 +12,7 @@ file, its license and its kernels, each with a function that launches it on rand
     LICENSE = "BSD-3-Clause"
     KERNELS = {"vectorAdd": run_vector_add}     # name expression -> launch and reference
     COMPILE_OPTIONS = ("-DENABLE_BF16",)        # optional: compiler options; INCLUDE_DIRS optional too
+    FILES = {path: KERNELS, ...}                # instead of FILE and KERNELS: one build per file
 
 The kernels' text is compiled unchanged; host code around it is dropped (slicing.py). Drivers whose
 source is not given are skipped. The checkouts are read from disk only: nothing is fetched.
