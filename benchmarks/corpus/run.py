@@ -59,11 +59,14 @@ def summary_rows(outcomes):
 def markdown(outcomes, note: str) -> str:
     lines = [note, "", "| source | kernels tried | run and match | fail |", "|---|---:|---:|---:|"]
     lines += [f"| {s} | {t} | {k} | {f} |" for s, t, k, f in summary_rows(outcomes)]
-    failures = [o for o in outcomes if not o.ok]
+    failures = OrderedDict()  # the kernels of one file that fail for one cause share a row
+    for o in outcomes:
+        if not o.ok:
+            failures.setdefault((o.source, Path(o.file).name, o.cause, o.detail), []).append(o.kernel)
     if failures:
-        lines += ["", "| source | file | kernel | cause | detail |", "|---|---|---|---|---|"]
-        lines += [f"| {o.source} | `{o.file.split('/')[-1]}` | `{o.kernel}` | {o.cause} | "
-                  f"{o.detail.replace('|', '/')} |" for o in failures]
+        lines += ["", "| source | file | failing kernels | cause | first error |", "|---|---|---|---|---|"]
+        lines += [f"| {source} | `{file}` | {', '.join(f'`{k}`' for k in kernels)} | {category} | "
+                  f"{detail.replace('|', '/')} |" for (source, file, category, detail), kernels in failures.items()]
     return "\n".join(lines) + "\n"
 
 

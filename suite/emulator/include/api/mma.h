@@ -14,9 +14,9 @@
 // PTX ISA on sm_80, in 8-row blocks taken column by column: an A or accumulator block is 8 rows by
 // 4P columns, lane (g = lane/4, t = lane%4) holding row g, columns P*t..P*t+P-1; a B block is 4P
 // rows (k) by 8 columns (n), the lane holding rows P*t..P*t+P-1 of column g; P is 2 for 16-bit types
-// and accumulators, 4 for 8-bit, 1 for tf32 and double A/B. This is exactly sm_80's layout for
-// m16n16k16 (two m16n8k16 tiles), m16n16k8 tf32 and m8n8k4; for m32n8k16/m8n32k16 it is our
-// choice. __half A/B fragments hold 16 elements in every shape (as NVIDIA's header declares): the
+// and accumulators, 4 for 8-bit, 1 for tf32 and double A/B. For m16n16k16 (two m16n8k16 tiles),
+// m16n16k8 tf32 and m8n8k4 this is the mma.sync layout, which sm_80's WMMA accumulators are known
+// to follow (A and B not checked on a GPU here); for m32n8k16/m8n32k16 it is our choice. __half A/B fragments hold 16 elements in every shape (as NVIDIA's header declares): the
 // unique elements repeat (x[i] == x[i % unique]); mma_sync reads the first copy.
 //
 // Numerics: products are exact and summed in double, rounded once to the accumulator type (fp16/bf16
