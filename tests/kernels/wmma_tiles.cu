@@ -7,6 +7,9 @@ using namespace nvcuda;
 
 template <class T> struct stored { using type = T; };
 template <> struct stored<wmma::precision::tf32> { using type = float; };
+// is_same, without <type_traits>: NVRTC (the GPU build that judges host builds) has no such header.
+template <class A, class B> struct same { static constexpr bool value = false; };
+template <class A> struct same<A, A> { static constexpr bool value = true; };
 
 // A and B as the fragments' layouts say (leading dimensions lda, ldb, in elements); C read and D
 // written row- or column-major as c_col / d_col say. tf32 inputs are rounded in the fragment, as
@@ -20,7 +23,7 @@ __global__ void wmma_tile(const typename stored<T>::type* a, unsigned lda, const
     wmma::load_matrix_sync(fa, a, lda);
     wmma::load_matrix_sync(fb, b, ldb);
     wmma::load_matrix_sync(fc, c, ldc, c_col ? wmma::mem_col_major : wmma::mem_row_major);
-    if constexpr (std::is_same<T, wmma::precision::tf32>::value) {
+    if constexpr (same<T, wmma::precision::tf32>::value) {
         for (int i = 0; i < fa.num_elements; ++i) fa.x[i] = wmma::__float_to_tf32(fa.x[i]);
         for (int i = 0; i < fb.num_elements; ++i) fb.x[i] = wmma::__float_to_tf32(fb.x[i]);
     }
@@ -32,7 +35,7 @@ __global__ void wmma_tile(const typename stored<T>::type* a, unsigned lda, const
 template <class Use, int M, int N, int K, class T, class L>
 __global__ void fragment_elements(const typename stored<T>::type* m, unsigned ld, typename stored<T>::type* out) {
     wmma::fragment<Use, M, N, K, T, L> f;
-    if constexpr (std::is_same<Use, wmma::accumulator>::value) wmma::load_matrix_sync(f, m, ld, wmma::mem_row_major);
+    if constexpr (same<Use, wmma::accumulator>::value) wmma::load_matrix_sync(f, m, ld, wmma::mem_row_major);
     else wmma::load_matrix_sync(f, m, ld);
     for (int i = 0; i < f.num_elements; ++i) out[threadIdx.x * f.num_elements + i] = f.x[i];
 }
