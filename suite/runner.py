@@ -95,11 +95,11 @@ def _coverage(launched, ref64) -> dict:
 def new_result(case: Case) -> CaseResult:
     """The result of `case` before anything ran: status "error" until it is known better."""
     return CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype,
-                      params=dict(case.params), shape=get_family(case.family).shape_label(case.params), status="error")
+                      params=dict(case.params), shape=get_family(case.family, case.family_file).shape_label(case.params), status="error")
 
 
 def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None = None) -> CaseResult:
-    family = get_family(case.family)
+    family = get_family(case.family, case.family_file)
     result = new_result(case)
     config = options.timing or backend.default_timing
     doing = f"running {case.id}"
