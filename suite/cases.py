@@ -68,6 +68,24 @@ def default_case_files() -> list[Path]:
     return sorted(CASES_DIR.rglob("*.yaml"))
 
 
+_NAMES_A_FAMILY = re.compile(r"^family\s*:", re.MULTILINE)
+
+
+def user_case_files(folder: Path) -> list[Path]:
+    """A user's case files in `folder`: those of its cases/ folder when it has one, else its own
+    *.yaml files whose top level names a family (so a CI config beside them is not taken for one)."""
+    folder = Path(folder)
+    if (folder / "cases").is_dir():
+        return sorted((folder / "cases").rglob("*.yaml"))
+    return sorted(p for p in folder.glob("*.yaml") if _NAMES_A_FAMILY.search(p.read_text(errors="replace")))
+
+
+def case_files_for(folder: Path) -> list[Path]:
+    """What a command given no case file works on, run in `folder`: the case files there
+    (`user_case_files`; in the suite's checkout, that is the suite's cases/), else the suite's own."""
+    return user_case_files(folder) or default_case_files()
+
+
 def load_cases(paths: Sequence[Path], tier: str = "smoke") -> list[Case]:
     """The cases of `paths` (in file order) that belong to `tier`. Every file is fully validated,
     whatever the tier, so a broken `full` sweep is caught by a smoke run too."""
