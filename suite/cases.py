@@ -77,7 +77,14 @@ def user_case_files(folder: Path) -> list[Path]:
     folder = Path(folder)
     if (folder / "cases").is_dir():
         return sorted((folder / "cases").rglob("*.yaml"))
-    return sorted(p for p in folder.glob("*.yaml") if _NAMES_A_FAMILY.search(p.read_text(errors="replace")))
+    return sorted(p for p in folder.glob("*.yaml") if _names_a_family(p))
+
+
+def _names_a_family(path: Path) -> bool:
+    try:
+        return bool(_NAMES_A_FAMILY.search(path.read_text(errors="replace")))
+    except OSError:
+        return True  # taken, so that loading it says what is wrong with it
 
 
 def case_files_for(folder: Path) -> list[Path]:
