@@ -114,7 +114,8 @@ def device_slug(env: dict) -> str:
 def default_path(env: dict, root: Path | None = None) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     commit = (env.get("git", {}).get("commit") or "nogit")[:10]
-    return (root or REPO_ROOT / "results") / device_slug(env) / f"{stamp}-{commit}.json"
+    # results/ of the working directory: the suite's checkout for its own sweeps, a user's folder for theirs
+    return (root or Path.cwd() / "results") / device_slug(env) / f"{stamp}-{commit}.json"
 
 
 def _write_temporary(doc: dict, folder: Path, durable: bool = True) -> str:

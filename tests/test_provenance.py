@@ -70,3 +70,11 @@ def test_a_schema_1_file_still_loads_with_no_sources(tmp_path):
     path.write_text(json.dumps(doc))
     (case,) = results.case_results(path, results.load(path)).values()
     assert case.sources == {} and case.family_origin is None
+
+
+def test_save_defaults_to_the_results_folder_of_the_working_directory(tmp_path, monkeypatch, capsys):
+    folder = new_folder(tmp_path)
+    monkeypatch.chdir(folder)
+    assert cli.main(["run", "--backend", "host", "-k", "cols=1] and float32", "--save"]) == 0
+    saved = capsys.readouterr().out.split("saved ")[-1].split()[0]
+    assert (folder / saved).parent.parent == folder / "results" and (folder / saved).is_file()
