@@ -261,9 +261,15 @@ def _check_scope(args) -> list:
 
     if not args.files and not args.k and cases.case_files_for(Path.cwd()) == cases.default_case_files():
         return [i for family in all_families() for i in family.instantiations()]
+    selected = _selected_cases(args, "check")
     launched = (get_family(c.family, c.family_file).launched_instantiations(c.kernel, c.params, c.dtype)
-                for c in _selected_cases(args, "check"))
-    return list(dict.fromkeys(i for found in launched for i in found))
+                for c in selected)
+    scope = list(dict.fromkeys(i for found in launched for i in found))
+    if not scope:
+        names = ", ".join(dict.fromkeys(c.family for c in selected))
+        raise InputError(f"nothing to check: the selected cases' families ({names}) name no kernel instantiation; "
+                         "a family lists them in instantiations() (see docs/YOUR_KERNEL.md)")
+    return scope
 
 
 def _cmd_check(args, out: Console, err: Console) -> int:

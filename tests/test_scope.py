@@ -52,3 +52,21 @@ def test_a_piped_run_reports_each_finished_case_on_stderr(capsys):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
     assert lines == [f"[{i}/3] softmax/rows[cols=33]/{dtype}/softmax: PASS"
                      for i, dtype in enumerate(("float32", "float16", "bfloat16"), 1)]
+
+
+def test_a_layer_case_checks_the_kernels_of_its_layer():
+    layer_cases = REPO_ROOT / "cases" / "modules.yaml"
+    assert _scope(str(layer_cases), "-k", "deform_conv2d_layer") == get_family("deform").instantiations()
+    assert set(_scope(str(layer_cases))) == set(get_family("deform").instantiations() + get_family("attention").instantiations())
+
+
+def test_check_says_so_when_the_cases_launch_nothing_it_knows(tmp_path, monkeypatch, capsys):
+    from user_folder import new_folder
+
+    folder = new_folder(tmp_path)
+    monkeypatch.chdir(folder)
+    family = get_family("rowsoft", folder / "rowsoft_family.py")
+    monkeypatch.setattr(family, "instantiations", lambda: [])
+    assert cli.main(["check"]) == 2
+    assert "nothing to check: the selected cases' families (rowsoft) name no kernel instantiation" in " ".join(
+        capsys.readouterr().err.split())

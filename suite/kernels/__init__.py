@@ -56,7 +56,7 @@ def family_names() -> list[str]:
 def get_family(name: str, file: Path | None = None) -> Family:
     """The family called `name`, defined in `file` when given (a case's `family_file`), else a
     built-in or installed one; KeyError when there is none (callers turn it into a user message)."""
-    return load_family_file(Path(file), name) if file is not None else _installed_family(name)
+    return load_family_file(Path(file).resolve(), name) if file is not None else _installed_family(name)
 
 
 @functools.lru_cache(maxsize=None)
