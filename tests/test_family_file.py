@@ -107,3 +107,17 @@ def test_two_folders_may_each_have_a_family_file_of_the_same_name(tmp_path):
                       for d in ("a", "b"))
     assert one.family_file != two.family_file
     assert get_family("rowsoft", one.family_file) is not get_family("rowsoft", two.family_file)
+
+
+def test_a_fresh_process_loads_the_family_file_again(tmp_path):
+    """After a CUDA fault the sweep goes on in a spawned process, which has no registry state: the
+    case carries its family file."""
+    from suite import fresh_process, runner
+    from suite.backends import get_backend
+
+    folder = new_folder(tmp_path)
+    todo = cases.select(cases.load_cases([folder / "rowsoft.yaml"]), "cols=33]/float16")
+    results, interrupted, started = fresh_process.run_rest(
+        todo, get_backend("host", checks=()), runner.RunOptions(baselines=False), None, None, None, first=0, total=1)
+    assert started == 1 and not interrupted
+    assert [r.status for r in results] == ["passed"] and results[0].family_origin["file"].endswith("rowsoft_family.py")
