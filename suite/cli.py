@@ -340,7 +340,8 @@ def _describe_param(param) -> str:
 def _cmd_list(args, out: Console, err: Console) -> int:
     from rich.table import Table
 
-    from suite.kernels import all_families, display_path, get_family
+    from suite.kernels import all_families, get_family
+    from suite.paths import display_path
 
     files = list(dict.fromkeys(cases.case_files_for(Path.cwd()) + cases.default_case_files()))
     counts = {path: {tier: cases.load_cases([path], tier=tier) for tier in cases.TIERS} for path in files}
@@ -368,7 +369,7 @@ def _cmd_list(args, out: Console, err: Console) -> int:
 
 def _cmd_new(args, out: Console, err: Console) -> int:
     from suite import scaffold
-    from suite.kernels import display_path
+    from suite.paths import display_path
 
     folder = Path(args.dir or args.name)
     for path in scaffold.write(args.name, folder):

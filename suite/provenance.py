@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from suite import KERNELS_DIR
+from suite.paths import display_path
 
 _QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
 
@@ -22,12 +23,10 @@ _QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
 def source_key(path: Path) -> str:
     """How a result names a source: relative to kernels_cu/ for the suite's kernels (the same on every
     machine), else relative to the working directory where it lies inside it, else absolute."""
-    for root in (KERNELS_DIR, Path.cwd()):
-        try:
-            return str(path.relative_to(root))
-        except ValueError:
-            continue
-    return str(path)
+    try:
+        return str(path.relative_to(KERNELS_DIR))
+    except ValueError:
+        return display_path(path)
 
 
 def _includes(path: Path, text: str, kernel_dir: Path) -> list[Path]:

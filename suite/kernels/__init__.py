@@ -26,6 +26,7 @@ from pathlib import Path
 
 from suite import __version__
 from suite.errors import InputError
+from suite.paths import display_path
 from suite.kernels.family import Family
 
 ENTRY_POINT_GROUP = "rawkernel_suite.families"
@@ -127,11 +128,3 @@ def family_origin(name: str, file: Path | None = None) -> dict:
         return {"name": name, "package": ep.dist.name if ep.dist else ep.value,
                 "version": ep.dist.version if ep.dist else None}
     return {"name": name}
-
-
-def display_path(path: Path) -> str:
-    """`path` relative to the working directory where it lies inside it, else as it is."""
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
