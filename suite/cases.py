@@ -25,6 +25,7 @@ from suite import CASES_DIR
 from suite import kernels as registry
 from suite.errors import CaseFileError, InputError
 from suite.kernels.family import REQUIRED, Family, Param, Tolerance
+from suite.paths import display_path
 
 TIERS = ("smoke", "full")
 _TOP_KEYS = ("family", "family_file", "kernels", "baselines", "dtypes", "tolerances", "seed", "sweeps")
@@ -367,7 +368,7 @@ def _family_source(file: Path, top: Mapping[str, _Node]) -> tuple[str, Path | No
         node = top["family_file"]
         path = Path(file).resolve().parent / _string(node)
         if not path.is_file():
-            raise node.error(f"family file {path} does not exist; give a Python file defining FAMILY, "
+            raise node.error(f"family file {display_path(path)} does not exist; give a Python file defining FAMILY, "
                              "relative to the case file")
     else:
         path, node = family_file_beside(file, name), top["family"]
@@ -377,7 +378,7 @@ def _family_source(file: Path, top: Mapping[str, _Node]) -> tuple[str, Path | No
                 raise node.error(f"{error.reason}; or define it in {path.name} beside the case file")
             return name, None
     if name in installed:
-        raise node.error(f"family {name!r} is defined both by {path} and by the suite or an installed "
+        raise node.error(f"family {name!r} is defined both by {display_path(path)} and by the suite or an installed "
                          "package; rename your family")
     return name, path
 

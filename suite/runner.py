@@ -97,7 +97,7 @@ def new_result(case: Case) -> CaseResult:
     family = get_family(case.family, case.family_file)
     return CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype, params=dict(case.params),
                       shape=family.shape_label(case.params), status="error",
-                      family_origin=family_origin(case.family, case.family_file))
+                      family_origin=dict(family_origin(case.family, case.family_file)))
 
 
 def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None = None) -> CaseResult:

@@ -95,7 +95,7 @@ def load_family_file(file: Path, name: str) -> Family:
     with nothing installed: a user's family needs no package. InputError naming the file otherwise."""
     file = Path(file).resolve()
     if not file.is_file():
-        raise InputError(f"family file {file} does not exist")
+        raise InputError(f"family file {display_path(file)} does not exist")
     module_name = f"rawkernel_suite_user_{hashlib.sha256(str(file).encode()).hexdigest()[:12]}_{file.stem}"
     spec = importlib.util.spec_from_file_location(module_name, file)
     module = importlib.util.module_from_spec(spec)
@@ -104,21 +104,23 @@ def load_family_file(file: Path, name: str) -> Family:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
-        raise InputError(f"family file {file}{_user_frame(exc, file)} could not be loaded: "
+        raise InputError(f"family file {display_path(file)}{_user_frame(exc, file)} could not be loaded: "
                          f"{type(exc).__name__}: {exc}") from None
     family = getattr(module, "FAMILY", None)
     if not isinstance(family, Family):
-        raise InputError(f"family file {file} must define FAMILY = an instance of a "
+        raise InputError(f"family file {display_path(file)} must define FAMILY = an instance of a "
                          f"suite.kernels.family.Family subclass; found {type(family).__name__}")
     if family.name != name:
-        raise InputError(f"family file {file}: FAMILY.name is {family.name!r}, but the case file names "
+        raise InputError(f"family file {display_path(file)}: FAMILY.name is {family.name!r}, but the case file names "
                          f"family {name!r}; make them the same")
     return family
 
 
+@functools.lru_cache(maxsize=None)
 def family_origin(name: str, file: Path | None = None) -> dict:
     """Where a family's code came from, as result files record it: the file and a hash of its text,
-    the installed package and its version, or the suite itself."""
+    the installed package and its version, or the suite itself. Once per process, as the code is
+    imported once."""
     if file is not None:
         path = Path(file).resolve()
         return {"name": name, "file": display_path(path), "version": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()}
