@@ -78,3 +78,17 @@ def test_save_defaults_to_the_results_folder_of_the_working_directory(tmp_path, 
     assert cli.main(["run", "--backend", "host", "-k", "cols=1] and float32", "--save"]) == 0
     saved = capsys.readouterr().out.split("saved ")[-1].split()[0]
     assert (folder / saved).parent.parent == folder / "results" and (folder / saved).is_file()
+
+
+def test_an_installed_familys_origin_is_its_package_and_version(tmp_path, monkeypatch):
+    from plugin_install import forget_plugins, install
+    from suite import cases, runner
+
+    install(tmp_path, monkeypatch, "saxpy = plugin_saxpy_family")
+    try:
+        case_file = tmp_path / "saxpy.yaml"
+        case_file.write_text("family: saxpy\nsweeps:\n  - name: one\n    tier: smoke\n    params: {n: 10}\n")
+        (case,) = cases.load_cases([case_file])
+        assert runner.new_result(case).family_origin == {"name": "saxpy", "package": "test-plugin", "version": "1.0"}
+    finally:
+        forget_plugins()
