@@ -37,5 +37,7 @@ def test_the_example_pytest_file_passes_under_all_four_host_checks():
 def test_the_example_profiles(monkeypatch, capsys):
     monkeypatch.chdir(EXAMPLE)
     assert cli.main(["profile", "--json", "-k", "cols=1000"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
     assert len(doc["cases"]) == 3 and all(c["error"] is None and c["launches"] for c in doc["cases"])
+    assert "[3/3] softmax/rows[cols=1000]/bfloat16/softmax: done" in captured.err

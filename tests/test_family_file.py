@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from suite import cases, cli
+from suite import REPO_ROOT, cases, cli
 from user_folder import new_folder
 
 
@@ -32,6 +32,7 @@ def test_the_working_directorys_case_files_are_the_default(tmp_path):
     (folder / "rowsoft.yaml").rename(folder / "cases" / "rowsoft.yaml")
     assert cases.case_files_for(folder) == [folder / "cases" / "rowsoft.yaml"]
     assert cases.case_files_for(tmp_path / "empty") == cases.default_case_files()
+    assert cases.case_files_for(REPO_ROOT) == cases.default_case_files()  # the suite's checkout: as before
 
 
 def test_list_shows_the_users_family_and_case_files(tmp_path, monkeypatch, capsys):
