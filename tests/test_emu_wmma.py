@@ -168,15 +168,33 @@ def test_a_fragment_cuda_does_not_have_is_a_compile_error(tmp_path):
         get_backend("host").load_module(source, ["k"])
 
 
-def test_staged_wmma_gemm_matches_torch():
+GEMM_SMEM = 64 * 68 * 4  # wmma_gemm.cu's SMEM_BYTES: the 64 x (64 + 4) float tile of D
+
+
+def run_gemm(staged=True, checks=None, M=128, N=64, K=96, alpha=1.5, beta=-0.5):
     gen = torch.Generator().manual_seed(3)
-    M, N, K, alpha, beta = 128, 64, 96, 1.5, -0.5
     A = torch.randn(M, K, generator=gen).half()
     B = torch.randn(K, N, generator=gen).half()
     C = torch.randn(M, N, generator=gen)
     D = torch.full((M, N), float("nan"))
-    gemm = get_backend("host").load_module(KERNELS / "wmma_gemm.cu", ["wmma_gemm"]).get_function("wmma_gemm")
+    name = f"wmma_gemm<{str(staged).lower()}>"
+    gemm = get_backend("host", checks).load_module(KERNELS / "wmma_gemm.cu", [name]).get_function(name)
     gemm((N // 64, M // 64), (128,), (A, B, C, D, np.int32(M), np.int32(N), np.int32(K), np.float32(alpha),
-                                      np.float32(beta)))
-    expect = alpha * (A.double() @ B.double()) + beta * C.double()
+                                      np.float32(beta)), shared_mem=GEMM_SMEM)
+    return D, alpha * (A.double() @ B.double()) + beta * C.double()
+
+
+def test_staged_wmma_gemm_matches_torch():
+    D, expect = run_gemm()
     torch.testing.assert_close(D.double(), expect, rtol=1e-5, atol=1e-4)
+
+
+def test_staged_wmma_gemm_is_clean_under_every_check():
+    D, expect = run_gemm(checks=("memcheck", "racecheck", "initcheck", "synccheck"), M=64, K=64)
+    torch.testing.assert_close(D.double(), expect, rtol=1e-5, atol=1e-4)
+
+
+def test_loading_fragments_before_the_staging_barrier_is_a_race():
+    load_line = r"read of 2 bytes at \S*wmma_gemm.cu:42"  # a load_matrix_sync of the a tile
+    with pytest.raises(KernelFault, match=r"racecheck: read-after-write hazard on __shared__ memory.*" + load_line):
+        run_gemm(staged=False, checks=("racecheck",), M=64, K=64)

@@ -1,20 +1,28 @@
 // A WMMA GEMM in the style of NVIDIA's cudaTensorCoreGemm sample (written here, not copied):
 // D = alpha * A B + beta * C with A (M x K) and B (K x N) row-major __half, C and D row-major float.
-// Each block of 4 warps computes a 64 x 64 tile of D; K is walked in chunks staged through shared
-// memory with skewed rows (ldm 64 + 8 halves, as the sample skews to spread banks); every warp owns
-// 2 x 2 accumulator fragments, scales them in registers (C's fragments are loaded from global memory
-// the same way) and writes D through shared memory. M, N multiples of 64; K a multiple of 32.
+// Each block of 4 warps computes a 64 x 64 tile of D; K is walked in chunks staged through dynamic
+// shared memory (SMEM_BYTES, one buffer carved as the sample does) with skewed rows (ldm + 8
+// halves, as the sample skews to spread banks); every warp owns 2 x 2 accumulator fragments, scales
+// them in registers (C's fragments are loaded from global memory the same way) and writes D through
+// shared memory. M, N multiples of 64; K a multiple of 32. Staged = false leaves out the barrier
+// between staging a chunk and loading fragments from it: the race racecheck must report.
 #include <mma.h>
 
 using namespace nvcuda;
 
 constexpr int TILE = 64, CHUNK = 32, SKEW = 8;
 
-extern "C" __global__ void wmma_gemm(const __half* A, const __half* B, const float* C, float* D, int M, int N, int K,
-                                     float alpha, float beta) {
-    __shared__ __align__(32) __half a_tile[TILE][CHUNK + SKEW];
-    __shared__ __align__(32) __half b_tile[CHUNK][TILE + SKEW];
-    __shared__ __align__(32) float d_tile[TILE][TILE + 4];
+constexpr int A_BYTES = TILE * (CHUNK + SKEW) * 2, B_BYTES = CHUNK * (TILE + SKEW) * 2;
+constexpr int SMEM_BYTES = A_BYTES + B_BYTES > TILE * (TILE + 4) * 4 ? A_BYTES + B_BYTES : TILE * (TILE + 4) * 4;
+
+extern __shared__ __align__(128) unsigned char smem[];
+
+template <bool Staged>
+__global__ void wmma_gemm(const __half* A, const __half* B, const float* C, float* D, int M, int N, int K, float alpha,
+                          float beta) {
+    auto a_tile = reinterpret_cast<__half(*)[CHUNK + SKEW]>(smem);
+    auto b_tile = reinterpret_cast<__half(*)[TILE + SKEW]>(smem + A_BYTES);
+    auto d_tile = reinterpret_cast<float(*)[TILE + 4]>(smem);  // the chunks' space, after the K loop's last barrier
     const int warp = threadIdx.x / 32, row0 = blockIdx.y * TILE, col0 = blockIdx.x * TILE;
     const int warp_row = (warp / 2) * 32, warp_col = (warp % 2) * 32;
 
@@ -27,7 +35,7 @@ extern "C" __global__ void wmma_gemm(const __half* A, const __half* B, const flo
             a_tile[e / CHUNK][e % CHUNK] = A[size_t(row0 + e / CHUNK) * K + k0 + e % CHUNK];
         for (int e = threadIdx.x; e < CHUNK * TILE; e += blockDim.x)
             b_tile[e / TILE][e % TILE] = B[size_t(k0 + e / TILE) * N + col0 + e % TILE];
-        __syncthreads();
+        if (Staged) __syncthreads();
         for (int kk = 0; kk < CHUNK; kk += 16) {
             wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[2];
             wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> b[2];

@@ -9,7 +9,8 @@
 // Sub-byte types (experimental::precision::u4/s4/b1) are not emulated: naming them fails to compile.
 //
 // load/store/mma are warp collectives (suite_host_warp_collective: every lane must reach the same
-// call, and synccheck sees them); the last lane to arrive does the whole warp's work.
+// call, and synccheck sees them). After a load's or store's meeting each lane moves its own
+// elements (the checks see them as its accesses); for mma the last lane to arrive computes the tile.
 // Element order of a fragment (CUDA leaves it unspecified): that of the mma.sync fragments of the
 // PTX ISA on sm_80, in 8-row blocks taken column by column: an A or accumulator block is 8 rows by
 // 4P columns, lane (g = lane/4, t = lane%4) holding row g, columns P*t..P*t+P-1; a B block is 4P
@@ -158,19 +159,11 @@ inline double to_double(float v) { return double(v); }
 inline double to_double(double v) { return v; }
 
 struct MemoryRecord {
-    void* fragment;
     const void* pointer;
     unsigned ldm;
     bool col_major;
     suite_host_site site;
 };
-
-[[noreturn]] inline void disagree(const MemoryRecord& r, const char* what) {
-    char message[160];
-    std::snprintf(message, sizeof message, "%s: every lane of the warp must pass the same pointer, ldm and layout",
-                  what);
-    suite_host_trap(r.site, message);
-}
 
 // CUDA's documented requirements on the pointer and ldm (Programming Guide, "Warp Matrix Functions"),
 // except that the pointer is held to 16 bytes, not 32: host buffers (NumPy's) are only 16-byte
@@ -190,37 +183,39 @@ inline void check_operands(const char* what, const void* p, unsigned ldm, suite_
     }
 }
 
-template <class Frag, bool Store>
-void memory_complete(void* const* records, unsigned) {
-    using Tr = traits<Frag>;
-    using S = typename Frag::storage_element_type;
+template <bool Store>
+void agree_complete(void* const* records, unsigned) {
     const MemoryRecord& first = *static_cast<const MemoryRecord*>(records[0]);
     for (int lane = 1; lane < 32; ++lane) {
         const MemoryRecord& r = *static_cast<const MemoryRecord*>(records[lane]);
-        if (r.pointer != first.pointer || r.ldm != first.ldm || r.col_major != first.col_major)
-            disagree(r, Store ? "store_matrix_sync" : "load_matrix_sync");
-    }
-    S* base = static_cast<S*>(const_cast<void*>(first.pointer));
-    for (int lane = 0; lane < 32; ++lane) {
-        S* x = static_cast<Frag*>(static_cast<const MemoryRecord*>(records[lane])->fragment)->x;
-        for (int i = 0; i < Tr::elements; ++i) {
-            int row, col;
-            coordinates<Tr>(lane, i, row, col);
-            S& cell = base[first.col_major ? size_t(col) * first.ldm + row : size_t(row) * first.ldm + col];
-            if (Store) {
-                if (i < Tr::shape::unique) cell = x[i];
-            } else {
-                x[i] = cell;
-            }
+        if (r.pointer != first.pointer || r.ldm != first.ldm || r.col_major != first.col_major) {
+            char message[160];
+            std::snprintf(message, sizeof message,
+                          "%s: every lane of the warp must pass the same pointer, ldm and layout (lane %d differs)",
+                          Store ? "store_matrix_sync" : "load_matrix_sync", lane);
+            suite_host_trap(r.site, message);
         }
     }
 }
 
+// The warp meets (every lane must call, with the same operands), then each lane moves its own
+// elements, so the checks see every access as the lane's own, at the kernel's line.
 template <class Frag, bool Store>
 inline void memory(const char* what, Frag& f, const void* p, unsigned ldm, bool col_major, suite_host_site site) {
-    check_operands<typename Frag::storage_element_type>(what, p, ldm, site);
-    MemoryRecord record{&f, p, ldm, col_major, site};
-    suite_host_warp_collective(site, what, 0xffffffffu, &record, memory_complete<Frag, Store>);
+    using Tr = traits<Frag>;
+    using S = typename Frag::storage_element_type;
+    check_operands<S>(what, p, ldm, site);
+    MemoryRecord record{p, ldm, col_major, site};
+    suite_host_warp_collective(site, what, 0xffffffffu, &record, agree_complete<Store>);
+    S* base = static_cast<S*>(const_cast<void*>(p));
+    const int lane = int(suite_host_self()->lane);
+    for (int i = 0; i < Tr::elements; ++i) {
+        int row, col;
+        coordinates<Tr>(lane, i, row, col);
+        S& cell = base[col_major ? size_t(col) * ldm + row : size_t(row) * ldm + col];
+        if (!Store) f.x[i] = cell;
+        else if (i < Tr::shape::unique) cell = f.x[i];
+    }
 }
 
 struct MmaRecord {
