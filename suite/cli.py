@@ -17,8 +17,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from suite import backends, cases, compare, compare_report, plot, report, results, resume, runner, timing
+from suite import backends, cases, compare, compare_report, noise_floor, plot, report, results, resume, runner, timing
 from suite.errors import InputError, SuiteError
+from suite.table_fit import show
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -101,7 +102,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     selected = _selected_cases(args, "run")
     if args.dry_run:
         for case in selected:
-            out.print(escape(case.id), highlight=False)
+            out.print(escape(case.id), highlight=False, soft_wrap=True)  # whole ids, so a log can be grepped
         out.print(f"{len(selected)} case(s) in the {args.tier} tier", highlight=False)
         return EXIT_OK
     if args.ray:
@@ -149,7 +150,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     shown = everything(outcome.results)
 
     device = env["device"].get("name", backend.name)
-    out.print(report.results_table(shown, backend.name, device))
+    show(out, report.results_table(shown, backend.name, device))
     for line in report.problems(shown):
         out.print(line)
     if previous:
@@ -227,7 +228,7 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
     for kind, found in outcome.kinds.items():
         shown = resume.merged(previous[kind], selected, found.results) if kind in previous else found.results
         failed |= any(not r.passed for r in shown)
-        out.print(report.results_table(shown, name, kind))
+        show(out, report.results_table(shown, name, kind))
         for line in report.problems(shown):
             out.print(line)
         out.print(f"{kind}: " + report.closing_line(shown), markup=False, highlight=False)
@@ -244,8 +245,8 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
                   "cases ran on another worker of the same kind")
     if mode == "each-device" and len(runs) > 1 and not outcome.interrupted:
         comparison = compare.compare(runs)
-        out.print(compare_report.compare_table(comparison))
-        out.print(compare_report.family_table(comparison))
+        show(out, compare_report.compare_table(comparison))
+        show(out, compare_report.family_table(comparison))
     if outcome.interrupted:
         out.print("[yellow]interrupted:[/] the finished cases are kept")
         return EXIT_INTERRUPTED
@@ -264,7 +265,7 @@ def _cmd_check(args, out: Console, err: Console) -> int:
     if args.json:
         out.print_json(json.dumps(report.to_json()))
     else:
-        out.print(check_table(report))
+        show(out, check_table(report))
         for k in report.kernels:
             if k.failure:
                 out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
@@ -289,13 +290,13 @@ def _cmd_profile(args, out: Console, err: Console) -> int:
                "rules": [f.as_dict() for f in findings]}
         out.print_json(json.dumps(doc))
     else:
-        out.print(profile_report.launch_table(profiles))
+        show(out, profile_report.launch_table(profiles))
         for kernel, rows in profile_report.aggregate_lines(profiles).items():
-            out.print(profile_report.lines_table(kernel, rows, args.lines))
-        out.print(profile_report.bounds_table(profiles, measured))
+            show(out, profile_report.lines_table(kernel, rows, args.lines))
+        show(out, profile_report.bounds_table(profiles, measured))
         table = profile_report.rules_table(findings)
         if table is not None:
-            out.print(table)
+            show(out, table)
         for p in profiles:
             if p.error:
                 out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}")
@@ -353,13 +354,14 @@ def _percent(text: str) -> float:
 
 def _cmd_compare(args, out: Console, err: Console) -> int:
     runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
-    comparison = compare.compare(runs)
-    out.print(compare_report.header_table(comparison.runs))
+    comparison = compare.compare(runs, None if args.noise_floor is None else args.noise_floor / 100)
+    show(out, compare_report.header_table(comparison.runs))
     for line in compare_report.warning_lines(comparison):
         out.print(line)
-    out.print(compare_report.compare_table(comparison))
-    out.print(compare_report.family_table(comparison))
-    for line in compare_report.partial_lines(comparison):
+    show(out, compare_report.compare_table(comparison))
+    show(out, compare_report.family_table(comparison))
+    for line in (compare_report.noise_lines(comparison) + compare_report.source_lines(comparison)
+                 + compare_report.partial_lines(comparison)):
         out.print(line)
     if args.fail_above is None:
         return EXIT_OK
@@ -367,6 +369,13 @@ def _cmd_compare(args, out: Console, err: Console) -> int:
     for line in compare_report.regression_lines(found, args.fail_above):
         out.print(line)
     return EXIT_FAILED if found else EXIT_OK
+
+
+def _cmd_noise_floor(args, out: Console, err: Console) -> int:
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    path, rel = noise_floor.save(runs, Path(args.output) if args.output else None)
+    out.print(f"noise floor ±{100 * rel:.1f}% from {len(runs)} runs; saved {escape(str(path))}", highlight=False)
+    return EXIT_OK
 
 
 def _cmd_plot(args, out: Console, err: Console) -> int:
@@ -453,8 +462,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare saved results across GPUs or commits (the first is the base)")
     _add_result_arguments(cmp)
     cmp.add_argument("--fail-above", type=_percent, metavar="PCT",
-                     help="exit 1 when a case is significantly slower than the base by more than PCT percent")
+                     help="exit 1 when a case is SLOW (beyond the noise) and slower than the base by more than PCT percent")
+    cmp.add_argument("--noise-floor", type=_percent, metavar="PCT",
+                     help="run-to-run noise floor to judge against (default: results/<device>/noise-floor.json "
+                          "beside the results, else the backend's default)")
     cmp.set_defaults(func=_cmd_compare)
+
+    flr = sub.add_parser("noise-floor", help="measure the run-to-run noise floor from repeated runs of the same code")
+    _add_result_arguments(flr)
+    flr.add_argument("-o", "--output", metavar="FILE",
+                     help="where to save it (default: results/<device>/noise-floor.json, which compare reads)")
+    flr.set_defaults(func=_cmd_noise_floor)
 
     plt = sub.add_parser("plot", help="draw saved results: throughput against a sweep axis, or a roofline")
     _add_result_arguments(plt)

@@ -41,6 +41,7 @@ class CaseResult:
     metrics: dict = field(default_factory=dict)  # flops, bytes, tflops, gbps, pct_peak_*
     baselines: dict = field(default_factory=dict)  # name -> {"timing": ..., "speedup": ...} or {"skipped": why}
     ran_on: dict | None = None  # on a Ray cluster: node, node_id, kind, device and GPU ids of the worker
+    sources: dict = field(default_factory=dict)  # kernel source path -> sha256 of what the case built
 
     @property
     def passed(self) -> bool:
