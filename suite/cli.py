@@ -50,6 +50,16 @@ def _save_target(save: str | None, env: dict) -> Path | None:
     return target
 
 
+def _dtype_list(text: str) -> list[str]:
+    items = [d.strip() for d in text.split(",") if d.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of dtypes, e.g. float16,bfloat16; got {text!r}")
+    return items
+
+
+DTYPE_HELP = "only these dtypes, matched exactly (comma-separated): -k float16 also matches bfloat16, --dtype float16 does not"
+
+
 def _positive(kind):
     def parse(text: str):
         try:
@@ -90,11 +100,12 @@ def _selected_cases(args, verb: str) -> list:
     """The cases of the command's files (default: every file in cases/), tier and -k; none is an error."""
     files = [Path(f) for f in args.files] or cases.default_case_files()
     selected = cases.load_cases(files, tier=args.tier)
-    if args.k:
-        selected = cases.select(selected, args.k)
+    if args.k or args.dtype:
+        selected = cases.select(selected, args.k, args.dtype or ())
     if not selected:
+        wanted = " and ".join(([f"-k {args.k!r}"] if args.k else []) + ([f"--dtype {','.join(args.dtype)}"] if args.dtype else []))
         raise InputError(f"no case to {verb}: the {args.tier} tier of {', '.join(map(str, files))}"
-                         + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+                         + (f" has no case matching {wanted}" if wanted else " is empty"))
     return selected
 
 
@@ -353,7 +364,7 @@ def _percent(text: str) -> float:
 
 
 def _cmd_compare(args, out: Console, err: Console) -> int:
-    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
     comparison = compare.compare(runs, None if args.noise_floor is None else args.noise_floor / 100)
     show(out, compare_report.header_table(comparison.runs))
     for line in compare_report.warning_lines(comparison):
@@ -372,14 +383,14 @@ def _cmd_compare(args, out: Console, err: Console) -> int:
 
 
 def _cmd_noise_floor(args, out: Console, err: Console) -> int:
-    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
     path, rel = noise_floor.save(runs, Path(args.output) if args.output else None)
     out.print(f"noise floor ±{100 * rel:.1f}% from {len(runs)} runs; saved {escape(str(path))}", highlight=False)
     return EXIT_OK
 
 
 def _cmd_plot(args, out: Console, err: Console) -> int:
-    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
     if args.view == "roofline":
         figure = plot.roofline_figure(runs)
     else:
@@ -392,7 +403,8 @@ def _add_result_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="result files, or folders (e.g. results/): the newest run of each device in them")
     parser.add_argument("--all-runs", action="store_true", help="take every run in a folder, oldest first, not only the newest per device")
-    parser.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention and float16'")
+    parser.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention and causal=none'")
+    parser.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -405,7 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes to run (default: smoke)")
     run.add_argument("--backend", choices=backends.BACKENDS, default="auto",
                      help="where kernels run: the GPU (cupy), the CPU emulation (host), or auto (default)")
-    run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'float16 and not mask'")
+    run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'deform and not mask' (words are "
+                     "substrings, as in pytest)")
+    run.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
     run.add_argument("--save", nargs="?", const="", metavar="PATH",
                      help="write the results as JSON (default folder results/<device>/; never overwrites)")
     run.add_argument("--resume", metavar="RESULT.json", action="append",
@@ -445,7 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     prof = sub.add_parser("profile", help="count each kernel's memory behaviour as a GPU profiler would, on the CPU")
     prof.add_argument("files", nargs="*", metavar="CASES.yaml", help="case files (default: every file in cases/)")
     prof.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes (default: smoke)")
-    prof.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention_tc and float16'")
+    prof.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention_tc and causal=none'")
+    prof.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
     prof.add_argument("--json", action="store_true", help="print every count as JSON (for CI and diffs)")
     prof.add_argument("--strict", action="store_true",
                       help="exit 1 when a suite kernel breaks a memory rule (conflict-free ldmatrix, coalesced offsets)")

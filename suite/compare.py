@@ -81,10 +81,12 @@ def _newest_per_device(found: list[tuple[Path, dict]]) -> list[tuple[Path, dict]
     return [newest[k] for k in sorted(newest)]
 
 
-def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str | None = None) -> list[Run]:
+def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str | None = None,
+              dtypes: Sequence[str] = ()) -> list[Run]:
     """Result files and folders -> runs, in the order given. A folder (e.g. results/ or
     results/<device>/) contributes the newest run of each device in it, or every run, oldest first,
-    with `all_runs`. `keyword` keeps only cases whose id matches a `-k` expression."""
+    with `all_runs`. `keyword` keeps only cases whose id matches a `-k` expression, `dtypes` only
+    those dtypes (exactly)."""
     loaded: list[tuple[Path, dict]] = []
     for arg in map(Path, paths):
         if not arg.is_dir():
@@ -104,8 +106,8 @@ def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str 
         if not isinstance(doc["environment"], dict):
             raise InputError(f"{path}: 'environment' must be a mapping of device, versions and git facts")
         cases = results.case_results(path, doc)
-        if keyword:
-            cases = {c.id: c for c in case_filter.select(list(cases.values()), keyword)}
+        if keyword or dtypes:
+            cases = {c.id: c for c in case_filter.select(list(cases.values()), keyword, dtypes)}
         runs.append(Run(i, path, doc["environment"], str(doc.get("created", "")), bool(doc.get("complete", True)), cases))
     return runs
 
