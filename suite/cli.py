@@ -394,7 +394,12 @@ def _cmd_plot(args, out: Console, err: Console) -> int:
     if args.view == "roofline":
         figure = plot.roofline_figure(runs)
     else:
-        figure = plot.sweep_figure(runs, args.x, baselines=not args.no_baseline)
+        figure = plot.sweep_figure(runs, args.x, baselines=not args.no_baseline, metric=args.metric)
+        axis = args.x or plot.sweep_axes(runs)[0]
+        single, lines = plot.one_point_lines(runs, axis, args.metric)
+        if single:
+            err.print(f"[yellow]warning:[/] --x {escape(axis)} does not vary inside {single} of {lines} line(s): each "
+                      f"of those is one point; other axes: {escape(', '.join(a for a in plot.sweep_axes(runs) if a != axis) or 'none')}")
     out.print(f"wrote {escape(str(plot.save_figure(figure, args.output)))}")
     return EXIT_OK
 
@@ -496,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sweep: throughput against --x (default); roofline: achieved against measured peaks")
     plt.add_argument("--x", metavar="PARAM", help="sweep axis, a case parameter such as seq_len (default: the one with most values)")
     plt.add_argument("--no-baseline", action="store_true", help="leave the baselines out of the sweep view")
+    plt.add_argument("--metric", choices=tuple(plot.METRICS),
+                     help="gbps or tflops (default per family: GB/s when its byte and FLOP models say memory-bound)")
     plt.set_defaults(func=_cmd_plot)
     return parser
 
