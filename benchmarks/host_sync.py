@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from suite.backends.host_backend import HostBackend
-from suite.backends.host_build import source_for_code
+from suite.emulator.build import source_for_code
 
 CODE = r"""
 extern "C" __global__ void barriers(int rounds, int* out) {

@@ -33,7 +33,7 @@ import weakref
 from pathlib import Path
 
 from suite.backends import get_backend
-from suite.backends.host_build import source_for_code, strip_comments
+from suite.emulator.build import source_for_code, strip_comments
 from suite.errors import InputError
 
 _KERNEL = re.compile(

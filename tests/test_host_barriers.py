@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from suite.backends.host_backend import HostBackend
-from suite.backends.host_build import source_for_code
+from suite.emulator.build import source_for_code
 from suite.host import RawModule
 
 CODE = r"""

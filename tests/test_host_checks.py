@@ -15,7 +15,7 @@ import torch
 
 from suite import KERNELS_DIR
 from suite.backends.host_backend import HostBackend
-from suite.backends.host_build import source_for_code
+from suite.emulator.build import source_for_code
 from suite.errors import KernelCompileError, KernelFault, KernelLaunchError
 from suite.host import RawKernel
 
@@ -237,7 +237,7 @@ extern "C" __global__ void half_store_twice(const float* x, __half* y) {  // a s
 
 def test_memcheck_sees_a_store_of_a_converted_half():
     # `*p = __float2half_rn(v)` stores the result of a call: g++'s instrumentation skips such a
-    # store unless the conversion is inlined (host_build.CHECKED_FLAGS).
+    # store unless the conversion is inlined (build.CHECKED_FLAGS).
     x, y = torch.randn(100), torch.zeros(100, dtype=torch.float16)
     with pytest.raises(KernelFault, match=r"invalid __global__ write of 2 bytes .* past the end of argument 1 \(float16\[100\]"):
         RawKernel(HALF_STORE, "half_store", options=(f"-I{KERNELS_DIR}",), checks=("memcheck",))((1,), (128,), (x, y, np.int32(100)))
@@ -414,7 +414,7 @@ SECOND_RUNTIME = """
 import os, torch
 from suite import KERNELS_DIR
 from suite.backends.host_backend import HostBackend
-from suite.backends.host_build import source_for_code
+from suite.emulator.build import source_for_code
 from suite.errors import KernelFault
 source = source_for_code('extern "C" __global__ void spin(int* flag) { while (*(volatile int*)flag == 0) {} }')
 spin = lambda: HostBackend(threads=2).load_module(source, ["spin"]).get_function("spin")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from suite.backends import host_build
+from suite.emulator import build
 from suite.backends.host_backend import HostBackend
 from suite.errors import InputError, KernelCompileError, KernelLaunchError
 
@@ -26,7 +26,7 @@ __global__ void fill(T* out, Index n, T value, unsigned flags, double scale, Pai
 
 @pytest.fixture(scope="module")
 def kernel():
-    source = host_build.source_for_code(CODE)
+    source = build.source_for_code(CODE)
     return HostBackend(threads=2).load_module(source, ["fill<float, int>"]).get_function("fill<float, int>")
 
 
@@ -94,7 +94,7 @@ def test_launch_limits(kernel, grid, block, smem, expect):
 
 
 def test_dynamic_shared_memory_opt_in():
-    source = host_build.source_for_code(CODE)
+    source = build.source_for_code(CODE)
     for arch, limit in (("sm_80", 163 * 1024), ("sm_90", 227 * 1024), ("sm_86", 99 * 1024)):
         kernel = HostBackend(arch=arch).load_module(source, ["fill<float, int>"]).get_function("fill<float, int>")
         with pytest.raises(KernelLaunchError, match=f"above {arch}'s opt-in limit of {limit} bytes"):
@@ -140,17 +140,17 @@ def test_build_cache_skips_the_compiler(tmp_path, monkeypatch):
     monkeypatch.setenv("SUITE_CACHE_DIR", str(tmp_path / "cache"))
     source = tmp_path / "cached.cu"
     source.write_text("__global__ void k(int* x) { x[threadIdx.x] = 3 * threadIdx.x; }\n")
-    before = host_build.compiler_runs()
+    before = build.compiler_runs()
     HostBackend().load_module(source, ["k"])
-    assert host_build.compiler_runs() == before + 2  # the runtime and the module
+    assert build.compiler_runs() == before + 2  # the runtime and the module
     out = torch.zeros(8, dtype=torch.int32)
     HostBackend().load_module(source, ["k"]).get_function("k")((1,), (8,), (out,))  # a fresh backend
-    assert host_build.compiler_runs() == before + 2 and torch.equal(out, 3 * torch.arange(8, dtype=torch.int32))
+    assert build.compiler_runs() == before + 2 and torch.equal(out, 3 * torch.arange(8, dtype=torch.int32))
     # another process finds everything on disk
     script = (
-        "import torch; from suite.backends import host_build; from suite.backends.host_backend import HostBackend;"
+        "import torch; from suite.emulator import build; from suite.backends.host_backend import HostBackend;"
         f"out = torch.zeros(8, dtype=torch.int32); HostBackend().load_module({str(source)!r}, ['k']).get_function('k')((1,), (8,), (out,));"
-        "print(host_build.compiler_runs(), out.sum().item())"
+        "print(build.compiler_runs(), out.sum().item())"
     )
     env = {**os.environ, "SUITE_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
@@ -159,7 +159,7 @@ def test_build_cache_skips_the_compiler(tmp_path, monkeypatch):
     (tmp_path / "three.h").write_text("#define THREE 3\n")
     source.write_text('#include "three.h"\n__global__ void k(int* x) { x[threadIdx.x] = THREE * threadIdx.x; }\n')
     HostBackend().load_module(source, ["k"])
-    assert host_build.compiler_runs() == before + 3
+    assert build.compiler_runs() == before + 3
     (tmp_path / "three.h").write_text("#define THREE 4\n")
     HostBackend().load_module(source, ["k"]).get_function("k")((1,), (8,), (out,))
-    assert host_build.compiler_runs() == before + 4 and out.sum().item() == 4 * 28
+    assert build.compiler_runs() == before + 4 and out.sum().item() == 4 * 28

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from suite import ops
-from suite.backends import get_backend, host_args
+from suite.backends import get_backend
+from suite.emulator import args as host_args
 from suite.kernels import deform_launch
 from suite.kernels.attention import FP32, launcher
 from suite.references import attention as attention_reference, deform as deform_reference

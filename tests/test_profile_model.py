@@ -1,4 +1,4 @@
-"""The counting model (kernels_cu/profile/memory_model.h) on made-up access records: the known
+"""The counting model (suite/emulator/profile/memory_model.h) on made-up access records: the known
 answers of issue 13 and a brute-force re-count of random requests."""
 
 import numpy as np

@@ -1,5 +1,5 @@
 // Asynchronous global -> shared copies (cp.async, sm_80+): inline PTX on the GPU; on the host,
-// per-thread copy groups applied at the wait that covers them (kernels_cu/host/rt/block.cpp),
+// per-thread copy groups applied at the wait that covers them (suite/emulator/runtime/block.cpp),
 // with the destination poisoned until then, so a missing wait shows up as NaN.
 //
 // As on the GPU, the data is guaranteed only to the issuing thread after its wait; other threads

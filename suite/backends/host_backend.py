@@ -1,5 +1,5 @@
 """The host backend: the suite's .cu kernels (and any CuPy-style kernel) on the CPU, with CUDA's
-execution semantics. See kernels_cu/host/ for the emulation and host_build for the compiler side.
+execution semantics. See suite/emulator/ for the emulation and its compiler side.
 
     backend = HostBackend(checks={"memcheck"}, arch="sm_80", threads=None)
     kernel = backend.load_module(path, ["deform_im2col<float, int>"]).get_function("deform_im2col<float, int>")
@@ -21,7 +21,8 @@ from typing import Callable
 
 import torch
 
-from suite.backends import check_set, host_abi as abi, host_args, host_build, host_toolchain
+from suite.backends import check_set
+from suite.emulator import abi, args as host_args, build, toolchain
 from suite.machine import cpu_model
 from suite.errors import InputError, KernelFault, KernelLaunchError
 from suite.timing import HOST_TIMING, WallTimer, check_timer_mode
@@ -98,7 +99,7 @@ class HostBackend:
             "max_dynamic_smem_bytes": SMEM_OPTIN_LIMIT[self.arch],
             "threads": self.threads,
             "checks": sorted(self.checks),
-            "compiler": host_build.compiler_identity().splitlines()[0],
+            "compiler": build.compiler_identity().splitlines()[0],
             "fibers": self.fibers,
         }
 
@@ -113,8 +114,8 @@ class HostBackend:
         with self._lock:
             module = self._modules.get(key)
             if module is None:
-                runtime = host_build.runtime_library(self.fibers)
-                library = host_build.build_module(source, names, options, self.fibers, checked=bool(self.checks))
+                runtime = build.runtime_library(self.fibers)
+                library = build.build_module(source, names, options, self.fibers, checked=bool(self.checks))
                 abi.load_runtime(runtime)
                 module = HostModule(self, source, names, library, options)
                 self._modules[key] = module
@@ -153,7 +154,7 @@ class HostModule:
             i = self.names.index(name)
             kernel = HostKernel(self, name, abi.launcher(self._library, i), abi.signature(self._library, i))
             if self.backend.checks:  # what a GPU toolchain rejects is a finding before any check runs
-                kernel.static_smem = host_toolchain.require_gpu_build(self.path, self.source, name, self.options,
+                kernel.static_smem = toolchain.require_gpu_build(self.path, self.source, name, self.options,
                                                                       self.backend.arch)
             self._kernels[name] = kernel
         return self._kernels[name]
@@ -174,7 +175,7 @@ class HostKernel:
         self.module, self.backend, self.name, self._launcher, self.params = module, module.backend, name, launcher, params
         self._max_dynamic_smem = STATIC_SMEM_LIMIT
         self._opted_in = False
-        # Static shared memory of the GPU build: known under the checks (host_toolchain), else 0.
+        # Static shared memory of the GPU build: known under the checks (suite/emulator/toolchain.py), else 0.
         self.static_smem = 0
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.
@@ -244,7 +245,7 @@ class HostKernel:
         """One launch of checked geometry and packed arguments: every call and bound launch ends here
         (a subclass that counts launches overrides this)."""
         if self.backend.checks:
-            from suite.backends.host_checks import checked_launch
+            from suite.emulator.checks import checked_launch
 
             checked_launch(self, packed, grid, block, shared_mem)
         else:

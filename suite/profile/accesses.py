@@ -1,4 +1,4 @@
-"""The record layouts shared with kernels_cu/profile/memory_model.h: one `Access` per thread per
+"""The record layouts shared with suite/emulator/profile/memory_model.h: one `Access` per thread per
 memory access (or per marked instruction: an mma, a special-function op), and one `Row` per
 instruction class and code address with the launch's counts."""
 

@@ -1,6 +1,6 @@
 """A host backend whose launches are counted: kernels run from the host backend's profiled builds
-(its checked builds with the wrappers' marks, host_build.PROFILED_FLAGS) with no check on and the
-profiler's observer attached (kernels_cu/profile/profile_observer.cpp); each launch leaves a
+(its checked builds with the wrappers' marks, build.PROFILED_FLAGS) with no check on and the
+profiler's observer attached (suite/emulator/profile/profile_observer.cpp); each launch leaves a
 LaunchProfile in `backend.launches`.
 
     backend = ProfilingBackend()
@@ -15,9 +15,9 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-from suite.backends import host_build
+from suite.emulator import build
 from suite.backends.host_backend import HostBackend, HostKernel, HostModule
-from suite.backends.host_checks import CheckedLaunch
+from suite.emulator.checks import CheckedLaunch
 from suite.errors import InputError
 from suite.profile import counting, source_lines
 from suite.profile.summary import LaunchProfile, summarize
@@ -40,7 +40,7 @@ class ProfilingBackend(HostBackend):
         module = self._modules.get(key)
         if module is None:
             counting.library()  # before the module: it binds the wrappers' weak hooks
-            library = host_build.build_module(source, names, options, self.fibers, profiled=True)
+            library = build.build_module(source, names, options, self.fibers, profiled=True)
             module = self._modules[key] = ProfiledModule(self, source, names, library)
         return module
 

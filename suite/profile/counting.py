@@ -1,4 +1,4 @@
-"""The profiler's library from Python: the counting model (kernels_cu/profile/memory_model.h)
+"""The profiler's library from Python: the counting model (suite/emulator/profile/memory_model.h)
 applied to access records given here (what the model's tests check it with: made-up accesses with
 known answers), and the rows a launch's counting leaves. Profiled launches count their records in
 the library, block by block, with the same code."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.backends import host_build as hb
+from suite.emulator import build as hb
 from suite.profile import accesses as acc
 from suite.profile.build import profiler_library
 

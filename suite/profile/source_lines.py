@@ -1,6 +1,6 @@
 """Code addresses of a profiled module -> the source lines they belong to (addr2line on its
 debug line tables), named by the kernel-side frames of the inline chain
-(suite.backends.host_lines), caller first, so a load inside a helper reads
+(suite.emulator.lines), caller first, so a load inside a helper reads
 "deform_im2col.cu:44 > channel_chunks.cuh:78 > bilinear.cuh:22" (the kernel's line 44 calls the
 helper whose line 78 calls load_compute, whose line 22 loads)."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from suite.backends.host_lines import kernel_frames
+from suite.emulator.lines import kernel_frames
 
 FRAMES_SHOWN = 4  # the outermost ones
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "../runtime_api.h"
+#include "../include/emu/runtime_api.h"
 #include "checks.h"
 #include "fiber.h"
 

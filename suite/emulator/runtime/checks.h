@@ -1,8 +1,8 @@
 // The checks of a launch (memcheck, racecheck, initcheck) and the per-access hook that feeds them.
 // Modules built for checking are compiled with g++'s -fsanitize=thread instrumentation
-// (host_build.CHECKED_FLAGS): every load and store of kernel code calls __tsan_readN /
+// (suite/emulator/build.py, CHECKED_FLAGS): every load and store of kernel code calls __tsan_readN /
 // __tsan_writeN, defined in checks.cpp, which classify the address and apply the checks.
-// Python (suite/backends/host_checks.py) fills suite_host_checks and reads the findings back.
+// Python (suite/emulator/checks.py) fills suite_host_checks and reads the findings back.
 #pragma once
 
 #include <stddef.h>

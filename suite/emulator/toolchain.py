@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from suite.backends import host_build
+from suite.emulator import build
 from suite.errors import KernelCompileError
 from suite.nvrtc_compile import compile_cubin
 from suite.sass import read_machine_code
@@ -25,7 +25,7 @@ SM90_SMEM_RESERVE = 1024
 def require_gpu_build(library: Path, source: Path, name: str, options, arch: str) -> int:
     """The kernel's static shared memory in bytes, as the GPU build allocates it; raises
     KernelCompileError (NVRTC's log) when `name` of `source` does not build for `arch`."""
-    marker = host_build.cache_dir() / "nvrtc" / f"{host_build.digest(library.name, name, *options, arch)[:32]}.smem"
+    marker = build.cache_dir() / "nvrtc" / f"{build.digest(library.name, name, *options, arch)[:32]}.smem"
     if marker.exists():
         return int(marker.read_text())
     try:
@@ -39,5 +39,5 @@ def require_gpu_build(library: Path, source: Path, name: str, options, arch: str
     # memory (measured: 400 B of arrays read 1424 B for sm_90, 400 B for sm_80; none reads 0).
     static = max(static - SM90_SMEM_RESERVE, 0) if int(arch[3:5]) >= 90 else static
     marker.parent.mkdir(parents=True, exist_ok=True)
-    host_build.atomic_write(marker, str(static).encode())
+    build.atomic_write(marker, str(static).encode())
     return static

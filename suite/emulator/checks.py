@@ -1,8 +1,8 @@
 """The checking modes of the host backend (HostBackend(checks=...), `suite run --check ...`,
 suite.host.RawKernel(..., checks=...), SUITE_HOST_CHECKS=...).
 
-A checked launch runs the module's instrumented build (host_build.CHECKED_FLAGS), where every
-load and store of kernel code calls the runtime (kernels_cu/host/rt/checks.cpp) with its
+A checked launch runs the module's instrumented build (build.CHECKED_FLAGS), where every
+load and store of kernel code calls the runtime (suite/emulator/runtime/checks.cpp) with its
 address, size and code address. This module tells the runtime what the launch may touch (each
 array argument, the module's static and extern __shared__ arrays; the runtime adds dynamic
 shared memory, the thread's stack and the emulation's own memory), reads the findings back and
@@ -22,8 +22,8 @@ import ctypes
 
 import numpy as np
 
-from suite.backends import host_abi as abi, host_build, host_lines
-from suite.backends.host_args import PackedArgs
+from suite.emulator import abi, build, lines as host_lines
+from suite.emulator.args import PackedArgs
 from suite.errors import KernelFault
 
 FLAGS = {"memcheck": abi.MEMCHECK, "racecheck": abi.RACECHECK, "initcheck": abi.INITCHECK, "synccheck": 0}
@@ -37,7 +37,7 @@ _HAZARD = {(abi.STORE, abi.LOAD): "read-after-write", (abi.LOAD, abi.STORE): "wr
 
 def shared_arrays(module) -> list[tuple[str, int, int, bool]]:
     """(name, offset in the TLS segment, bytes, extern?) of a checked module's __shared__ arrays."""
-    externs = set(host_build.extern_shared_names(module.source.read_text(errors="replace")))
+    externs = set(build.extern_shared_names(module.source.read_text(errors="replace")))
     arrays = []
     for sym in abi.tls_symbols(module.path):
         if sym.name == abi.TLS_ANCHOR or sym.name.startswith("__assert_fail") or sym.size == 0:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from suite.backends import host_abi as abi
+from suite.emulator import abi
 from suite.errors import KernelLaunchError
 
 _INTEGER = {abi.SIGNED, abi.UNSIGNED, abi.BOOL}
@@ -37,7 +37,7 @@ class Buffer:
     low: int
     high: int
     dtype: str
-    kind: int  # host_abi kind of the elements
+    kind: int  # abi kind of the elements
     itemsize: int
     shape: tuple
     strides: tuple  # in bytes

@@ -1,6 +1,6 @@
 // The observer of `suite profile`: a library loaded globally before any profiled module. The host
 // backend's instrumented builds report every access of kernel code to an observer
-// (suite_host_checks.observer, kernels_cu/host/rt/checks.h); this one keeps those that reach global
+// (suite_host_checks.observer, suite/emulator/runtime/checks.h); this one keeps those that reach global
 // or shared memory, numbers each thread's executions of each code address (the dynamic occurrence
 // that makes lanes' accesses one warp request), and counts each block's records once the block is
 // done (memory_model.h). The wrappers of kernels_cu/common/ add what is no access of the issuing
@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../host/rt/checks.h"
-#include "../host/runtime_api.h"
+#include "../runtime/checks.h"
+#include "../include/emu/runtime_api.h"
 #include "memory_model.h"
 
 namespace {

@@ -35,9 +35,9 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 
-#include "runtime_api.h"
-#include "device_math.h"
-#include "device_atomics.h"
-#include "device_threads.h"
-#include "device_warp.h"
-#include "launch.h"
+#include "emu/runtime_api.h"
+#include "emu/device_math.h"
+#include "emu/device_atomics.h"
+#include "emu/device_threads.h"
+#include "emu/device_warp.h"
+#include "emu/launch.h"

@@ -358,7 +358,7 @@ inline void hook(uintptr_t a, unsigned size, int access, void* pc) {
 
 extern "C" {
 
-// What g++ -fsanitize=thread calls (host_build.CHECKED_FLAGS). Volatile and unaligned accesses
+// What g++ -fsanitize=thread calls (suite/emulator/build.py, CHECKED_FLAGS). Volatile and unaligned accesses
 // are accesses like the others; ranges are aggregate copies.
 #define SUITE_HOST_TSAN_HOOKS(n)                                                                                    \
     void __tsan_read##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_LOAD, __builtin_return_address(0)); }          \

@@ -1,8 +1,7 @@
 """Code addresses of a host module -> the kernel's source lines (addr2line on its debug line tables).
 
 One rule for every reader (the host checks' findings, `suite profile`'s lines): of an address's
-inline chain only the kernel-side frames count. The emulation's own headers (kernels_cu/host/,
-kernels_cu/profile/), the wrappers of single instructions (mma/ldmatrix, cp.async: the line that
+inline chain only the kernel-side frames count. The emulation's own headers (suite/emulator/), the wrappers of single instructions (mma/ldmatrix, cp.async: the line that
 matters is their caller's) and system headers are left out.
 """
 
@@ -13,8 +12,9 @@ import subprocess
 from pathlib import Path
 
 from suite import KERNELS_DIR
+from suite.emulator import EMULATOR_DIR
 
-EMULATION = (KERNELS_DIR / "host", KERNELS_DIR / "profile", KERNELS_DIR / "common" / "tensor_core.cuh",
+EMULATION = (EMULATOR_DIR, KERNELS_DIR / "common" / "tensor_core.cuh",
              KERNELS_DIR / "common" / "cp_async.cuh")
 
 

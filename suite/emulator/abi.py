@@ -1,5 +1,5 @@
-"""ctypes mirrors of the C structures in kernels_cu/host/runtime_api.h and launch.h, and the
-loading of the libraries built by host_build."""
+"""ctypes mirrors of the C structures in suite/emulator/include/emu/runtime_api.h and launch.h, and the
+loading of the libraries built by build."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 FORWARD, REVERSE, RANDOM = 0, 1, 2  # suite_host_schedule
 OK, DEVICE_FAULT, SIGNAL, STACK_OVERFLOW = 0, 1, 2, 3  # suite_host_fault_kind
 POINTER, SIGNED, UNSIGNED, FLOAT, BOOL, BFLOAT16, OTHER = range(7)  # suite_host_param_kind
-# kernels_cu/host/rt/checks.h
+# suite/emulator/runtime/checks.h
 MEMCHECK, RACECHECK, INITCHECK = 1, 2, 4  # suite_host_check_flag
 LOAD, STORE, ATOMIC = 0, 1, 2  # suite_host_access_kind
 GLOBAL, SHARED, LOCAL, OTHER_SPACE = 0, 1, 2, 3  # suite_host_space
@@ -184,7 +184,7 @@ class TlsSymbol:
     size: int
 
 
-TLS_ANCHOR = "suite_host::tls_anchor"  # kernels_cu/host/launch.h
+TLS_ANCHOR = "suite_host::tls_anchor"  # suite/emulator/include/emu/launch.h
 
 
 @functools.lru_cache(maxsize=None)
