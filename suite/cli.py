@@ -162,7 +162,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
 
     device = env["device"].get("name", backend.name)
     show(out, report.results_table(shown, backend.name, device))
-    for line in report.problems(shown):
+    for line in report.problems(shown, args.traceback):
         out.print(line)
     if previous:
         out.print(f"resumed {escape(str(previous.path))}: {len(previous.results)} case(s) carried over, "
@@ -240,7 +240,7 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
         shown = resume.merged(previous[kind], selected, found.results) if kind in previous else found.results
         failed |= any(not r.passed for r in shown)
         show(out, report.results_table(shown, name, kind))
-        for line in report.problems(shown):
+        for line in report.problems(shown, args.traceback):
             out.print(line)
         out.print(f"{kind}: " + report.closing_line(shown), markup=False, highlight=False)
         doc = results.document(envs[kind], shown, complete=not outcome.interrupted,
@@ -432,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "save a new file holding all (default folder: that file's)")
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
+    run.add_argument("--traceback", action="store_true",
+                     help="print the whole Python traceback of a case's error (a family's make_inputs, reference, ...)")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck,synccheck (default: $SUITE_HOST_CHECKS)")
     ray = run.add_argument_group("on a Ray cluster (needs the `cluster` extra)")

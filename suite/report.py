@@ -72,9 +72,18 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
     return table
 
 
-def problems(results: Sequence[CaseResult]) -> list[str]:
-    """One line per case that did not pass, with the reason in full (table cells stay short)."""
-    return [f"{STATUS_STYLE[r.status]} {escape(r.id)}: {escape(r.error)}" for r in results if not r.passed]
+def problems(results: Sequence[CaseResult], tracebacks: bool = False) -> list[str]:
+    """One line per case that did not pass, with the reason in full (table cells stay short), and
+    with `tracebacks` the whole Python traceback of an error after it."""
+    out = []
+    for r in results:
+        if not r.passed:
+            out.append(f"{STATUS_STYLE[r.status]} {escape(r.id)}: {escape(r.error)}")
+            if tracebacks and r.traceback:
+                out.append(f"[dim]{escape(r.traceback.rstrip())}[/]")
+    if not tracebacks and any(r.traceback for r in results):
+        out.append("[dim](--traceback shows where each error came from in full)[/]")
+    return out
 
 
 def closing_line(results: Sequence[CaseResult]) -> str:

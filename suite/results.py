@@ -42,6 +42,7 @@ class CaseResult:
     baselines: dict = field(default_factory=dict)  # name -> {"timing": ..., "speedup": ...} or {"skipped": why}
     ran_on: dict | None = None  # on a Ray cluster: node, node_id, kind, device and GPU ids of the worker
     sources: dict = field(default_factory=dict)  # kernel source path -> sha256 of what the case built
+    traceback: str = ""  # of the exception that made the case an error (`suite run --traceback` prints it)
 
     @property
     def passed(self) -> bool:
