@@ -17,9 +17,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from suite import backends, cases, compare, compare_report, noise_floor, plot, report, results, resume, runner, timing
+from suite import (backends, cases, compare, compare_report, noise_floor, plot, report, results, resume, runner, table_fit,
+                   timing)
 from suite.errors import InputError, SuiteError
-from suite.table_fit import show
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -161,7 +161,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     shown = everything(outcome.results)
 
     device = env["device"].get("name", backend.name)
-    show(out, report.results_table(shown, backend.name, device))
+    table_fit.show(out, report.results_table(shown, backend.name, device))
     for line in report.problems(shown, args.traceback):
         out.print(line)
     if previous:
@@ -239,7 +239,7 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
     for kind, found in outcome.kinds.items():
         shown = resume.merged(previous[kind], selected, found.results) if kind in previous else found.results
         failed |= any(not r.passed for r in shown)
-        show(out, report.results_table(shown, name, kind))
+        table_fit.show(out, report.results_table(shown, name, kind))
         for line in report.problems(shown, args.traceback):
             out.print(line)
         out.print(f"{kind}: " + report.closing_line(shown), markup=False, highlight=False)
@@ -256,8 +256,8 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
                   "cases ran on another worker of the same kind")
     if mode == "each-device" and len(runs) > 1 and not outcome.interrupted:
         comparison = compare.compare(runs)
-        show(out, compare_report.compare_table(comparison))
-        show(out, compare_report.family_table(comparison))
+        table_fit.show(out, compare_report.compare_table(comparison))
+        table_fit.show(out, compare_report.family_table(comparison))
     if outcome.interrupted:
         out.print("[yellow]interrupted:[/] the finished cases are kept")
         return EXIT_INTERRUPTED
@@ -276,7 +276,7 @@ def _cmd_check(args, out: Console, err: Console) -> int:
     if args.json:
         out.print_json(json.dumps(report.to_json()))
     else:
-        show(out, check_table(report))
+        table_fit.show(out, check_table(report))
         for k in report.kernels:
             if k.failure:
                 out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
@@ -301,13 +301,13 @@ def _cmd_profile(args, out: Console, err: Console) -> int:
                "rules": [f.as_dict() for f in findings]}
         out.print_json(json.dumps(doc))
     else:
-        show(out, profile_report.launch_table(profiles))
+        table_fit.show(out, profile_report.launch_table(profiles))
         for kernel, rows in profile_report.aggregate_lines(profiles).items():
-            show(out, profile_report.lines_table(kernel, rows, args.lines))
-        show(out, profile_report.bounds_table(profiles, measured))
+            table_fit.show(out, profile_report.lines_table(kernel, rows, args.lines))
+        table_fit.show(out, profile_report.bounds_table(profiles, measured))
         table = profile_report.rules_table(findings)
         if table is not None:
-            show(out, table)
+            table_fit.show(out, table)
         for p in profiles:
             if p.error:
                 out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}")
@@ -366,11 +366,11 @@ def _percent(text: str) -> float:
 def _cmd_compare(args, out: Console, err: Console) -> int:
     runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
     comparison = compare.compare(runs, None if args.noise_floor is None else args.noise_floor / 100)
-    show(out, compare_report.header_table(comparison.runs))
+    table_fit.show(out, compare_report.header_table(comparison.runs))
     for line in compare_report.warning_lines(comparison):
         out.print(line)
-    show(out, compare_report.compare_table(comparison))
-    show(out, compare_report.family_table(comparison))
+    table_fit.show(out, compare_report.compare_table(comparison))
+    table_fit.show(out, compare_report.family_table(comparison))
     for line in (compare_report.noise_lines(comparison) + compare_report.source_lines(comparison)
                  + compare_report.partial_lines(comparison)):
         out.print(line)
