@@ -163,7 +163,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     device = env["device"].get("name", backend.name)
     table_fit.show(out, report.results_table(shown, backend.name, device))
     for line in report.problems(shown, args.traceback):
-        out.print(line)
+        out.print(line, soft_wrap=True)
     if previous:
         out.print(f"resumed {escape(str(previous.path))}: {len(previous.results)} case(s) carried over, "
                   f"{len(outcome.results)} run now")
@@ -241,7 +241,7 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
         failed |= any(not r.passed for r in shown)
         table_fit.show(out, report.results_table(shown, name, kind))
         for line in report.problems(shown, args.traceback):
-            out.print(line)
+            out.print(line, soft_wrap=True)
         out.print(f"{kind}: " + report.closing_line(shown), markup=False, highlight=False)
         doc = results.document(envs[kind], shown, complete=not outcome.interrupted,
                                command=shlex.join(["suite", *args.argv]))
@@ -279,7 +279,8 @@ def _cmd_check(args, out: Console, err: Console) -> int:
         table_fit.show(out, check_table(report))
         for k in report.kernels:
             if k.failure:
-                out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
+                out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}",
+                          soft_wrap=True)
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -310,7 +311,7 @@ def _cmd_profile(args, out: Console, err: Console) -> int:
             table_fit.show(out, table)
         for p in profiles:
             if p.error:
-                out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}")
+                out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}", soft_wrap=True)
         out.print(f"{len(profiles)} case(s) profiled, {sum(bool(p.error) for p in profiles)} error(s); "
                   f"strict rules: {len(findings) - len(broken)} of {len(findings)} held", highlight=False)
     if any(p.error for p in profiles):
@@ -368,17 +369,17 @@ def _cmd_compare(args, out: Console, err: Console) -> int:
     comparison = compare.compare(runs, None if args.noise_floor is None else args.noise_floor / 100)
     table_fit.show(out, compare_report.header_table(comparison.runs))
     for line in compare_report.warning_lines(comparison):
-        out.print(line)
+        out.print(line, soft_wrap=True)
     table_fit.show(out, compare_report.compare_table(comparison))
     table_fit.show(out, compare_report.family_table(comparison))
     for line in (compare_report.noise_lines(comparison) + compare_report.source_lines(comparison)
                  + compare_report.partial_lines(comparison)):
-        out.print(line)
+        out.print(line, soft_wrap=True)
     if args.fail_above is None:
         return EXIT_OK
     found = compare.regressions(comparison, args.fail_above)
     for line in compare_report.regression_lines(found, args.fail_above):
-        out.print(line)
+        out.print(line, soft_wrap=True)
     return EXIT_FAILED if found else EXIT_OK
 
 

@@ -85,3 +85,13 @@ def test_profile_at_80_columns_keeps_case_ids_whole(capsys, narrow):
     (cid,) = [c.id for c in cases.select(cases.load_cases(cases.default_case_files()), expr)]
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith(cid) for line in lines) and not any("…" in line for line in lines)
+
+
+def test_message_lines_at_80_columns_keep_case_ids_whole(tmp_path, capsys, narrow):
+    # a case only in one file and a regression: their lines name ids longer than the console
+    a = save_run(tmp_path / "a", environment(), [case(cid, samples(1e-3, seed=i)) for i, cid in enumerate(LONG_IDS)])
+    b = save_run(tmp_path / "b", environment(), [case(LONG_IDS[0], samples(2e-3, seed=9))])
+    assert cli.main(["compare", str(a), str(b), "--fail-above", "5"]) == cli.EXIT_FAILED
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.endswith(f"only in #1: {LONG_IDS[1]}") for line in lines)
+    assert any(line.startswith(f"regression: {LONG_IDS[0]}: ") for line in lines)
