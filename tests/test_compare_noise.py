@@ -48,7 +48,7 @@ def test_a_change_on_real_host_noise_is_called_only_where_it_clears_the_floor(tm
         paths = host_repeat_runs(tmp_path / str(factor), scale={(quiet[1], target): factor})
         pair = [paths[quiet[0]], paths[quiet[1]]]
         verdicts = _verdicts(compare.compare(compare.load_runs(pair)))
-        assert verdicts[target].label == loaded, factor  # the default floor: a loaded machine, +117 %
+        assert verdicts[target].label == loaded, factor  # the default floor: a loaded machine, 120 %
         assert {v.label for cid, v in verdicts.items() if cid != target} == {"SAME"}
         floor, _, _ = noise_floor.measure(compare.load_runs([paths[quiet[0]], host_repeat_runs(tmp_path / "q")[4]]))
         verdicts = _verdicts(compare.compare(compare.load_runs(pair), floor=floor))
@@ -110,9 +110,9 @@ def test_noise_floor_command_measures_and_compare_reads_it(tmp_path, capsys, mon
     paths = host_repeat_runs(tmp_path)
     monkeypatch.setattr(noise_floor, "RESULTS_ROOT", tmp_path / "results")
     assert cli.main(["noise-floor", str(paths[0]), str(paths[4])]) == cli.EXIT_OK
-    assert "noise floor ±6.6% from 2 runs" in _said(capsys)
+    assert "noise floor ±6.7% from 2 runs" in _said(capsys)  # the largest change, 6.61 %, rounded up
     runs = compare.load_runs([paths[0], paths[1]])
-    assert noise_floor.for_pair(*runs).rel == pytest.approx(0.0661, abs=1e-4)
+    assert noise_floor.for_pair(*runs).rel == 0.067
     assert noise_floor.for_pair(*runs, given=0.2).rel == 0.2
     with pytest.raises(InputError, match="at least two runs"):
         noise_floor.measure(runs[:1])
@@ -123,7 +123,7 @@ def test_noise_floor_command_measures_and_compare_reads_it(tmp_path, capsys, mon
 
 def test_the_measured_fixture_is_what_the_default_host_floor_says(tmp_path):
     floor, pairs, n = noise_floor.measure(compare.load_runs(host_repeat_runs(tmp_path)))
-    assert (pairs, n) == (15, 15 * 19) and noise_floor.DEFAULT_FLOOR["host"] == pytest.approx(floor, abs=0.005)
+    assert (pairs, n) == (15, 15 * 19) and floor < noise_floor.DEFAULT_FLOOR["host"] < floor + 0.05
     assert HOST_REPEAT_RUNS.exists()
 
 
