@@ -1,5 +1,6 @@
 """Print a rich table at any width without breaking what its first column names (case ids, kernel
-names): the table as drawn when it fits the console, else a stacked layout, one block per row: the
+names): the table as drawn when it fits the console with every word whole (free text may wrap
+between words), else a stacked layout, one block per row: the
 first cell alone on a line that is never wrapped (a terminal may fold it visually, but a log keeps
 it whole, so a grep for a case id finds it), then "header: value" items wrapped between items.
 """
@@ -27,9 +28,18 @@ def _one_line(text: Text) -> Text:
     return Text(" ").join(line for line in text.split("\n") if line.plain.strip())
 
 
-def natural_width(console: Console, table: Table) -> int:
-    """The width the table needs so that no cell is folded or header shortened."""
-    return console.measure(table, options=console.options.update_width(100_000)).maximum
+def fits(console: Console, table: Table) -> bool:
+    """True when rich can draw `table` at the console's width without breaking any word: no id
+    folded mid-id, no header shortened; long free text (a verdict, a note) may wrap between words.
+    Uses rich's own column layout (a private method, so a rich without it gets the strict test:
+    the whole table unwrapped)."""
+    options = console.options.update_width(console.width)
+    try:
+        widths = table._calculate_column_widths(console, options)
+        needs = [table._measure_column(console, options, column).minimum for column in table.columns]
+    except AttributeError:
+        return console.measure(table, options=console.options.update_width(100_000)).maximum <= console.width
+    return all(width >= need for width, need in zip(widths, needs))
 
 
 def _items(console: Console, headers: list[Text], row: list[RenderableType]) -> list[Text]:
@@ -76,7 +86,7 @@ def stacked(console: Console, table: Table) -> None:
 
 def show(console: Console, table: Table) -> None:
     """`table` as drawn when it fits `console`'s width, else stacked."""
-    if natural_width(console, table) <= console.width:
+    if fits(console, table):
         console.print(table)
     else:
         stacked(console, table)

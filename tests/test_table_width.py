@@ -95,3 +95,16 @@ def test_message_lines_at_80_columns_keep_case_ids_whole(tmp_path, capsys, narro
     lines = capsys.readouterr().out.splitlines()
     assert any(line.endswith(f"only in #1: {LONG_IDS[1]}") for line in lines)
     assert any(line.startswith(f"regression: {LONG_IDS[0]}: ") for line in lines)
+
+
+def test_long_free_text_wraps_inside_a_table_that_otherwise_fits():
+    table = Table()
+    table.add_column("case")
+    table.add_column("verdict")
+    for cid in LONG_IDS:
+        table.add_row(escape(cid), "uses local memory (1024 B stack frame): register spills or a dynamically indexed array")
+    console = _console(120)
+    show(console, table)
+    lines = console.file.getvalue().splitlines()
+    assert any("┃ case" in line for line in lines)  # drawn as a table, the verdict wrapped between words
+    assert all(any(f"│ {cid} │" in line for line in lines) for cid in LONG_IDS)
