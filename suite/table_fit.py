@@ -86,6 +86,8 @@ def stacked(console: Console, table: Table) -> None:
 
 def show(console: Console, table: Table) -> None:
     """`table` as drawn when it fits `console`'s width, else stacked."""
+    if table.columns:
+        table.columns[0].no_wrap = True  # rich narrows the widest wrappable column first: never the ids
     if fits(console, table):
         console.print(table)
     else:
