@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from suite import REPO_ROOT, results
+from suite import results
 from suite.errors import InputError
 
 FILE_NAME = "noise-floor.json"
 SCHEMA = "rawkernel-suite/noise-floor/1"
-RESULTS_ROOT = REPO_ROOT / "results"  # where results/<device>/noise-floor.json is looked up and saved
+RESULTS_ROOT: Path | None = None  # results/ of the working directory unless set (as result files go)
 
 # Relative change of a case's median that identical code showed between runs, per backend.
 # host: measured for this project (tests/data/host_repeat_runs.json): 6 runs of deform_im2col float32
@@ -82,10 +82,14 @@ def save(runs: Sequence, path: Path | None = None) -> tuple[Path, float]:
     doc = {"schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "device": results.device_slug(runs[0].env), "backend": runs[0].env.get("backend"), "floor": rel,
            "pairs": pairs, "comparisons": n, "commits": commits, "from": [str(r.path) for r in runs]}
-    target = path or RESULTS_ROOT / doc["device"] / FILE_NAME
+    target = path or _results_root() / doc["device"] / FILE_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(doc, indent=1) + "\n")
     return target, rel
+
+
+def _results_root() -> Path:
+    return RESULTS_ROOT or Path.cwd() / "results"
 
 
 def _read(path: Path) -> float | None:
@@ -103,7 +107,7 @@ def _read(path: Path) -> float | None:
 def for_run(run) -> Floor:
     """The floor that applies to a run: a noise-floor.json beside its file, else in
     results/<device>/, else the backend's default."""
-    for folder in (Path(run.path).parent, RESULTS_ROOT / results.device_slug(run.env)):
+    for folder in (Path(run.path).parent, _results_root() / results.device_slug(run.env)):
         rel = _read(folder / FILE_NAME)
         if rel is not None:
             return Floor(rel, str(folder / FILE_NAME))

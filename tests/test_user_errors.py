@@ -4,7 +4,7 @@ shown at the user's line; paths inside the working directory are shown relative 
 
 import pytest
 
-from plugin_install import forget_plugins, install
+from plugin_install import forget_plugins
 from suite import cli
 from suite.emulator import build
 from suite.errors import KernelCompileError
@@ -35,9 +35,9 @@ sweeps:
 
 @pytest.fixture
 def broken(tmp_path, monkeypatch):
+    """A family file beside its case file, as a user writes one (no package)."""
     (tmp_path / "broken_family.py").write_text(BROKEN_FAMILY)
     (tmp_path / "broken.yaml").write_text(CASES)
-    install(tmp_path, monkeypatch, "broken = broken_family")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "250")
     yield tmp_path
