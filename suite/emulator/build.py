@@ -235,8 +235,8 @@ def strip_comments(code: str) -> str:
 
 
 def extern_shared_names(code: str) -> list[str]:
-    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
-    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
+    """The arrays declared `extern __shared__ T name[];` or `name[][N]...;` (CuPy-style dynamic shared memory)."""
+    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\](?:\s*\[[^\]]*\])*\s*;"
     return sorted(set(re.findall(pattern, strip_comments(code))))
 
 
@@ -270,6 +270,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         *translate_options(options),
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
+        "-isystem",
+        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
         "-isystem",
         str(nvidia_include_dir()),
         # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
