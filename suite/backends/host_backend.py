@@ -95,6 +95,7 @@ class HostBackend:
         self.timeout_s = _timeout_default()
         self._modules: dict = {}
         self._lock = threading.Lock()
+        self.sources_loaded: set[Path] = set()
 
     def describe(self) -> dict:
         return {
@@ -112,6 +113,7 @@ class HostBackend:
         """The module of `name_expressions` of `source`, built by g++ while a GPU toolchain
         (`toolchain`, else the backend's) compiles it too: what a GPU rejects is a KernelCompileError."""
         source = Path(source).resolve()
+        self.sources_loaded.add(source)
         names, options = tuple(name_expressions), tuple(options)
         judge = choose_toolchain(toolchain if toolchain is not None else self.toolchain)
         try:

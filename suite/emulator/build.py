@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from suite import KERNELS_DIR
-from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
+from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR, diagnostics
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
@@ -137,21 +137,6 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _trim_diagnostics(stderr: str, limit: int = 12) -> str:
-    """g++'s errors (file:line:col: error: ...) with the source line and caret after each."""
-    lines = stderr.splitlines()
-    kept, errors = [], 0
-    for i, line in enumerate(lines):
-        if re.match(r"^.+?:\d+(:\d+)?: (fatal )?error: ", line) or re.match(r"^.+?: undefined reference to ", line):
-            errors += 1
-            if errors > limit:
-                kept.append(f"... and more errors ({sum(' error: ' in x for x in lines)} in all)")
-                break
-            kept.append(line)
-            kept += [x for x in lines[i + 1 : i + 3] if not re.match(r"^.+?:\d+(:\d+)?: ", x)]
-    return "\n".join(kept) if kept else "\n".join(lines[-30:])
-
-
 def run_compiler(command: list[str], output: Path, what: str, counted: bool = True) -> None:
     """Runs g++ into `output` (a name private to this process; the caller renames it); `counted`:
     the first step of a library's build (compiler_runs counts libraries, not steps)."""
@@ -160,7 +145,7 @@ def run_compiler(command: list[str], output: Path, what: str, counted: bool = Tr
     proc = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
     if proc.returncode != 0:
         output.unlink(missing_ok=True)
-        raise KernelCompileError(f"g++ could not compile {what}:\n{_trim_diagnostics(proc.stderr)}")
+        raise KernelCompileError(f"g++ could not compile {what}:\n{diagnostics.trim(proc.stderr)}")
 
 
 def staging_path(path: Path) -> Path:
@@ -306,6 +291,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
         "-isystem",
+        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
+        "-isystem",
         str(nvidia_include_dir()),
         # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
         "-idirafter",
@@ -367,7 +354,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     obj = staging_path(directory / f"mod-{key}.o")
     shared = directory / f"mod-{key}.{os.getpid()}.shared.s"  # g++ assembles it for its suffix
     staging = staging_path(directory / f"mod-{key}.so")
-    what = f"{source} (kernels {', '.join(names)}) for the host backend"
+    what = f"{diagnostics.relative(str(source))} (kernels {', '.join(names)}) for the host backend"
     try:
         # Compiled, then linked with storage for whatever extern __shared__ arrays the object uses.
         run_compiler([COMPILER, *flags, "-c", "-MMD", "-MF", str(depfile), str(wrapper_path)], obj, what)
