@@ -144,15 +144,21 @@ void stop_launch(Job& job, const char* why) {
         if (w->index < job.config.workers && w->in_kernel) interrupt_worker(*w);
 }
 
+uint64_t progress_of(const Job& job) {
+    uint64_t sum = job.progress.load(std::memory_order_relaxed);
+    for (const Worker* w : pool->workers) sum += w->progress.load(std::memory_order_relaxed);
+    return sum;
+}
+
 // Waits for the workers, watching for Ctrl-C and for a launch without progress (no thread
 // exited and no barrier opened) for config.timeout_s seconds.
 void wait_for_workers(Job& job, std::unique_lock<std::mutex>& lock) {
     using Clock = std::chrono::steady_clock;
-    uint64_t seen = job.progress.load();
+    uint64_t seen = progress_of(job);
     Clock::time_point last = Clock::now();
     char why[256] = "";
     while (!pool->done.wait_for(lock, std::chrono::milliseconds(50), [] { return pool->running == 0; })) {
-        const uint64_t now_progress = job.progress.load();
+        const uint64_t now_progress = progress_of(job);
         if (now_progress != seen) seen = now_progress, last = Clock::now();
         if (interrupted)
             std::snprintf(why, sizeof why, "the launch was interrupted (Ctrl-C) before it finished");
