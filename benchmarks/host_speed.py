@@ -36,6 +36,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+# This checkout's suite, not whichever one the environment has installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from suite.backends.host_backend import HostBackend, cpu_model
 from suite.emulator import build
 from suite.emulator.build import source_for_code
