@@ -12,8 +12,10 @@ process: per core and on all cores, for five workloads (issue #28).
   deform_im2col      the suite's DCNv2 columns, fp32, 2x32x64x64, 3x3 taps; plain: the family's
                      torch reference of the same columns
 
-Each figure is the best of 5 launches (after one warm-up); --rounds repeats the whole table to show
-the spread on a shared machine. The ratio is emulation time / plain time (lower is better). The
+Each figure is the best of 5 launches (after one warm-up): on 1 core in CPU seconds of the process
+(what the work costs, however loaded the machine is), on N cores in wall-clock seconds (what the
+parallelism buys: meaningful only on an otherwise idle machine). --rounds repeats the whole table
+to show the spread. The ratio is emulation time / plain time (lower is better). The
 C++ baselines are built with the same g++ as the kernels, -O3 -march=native (the best plain code
 this CPU runs); "N cores" runs N worker threads in the emulation and N threads in the baseline.
 """
@@ -118,13 +120,16 @@ def plain_library() -> ctypes.CDLL:
     return lib
 
 
-def best_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
+def best_seconds(fn: Callable[[], object], cores: int, repeats: int = 5) -> float:
+    """The best of `repeats` runs: CPU seconds of the process on one core (what the work costs,
+    whatever else the machine runs), wall-clock seconds on several (what parallelism buys)."""
+    clock = time.process_time if cores == 1 else time.perf_counter
     fn()  # warm-up: stacks mapped, caches and pools filled
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 
@@ -234,18 +239,19 @@ def measure(name: str, cores: int, lib) -> dict:
     torch.set_num_threads(cores)
     backend = HostBackend(threads=cores)
     pair = simple_pairs(name, backend, cores, lib) if name in WORKLOADS[:3] else family_pair(name, backend)
-    emulated, plain = best_seconds(pair.emulated), best_seconds(pair.plain)
+    emulated, plain = best_seconds(pair.emulated, cores), best_seconds(pair.plain, cores)
     row = {"workload": name, "cores": cores, "emulated_s": emulated, "plain_s": plain, "plain": pair.plain_name,
            "ratio": emulated / plain, "throughput": pair.items / emulated, "unit": pair.unit, "agree": pair.agree()}  # fmt: skip
     if name == "attention_tc":  # SDPA in bf16 too, the issue's other yardstick
         import torch.nn.functional as F
 
         q, k, v = (torch.randn(1, 4, 512, 64, dtype=torch.bfloat16) for _ in range(3))
-        row["ratio_bf16"] = emulated / best_seconds(lambda: F.scaled_dot_product_attention(q, k, v))
+        row["ratio_bf16"] = emulated / best_seconds(lambda: F.scaled_dot_product_attention(q, k, v), cores)
     return row
 
 
 def print_table(rows: list[dict]) -> None:
+    print("1 core: CPU time of the process; N cores: wall-clock time")
     print(f"{'workload':16s} {'cores':>5s} {'emulated ms':>12s} {'plain ms':>10s} {'ratio x':>8s} "
           f"{'emulated rate':>22s}  plain code")  # fmt: skip
     for r in rows:
