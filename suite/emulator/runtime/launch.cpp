@@ -200,6 +200,13 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, const suit
         fault->kind = SUITE_HOST_DEVICE_FAULT;
         return fault->kind;
     }
+    if (config->cooperative && config->checks && (config->checks->flags & SUITE_HOST_RACECHECK)) {
+        // Its shadow of global memory is kept by one worker, and it takes blocks as never ordered,
+        // which a grid sync orders.
+        host_error(fault, "racecheck does not cover cooperative launches (blocks ordered by this_grid().sync()); run "
+                          "this kernel under memcheck/initcheck, or racecheck it without the grid sync");
+        return fault->kind;
+    }
     job.grid_live = job.total_blocks;
     // A cooperative launch gives each block its own worker (static __shared__ is per worker thread).
     const int workers = config->cooperative ? int(job.total_blocks)
