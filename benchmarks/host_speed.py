@@ -30,6 +30,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,9 +175,10 @@ def simple_pairs(name: str, backend: HostBackend, cores: int, lib) -> Pair:
 def family_case(text: str):
     from suite import cases
 
-    path = source_for_code(text).with_suffix(".yaml")
-    path.write_text(text)
-    (case,) = cases.load_cases([path], tier="smoke")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "speed.yaml"
+        path.write_text(text)
+        (case,) = cases.load_cases([path], tier="smoke")
     return case
 
 
