@@ -23,6 +23,7 @@ from pathlib import Path
 
 from suite import KERNELS_DIR
 from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR, diagnostics
+from suite.emulator.cpu_flags import module_speed_flags
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
@@ -263,6 +264,7 @@ PROFILED_FLAGS = (*CHECKED_FLAGS, "-DSUITE_HOST_PROFILED")
 def module_flags(source: Path, options, checked: bool = False, profiled: bool = False) -> list[str]:
     return [
         *BASE_FLAGS,
+        *(() if checked or profiled else module_speed_flags()),  # -O3 and the CPU's features (cpu_flags.py)
         *MODULE_FLAGS,
         *(PROFILED_FLAGS if profiled else CHECKED_FLAGS if checked else ()),
         "-include",
