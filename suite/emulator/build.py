@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from suite import KERNELS_DIR
-from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
+from suite.emulator import API_INCLUDE_DIR, EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
@@ -108,6 +108,13 @@ def nvidia_include_dir() -> Path:
     )
 
 
+def cccl_include_flags() -> list[str]:
+    """libcu++ (<cuda/std/...>, <cuda/atomic>, ...) from NVIDIA's CCCL wheel (nvidia-cuda-cccl),
+    which keeps it in include/cccl beside the runtime's headers; a toolkit has it in include/."""
+    cccl = nvidia_include_dir() / "cccl"
+    return ["-isystem", str(cccl)] if (cccl / "cuda" / "std").is_dir() else []
+
+
 def digest(*parts) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -154,7 +161,20 @@ def run_compiler(command: list[str], output: Path, what: str) -> None:
     proc = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
     if proc.returncode != 0:
         output.unlink(missing_ok=True)
+        missing = not_emulated(proc.stderr)
+        if missing:
+            raise KernelCompileError(
+                f"{what} calls what the host backend does not emulate: not emulated: {', '.join(missing)}\n"
+                f"{_trim_diagnostics(proc.stderr)}"
+            )
         raise KernelCompileError(f"g++ could not compile {what}:\n{_trim_diagnostics(proc.stderr)}")
+
+
+def not_emulated(linker_errors: str) -> list[str]:
+    """The functions a module calls that nothing defines (the linker's "undefined reference to
+    `name(args)'"): a declaration without an emulation, e.g. glibc's internal __exp2f."""
+    names = re.findall(r"undefined reference to [`'](.+?)'", linker_errors)
+    return sorted({re.sub(r"\(.*", "", name) for name in names})
 
 
 def staging_path(path: Path) -> Path:
@@ -188,19 +208,54 @@ def _runtime_library(fibers: str, directory: Path) -> Path:
 # nvcc/NVRTC flags that change only GPU code generation: accepted and ignored on the CPU.
 _IGNORED_OPTIONS = re.compile(
     r"^(--?use_fast_math|-lineinfo|--generate-line-info|-G|--device-debug|-w|--disable-warnings|-restrict|--restrict"
-    r"|--?(arch|gpu-architecture|gpu-code|fmad|ftz|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
+    r"|--?(arch|gpu-architecture|gpu-code|ftz|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
     r"|extra-device-vectorization|dopt|default-device|device-as-default-execution-space)(=[\w.,+-]*)?"
     r"|-Xptxas=?.*|--ptxas-options=.*)$"
 )
 
 
+_FMAD_OPTION = re.compile(r"^--?fmad=(true|false)$")
+
+
+def contraction_flags(options) -> list[str]:
+    """FMA contraction as nvcc/NVRTC do: `a*b + c` becomes one fused multiply-add unless the
+    options say --fmad=false (their default is true). g++ contracts only with -ffp-contract=fast
+    and an FMA instruction to contract to (-mfma; x86-64's baseline has none)."""
+    fmad = True
+    for opt in options:
+        if isinstance(opt, str) and (m := _FMAD_OPTION.match(opt)):
+            fmad = m.group(1) == "true"
+    if fmad and cpu_has_fma():
+        return ["-ffp-contract=fast", "-mfma"]
+    return ["-ffp-contract=off"]
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_fma() -> bool:
+    """Whether this CPU has FMA instructions (x86-64 reports them in /proc/cpuinfo's flags; other
+    architectures, such as aarch64, always have them)."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64", "i686"):
+        return True
+    try:
+        return any(line.startswith("flags") and " fma " in f"{line} " for line in open("/proc/cpuinfo"))
+    except OSError:
+        return False
+
+
 def translate_options(options) -> list[str]:
     """CuPy/NVRTC-style options -> g++ flags. Only macros, include paths and the language standard
-    reach g++; GPU-only flags are dropped; anything else is refused (it never reaches a shell)."""
+    reach g++; --fmad picks FMA contraction (contraction_flags); other GPU-only flags are dropped;
+    anything else is refused (it never reaches a shell)."""
     flags = []
     for opt in options:
         if not isinstance(opt, str) or "\n" in opt or "\0" in opt:
             raise InputError(f"compiler option {opt!r} must be a single-line string")
+        if _FMAD_OPTION.match(opt):
+            continue
+        if re.match(r"^--?fmad\b", opt):
+            raise InputError(f"compiler option {opt!r}: expected --fmad=true or --fmad=false")
         if re.match(r"^-[DU][A-Za-z_]\w*(=.*)?$", opt):
             flags.append(opt)
         elif re.match(r"^-I.+$", opt):
@@ -283,10 +338,16 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         "-include",
         str(INCLUDE_DIR / "cuda_host.h"),
         *translate_options(options),
+        *contraction_flags(options),
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
+        # CUDA's headers as the emulation provides them (cooperative_groups.h, cuda_pipeline.h,
+        # ...) come before NVIDIA's, which are written for nvcc's device compilation.
+        "-isystem",
+        str(API_INCLUDE_DIR),
         "-isystem",
         str(nvidia_include_dir()),
+        *cccl_include_flags(),
         # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
         "-idirafter",
         str(INCLUDE_DIR / "compat"),
@@ -330,7 +391,9 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     depfile = staging_path(directory / f"mod-{key}.d")
     staging = staging_path(directory / f"mod-{key}.so")
     try:
+        # --no-undefined: a function the emulation lacks fails the build, naming it, not the load.
         command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
+                   "-Wl,--no-undefined",
                    *(CHECKED_LIBS if checked else ())]
         run_compiler(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
