@@ -37,6 +37,10 @@
 
 #include "emu/runtime_api.h"
 #include "emu/device_math.h"
+#include "emu/rounding.h"
+#include "emu/conversions.h"
+#include "emu/half_math.h"
+#include "emu/simd_video.h"
 #include "emu/device_atomics.h"
 #include "emu/device_threads.h"
 #include "emu/device_warp.h"
