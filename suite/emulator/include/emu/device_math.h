@@ -95,7 +95,7 @@ inline long double bessel_i(int order, long double x) {
     for (int k = 1; k < 100000; ++k) {
         term *= q / ((long double)k * (k + order));
         sum += term;
-        if (term <= sum * 1e-21L) break;
+        if (fabsl(term) <= fabsl(sum) * 1e-21L) break;
     }
     return sum;
 }
