@@ -277,17 +277,14 @@ def test_tile_sync_with_an_exited_lane_is_a_fault_naming_the_call():
     assert re.search(rf"lane 3 exited while lane 0 waits at __syncwarp \(\S+\.cu:{line}\)", str(info.value))
 
 
-def test_grid_sync_sums_what_every_block_wrote():
+def test_grid_sync_under_a_cooperative_launch():
     kernel = RawModule(code=CODE, name_expressions=["grid_sum"]).get_function("grid_sum")
     x = torch.randint(0, 100, (4,), dtype=torch.int32)
     out = torch.zeros(1, dtype=torch.int32)
-    try:
-        kernel((4,), (32,), (x, torch.zeros(4, dtype=torch.int32), out))
-    except KernelFault as exc:
-        if "not emulated: grid_group::sync" in str(exc):
-            pytest.skip("the runtime's grid barrier (suite_host_grid_sync, branch sched) is not merged yet")
-        raise
+    kernel((4,), (32,), (x, torch.zeros(4, dtype=torch.int32), out), enable_cooperative_groups=True)
     assert out.item() == x.sum().item()
+    with pytest.raises(KernelFault, match=r"grid"):  # not cooperative: this_grid().sync() is a fault
+        kernel((4,), (32,), (x, torch.zeros(4, dtype=torch.int32), out))
 
 
 def test_group_collectives_are_clean_under_the_checks():

@@ -15,10 +15,6 @@
 
 #include <type_traits>
 
-// Contract 1's grid barrier (branch sched, runtime/launch.cpp). Weak until that runtime is
-// merged, so that groups link without it; grid_group::sync then faults as not emulated.
-extern "C" void suite_host_grid_sync(suite_host_site site) __attribute__((weak));
-
 // The caller's file:line, for fault messages: a default argument of the group's members (GCC
 // evaluates __builtin_FILE/LINE in a default argument at the call, also through here()'s own).
 #define __SUITE_CG_HERE ::cooperative_groups::__suite_cg::here()
@@ -78,10 +74,6 @@ class thread_group {
     thread_group(kind k, unsigned mask, unsigned size, unsigned meta_rank, unsigned meta_size)
         : kind_(k), mask_(mask), size_(size), meta_rank_(meta_rank), meta_size_(meta_size) {}
     friend thread_group tiled_partition(const thread_group& parent, unsigned tile_size, suite_host_site site);
-    static void grid_sync(suite_host_site site) {
-        if (!suite_host_grid_sync) suite_host_trap(site, "not emulated: grid_group::sync (this runtime has no grid barrier)");
-        suite_host_grid_sync(site);
-    }
 
   public:
     unsigned long long size() const {
@@ -100,7 +92,7 @@ class thread_group {
     unsigned __suite_mask() const { return kind_ == kind::warp ? mask_ : __suite_cg::warp_lanes(); }
     void sync(suite_host_site site = __SUITE_CG_HERE) const {
         if (kind_ == kind::block) suite_host_syncthreads(site, -1, 0);
-        else if (kind_ == kind::grid) grid_sync(site);
+        else if (kind_ == kind::grid) suite_host_grid_sync(site);  // a fault outside a cooperative launch
         else ::suite_host::syncwarp(site, mask_);
     }
 };
