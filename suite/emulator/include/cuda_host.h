@@ -4,6 +4,8 @@
 #pragma once
 
 #define SUITE_HOST 1
+// libcu++'s waits yield to the block's other threads (include/api/cuda/std/__thread/).
+#define _CCCL_HAS_THREAD_API_CUDA
 
 // Standard headers that use __noinline__ as an attribute name must come before the macro below.
 #include <assert.h>
