@@ -302,3 +302,25 @@ def test_fdividef_in_its_documented_range():
     got = out.numpy()
     assert got[0] == 0 and got[1] == 0 and np.isnan(got[2])  # 2^126 < |y| < 2^128: 0, or NaN for infinite x
     assert got[3] == np.float32(2.0**-126) and got[4] == 2.0 and got[5] == 0 and got[6] == np.float32(2.0**100)
+
+
+DENORMALS = r"""
+// A single-precision denormal result, and one computed from a denormal input.
+extern "C" __global__ void denormals(const float* x, float* out) {
+    out[0] = x[0] * 0.5f;          // 2^-126 / 2: a denormal
+    out[1] = x[1] * 4.0f;          // 2^-130 (a denormal input) * 4
+    out[2] = x[0] * 2.0f;          // normal in and out: untouched
+}
+"""
+
+
+@pytest.mark.parametrize("options, flushed", [((), True), (("-ftz=true",), True), (("-ftz=false",), False),
+                                              (("--ftz=false",), False)])
+def test_denormals_flush_per_ftz_as_cupy_compiles_by_default(options, flushed):
+    x = torch.tensor([2.0**-126, 2.0**-130, 0.0])
+    out = torch.zeros(3)
+    RawModule(code=DENORMALS, options=options).get_function("denormals")((1,), (1,), (x, out))
+    if flushed:
+        assert out.tolist() == [0.0, 0.0, 2.0**-125]
+    else:
+        assert out.tolist() == [2.0**-127, 2.0**-128, 2.0**-125]

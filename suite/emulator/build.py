@@ -208,26 +208,40 @@ def _runtime_library(fibers: str, directory: Path) -> Path:
 # nvcc/NVRTC flags that change only GPU code generation: accepted and ignored on the CPU.
 _IGNORED_OPTIONS = re.compile(
     r"^(--?use_fast_math|-lineinfo|--generate-line-info|-G|--device-debug|-w|--disable-warnings|-restrict|--restrict"
-    r"|--?(arch|gpu-architecture|gpu-code|ftz|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
+    r"|--?(arch|gpu-architecture|gpu-code|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
     r"|extra-device-vectorization|dopt|default-device|device-as-default-execution-space)(=[\w.,+-]*)?"
     r"|-Xptxas=?.*|--ptxas-options=.*)$"
 )
 
 
-_FMAD_OPTION = re.compile(r"^--?fmad=(true|false)$")
+# The GPU compilers' numerics switches the host build follows (numerics_setting).
+_NUMERICS_OPTION = re.compile(r"^--?(fmad|ftz)=(true|false)$")
+# nvcc and NVRTC contract by default; CuPy appends -ftz=true to every NVRTC compile, and the host
+# backend stands in for CuPy's RawModule.
+_NUMERICS_DEFAULTS = {"fmad": True, "ftz": True}
+
+
+def numerics_setting(options, name: str) -> bool:
+    """The value of --fmad or -ftz that `options` give (the last one wins), else the default."""
+    value = _NUMERICS_DEFAULTS[name]
+    for opt in options:
+        if isinstance(opt, str) and (m := _NUMERICS_OPTION.match(opt)) and m.group(1) == name:
+            value = m.group(2) == "true"
+    return value
 
 
 def contraction_flags(options) -> list[str]:
     """FMA contraction as nvcc/NVRTC do: `a*b + c` becomes one fused multiply-add unless the
-    options say --fmad=false (their default is true). g++ contracts only with -ffp-contract=fast
-    and an FMA instruction to contract to (-mfma; x86-64's baseline has none)."""
-    fmad = True
-    for opt in options:
-        if isinstance(opt, str) and (m := _FMAD_OPTION.match(opt)):
-            fmad = m.group(1) == "true"
-    if fmad and cpu_has_fma():
+    options say --fmad=false. g++ contracts only with -ffp-contract=fast and an FMA instruction to
+    contract to (-mfma; x86-64's baseline has none)."""
+    if numerics_setting(options, "fmad") and cpu_has_fma():
         return ["-ffp-contract=fast", "-mfma"]
     return ["-ffp-contract=off"]
+
+
+def ftz_flags(options) -> list[str]:
+    """-ftz=true: single-precision denormals flush to zero (include/emu/float_mode.h)."""
+    return [f"-D__SUITE_FTZ={int(numerics_setting(options, 'ftz'))}"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -246,16 +260,16 @@ def cpu_has_fma() -> bool:
 
 def translate_options(options) -> list[str]:
     """CuPy/NVRTC-style options -> g++ flags. Only macros, include paths and the language standard
-    reach g++; --fmad picks FMA contraction (contraction_flags); other GPU-only flags are dropped;
+    reach g++; --fmad and -ftz pick the numerics (contraction_flags, ftz_flags); other GPU-only flags are dropped;
     anything else is refused (it never reaches a shell)."""
     flags = []
     for opt in options:
         if not isinstance(opt, str) or "\n" in opt or "\0" in opt:
             raise InputError(f"compiler option {opt!r} must be a single-line string")
-        if _FMAD_OPTION.match(opt):
+        if _NUMERICS_OPTION.match(opt):
             continue
-        if re.match(r"^--?fmad\b", opt):
-            raise InputError(f"compiler option {opt!r}: expected --fmad=true or --fmad=false")
+        if m := re.match(r"^--?(fmad|ftz)\b", opt):
+            raise InputError(f"compiler option {opt!r}: expected --{m.group(1)}=true or --{m.group(1)}=false")
         if re.match(r"^-[DU][A-Za-z_]\w*(=.*)?$", opt):
             flags.append(opt)
         elif re.match(r"^-I.+$", opt):
@@ -339,6 +353,7 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         str(INCLUDE_DIR / "cuda_host.h"),
         *translate_options(options),
         *contraction_flags(options),
+        *ftz_flags(options),
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
         # CUDA's headers as the emulation provides them (cooperative_groups.h, cuda_pipeline.h,

@@ -46,4 +46,5 @@
 #include "emu/device_atomics.h"
 #include "emu/device_threads.h"
 #include "emu/device_warp.h"
+#include "emu/float_mode.h"
 #include "emu/launch.h"
