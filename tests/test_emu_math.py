@@ -318,3 +318,76 @@ def test_device_malloc_clock64_and_cache_hinted_accesses():
     ticks = torch.zeros(64, dtype=torch.int64)
     RawModule(code=DEVICE_RUNTIME).get_function("runtime")((1,), (64,), (x, y, ticks))
     assert torch.equal(y, x.flip(1)) and (ticks >= 0).all()
+
+
+# The CUDA Math API's single- and double-precision functions of one or two arguments, each with
+# Python's equivalent where the math module has one (None: checked only to build and run).
+UNARY = {
+    "acos": math.acos, "acosh": math.acosh, "asin": math.asin, "asinh": math.asinh, "atan": math.atan,
+    "atanh": math.atanh, "cbrt": lambda v: math.copysign(abs(v) ** (1 / 3), v), "ceil": math.ceil, "cos": math.cos,
+    "cosh": math.cosh, "cospi": lambda v: math.cos(math.pi * v), "cyl_bessel_i0": lambda v: bessel_i(0, v),
+    "cyl_bessel_i1": lambda v: bessel_i(1, v), "erfc": math.erfc, "erfcinv": None, "erfcx": None, "erf": math.erf,
+    "erfinv": None, "exp10": lambda v: 10.0**v, "exp2": lambda v: 2.0**v, "exp": math.exp, "expm1": math.expm1,
+    "fabs": abs, "floor": math.floor, "j0": None, "j1": None, "lgamma": math.lgamma, "log10": math.log10,
+    "log1p": math.log1p, "log2": math.log2, "logb": lambda v: math.floor(math.log2(abs(v))), "log": math.log,
+    "nearbyint": round, "normcdf": lambda v: 0.5 * math.erfc(-v / math.sqrt(2)), "normcdfinv": None,
+    "rcbrt": lambda v: 1 / math.copysign(abs(v) ** (1 / 3), v), "rint": round, "round": round,
+    "rsqrt": lambda v: 1 / math.sqrt(v), "sin": math.sin, "sinh": math.sinh, "sinpi": lambda v: math.sin(math.pi * v),
+    "sqrt": math.sqrt, "tan": math.tan, "tanh": math.tanh, "tgamma": math.gamma, "trunc": math.trunc,
+    "y0": None, "y1": None,
+}
+BINARY = {
+    "atan2": math.atan2, "copysign": math.copysign, "fdim": lambda a, b: max(a - b, 0.0), "fmax": max, "fmin": min,
+    "fmod": math.fmod, "hypot": math.hypot, "nextafter": None, "pow": math.pow, "remainder": math.remainder,
+    "rhypot": lambda a, b: 1 / math.hypot(a, b),
+}
+# Arguments inside every function's domain (acosh needs >= 1, atanh and erfinv |x| < 1, ...).
+DOMAIN = {"acosh": 1.7, "erfcinv": 0.3, "erfinv": 0.3, "atanh": 0.3, "acos": 0.3, "asin": 0.3, "normcdfinv": 0.3}
+
+
+def every_function_code():
+    lines = ['extern "C" __global__ void every(float* f, double* d) {']
+    names = [*UNARY, *BINARY]
+    for i, name in enumerate(names):
+        arg = DOMAIN.get(name, 0.45)
+        args = f"{arg}f" if name in UNARY else f"{arg}f, 1.25f"
+        dargs = f"{arg}" if name in UNARY else f"{arg}, 1.25"
+        single = "fdividef" if name == "fdivide" else f"{name}f"
+        lines.append(f"    f[{i}] = {single}({args}); d[{i}] = {name}({dargs});")
+    lines += [
+        "    int e; float ip, s, c; double dp;",
+        "    float acc = frexpf(48.0f, &e); acc += e;",                      # 0.75, 6
+        "    acc += ldexpf(0.75f, 3) + ilogbf(40.0f) + jnf(2, 1.0f) + ynf(1, 1.0f);",  # 6, 5, J2(1), Y1(1)
+        "    acc += modff(2.75f, &ip); acc += ip;",                          # 0.75, 2
+        "    acc += scalbnf(1.0f, 4) + scalblnf(1.0f, 2L);",                 # 16, 4
+        "    acc += remquof(7.0f, 2.0f, &e); acc += e;",                     # -1 (7 = 4*2 - 1), quotient 4
+        "    acc += fdividef(1.0f, 4.0f) + lroundf(2.5f) + lrint(3.5) + llroundf(-2.5f) + llrint(2.5);",  # 0.25, 3+4-3+2
+        "    sincosf(0.5f, &s, &c); sincospif(0.25f, &s, &c); acc += s + c;",
+        "    acc += signbit(-1.0f) + isfinite(1.0f) + isnan(nanf(\"\")) + isinf(1.0f / 0.0f);",
+        "    acc += rnorm3df(1, 2, 2) + normf(2, f) * 0;",                   # 1/3
+        f"    f[{len(names)}] = acc;",
+        "    double dacc = frexp(48.0, &e); dacc += modf(2.5, &dp); dacc += dp + norm(0, d) + rnorm4d(1, 1, 1, 1);",
+        f"    d[{len(names)}] = dacc;",
+    ]
+    lines.append("}")
+    return "\n".join(lines), names
+
+
+def test_every_math_api_function_builds_and_agrees_with_python():
+    code, names = every_function_code()
+    f, d = torch.zeros(len(names) + 1), torch.zeros(len(names) + 1, dtype=torch.float64)
+    RawModule(code=code).get_function("every")((1,), (1,), (f, d))
+    for i, name in enumerate(names):
+        model = UNARY.get(name, BINARY.get(name))
+        arg = DOMAIN.get(name, 0.45)
+        if model is None:
+            assert math.isfinite(d[i].item()), name
+            continue
+        want = model(arg) if name in UNARY else model(arg, 1.25)
+        assert d[i].item() == pytest.approx(want, rel=1e-12, abs=1e-300), name
+        assert f[i].item() == pytest.approx(want, rel=1e-5, abs=1e-30), name
+    j2, y1 = 0.1149034849319005, -0.7812128213002887
+    s = c = math.sqrt(0.5)
+    want = 0.75 + 6 + 6 + 5 + j2 + y1 + 0.75 + 2 + 16 + 4 + (-1) + 4 + 0.25 + 6 + s + c + 1 + 1 + 1 + 1 + 1 / 3
+    assert f[len(names)].item() == pytest.approx(want, rel=1e-6)
+    assert d[len(names)].item() == pytest.approx(0.75 + 0.5 + 2 + 0 + 0.5, rel=1e-15)
