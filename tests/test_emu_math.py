@@ -391,3 +391,26 @@ def test_every_math_api_function_builds_and_agrees_with_python():
     want = 0.75 + 6 + 6 + 5 + j2 + y1 + 0.75 + 2 + 16 + 4 + (-1) + 4 + 0.25 + 6 + s + c + 1 + 1 + 1 + 1 + 1 / 3
     assert f[len(names)].item() == pytest.approx(want, rel=1e-6)
     assert d[len(names)].item() == pytest.approx(0.75 + 0.5 + 2 + 0 + 0.5, rel=1e-15)
+
+
+FP8 = r"""
+#include <cuda_fp8.h>
+// fp8 conversions (NVIDIA's cuda_fp8.h, host and device): to e4m3 and e5m2 and back.
+extern "C" __global__ void fp8(const float* x, float* out) {
+    const int i = threadIdx.x;
+    out[2 * i] = float(__nv_fp8_e4m3(x[i]));
+    out[2 * i + 1] = float(__nv_fp8_e5m2(x[i]));
+}
+"""
+
+
+def test_fp8_conversions_round_to_nearest_even_as_torch_does():
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal(256) * 10.0 ** rng.integers(-3, 3, 256)).astype(np.float32)
+    x = np.clip(x, -400, 400)  # inside e4m3's range: beyond it the CUDA constructor saturates, torch gives NaN
+    out = torch.zeros(512)
+    RawModule(code=FP8).get_function("fp8")((1,), (256,), (torch.from_numpy(x), out))
+    o = out.view(256, 2)
+    t = torch.from_numpy(x)
+    assert torch.equal(o[:, 0], t.to(torch.float8_e4m3fn).float())
+    assert torch.equal(o[:, 1], t.to(torch.float8_e5m2).float())
