@@ -87,6 +87,15 @@ extern "C" __global__ void tile_sum(const float* x, float* out) {
     out[threadIdx.x] = cg::reduce(tile, x[threadIdx.x], cg::plus<float>());
 }
 
+// A 16-byte struct through a tile's shfl_down (cooperative groups shuffle any trivially copyable type).
+struct Quad { float a, b, c, d; };
+extern "C" __global__ void tile_struct(const float4* x, float4* out) {
+    auto tile = cg::tiled_partition<16>(cg::this_thread_block());
+    const float4 v = x[threadIdx.x];
+    const Quad q = tile.shfl_down(Quad{v.x, v.y, v.z, v.w}, 1);
+    out[threadIdx.x] = make_float4(q.a, q.b, q.c, q.d);
+}
+
 // labeled_partition by x % 3, then binary_partition of that by x > 10: ranks and sizes.
 extern "C" __global__ void partitions(const int* x, int* out) {
     const int i = threadIdx.x;
@@ -141,7 +150,7 @@ def module():
     global _module
     if _module is None:
         names = ["block_members", "tile_ops<4>", "tile_ops<8>", "tile_ops<32>", "dynamic_tile", "coalesced",
-                 "tile_sum", "partitions", "block_copy", "own_copy", "tile_sync_exit"]
+                 "tile_sum", "tile_struct", "partitions", "block_copy", "own_copy", "tile_sync_exit"]
         _module = RawModule(code=CODE, name_expressions=names)
     return _module
 
@@ -240,6 +249,14 @@ def test_tile_reduce_rounds_as_the_gpu_butterfly():
         v = (v + v[np.arange(32) ^ m]).astype(np.float32)
         m //= 2
     assert np.array_equal(out.numpy(), v)  # every lane, bit for bit
+
+
+def test_tile_shuffles_a_struct():
+    x = torch.randn(32, 4)
+    out = torch.zeros_like(x)
+    module().get_function("tile_struct")((1,), (32,), (x, out))
+    src = [i + 1 if (i % 16) + 1 < 16 else i for i in range(32)]
+    assert torch.equal(out, x[src])
 
 
 def test_labeled_and_binary_partitions():

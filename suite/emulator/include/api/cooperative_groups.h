@@ -146,20 +146,20 @@ class __suite_warp_group : public thread_group {
     template <typename T>
     T shfl(T var, unsigned src_rank, suite_host_site site = __SUITE_CG_HERE) const {
         const unsigned src = __suite_cg::lane_of(mask_, src_rank % size());
-        return ::suite_host::shfl(site, "cg shfl", ::suite_host::Shfl::Idx, mask_, var, src, 32);
+        return ::suite_host::shfl_any(site, "cg shfl", ::suite_host::Shfl::Idx, mask_, var, src, 32);
     }
     // A rank outside the group reads the caller's own value, as __shfl_up/down_sync's width does.
     template <typename T>
     T shfl_up(T var, unsigned delta, suite_host_site site = __SUITE_CG_HERE) const {
         const unsigned rank = thread_rank();
         const unsigned src = rank >= delta ? __suite_cg::lane_of(mask_, rank - delta) : __suite_cg::lane();
-        return ::suite_host::shfl(site, "cg shfl_up", ::suite_host::Shfl::Idx, mask_, var, src, 32);
+        return ::suite_host::shfl_any(site, "cg shfl_up", ::suite_host::Shfl::Idx, mask_, var, src, 32);
     }
     template <typename T>
     T shfl_down(T var, unsigned delta, suite_host_site site = __SUITE_CG_HERE) const {
         const unsigned rank = thread_rank();
         const unsigned src = rank + delta < size() ? __suite_cg::lane_of(mask_, rank + delta) : __suite_cg::lane();
-        return ::suite_host::shfl(site, "cg shfl_down", ::suite_host::Shfl::Idx, mask_, var, src, 32);
+        return ::suite_host::shfl_any(site, "cg shfl_down", ::suite_host::Shfl::Idx, mask_, var, src, 32);
     }
     // Bit r of the result is the predicate of rank r.
     unsigned ballot(int predicate, suite_host_site site = __SUITE_CG_HERE) const {
@@ -212,7 +212,7 @@ class thread_block_tile : public __suite_warp_group {
     T shfl_xor(T var, unsigned lane_mask, suite_host_site site = __SUITE_CG_HERE) const {
         const unsigned rank = thread_rank(), other = rank ^ lane_mask;
         const unsigned src = other < N ? __suite_cg::lane_of(mask_, other) : __suite_cg::lane();
-        return ::suite_host::shfl(site, "cg shfl_xor", ::suite_host::Shfl::Idx, mask_, var, src, 32);
+        return ::suite_host::shfl_any(site, "cg shfl_xor", ::suite_host::Shfl::Idx, mask_, var, src, 32);
     }
 };
 

@@ -55,15 +55,22 @@ inline int shfl_source(Shfl mode, int lane, unsigned b, int width) {
     return valid ? j : lane;
 }
 
+// Any trivially copyable T (cooperative groups shuffle structs too, a word at a time on the GPU).
 template <typename T>
-T shfl(suite_host_site site, const char* name, Shfl mode, unsigned mask, T value, unsigned b, int width) {
-    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
-                  "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
+T shfl_any(suite_host_site site, const char* name, Shfl mode, unsigned mask, T value, unsigned b, int width) {
+    static_assert(std::is_trivially_copyable<T>::value, "a shuffled value must be trivially copyable");
     if (width < 1 || width > 32 || (width & (width - 1)))
         suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
     ShflRecord<T> record{value, shfl_source(mode, int(lane_id()), b, width), value};
     suite_host_warp_collective(site, name, mask, &record, shfl_complete<T>);
     return record.result;
+}
+
+template <typename T>
+T shfl(suite_host_site site, const char* name, Shfl mode, unsigned mask, T value, unsigned b, int width) {
+    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
+    return shfl_any(site, name, mode, mask, value, b, width);
 }
 
 struct VoteRecord {
