@@ -13,6 +13,5 @@ from pathlib import Path
 
 EMULATOR_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = EMULATOR_DIR / "include"
-API_INCLUDE_DIR = INCLUDE_DIR / "api"  # the CUDA headers a kernel #includes, as emulated
 RUNTIME_DIR = EMULATOR_DIR / "runtime"
 PROFILE_DIR = EMULATOR_DIR / "profile"

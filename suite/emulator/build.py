@@ -22,16 +22,18 @@ import tempfile
 from pathlib import Path
 
 from suite import KERNELS_DIR
-from suite.emulator import API_INCLUDE_DIR, EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
+from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
+API_INCLUDE_DIR = INCLUDE_DIR / "api"  # the CUDA headers a kernel #includes, as the emulation provides them
 COMPILER = "g++"
 BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
 # Kernels type-pun freely (reinterpret_cast between float4 and __half2, ...), as nvcc tolerates.
 # Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
 # that overflow its fiber stack hit the guard page instead of the next fiber's stack.
-MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
+# --no-undefined: a function the emulation lacks fails the link, named (not_emulated), not the load.
+MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection", "-Wl,--no-undefined")
 # Checked builds (HostBackend(checks=...)): g++'s ThreadSanitizer instrumentation turns every
 # load and store of kernel code into a call (__tsan_read4(address), __tsan_write4, ...) that the
 # runtime defines itself (suite/emulator/runtime/checks.cpp); libtsan is never linked (no default
@@ -406,9 +408,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     depfile = staging_path(directory / f"mod-{key}.d")
     staging = staging_path(directory / f"mod-{key}.so")
     try:
-        # --no-undefined: a function the emulation lacks fails the build, naming it, not the load.
         command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
-                   "-Wl,--no-undefined",
                    *(CHECKED_LIBS if checked else ())]
         run_compiler(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
