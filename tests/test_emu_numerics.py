@@ -324,3 +324,26 @@ def test_denormals_flush_per_ftz_as_cupy_compiles_by_default(options, flushed):
         assert out.tolist() == [0.0, 0.0, 2.0**-125]
     else:
         assert out.tolist() == [2.0**-127, 2.0**-128, 2.0**-125]
+
+
+INT_TO_FLOAT = r"""
+#include <cuda_bf16.h>
+// Integers that the target type cannot hold exactly, in each rounding direction.
+extern "C" __global__ void int_to_float(float* o) {
+    const int big = 16777217;  // 2^24 + 1
+    o[0] = __int2float_rz(big); o[1] = __int2float_ru(big); o[2] = __ll2float_rd(-(1ll << 40) - 1);
+    o[3] = __uint2float_ru(0xffffffffu); o[4] = __uint2float_rd(0xffffffffu);
+    o[5] = __double2float_ru(0.1); o[6] = __double2float_rd(0.1); o[7] = __double2float_rz(-0.1);
+    o[8] = __bfloat162float(__int2bfloat16_ru(257)); o[9] = __bfloat162float(__int2bfloat16_rd(-257));
+    o[10] = __bfloat162float(__ll2bfloat16_rz(-257)); o[11] = __bfloat162float(__uint2bfloat16_rd(65535));
+}
+"""
+
+
+def test_integer_to_float_conversions_in_each_rounding_mode():
+    o = torch.zeros(12)
+    RawModule(code=INT_TO_FLOAT).get_function("int_to_float")((1,), (1,), (o,))
+    tenth = np.float32(0.1)  # nearest float to 0.1, which is above it
+    assert o.tolist() == [2.0**24, 2.0**24 + 2, -(2.0**40 + 2.0**17), 2.0**32, 2.0**32 - 256,
+                          float(tenth), float(np.nextafter(tenth, np.float32(0))), -float(np.nextafter(tenth, np.float32(0))),
+                          258.0, -258.0, -256.0, 65280.0]
