@@ -255,9 +255,10 @@ def cpu_has_fma() -> bool:
     if platform.machine() not in ("x86_64", "AMD64", "i686"):
         return True
     try:
-        return any(line.startswith("flags") and " fma " in f"{line} " for line in open("/proc/cpuinfo"))
+        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
         return False
+    return any(line.startswith("flags") and "fma" in line.split(":", 1)[-1].split() for line in cpuinfo.splitlines())
 
 
 def translate_options(options) -> list[str]:
