@@ -414,3 +414,61 @@ def test_fp8_conversions_round_to_nearest_even_as_torch_does():
     t = torch.from_numpy(x)
     assert torch.equal(o[:, 0], t.to(torch.float8_e4m3fn).float())
     assert torch.equal(o[:, 1], t.to(torch.float8_e5m2).float())
+
+
+DPX = r"""
+// The DPX intrinsics, 12 results per triple.
+extern "C" __global__ void dpx(const unsigned* a, const unsigned* b, const unsigned* c, unsigned* out) {
+    const int i = threadIdx.x;
+    const unsigned x = a[i], y = b[i], z = c[i];
+    unsigned* o = out + 12 * i;
+    bool p = false, hi = false, lo = false;
+    o[0] = unsigned(__vimax3_s32(int(x), int(y), int(z))); o[1] = __vimin3_u32(x, y, z);
+    o[2] = __vimax3_s16x2_relu(x, y, z); o[3] = __vimin3_u16x2(x, y, z);
+    o[4] = unsigned(__viaddmax_s32(int(x), int(y), int(z))); o[5] = __viaddmin_u16x2(x, y, z);
+    o[6] = __viaddmax_s16x2_relu(x, y, z); o[7] = unsigned(__vimin_s32_relu(int(x), int(y)));
+    o[8] = unsigned(__vibmax_s32(int(x), int(y), &p)); o[9] = p;
+    o[10] = __vibmin_s16x2(x, y, &hi, &lo); o[11] = hi * 2 + lo;
+}
+"""
+
+
+def dpx_model(x, y, z):
+    def lanes(w, width, signed):
+        vals = [(w >> (width * k)) & ((1 << width) - 1) for k in range(32 // width)]
+        return [v - (1 << width) if signed and v >> (width - 1) else v for v in vals]
+
+    def join(vals, width):
+        return sum((v & ((1 << width) - 1)) << (width * k) for k, v in enumerate(vals))
+
+    def wrap(v, width, signed):
+        v &= (1 << width) - 1
+        return v - (1 << width) if signed and v >> (width - 1) else v
+
+    def each(width, signed, f):
+        return join([f(*t) for t in zip(lanes(x, width, signed), lanes(y, width, signed), lanes(z, width, signed))], width)
+
+    M = 0xFFFFFFFF
+    sx, sy = lanes(x, 32, True)[0], lanes(y, 32, True)[0]
+    lo_x, hi_x = lanes(x, 16, True)
+    lo_y, hi_y = lanes(y, 16, True)
+    return [
+        each(32, True, lambda p, q, r: max(p, q, r)) & M, each(32, False, lambda p, q, r: min(p, q, r)),
+        each(16, True, lambda p, q, r: max(p, q, r, 0)), each(16, False, lambda p, q, r: min(p, q, r)),
+        each(32, True, lambda p, q, r: max(wrap(p + q, 32, True), r)) & M,
+        each(16, False, lambda p, q, r: min(wrap(p + q, 16, False), r)),
+        each(16, True, lambda p, q, r: max(wrap(p + q, 16, True), r, 0)),
+        max(min(sx, sy), 0), max(sx, sy) & M, int(sx >= sy),
+        join([min(lo_x, lo_y), min(hi_x, hi_y)], 16), 2 * int(hi_x <= hi_y) + int(lo_x <= lo_y),
+    ]
+
+
+def test_dpx_intrinsics():
+    rng = np.random.default_rng(9)
+    a, b, c = (rng.integers(0, 2**32, 64, dtype=np.uint64).astype(np.uint32) for _ in range(3))
+    out = torch.zeros(12 * 64, dtype=torch.int32)
+    args = [torch.from_numpy(v.view(np.int32)) for v in (a, b, c)]
+    RawModule(code=DPX).get_function("dpx")((1,), (64,), (*args, out))
+    o = out.view(64, 12).numpy().view(np.uint32)
+    for i in range(64):
+        assert [int(v) for v in o[i]] == dpx_model(int(a[i]), int(b[i]), int(c[i])), f"inputs {a[i]:#x} {b[i]:#x} {c[i]:#x}"

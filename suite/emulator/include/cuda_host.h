@@ -43,6 +43,7 @@
 #include "emu/conversions.h"
 #include "emu/half_math.h"
 #include "emu/simd_video.h"
+#include "emu/dpx.h"
 #include "emu/float_mode.h"
 #include "emu/device_atomics.h"
 #include "emu/device_threads.h"
