@@ -1,7 +1,7 @@
 // What `suite profile` cannot see as memory accesses of the thread that issues them, marked by the
 // wrappers of this folder: ldmatrix (one lane's 16-byte row, read on the host by the lane that
-// completes the warp collective), mma (no memory at all), cp.async (observed by the runtime: tagged
-// as one), and the special-function built-ins (one MUFU operation per thread on the GPU).
+// completes the warp collective), mma (no memory at all) and cp.async (observed by the runtime:
+// tagged as one).
 //
 // Only in the host backend's profiled builds (SUITE_HOST_PROFILED, loaded by suite/profile/backend.py
 // after it loaded the profiler's library globally); the hooks are weak symbols all the same.
@@ -22,17 +22,8 @@ void suite_profile_tag(unsigned op, unsigned accesses) __attribute__((weak));
     (::suite_profile_mark ? ::suite_profile_mark((address), (size), (space), (kind), (op)) : (void)0)
 #define SUITE_PROFILE_TAG(op, accesses) (::suite_profile_tag ? ::suite_profile_tag((op), (accesses)) : (void)0)
 
-// Function-like macros, so `using ::exp2f;` in a later <cmath> is untouched; the inner call is not
-// expanded again.
-#define SUITE_PROFILE_SFU(call) (SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 4), ::call)
-#define exp2f(x) SUITE_PROFILE_SFU(exp2f(x))
-#define __expf(x) SUITE_PROFILE_SFU(__expf(x))
-#define expf(x) SUITE_PROFILE_SFU(expf(x))
-#define __log2f(x) SUITE_PROFILE_SFU(__log2f(x))
-#define log2f(x) SUITE_PROFILE_SFU(log2f(x))
-#define rsqrtf(x) SUITE_PROFILE_SFU(rsqrtf(x))
-#define __sinf(x) SUITE_PROFILE_SFU(__sinf(x))
-#define __cosf(x) SUITE_PROFILE_SFU(__cosf(x))
+// The special-function built-ins (expf, exp2f, rsqrtf, ...) are marked for every kernel, the user's
+// too, by the emulation's suite/emulator/include/emu/profile_math_marks.h.
 
 #else
 

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from suite import KERNELS_DIR
-from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
+from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR, diagnostics
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
@@ -141,21 +141,6 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _trim_diagnostics(stderr: str, limit: int = 12) -> str:
-    """g++'s errors (file:line:col: error: ...) with the source line and caret after each."""
-    lines = stderr.splitlines()
-    kept, errors = [], 0
-    for i, line in enumerate(lines):
-        if re.match(r"^.+?:\d+(:\d+)?: (fatal )?error: ", line) or re.match(r"^.+?: undefined reference to ", line):
-            errors += 1
-            if errors > limit:
-                kept.append(f"... and more errors ({sum(' error: ' in x for x in lines)} in all)")
-                break
-            kept.append(line)
-            kept += [x for x in lines[i + 1 : i + 3] if not re.match(r"^.+?:\d+(:\d+)?: ", x)]
-    return "\n".join(kept) if kept else "\n".join(lines[-30:])
-
-
 def run_compiler(command: list[str], output: Path, what: str) -> None:
     """Runs g++ into `output` (a name private to this process; the caller renames it)."""
     global _compiler_runs
@@ -167,9 +152,9 @@ def run_compiler(command: list[str], output: Path, what: str) -> None:
         if missing:
             raise KernelCompileError(
                 f"{what} calls what the host backend does not emulate: not emulated: {', '.join(missing)}\n"
-                f"{_trim_diagnostics(proc.stderr)}"
+                f"{diagnostics.trim(proc.stderr)}"
             )
-        raise KernelCompileError(f"g++ could not compile {what}:\n{_trim_diagnostics(proc.stderr)}")
+        raise KernelCompileError(f"g++ could not compile {what}:\n{diagnostics.trim(proc.stderr)}")
 
 
 def not_emulated(linker_errors: str) -> list[str]:
@@ -322,8 +307,8 @@ def strip_comments(code: str) -> str:
 
 
 def extern_shared_names(code: str) -> list[str]:
-    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
-    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
+    """The arrays declared `extern __shared__ T name[];` or `name[][N]...;` (CuPy-style dynamic shared memory)."""
+    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\](?:\s*\[[^\]]*\])*\s*;"
     return sorted(set(re.findall(pattern, strip_comments(code))))
 
 
@@ -363,6 +348,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         # ...) come before NVIDIA's, which are written for nvcc's device compilation.
         "-isystem",
         str(API_INCLUDE_DIR),
+        "-isystem",
+        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
         "-isystem",
         str(nvidia_include_dir()),
         *cccl_include_flags(),
@@ -411,7 +398,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     try:
         command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
                    *(CHECKED_LIBS if checked else ())]
-        run_compiler(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
+        run_compiler(command, staging, f"{diagnostics.relative(str(source))} (kernels {', '.join(names)}) for the host backend")
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
         library = directory / f"mod-{key}-{_deps_digest(deps)}.so"
         os.replace(staging, library)
