@@ -344,12 +344,10 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         *ftz_flags(options),
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
-        # CUDA's headers as the emulation provides them (cooperative_groups.h, cuda_pipeline.h,
-        # ...) come before NVIDIA's, which are written for nvcc's device compilation.
+        # CUDA's headers as the emulation provides them (cooperative_groups.h, mma.h,
+        # cuda_pipeline.h, ...) come before NVIDIA's, which are written for nvcc's device compilation.
         "-isystem",
         str(API_INCLUDE_DIR),
-        "-isystem",
-        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
         "-isystem",
         str(nvidia_include_dir()),
         *cccl_include_flags(),
