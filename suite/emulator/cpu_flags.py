@@ -43,3 +43,10 @@ def optimisation_flags(features: frozenset[str], machine: str) -> tuple[str, ...
 def module_speed_flags() -> tuple[str, ...]:
     """For this machine: -O3, the -m flags of the features it has, -ffp-contract=off."""
     return optimisation_flags(cpu_features(), platform.machine())
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_fma() -> bool:
+    """Whether this CPU has FMA instructions to contract a*b+c to (x86-64's baseline has none;
+    other architectures, such as aarch64, always have them)."""
+    return platform.machine() not in ("x86_64", "AMD64", "i686") or "fma" in cpu_features()
