@@ -2,6 +2,7 @@
 // it exits or waits at a barrier or warp collective; the last thread to arrive releases the others.
 // A block whose fibers all wait but cannot be released is a deadlock and becomes a fault.
 #include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -97,27 +98,151 @@ void settle_activemask(Worker& w, unsigned warp) {
     }
 }
 
+void fiber_main(void* arg);
+
+// The next runnable fiber, made ready to run (a new one gets a stack); nullptr when none is.
+Fiber* next_fiber(Worker& w) {
+    Block& b = w.block;
+    if (b.runnable_head >= b.runnable.size()) return nullptr;
+    Fiber& f = b.fibers[b.runnable[b.runnable_head++]];
+    if (b.runnable_head >= 4096 && b.runnable_head * 2 >= b.runnable.size()) {
+        b.runnable.erase(b.runnable.begin(), b.runnable.begin() + long(b.runnable_head));
+        b.runnable_head = 0;
+    }
+    if (f.state == FiberState::New) {
+        f.stack = take_stack(w);
+        context_make(&f.ctx, f.stack, fiber_main, &w);
+    }
+    f.state = FiberState::Running;
+    return &f;
+}
+
+// Leaves the running fiber (its registers saved in `from`) for the next runnable one, switching
+// straight to it; to the scheduler only when none is left (the block is done, or deadlocked).
+void switch_to_next(Worker& w, Context* from) {
+    Fiber* next = next_fiber(w);
+    w.current = next;
+    context_switch(from, next ? &next->ctx : &w.scheduler);
+}
+
 // The running fiber stops until another wakes it.
 void block_current(Worker& w, Fiber& f, FiberState state) {
     f.state = state;
     settle_activemask(w, f.info.warp);
-    context_switch(&f.ctx, &w.scheduler);
+    switch_to_next(w, &f.ctx);
 }
 
-// The barrier opens once every thread of the block has arrived or exited: PTX's `exit` counts an
-// exited thread as arrived at every barrier, so `if (i >= n) return; __syncthreads();` is defined
-// and works on the GPU. The _count/_and/_or results are over the threads that arrived.
-bool release_barrier_if_complete(Worker& w) {
+// A barrier of count 0 opens once every thread of the block has arrived or exited: PTX's `exit`
+// counts an exited thread as arrived at the barriers that wait for all threads, so
+// `if (i >= n) return; __syncthreads();` is defined and works on the GPU. A barrier with a count
+// opens at that many arrivals (exits do not count there, as in PTX). Arrivals are counted wherever
+// they come from (sm_70+), so code the compiler duplicated is never a divergence.
+bool barrier_complete(const Block& b, const Block::Barrier& bar) {
+    if (bar.arrived == 0) return false;
+    return bar.expected ? bar.arrived == bar.expected : bar.arrived + b.exited == b.size;
+}
+
+// The grid sync's round opens: every block not finished has arrived.
+void open_grid(Job& job) {
+    job.grid_arrived = 0;
+    ++job.grid_round;
+    job.progress.fetch_add(1, std::memory_order_relaxed);
+    job.grid_opened.notify_all();
+}
+
+// The last thread of the block to reach this_grid().sync() waits, on its worker, for the other
+// blocks (each on its own worker: a cooperative launch runs them all at once).
+void wait_for_grid(Worker& w) {
+    Job& job = *w.job;
+    w.in_kernel = false;  // a kick would abandon the block with grid_mutex held: the wait watches abort instead
+    bool stopped = false;
+    {
+        std::unique_lock<std::mutex> lock(job.grid_mutex);
+        const uint64_t round = job.grid_round;
+        if (++job.grid_arrived == job.grid_live) open_grid(job);
+        while (job.grid_round == round && !(stopped = job.abort.load(std::memory_order_relaxed)))
+            job.grid_opened.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    w.in_kernel = true;
+    if (stopped) device_fault(w, "stopped");  // another block faulted: its fault is the launch's
+}
+
+// A finished block no longer takes part in grid syncs.
+void leave_grid(Job& job) {
+    std::lock_guard<std::mutex> lock(job.grid_mutex);
+    --job.grid_live;
+    if (job.grid_arrived && job.grid_arrived == job.grid_live) open_grid(job);
+}
+
+// Opens barrier `id`: the _count/_and/_or result goes to every thread that waits at it.
+void open_barrier(Worker& w, unsigned id) {
     Block& b = w.block;
-    if (b.arrived == 0 || b.arrived + b.exited != b.size) return false;
-    w.job->progress.fetch_add(1, std::memory_order_relaxed);
+    Block::Barrier& bar = b.barriers[id];
+    if (id == kGridBarrier) wait_for_grid(w);
+    note_progress(w);
     if (w.checks) checks_barrier(w);
-    const int count = b.barrier_count, arrived = int(b.arrived), op = b.barrier_op;
-    b.barrier_result = op == 0 ? count : op == 1 ? count == arrived : op == 2 ? count > 0 : 0;
-    b.arrived = 0;
-    for (unsigned i : b.order)
-        if (b.fibers[i].state == FiberState::AtBarrier) wake(b, i);
-    return true;
+    const int votes = int(bar.votes), arrived = int(bar.arrived), op = bar.op;
+    const int result = op == 0 ? votes : op == 1 ? votes == arrived : op == 2 ? votes > 0 : 0;
+    bar.arrived = bar.votes = 0;
+    b.pending_barriers &= ~(1u << id);
+    if (w.current) w.current->barrier_result = result;  // the last arrival, still running
+    for (unsigned i : b.order) {
+        Fiber& f = b.fibers[i];
+        if (f.state == FiberState::AtBarrier && f.barrier_id == id) {
+            f.barrier_result = result;
+            wake(b, i);
+        }
+    }
+}
+
+// After an exit: the barriers waiting for all threads may now be complete.
+void open_barriers_complete_after_exit(Worker& w) {
+    Block& b = w.block;
+    for (unsigned pending = b.pending_barriers; pending; pending &= pending - 1) {
+        const unsigned id = unsigned(__builtin_ctz(pending));
+        if (barrier_complete(b, b.barriers[id])) open_barrier(w, id);
+    }
+}
+
+const char* barrier_name(unsigned id, unsigned count) {
+    return id == kGridBarrier ? "this_grid().sync()" : id == 0 && count == 0 ? "__syncthreads" : "bar.sync";
+}
+
+// The caller arrives at barrier `id`; `wait`: it stays until the barrier opens (bar.sync), else it
+// goes on (bar.arrive). Returns the barrier's _count/_and/_or result for a waiting caller.
+int arrive(Worker& w, suite_host_site site, unsigned id, unsigned count, int op, int predicate, bool wait) {
+    Block& b = w.block;
+    Fiber& f = *w.current;
+    if (count % 32 || count > (b.size + 31) / 32 * 32)
+        device_fault(w, "bar.sync %u, %u (%s:%d): the thread count must be a multiple of 32 (the warp size) and at "
+                     "most the block's %u thread(s) rounded up to whole warps",
+                     id, count, site.file, site.line, b.size);
+    Block::Barrier& bar = b.barriers[id];
+    if (bar.arrived == 0) {
+        bar.expected = count;
+        bar.op = op;
+        bar.site = site;
+        b.pending_barriers |= 1u << id;
+    } else if (bar.expected != count) {
+        device_fault(w, "%s %u (%s:%d) expects %u thread(s) while %u thread(s) arrived at it (%s:%d) expecting %u",
+                     barrier_name(id, count), id, site.file, site.line, count ? count : b.size, bar.arrived,
+                     bar.site.file, bar.site.line, bar.expected ? bar.expected : b.size);
+    }
+    if (bar.op < 0) bar.op = op;
+    ++bar.arrived;
+    if (predicate) ++bar.votes;
+    if (barrier_complete(b, bar)) {
+        open_barrier(w, id);
+        return f.barrier_result;
+    }
+    if (!wait) return 0;
+    f.site = site;
+    f.name = barrier_name(id, count);
+    f.mask = count;
+    f.op = nullptr;
+    f.barrier_id = id;
+    block_current(w, f, FiberState::AtBarrier);
+    return f.barrier_result;
 }
 
 void on_exit(Worker& w, Fiber& f) {
@@ -131,19 +256,37 @@ void on_exit(Worker& w, Fiber& f) {
                          lane, l, g.name, g.site.file, g.site.line, g.mask);
     }
     ++b.exited;
+    b.warp_exited[warp] |= 1u << lane;
     f.state = FiberState::Done;
-    w.job->progress.fetch_add(1, std::memory_order_relaxed);
-    release_barrier_if_complete(w);
+    note_progress(w);
+    open_barriers_complete_after_exit(w);
     settle_activemask(w, warp);
 }
 
+// A CUDA thread's life. When it ends and the next runnable thread has not started yet, that one
+// runs on this stack, here, without a switch; else this stack is free again and the next runs.
 void fiber_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
-    w.job->kernel.entry(w.job->kernel.context);
-    Fiber& f = *w.current;
-    on_exit(w, f);
-    context_switch(&f.ctx, &w.scheduler);
-    __builtin_unreachable();
+    for (;;) {
+        w.job->kernel.entry(w.job->kernel.context);
+        Fiber& f = *w.current;
+        on_exit(w, f);
+        Block& b = w.block;
+        if (b.runnable_head < b.runnable.size() && b.fibers[b.runnable[b.runnable_head]].state == FiberState::New) {
+            Fiber& next = b.fibers[b.runnable[b.runnable_head++]];
+            next.stack = f.stack;
+            next.state = FiberState::Running;
+            f.stack = nullptr;
+            w.current = &next;
+            continue;
+        }
+        // Nothing runs on this stack after the switch: it may be handed out (and overwritten) at once.
+        w.free_stacks.push_back(f.stack);
+        f.stack = nullptr;
+        Context finished;
+        switch_to_next(w, &finished);
+        __builtin_unreachable();
+    }
 }
 
 // Every fiber waits and none can be released: say who waits where.
@@ -159,7 +302,7 @@ void fiber_main(void* arg) {
         if (f.state == FiberState::Done) continue;
         auto same = [&](const Group& g) {
             return g.first->state == f.state && same_site(g.first->site, f.site) && g.first->mask == f.mask &&
-                   g.first->op == f.op;
+                   g.first->op == f.op && (f.state != FiberState::AtBarrier || g.first->barrier_id == f.barrier_id);
         };
         auto it = std::find_if(groups.begin(), groups.end(), same);
         if (it == groups.end()) groups.push_back({&f, {i}});
@@ -172,14 +315,17 @@ void fiber_main(void* arg) {
             std::snprintf(line, sizeof line, " Threads %s wait at %s (%s:%d) with mask 0x%08x.",
                           ranges(g.threads).c_str(), g.first->name, g.first->site.file, g.first->site.line,
                           g.first->mask);
+        else if (g.first->state == FiberState::AtBarrier && std::strcmp(g.first->name, "bar.sync") == 0)
+            std::snprintf(line, sizeof line, " Threads %s wait at bar.sync %u, %u (%s:%d).", ranges(g.threads).c_str(),
+                          g.first->barrier_id, g.first->mask, g.first->site.file, g.first->site.line);
         else
             std::snprintf(line, sizeof line, " Threads %s wait at %s (%s:%d).", ranges(g.threads).c_str(),
                           g.first->name, g.first->site.file, g.first->site.line);
         text += line;
     }
     if (b.exited) text += " " + std::to_string(b.exited) + " thread(s) exited.";
-    text += " Each warp collective needs every lane of its mask at the same call, and __syncthreads every "
-            "thread of the block.";
+    text += " Each warp collective needs every lane of its mask at the same call, __syncthreads every "
+            "thread of the block, and bar.sync id, count that many threads.";
     w.current = nullptr;
     device_fault(w, "%s", text.c_str());
 }
@@ -219,33 +365,24 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     if (c.schedule == SUITE_HOST_RANDOM) shuffle(b.order, b.size, b.rng);
     b.runnable.assign(b.order.begin(), b.order.end());
     b.runnable_head = 0;
-    b.exited = b.arrived = 0;
+    b.exited = 0;
+    b.pending_barriers = 0;
+    for (Block::Barrier& bar : b.barriers) bar.arrived = bar.votes = 0;
+    b.warp_exited.assign((b.size + 31) / 32, 0u);
     b.warp_waiting.assign((b.size + 31) / 32, 0u);
     b.active_waiting.assign((b.size + 31) / 32, 0u);
     // Shared memory starts as garbage on a GPU: all-ones bytes are NaN in every float format.
     if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
     if (w.checks) checks_block_start(w);
 
-    while (b.runnable_head < b.runnable.size()) {
-        Fiber& f = b.fibers[b.runnable[b.runnable_head++]];
-        w.current = &f;
-        if (f.state == FiberState::New) {
-            f.stack = take_stack(w);
-            context_make(&f.ctx, f.stack, fiber_main, &w);
-        }
-        f.state = FiberState::Running;
-        context_switch(&w.scheduler, &f.ctx);
-        if (f.state == FiberState::Done) {
-            w.free_stacks.push_back(f.stack);
-            f.stack = nullptr;
-        }
-        if (b.runnable_head >= 4096 && b.runnable_head * 2 >= b.runnable.size()) {
-            b.runnable.erase(b.runnable.begin(), b.runnable.begin() + long(b.runnable_head));
-            b.runnable_head = 0;
-        }
+    // The fibers pass control among themselves; it comes back here when none can run.
+    if (Fiber* first = next_fiber(w)) {
+        w.current = first;
+        context_switch(&w.scheduler, &first->ctx);
     }
     w.current = nullptr;
     if (b.exited != b.size) diagnose_deadlock(w);
+    if (job.config.cooperative) leave_grid(job);
 }
 
 }  // namespace
@@ -296,6 +433,7 @@ void run_blocks(Worker& w, Job& job) {
         w.in_kernel = true;
         run_block(w, job, linear);
         w.in_kernel = false;
+        if (job.config.cooperative) break;  // one block per worker: all of them resident
     }
     checks_end(w);
 }
@@ -304,7 +442,13 @@ void yield_current(Worker& w) {
     if (w.job->abort.load(std::memory_order_relaxed)) device_fault(w, "stopped");  // the fault is already claimed
     Fiber& f = *w.current;
     wake(w.block, f.info.linear);
-    context_switch(&f.ctx, &w.scheduler);
+    Block& b = w.block;
+    if (b.runnable[b.runnable_head] == f.info.linear) {  // alone in the queue: nobody to give way to
+        ++b.runnable_head;
+        f.state = FiberState::Running;
+        return;
+    }
+    switch_to_next(w, &f.ctx);
 }
 
 }  // namespace suite_rt
@@ -317,31 +461,34 @@ const suite_host_thread* suite_host_self(void) { return &tls_worker->current->in
 
 void* suite_host_dynamic_smem(void) { return tls_worker->dynamic_smem; }
 
-// Barriers are told apart by code address, as the hardware does: two on one line are two.
-int suite_host_syncthreads(suite_host_site site, int op, int predicate) {
+static Worker& named_barrier_caller(suite_host_site site, unsigned id) {
     Worker& w = *tls_worker;
-    Block& b = w.block;
-    Fiber& f = *w.current;
-    const void* pc = __builtin_return_address(0);
-    if (b.arrived == 0) {
-        b.barrier_site = site;
-        b.barrier_pc = pc;
-        b.barrier_count = 0;
-        b.barrier_op = op;
-    } else if (b.barrier_pc != pc) {
-        device_fault(w, "barrier divergence: this thread reached __syncthreads at %s:%d while %u thread(s) wait at "
-                     "another __syncthreads at %s:%d",
-                     site.file, site.line, b.arrived, b.barrier_site.file, b.barrier_site.line);
-    }
-    ++b.arrived;
-    if (predicate) ++b.barrier_count;
-    if (release_barrier_if_complete(w)) return b.barrier_result;
-    f.site = site;
-    f.name = "__syncthreads";
-    f.mask = 0;
-    f.op = nullptr;
-    block_current(w, f, FiberState::AtBarrier);
-    return b.barrier_result;
+    if (id >= kNamedBarriers)
+        device_fault(w, "bar.sync %u (%s:%d): barrier ids are 0 to %u", id, site.file, site.line, kNamedBarriers - 1);
+    return w;
+}
+
+int suite_host_barrier(suite_host_site site, unsigned id, unsigned count, int op, int predicate) {
+    return arrive(named_barrier_caller(site, id), site, id, count, op, predicate, true);
+}
+
+void suite_host_barrier_arrive(suite_host_site site, unsigned id, unsigned count) {
+    arrive(named_barrier_caller(site, id), site, id, count, -1, 0, false);
+}
+
+int suite_host_syncthreads(suite_host_site site, int op, int predicate) {
+    return arrive(*tls_worker, site, 0, 0, op, predicate, true);
+}
+
+void suite_host_yield(suite_host_site) { yield_current(*tls_worker); }
+
+void suite_host_grid_sync(suite_host_site site) {
+    Worker& w = *tls_worker;
+    if (!w.job->config.cooperative)
+        device_fault(w, "this_grid().sync() (%s:%d) needs a cooperative launch (cudaLaunchCooperativeKernel; "
+                     "kernel(..., enable_cooperative_groups=True)), which keeps every block of the grid resident",
+                     site.file, site.line);
+    arrive(w, site, kGridBarrier, 0, -1, 0, true);
 }
 
 void suite_host_warp_collective(suite_host_site site, const char* name, unsigned mask, void* record,
@@ -358,10 +505,9 @@ void suite_host_warp_collective(suite_host_site site, const char* name, unsigned
     if (mask & ~existing)
         device_fault(w, "%s (%s:%d): mask 0x%08x names lanes that do not exist: warp %u of this block has %u thread(s)",
                      name, site.file, site.line, mask, warp, width);
-    for (unsigned l = 0; l < 32; ++l)
-        if ((mask >> l & 1) && b.fibers[first + l].state == FiberState::Done)
-            device_fault(w, "%s (%s:%d) with mask 0x%08x: lane %u of the mask has exited and will never arrive",
-                         name, site.file, site.line, mask, l);
+    if (const unsigned gone = mask & b.warp_exited[warp])
+        device_fault(w, "%s (%s:%d) with mask 0x%08x: lane %u of the mask has exited and will never arrive",
+                     name, site.file, site.line, mask, unsigned(__builtin_ctz(gone)));
     f.site = site;
     f.name = name;
     f.mask = mask;
@@ -371,11 +517,12 @@ void suite_host_warp_collective(suite_host_site site, const char* name, unsigned
     if ((waiting & mask) == mask) {
         bool match = true;
         void* records[32] = {};
-        for (unsigned l = 0; l < 32 && match; ++l) {
-            if (!(mask >> l & 1)) continue;
+        // __syncwarp may be reached at different sites by the lanes it names (sm_70+).
+        const bool any_site = std::strcmp(name, "__syncwarp") == 0;
+        for (unsigned lanes = mask; lanes && match; lanes &= lanes - 1) {
+            const unsigned l = unsigned(__builtin_ctz(lanes));
             const Fiber& g = b.fibers[first + l];
-            // __syncwarp may be reached at different sites by the lanes it names (sm_70+).
-            match = g.op == complete && g.mask == mask && (same_site(g.site, site) || std::strcmp(name, "__syncwarp") == 0);
+            match = g.op == complete && g.mask == mask && (any_site || same_site(g.site, site));
             records[l] = g.record;
         }
         if (match) {
