@@ -41,3 +41,4 @@
 #include "emu/device_threads.h"
 #include "emu/device_warp.h"
 #include "emu/launch.h"
+#include "emu/hopper/hopper.h"
