@@ -184,7 +184,20 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, const suit
     job.total_blocks = uint64_t(config->grid[0]) * config->grid[1] * config->grid[2];
     if (job.total_blocks == 0 || config->block[0] * config->block[1] * config->block[2] == 0) return SUITE_HOST_OK;
     block_order(job);
-    const int workers = int(std::min<uint64_t>(uint64_t(std::max(config->workers, 1)), job.total_blocks));
+    const uint64_t threads = uint64_t(config->block[0]) * config->block[1] * config->block[2];
+    if (config->cooperative && job.total_blocks * threads > kMaxCooperativeThreads) {
+        std::snprintf(fault->message, sizeof fault->message,
+                      "cooperative launch of %llu block(s) of %llu thread(s): the host runs every block of a "
+                      "cooperative launch at once and holds at most %llu threads so",
+                      (unsigned long long)job.total_blocks, (unsigned long long)threads,
+                      (unsigned long long)kMaxCooperativeThreads);
+        fault->kind = SUITE_HOST_DEVICE_FAULT;
+        return fault->kind;
+    }
+    job.grid_live = job.total_blocks;
+    // A cooperative launch gives each block its own worker (static __shared__ is per worker thread).
+    const int workers = config->cooperative ? int(job.total_blocks)
+                                            : int(std::min<uint64_t>(uint64_t(std::max(config->workers, 1)), job.total_blocks));
     job.config.workers = workers;
     if (!grow_pool(workers)) {
         host_error(fault, "cannot start the worker threads of the host backend (pthread_create failed)");
