@@ -26,6 +26,40 @@ def _include_dirs(command: list[str]) -> list[Path]:
     return dirs
 
 
+_CONDITIONAL = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")
+
+
+def host_text(text: str) -> str:
+    """`text` without the lines of branches that are off on the host: `#ifdef SUITE_HOST ... #else`
+    (the GPU's branch after #else) and `#ifndef SUITE_HOST` / `#if !defined(SUITE_HOST)`. Other
+    conditions are taken as possibly on: this only decides whether translating can be skipped."""
+    out, stack = [], []  # stack: is each open branch off on the host?
+    for line in text.splitlines():
+        m = _CONDITIONAL.match(line)
+        if m:
+            word, cond = m.group(1), m.group(2).strip()
+            if word in ("if", "ifdef", "ifndef"):
+                host = re.fullmatch(r"(defined\s*\(?\s*)?SUITE_HOST\s*\)?", cond)
+                not_host = re.fullmatch(r"!\s*defined\s*\(?\s*SUITE_HOST\s*\)?", cond)
+                if word == "ifdef" and cond == "SUITE_HOST" or word == "if" and host:
+                    stack.append(False)
+                elif word == "ifndef" and cond == "SUITE_HOST" or word == "if" and not_host:
+                    stack.append(True)
+                else:
+                    stack.append(None)
+            elif word == "else" and stack and stack[-1] is not None:
+                stack[-1] = not stack[-1]
+            elif word == "elif" and stack:
+                # after a branch on the host the rest are off; after one off, it depends
+                stack[-1] = True if stack[-1] is False else None
+            elif word == "endif" and stack:
+                stack.pop()
+            continue
+        if not any(stack):
+            out.append(line)
+    return "\n".join(out)
+
+
 def uses_asm(path: Path, include_dirs: list[Path]) -> bool:
     """Whether `path` or a header it includes with quotes (found beside it or on -I) has `asm`."""
     seen, todo = set(), [Path(path)]
@@ -35,7 +69,7 @@ def uses_asm(path: Path, include_dirs: list[Path]) -> bool:
             continue
         seen.add(p)
         try:
-            text = _COMMENTS.sub(" ", p.read_text(errors="replace"))
+            text = host_text(_COMMENTS.sub(" ", p.read_text(errors="replace")))
         except OSError:
             continue
         if _ASM.search(text):
