@@ -1,7 +1,7 @@
 // wgmma kernels for tests/test_emu_hopper_wgmma.py, written against the emulation's C functions
 // (include/emu/hopper/hopper_api.h); host backend only. Each warpgroup runs one m64nNk16 on a
-// shared-memory image the test lays out, with descriptors the test encodes (shared addresses are
-// offsets into the dynamic shared memory).
+// shared-memory image the test lays out, with descriptors the test encodes relative to the image
+// (the kernel adds the image's shared address).
 #define HERE SUITE_HOST_SITE
 
 struct Mma {
@@ -15,17 +15,19 @@ struct Mma {
 // the wait.
 extern "C" __global__ void gemm(const unsigned char* image, int image_bytes, const Mma* mma, const uint32_t* d_init,
                                 const uint32_t* a_regs, uint32_t* out, int mode) {
-    unsigned char* smem = static_cast<unsigned char*>(suite_host_dynamic_smem());
+    extern __shared__ __align__(1024) unsigned char smem[];
     for (int i = threadIdx.x; i < image_bytes; i += blockDim.x) smem[i] = image[i];
     __syncthreads();
     const Mma m = *mma;
-    const int regs = m.type_d == __SUITE_F32 ? m.n / 2 : m.n / 4;
+    const int regs = m.type_d == __SUITE_WGMMA_F32 ? m.n / 2 : m.n / 4;
     uint32_t d[128];
     uint32_t a[4];
     for (int i = 0; i < regs; ++i) d[i] = d_init[threadIdx.x * regs + i];
     for (int i = 0; i < 4; ++i) a[i] = a_regs[threadIdx.x * 4 + i];
-    __suite_wgmma_op op{m.n, m.type_ab, m.type_d, d, m.desc_a, m.rs ? a : nullptr, m.desc_b, m.scale_d,
-                        m.scale_a, m.scale_b, m.tnsp_a, m.tnsp_b};
+    const uint64_t base = __cvta_generic_to_shared(smem) >> 4;  // descriptors count 16-byte units
+    __suite_wgmma_op op{m.n, m.type_ab, m.type_d, d, m.desc_a + base, m.rs ? a : nullptr, m.desc_b + base,
+                        m.scale_d, m.scale_a, m.scale_b, m.tnsp_a, m.tnsp_b,
+                        reinterpret_cast<const char*>(__suite_ptx_window_base()), __suite_ptx_window().size};
     if (mode != 1) __suite_wgmma_fence(HERE);
     __suite_wgmma_mma_async(HERE, &op);  // fault 1
     if (m.chain) {

@@ -199,23 +199,4 @@ void __suite_setmaxnreg(suite_host_site site, int increase, unsigned count) {
                      increase ? "inc" : "dec", where(site).c_str(), count);
 }
 
-uint32_t __suite_shared_address(suite_host_site site, const void* p) {
-    Worker& w = *tls_worker;
-    const char* base = static_cast<const char*>(suite_host_dynamic_smem());
-    const char* q = static_cast<const char*>(p);
-    if (!base || q < base || q >= base + w.job->config.dynamic_smem)
-        device_fault(w, "%s: %p is not in the block's dynamic shared memory; the emulation gives shared addresses "
-                     "(wgmma descriptors, shared::cta operands) to dynamic shared memory (extern __shared__) only",
-                     where(site).c_str(), p);
-    return uint32_t(q - base);
-}
-
-void* __suite_shared_pointer(suite_host_site site, uint32_t address) {
-    Worker& w = *tls_worker;
-    if (address >= w.job->config.dynamic_smem)
-        device_fault(w, "%s: shared address 0x%x is past the block's %llu bytes of dynamic shared memory",
-                     where(site).c_str(), address, (unsigned long long)w.job->config.dynamic_smem);
-    return static_cast<char*>(suite_host_dynamic_smem()) + address;
-}
-
 }  // extern "C"

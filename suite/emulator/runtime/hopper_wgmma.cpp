@@ -51,7 +51,7 @@ uint16_t float_to_half(float f) {  // round to nearest even, as cvt.rn.f16.f32
 float element(int type, const void* p) {
     uint16_t bits;
     std::memcpy(&bits, p, 2);
-    if (type == __SUITE_F16) return half_to_float(bits);
+    if (type == __SUITE_WGMMA_F16) return half_to_float(bits);
     const uint32_t wide = uint32_t(bits) << 16;  // bf16
     float f;
     std::memcpy(&f, &wide, 4);
@@ -94,31 +94,27 @@ uint32_t operand_address(const Descriptor& d, bool mn_major, unsigned mn, unsign
 }
 
 void check_descriptor(Worker& w, suite_host_site site, const Descriptor& d, const char* operand, unsigned mn_extent,
-                      bool mn_major, int tnsp_allowed) {
-    if (mn_major && !tnsp_allowed)
-        device_fault(w, "wgmma.mma_async (%s): operand %s transposed (MN-major) is not allowed here",
-                     where(site).c_str(), operand);
+                      bool mn_major, uint64_t size) {
     const int bits = swizzle_bits(d.layout);
     if (bits && (d.start >> 7) & ((1u << bits) - 1))
         device_fault(w, "wgmma.mma_async (%s): descriptor %s starts at shared address 0x%x, inside a %d-byte swizzle "
                      "atom (row %u of 8); with base offset 0 the swizzle needs the atom's rows to start on a %u-byte "
                      "boundary (advance along K within a row only)", where(site).c_str(), operand, d.start,
                      16 * chunks(d.layout), (d.start >> 7) & ((1u << bits) - 1), 128u << bits);
-    const uint64_t size = w.job->config.dynamic_smem;
     for (unsigned mn = 0; mn < mn_extent; ++mn)
         for (unsigned k = 0; k < 16; ++k) {
             const uint32_t a = operand_address(d, mn_major, mn, k);
             if (a + 2 > size)
                 device_fault(w, "wgmma.mma_async (%s): descriptor %s (start 0x%x, LBO %u, SBO %u, swizzle %s) "
-                             "addresses shared byte 0x%x for element (%u, k=%u), past the %llu bytes of dynamic "
-                             "shared memory", where(site).c_str(), operand, d.start, d.lbo, d.sbo,
+                             "addresses shared byte 0x%x for element (%u, k=%u), past the %llu bytes of the "
+                             "block's shared memory", where(site).c_str(), operand, d.start, d.lbo, d.sbo,
                              d.layout == 0 ? "none" : d.layout == 1 ? "128B" : d.layout == 2 ? "64B" : "32B", a, mn, k,
                              (unsigned long long)size);
         }
 }
 
-unsigned registers(const __suite_wgmma_op& op) { return op.type_d == __SUITE_F32 ? op.n / 2 : op.n / 4; }
-uint32_t poison(const __suite_wgmma_op& op) { return op.type_d == __SUITE_F32 ? kPoisonF32 : kPoisonF16x2; }
+unsigned registers(const __suite_wgmma_op& op) { return op.type_d == __SUITE_WGMMA_F32 ? op.n / 2 : op.n / 4; }
+uint32_t poison(const __suite_wgmma_op& op) { return op.type_d == __SUITE_WGMMA_F32 ? kPoisonF32 : kPoisonF16x2; }
 
 // The accumulator element held by register `i` (f32) or element e of the f16x2 registers.
 void d_coordinates(unsigned warp_in_group, unsigned lane, unsigned i, unsigned& row, unsigned& col) {
@@ -128,14 +124,14 @@ void d_coordinates(unsigned warp_in_group, unsigned lane, unsigned i, unsigned& 
 }
 
 float d_value(const __suite_wgmma_op& op, const void* regs, unsigned e) {
-    if (op.type_d == __SUITE_F32) return static_cast<const float*>(regs)[e];
+    if (op.type_d == __SUITE_WGMMA_F32) return static_cast<const float*>(regs)[e];
     uint16_t h;
     std::memcpy(&h, static_cast<const char*>(regs) + 2 * e, 2);
     return half_to_float(h);
 }
 
 void set_d(const __suite_wgmma_op& op, void* regs, unsigned e, float v) {
-    if (op.type_d == __SUITE_F32) static_cast<float*>(regs)[e] = v;
+    if (op.type_d == __SUITE_WGMMA_F32) static_cast<float*>(regs)[e] = v;
     else {
         const uint16_t h = float_to_half(v);
         std::memcpy(static_cast<char*>(regs) + 2 * e, &h, 2);
@@ -156,7 +152,7 @@ void share_a(void* const* records, unsigned) {
 void complete(Worker& w, suite_host_site wait, WgmmaPending& p) {
     const __suite_wgmma_op& op = p.op;
     const unsigned lane = w.current->info.lane, warp_in_group = w.current->info.warp % 4;
-    const unsigned n_regs = registers(op), elements = op.type_d == __SUITE_F32 ? n_regs : 2 * n_regs;
+    const unsigned n_regs = registers(op), elements = op.type_d == __SUITE_WGMMA_F32 ? n_regs : 2 * n_regs;
     if (!p.chained)
         for (unsigned r = 0; r < n_regs; ++r)
             if (static_cast<const uint32_t*>(op.d)[r] != poison(op))
@@ -167,7 +163,7 @@ void complete(Worker& w, suite_host_site wait, WgmmaPending& p) {
         device_fault(w, "wgmma.wait_group (%s): an A-fragment register of the RS wgmma.mma_async at %s was written "
                      "between that instruction and this wait, which covers it", where(wait).c_str(),
                      where(p.site).c_str());
-    const char* smem = static_cast<const char*>(suite_host_dynamic_smem());
+    const char* smem = op.window;
     const Descriptor da = op.a ? Descriptor{} : decode(w, p.site, op.desc_a, "A");
     const Descriptor db = decode(w, p.site, op.desc_b, "B");
     for (unsigned e = 0; e < elements; ++e) {
@@ -204,8 +200,8 @@ void __suite_wgmma_mma_async(suite_host_site site, const __suite_wgmma_op* in) {
     if (op.n < 8 || op.n > 256 || op.n % 8)
         device_fault(w, "wgmma.mma_async (%s): N = %d; m64nNk16 takes N in 8..256, a multiple of 8", where(site).c_str(),
                      op.n);
-    if ((op.type_ab != __SUITE_F16 && op.type_ab != __SUITE_BF16) ||
-        (op.type_d != __SUITE_F32 && !(op.type_d == __SUITE_F16 && op.type_ab == __SUITE_F16)))
+    if ((op.type_ab != __SUITE_WGMMA_F16 && op.type_ab != __SUITE_WGMMA_BF16) ||
+        (op.type_d != __SUITE_WGMMA_F32 && !(op.type_d == __SUITE_WGMMA_F16 && op.type_ab == __SUITE_WGMMA_F16)))
         device_fault(w, "wgmma.mma_async (%s): the emulation takes f16 or bf16 inputs with f32 accumulators, or f16 "
                      "with f16 accumulators", where(site).c_str());
     if ((op.scale_a != 1 && op.scale_a != -1) || (op.scale_b != 1 && op.scale_b != -1))
@@ -218,8 +214,8 @@ void __suite_wgmma_mma_async(suite_host_site site, const __suite_wgmma_op* in) {
         device_fault(w, "wgmma.mma_async (%s) without a wgmma.fence since this thread's last wgmma.wait_group (or its "
                      "start): the fence orders the thread's register accesses before the instruction reads them",
                      where(site).c_str());
-    if (!op.a) check_descriptor(w, site, decode(w, site, op.desc_a, "A"), "A", 64, op.tnsp_a, 1);
-    check_descriptor(w, site, decode(w, site, op.desc_b, "B"), "B", unsigned(op.n), op.tnsp_b, 1);
+    if (!op.a) check_descriptor(w, site, decode(w, site, op.desc_a, "A"), "A", 64, op.tnsp_a, op.window_bytes);
+    check_descriptor(w, site, decode(w, site, op.desc_b, "B"), "B", unsigned(op.n), op.tnsp_b, op.window_bytes);
 
     WgmmaPending p{site, op, {}, {}, {}, false};
     if (op.a) {  // RS: the warp's A fragments, gathered once (the instruction is warp-synchronous)
@@ -243,7 +239,7 @@ void __suite_wgmma_mma_async(suite_host_site site, const __suite_wgmma_op* in) {
     for (const WgmmaPending& q : t.wgmma) p.chained = p.chained || q.op.d == op.d;
     const unsigned n_regs = registers(op);
     if (op.scale_d && !p.chained) {
-        const unsigned elements = op.type_d == __SUITE_F32 ? n_regs : 2 * n_regs;
+        const unsigned elements = op.type_d == __SUITE_WGMMA_F32 ? n_regs : 2 * n_regs;
         p.d_in.resize(elements);
         for (unsigned e = 0; e < elements; ++e) p.d_in[e] = d_value(op, op.d, e);
     }

@@ -47,11 +47,11 @@ void __suite_fence_proxy_async(suite_host_site site);
 void __suite_prefetch_tensormap(suite_host_site site, const void* map);
 
 // ---- wgmma (a warpgroup: 4 consecutive warps, the first a multiple of 4) ----
-enum __suite_wgmma_type { __SUITE_F16 = 0, __SUITE_BF16 = 1, __SUITE_F32 = 2 };
+enum __suite_wgmma_type { __SUITE_WGMMA_F16 = 0, __SUITE_WGMMA_BF16 = 1, __SUITE_WGMMA_F32 = 2 };
 struct __suite_wgmma_op {
     int n;                // 8..256, a multiple of 8 (m64nNk16)
-    int type_ab;          // __SUITE_F16 or __SUITE_BF16
-    int type_d;           // __SUITE_F32 (float d[n/2]) or __SUITE_F16 (uint32_t d[n/4], f16x2)
+    int type_ab;          // __SUITE_WGMMA_F16 or __SUITE_WGMMA_BF16
+    int type_d;           // __SUITE_WGMMA_F32 (float d[n/2]) or __SUITE_WGMMA_F16 (uint32_t d[n/4], f16x2)
     void* d;              // the thread's accumulator registers
     uint64_t desc_a;      // SS form: A's shared-memory descriptor
     const uint32_t* a;    // RS form (desc_a unused): the thread's 4 A-fragment registers
@@ -59,6 +59,8 @@ struct __suite_wgmma_op {
     int scale_d;          // 0: D = A*B, else D = A*B + D
     int scale_a, scale_b; // 1 or -1
     int tnsp_a, tnsp_b;   // 0 K-major, 1 MN-major
+    const char* window;   // the block's shared window (descriptor addresses are offsets into it)
+    uint64_t window_bytes;
 };
 void __suite_wgmma_fence(suite_host_site site);
 void __suite_wgmma_mma_async(suite_host_site site, const struct __suite_wgmma_op* op);
@@ -68,10 +70,5 @@ void __suite_wgmma_wait_group(suite_host_site site, int pending);
 // ---- warp-specialisation helpers ----
 // setmaxnreg.{inc,dec}: accepted; the count is checked (24..256, a multiple of 8).
 void __suite_setmaxnreg(suite_host_site site, int increase, unsigned count);
-
-// The shared-memory window address of a pointer into the block's dynamic shared memory (what
-// wgmma descriptors and shared::cta operands hold), and back.
-uint32_t __suite_shared_address(suite_host_site site, const void* p);
-void* __suite_shared_pointer(suite_host_site site, uint32_t address);
 
 }  // extern "C"
