@@ -225,4 +225,4 @@ def bitcount(ins):
 def fence(ins):
     ins.operand_count(0)
     # One block runs on one OS thread and the blocks' memory is coherent: a full fence suffices.
-    return "__atomic_thread_fence(__ATOMIC_SEQ_CST);"
+    return "__threadfence();"  # a function: the translated text is compiled preprocessed (no macros)
