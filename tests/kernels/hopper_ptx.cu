@@ -8,30 +8,30 @@ struct alignas(64) TmaMap {
     unsigned long long bytes[16];
 };
 
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+    return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
 
-__device__ __forceinline__ bool try_wait(uint32_t bar, uint32_t parity) {
-    uint32_t done;
+__device__ __forceinline__ bool try_wait(unsigned bar, unsigned parity) {
+    unsigned done;
     asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
                  : "=r"(done) : "r"(bar), "r"(parity) : "memory");
     return done;
 }
 
 // K-major, 128B swizzle: 8-row atoms 1024 bytes apart (SBO), LBO unused (1).
-__device__ __forceinline__ uint64_t descriptor(const void* p) {
-    return uint64_t((shared_address(p) & 0x3FFFF) >> 4) | (1ull << 16) | (uint64_t(1024 >> 4) << 32) | (1ull << 62);
+__device__ __forceinline__ unsigned long long descriptor(const void* p) {
+    return ((unsigned long long)(shared_address(p) & 0x3FFFF) >> 4) | (1ull << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
 }
 
 // mode 1: the consumers skip the mbarrier wait (the wgmma reads the tiles before the TMA lands).
 extern "C" __global__ void tma_wgmma(const __grid_constant__ TmaMap map_a, const __grid_constant__ TmaMap map_b,
                                      float* out, int mode) {
     extern __shared__ __align__(1024) __half smem[];
-    __shared__ __align__(8) uint64_t bar;
+    __shared__ __align__(8) unsigned long long bar;
     __half* tile_a = smem;
     __half* tile_b = smem + 64 * 64;
-    const uint32_t bar_address = shared_address(&bar);
+    const unsigned bar_address = shared_address(&bar);
     asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     if (threadIdx.x == 0) {
         asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(bar_address), "r"(1) : "memory");
@@ -39,7 +39,7 @@ extern "C" __global__ void tma_wgmma(const __grid_constant__ TmaMap map_a, const
     }
     __syncthreads();
     if (threadIdx.x < 32) {
-        uint32_t elected;
+        unsigned elected;
         asm volatile("{\n.reg .pred p;\nelect.sync _|p, %1;\nselp.u32 %0, 1, 0, p;\n}\n" : "=r"(elected) : "r"(0xffffffffu));
         if (elected) {
             asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n"
@@ -56,7 +56,7 @@ extern "C" __global__ void tma_wgmma(const __grid_constant__ TmaMap map_a, const
     for (int i = 0; i < 32; ++i) d[i] = 0.0f;
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
     for (int k = 0; k < 4; ++k) {  // k16 steps: +32 bytes inside the swizzled 128-byte rows
-        const uint64_t desc_a = descriptor(tile_a + 16 * k), desc_b = descriptor(tile_b + 16 * k);
+        const unsigned long long desc_a = descriptor(tile_a + 16 * k), desc_b = descriptor(tile_b + 16 * k);
         const int accumulate = k > 0;
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
         "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
