@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from suite.emulator.ptx.instruction import ctype
 from suite.emulator.ptx.registry import PtxError, form
-from suite.emulator.ptx.values import read, write
 
 _MODE = {None: "__SUITE_RN", "rn": "__SUITE_RN", "rz": "__SUITE_RZ", "rm": "__SUITE_RM", "rp": "__SUITE_RP",
          "approx": "__SUITE_RN", "full": "__SUITE_RN"}
@@ -128,7 +127,7 @@ def sfu(ins):
     d, a = ins.operand_count(2)
     op, ftz, t = ins.match.groups()
     (x,) = _args([a], t, ftz)
-    return "SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 4); " + _float_result(
+    return "__suite_ptx_mark_sfu(); " + _float_result(
         ins, d, t, f"{ctype(t)}({_SFU[op].format(x=x)})", bool(ftz), False)
 
 
@@ -136,7 +135,7 @@ def sfu(ins):
 def sfu_half(ins):
     ins.operand_count(2)
     op, t = ins.match.groups()
-    return "SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 4); " + _half_op(ins, t, _SFU[op].format(x="x"))
+    return "__suite_ptx_mark_sfu(); " + _half_op(ins, t, _SFU[op].format(x="x"))
 
 
 @form(r"(rcp|sqrt)\.(approx|rn|rz|rm|rp)(\.ftz)?\.(f32|f64)", "rcp/sqrt", ("rcp", "sqrt"))

@@ -99,7 +99,7 @@ def translated_command(command: list[str], wrapper: Path, depfile: Path, what: s
     try:
         text = translate(preprocessed.read_text(errors="replace"))
     except TranslationError as exc:
-        raise KernelCompileError(f"inline PTX in {what} that the host backend cannot run:\n{exc}") from None
+        raise KernelCompileError(f"inline PTX that the host backend cannot run, in {what}:\n{exc}") from None
     finally:
         preprocessed.unlink(missing_ok=True)
     translated = wrapper.with_suffix(".ptx.ii")
