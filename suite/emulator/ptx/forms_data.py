@@ -221,6 +221,19 @@ def bitcount(ins):
     return d.set(out, f"__suite_ptx_{op}<{c}>({a.get(c)})")
 
 
+@form(r"createpolicy\.(fractional|range)(?:\.L2::\w+)+\.b64", "createpolicy", ("createpolicy",))
+def createpolicy(ins):
+    # A cache policy only steers the L2: on the CPU every policy is the same (0).
+    return ins.operands[0].set("uint64_t", "uint64_t(0)")
+
+
+@form(r"(prefetch|prefetchu)(?:\.(?:global|local|L1|L2|L2::evict_last|L2::evict_normal|tensormap))*"
+      r"(?:\.L[12])?", "prefetch", ("prefetch", "prefetchu"))
+def prefetch(ins):
+    ins.operand_count(1)
+    return ""
+
+
 @form(r"(fence|membar)(?:\.[\w:]+)*", "fence/membar")
 def fence(ins):
     ins.operand_count(0)
