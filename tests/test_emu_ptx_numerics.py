@@ -179,13 +179,13 @@ def test_cvt_to_integers_saturates_and_rounds(module):
 def test_packed_conversions(module):
     rng = np.random.default_rng(9)
     a, b = floats(rng), floats(rng)
-    h = run(module, "pack_f16x2", a, b).view(np.uint32)  # the f32 output holds the pair's bits
+    h = run(module, "pack_f16x2", a, b, out_dtype=np.uint32)
     np.testing.assert_array_equal((h >> 16).astype(np.uint16).view(np.float16), a.astype(np.float16))  # a high
     np.testing.assert_array_equal((h & 0xFFFF).astype(np.uint16).view(np.float16), b.astype(np.float16))
-    bf = run(module, "pack_bf16x2", a, b).view(np.uint32)
+    bf = run(module, "pack_bf16x2", a, b, out_dtype=np.uint32)
     ta = torch.from_numpy(a).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
     np.testing.assert_array_equal((bf >> 16).astype(np.uint16), ta)
-    tf = run(module, "tf32_rna", a).view(np.uint32)
+    tf = run(module, "tf32_rna", a, a, out_dtype=np.uint32)
     bits = a.view(np.uint32).astype(np.uint64)
     np.testing.assert_array_equal(tf, ((bits + 0x1000) & 0xFFFFE000).astype(np.uint32))  # ties away from zero
 

@@ -71,9 +71,15 @@ CVT_TO_INT(s32_rzi, "cvt.rzi.s32.f32")
 CVT_TO_INT(s32_rmi, "cvt.rmi.s32.f32")
 CVT_TO_INT(s32_rpi, "cvt.rpi.s32.f32")
 CVT_TO_INT(u8_sat_rni, "cvt.rni.sat.u8.f32")
-F32_BINARY(pack_f16x2, "cvt.rn.f16x2.f32")
-F32_BINARY(pack_bf16x2, "cvt.rn.bf16x2.f32")
-F32_UNARY(tf32_rna, "cvt.rna.tf32.f32")
+// Packed results are bit registers (.b32), as ptxas requires.
+#define F32_TO_B32(name, OP, ...)                                                           \
+    extern "C" __global__ void name(const float* a, const float* b, unsigned* d) {          \
+        const int i = blockIdx.x * blockDim.x + threadIdx.x;                                \
+        asm(OP : "=r"(d[i]) : "f"(a[i]), "f"(b[i]));                                        \
+    }
+F32_TO_B32(pack_f16x2, "cvt.rn.f16x2.f32 %0, %1, %2;")
+F32_TO_B32(pack_bf16x2, "cvt.rn.bf16x2.f32 %0, %1, %2;")
+F32_TO_B32(tf32_rna, "cvt.rna.tf32.f32 %0, %1;")
 
 // fp8 pairs: two f32 -> e4m3x2 / e5m2x2 (a in the high byte), and back to f16x2.
 #define FP8(name, fmt)                                                                                       \
