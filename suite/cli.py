@@ -21,6 +21,7 @@ from suite import backends, cases, compare, compare_report, plot, report, result
 from suite.errors import InputError, SuiteError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_DEFAULT_FILES = "case files (default: ./cases/*.yaml, or the ./*.yaml that name a family; else the suite's cases/)"
 
 
 def _check_list(text: str) -> list[str]:
@@ -86,8 +87,9 @@ def _single_resume(args) -> str | None:
 
 
 def _selected_cases(args, verb: str) -> list:
-    """The cases of the command's files (default: every file in cases/), tier and -k; none is an error."""
-    files = [Path(f) for f in args.files] or cases.default_case_files()
+    """The cases of the command's files (default: cases.case_files_for the working directory), tier
+    and -k; none is an error."""
+    files = [Path(f) for f in args.files] or cases.case_files_for(Path.cwd())
     selected = cases.load_cases(files, tier=args.tier)
     if args.k:
         selected = cases.select(selected, args.k)
@@ -252,23 +254,41 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _cmd_check(args, out: Console, err: Console) -> int:
-    from suite.check import DEFAULT_ARCHS, run_check
-    from suite.check_report import check_table
-    from suite.kernels import all_families
+def _check_scope(args) -> list:
+    """The instantiations `suite check` compiles: those the selected cases launch, or, in the suite's
+    checkout with no case file and no -k, every instantiation of every family."""
+    from suite.kernels import all_families, get_family
 
-    instantiations = [i for family in all_families() for i in family.instantiations()]
-    targets = ", ".join(args.arch) if args.arch else f"{', '.join(DEFAULT_ARCHS)} (and the archs a tile plan names)"
-    with err.status(f"compiling {len(instantiations)} kernel instantiations for {targets} with NVRTC"):
-        report = run_check(instantiations, tuple(args.arch) if args.arch else None)
+    if not args.files and not args.k and cases.case_files_for(Path.cwd()) == cases.default_case_files():
+        return [i for family in all_families() for i in family.instantiations()]
+    selected = _selected_cases(args, "check")
+    launched = (get_family(c.family, c.family_file).launched_instantiations(c.kernel, c.params, c.dtype)
+                for c in selected)
+    scope = list(dict.fromkeys(i for found in launched for i in found))
+    if not scope:
+        names = ", ".join(dict.fromkeys(c.family for c in selected))
+        raise InputError(f"nothing to check: the selected cases' families ({names}) name no kernel instantiation; "
+                         "a family lists them in instantiations() (see docs/YOUR_KERNEL.md)")
+    return scope
+
+
+def _cmd_check(args, out: Console, err: Console) -> int:
+    from suite.check import check_jobs, run_check
+    from suite.check_report import check_table
+
+    scope, archs = _check_scope(args), tuple(args.arch) if args.arch else None
+    _, jobs = check_jobs(scope, archs)
+    with report.progress(err, len(jobs), lambda k: f"{escape(k.instantiation.name_expression)} ({k.arch}): "
+                         + ("ok" if k.passed else "FAIL")) as (_, on_done):
+        checked = run_check(scope, archs, on_done)
     if args.json:
-        out.print_json(json.dumps(report.to_json()))
+        out.print_json(json.dumps(checked.to_json()))
     else:
-        out.print(check_table(report))
-        for k in report.kernels:
+        out.print(check_table(checked))
+        for k in checked.kernels:
             if k.failure:
                 out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
-    return EXIT_OK if report.passed else EXIT_FAILED
+    return EXIT_OK if checked.passed else EXIT_FAILED
 
 
 def _cmd_profile(args, out: Console, err: Console) -> int:
@@ -320,10 +340,17 @@ def _describe_param(param) -> str:
 def _cmd_list(args, out: Console, err: Console) -> int:
     from rich.table import Table
 
-    from suite.kernels import all_families
+    from suite.kernels import all_families, get_family
+    from suite.paths import display_path
 
-    for family in all_families():
-        out.print(f"[bold]{family.name}[/]: {escape(family.description)}")
+    files = list(dict.fromkeys(cases.case_files_for(Path.cwd()) + cases.default_case_files()))
+    counts = {path: {tier: cases.load_cases([path], tier=tier) for tier in cases.TIERS} for path in files}
+    # the families defined in files (a case file's own), after the suite's and the installed ones
+    mine = {c.family_file: get_family(c.family, c.family_file) for by_tier in counts.values()
+            for found in by_tier.values() for c in found if c.family_file is not None}
+    for family, file in [(f, None) for f in all_families()] + [(f, file) for file, f in mine.items()]:
+        origin = f" [dim](from {escape(display_path(file))})[/]" if file else ""
+        out.print(f"[bold]{family.name}[/]{origin}: {escape(family.description)}")
         # A grid, so that long descriptions wrap inside their own column at any terminal width.
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="dim")
@@ -335,9 +362,20 @@ def _cmd_list(args, out: Console, err: Console) -> int:
         for role, name, text in entries:
             grid.add_row(f"  {role}", name, escape(text))
         out.print(grid)
-    for path in cases.default_case_files():
-        counts = {tier: len(cases.load_cases([path], tier=tier)) for tier in cases.TIERS}
-        out.print(f"cases {escape(str(path))}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    for path, by_tier in counts.items():
+        out.print(f"cases {escape(display_path(path))}: " + ", ".join(f"{len(c)} {t}" for t, c in by_tier.items()))
+    return EXIT_OK
+
+
+def _cmd_new(args, out: Console, err: Console) -> int:
+    from suite import scaffold
+    from suite.paths import display_path
+
+    folder = Path(args.dir or args.name)
+    for path in scaffold.write(args.name, folder):
+        out.print(f"wrote {escape(display_path(path))}", highlight=False)
+    out.print(f"next: cd {escape(display_path(folder))} && suite run && pytest   (then edit {escape(args.name)}.cu; "
+              "docs/YOUR_KERNEL.md walks through every file)", highlight=False)
     return EXIT_OK
 
 
@@ -392,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run case sweeps: validate, time, report")
-    run.add_argument("files", nargs="*", metavar="CASES.yaml", help="case files (default: every file in cases/)")
+    run.add_argument("files", nargs="*", metavar="CASES.yaml", help=_DEFAULT_FILES)
     run.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes to run (default: smoke)")
     run.add_argument("--backend", choices=backends.BACKENDS, default="auto",
                      help="where kernels run: the GPU (cupy), the CPU emulation (host), or auto (default)")
@@ -426,7 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     timed.add_argument("--max-samples", type=_positive(int), metavar="N", help="samples at most")
     run.set_defaults(func=_cmd_run)
 
-    chk = sub.add_parser("check", help="compile every kernel instantiation for GPU architectures, no GPU needed")
+    chk = sub.add_parser("check", help="compile the kernels cases launch for GPU architectures, no GPU needed")
+    chk.add_argument("files", nargs="*", metavar="CASES.yaml",
+                     help="check what these files' cases launch (default: as `run`; in the suite's checkout with no "
+                          "file and no -k, every instantiation of every family)")
+    chk.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which cases' kernels (default: smoke)")
+    chk.add_argument("-k", metavar="EXPR", help="only the kernels of cases whose id matches, e.g. 'float16'")
     chk.add_argument("--arch", action="append", metavar="SM",
                      help="target architecture, repeatable (default: sm_80 and sm_90, and the architectures a tile "
                           "plan names for its own shapes, e.g. sm_86)")
@@ -434,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=_cmd_check)
 
     prof = sub.add_parser("profile", help="count each kernel's memory behaviour as a GPU profiler would, on the CPU")
-    prof.add_argument("files", nargs="*", metavar="CASES.yaml", help="case files (default: every file in cases/)")
+    prof.add_argument("files", nargs="*", metavar="CASES.yaml", help=_DEFAULT_FILES)
     prof.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes (default: smoke)")
     prof.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention_tc and float16'")
     prof.add_argument("--json", action="store_true", help="print every count as JSON (for CI and diffs)")
@@ -447,8 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="saved GPU results (file or folder) of the same cases: show measured time over the bound")
     prof.set_defaults(func=_cmd_profile)
 
-    lst = sub.add_parser("list", help="families, kernels, baselines and case files")
+    lst = sub.add_parser("list", help="families, kernels, baselines and case files (yours here, and the suite's)")
     lst.set_defaults(func=_cmd_list)
+
+    new = sub.add_parser("new", help="start your own kernel: a .cu file, its family, a case file and a pytest "
+                         "file that pass at once")
+    new.add_argument("name", help="the kernel's name (lowercase letters, digits, '_'), e.g. rmsnorm")
+    new.add_argument("--dir", metavar="FOLDER", help="where to write the files (default: ./NAME); never overwrites")
+    new.set_defaults(func=_cmd_new)
 
     cmp = sub.add_parser("compare", help="compare saved results across GPUs or commits (the first is the base)")
     _add_result_arguments(cmp)

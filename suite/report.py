@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -87,9 +88,26 @@ def _bars(console: Console) -> Progress:
                     TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
 
 
+def _case_outcome(result) -> str:
+    """A finished case (a CaseResult, or a profile with its case and error) in a progress line."""
+    if isinstance(result, CaseResult):
+        return f"{escape(result.id)}: {STATUS_STYLE[result.status]}"
+    return f"{escape(result.case.id)}: " + ("[red]ERROR[/]" if result.error else "done")
+
+
 @contextlib.contextmanager
-def progress(console: Console, total: int) -> Iterator:
-    """A progress bar on `console`; yields (on_start, on_done) callbacks for runner.run_cases."""
+def progress(console: Console, total: int, describe: Callable[[Any], str] = _case_outcome) -> Iterator:
+    """Progress on `console`: a bar on a terminal; elsewhere (a pipe, a CI log) a line per finished
+    step, `[n/total] describe(item)`, so long work is never silent. Yields (on_start, on_done)
+    callbacks for runner.run_cases (on_done may be called from several threads)."""
+    if not console.is_terminal:
+        count = itertools.count(1)
+
+        def on_line(item):
+            console.print(f"[{next(count)}/{total}] {describe(item)}", highlight=False)
+
+        yield (lambda case, index, count: None), on_line
+        return
     bar = _bars(console)
     task = bar.add_task("starting", total=total)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from suite import timing, validate
+from suite import provenance, timing, validate
 from suite.cases import Case
 from suite.errors import SuiteError
-from suite.kernels import get_family
+from suite.kernels import family_origin, get_family
 from suite.results import CaseResult
 
 HOST_BASELINE_SKIP = "baselines are timed on a GPU only: CPU times of PyTorch say nothing next to the emulation's"
@@ -94,15 +94,18 @@ def _coverage(launched, ref64) -> dict:
 
 def new_result(case: Case) -> CaseResult:
     """The result of `case` before anything ran: status "error" until it is known better."""
-    return CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype,
-                      params=dict(case.params), shape=get_family(case.family).shape_label(case.params), status="error")
+    family = get_family(case.family, case.family_file)
+    return CaseResult(id=case.id, family=case.family, kernel=case.kernel, dtype=case.dtype, params=dict(case.params),
+                      shape=family.shape_label(case.params), status="error",
+                      family_origin=dict(family_origin(case.family, case.family_file)))
 
 
 def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None = None) -> CaseResult:
-    family = get_family(case.family)
+    family = get_family(case.family, case.family_file)
     result = new_result(case)
     config = options.timing or backend.default_timing
     doing = f"running {case.id}"
+    backend.sources_loaded.clear()
     try:
         inputs = family.make_inputs(case.params, case.dtype, case.seed, backend.device)
         launched = family.run(case.kernel, case.params, inputs, backend)
@@ -132,6 +135,8 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
         result.error = _error(exc, backend, doing)
         if result.error is None:
             raise
+    finally:  # a case that failed to compile also says which source it was
+        result.sources = provenance.source_digests(backend.sources_loaded)
     return result
 
 

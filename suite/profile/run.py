@@ -62,7 +62,7 @@ class CaseProfile:
 
 
 def profile_case(case: Case, backend: ProfilingBackend, gpu: Gpu) -> CaseProfile:
-    family = get_family(case.family)
+    family = get_family(case.family, case.family_file)
     params, scale = proxy(case)
     result = CaseProfile(case, params, scale)
     try:
