@@ -10,6 +10,7 @@ import pytest
 
 from suite.backends import get_backend
 from suite.backends.host_backend import HostBackend
+from suite.errors import KernelFault
 
 SOURCE = Path(__file__).parent / "kernels" / "ptx_warp_memory.cu"
 NAMES = ["shfl_modes", "votes", "named_barriers", "memory_forms", "atomics"]
@@ -132,3 +133,14 @@ def test_stmatrix_is_the_inverse_of_the_ldmatrix_layout_and_movmatrix_transposes
     for lane in range(32):
         g, t = lane // 4, lane % 4
         assert moved[lane] == m[2 * t, g] | m[2 * t + 1, g] << 16
+
+
+def test_trap_is_a_fault_naming_the_thread_and_line_and_nanosleep_yields(tmp_path):
+    source = tmp_path / "trap.cu"
+    source.write_text('extern "C" __global__ void k(int* out) {\n'
+                      '    asm volatile("nanosleep.u32 %0;" :: "r"(100));\n'
+                      '    if (threadIdx.x == 3) asm volatile("trap;");\n'
+                      '    out[threadIdx.x] = 1;\n}\n')
+    fn = get_backend("host").load_module(source, ["k"]).get_function("k")
+    with pytest.raises(KernelFault, match=r"thread \(3, 0, 0\): trap \(inline PTX\) \(.*trap\.cu:3\)"):
+        fn((1,), (32,), (np.zeros(32, np.int32),))
