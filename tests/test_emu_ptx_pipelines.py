@@ -10,13 +10,15 @@ import pytest
 import torch
 
 from suite.backends.host_backend import HostBackend
+from suite.errors import KernelFault
 
 KERNELS = Path(__file__).parent / "kernels"
 CHECKED = frozenset({"memcheck", "racecheck", "initcheck", "synccheck"})
 
 
-def _gemm(checks, M, N, K, seed):
-    fn = HostBackend(checks=checks, threads=2).load_module(KERNELS / "ptx_gemm.cu", ["ptx_gemm"]).get_function("ptx_gemm")
+def _gemm(checks, M, N, K, seed, options=()):
+    module = HostBackend(checks=checks, threads=2).load_module(KERNELS / "ptx_gemm.cu", ["ptx_gemm"], options=options)
+    fn = module.get_function("ptx_gemm")
     g = torch.Generator().manual_seed(seed)
     A, B = torch.randn(M, K, generator=g).half(), torch.randn(N, K, generator=g).half()
     C = torch.full((M, N), float("nan"))
@@ -34,6 +36,13 @@ def test_cp_async_ldmatrix_mma_gemm_matches_torch(M, N, K):
 def test_gemm_runs_clean_under_every_check():
     C, ref = _gemm(CHECKED, 64, 64, 64, seed=1)
     torch.testing.assert_close(C.double(), ref, rtol=1e-5, atol=1e-4)
+
+
+def test_racecheck_sees_cp_async_overwriting_a_tile_that_ldmatrix_still_reads():
+    # Without the barrier after the k-step, a fast warp's prefetch (cp.async) of step s + 2 overwrites
+    # the stage other warps still read with ldmatrix.
+    with pytest.raises(KernelFault, match=r"racecheck: .*hazard on __shared__ memory"):
+        _gemm(frozenset({"racecheck"}), 64, 64, 128, seed=2, options=("-DGEMM_RACY",))
 
 
 def _attention(checks, BH, S, seed):

@@ -121,6 +121,16 @@ __forceinline__ void __suite_ptx_mma(suite_host_site site, uint32_t* d, const ui
 
 // ---- ldmatrix / stmatrix / movmatrix (m8n8 of 16-bit elements) ------------------------------------
 
+// The lane that completes the collective moves every lane's row; the checks see each row access as
+// its own lane's, at its own instruction (the calls g++ -fsanitize=thread makes for an access).
+#ifdef SUITE_HOST_CHECKED
+extern "C" void __tsan_read16(void*);
+extern "C" void __tsan_write16(void*);
+#define __SUITE_PTX_CHECK_ROW(kind, row) __tsan_##kind##16(const_cast<void*>(static_cast<const void*>(row)))
+#else
+#define __SUITE_PTX_CHECK_ROW(kind, row) ((void)0)
+#endif
+
 struct __suite_ptx_ldmatrix_record {
     const uint16_t* row;  // this lane's row address (lanes 8j..8j+7 give the rows of matrix j)
     uint32_t* r;
@@ -150,6 +160,7 @@ __forceinline__ void __suite_ptx_ldmatrix(suite_host_site site, uint32_t* r, con
     if (lane < 8 * Matrices) SUITE_PROFILE_MARK(row, 16, 1, 0, 1);
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(row) % 16)
         suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
+    if (lane < 8 * Matrices) __SUITE_PTX_CHECK_ROW(read, row);
     __suite_ptx_ldmatrix_record record{static_cast<const uint16_t*>(row), r};
     suite_host_warp_collective(site, Transpose ? "ldmatrix.trans" : "ldmatrix", 0xffffffffu, &record,
                                __suite_ptx_ldmatrix_complete<Matrices, Transpose>);
@@ -182,6 +193,7 @@ __forceinline__ void __suite_ptx_stmatrix(suite_host_site site, void* row, const
     const unsigned lane = suite_host_self()->lane;
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(row) % 16)
         suite_host_trap(site, "stmatrix: each row address must be 16-byte aligned");
+    if (lane < 8 * Matrices) __SUITE_PTX_CHECK_ROW(write, row);
     __suite_ptx_stmatrix_record record{static_cast<uint16_t*>(row), r};
     suite_host_warp_collective(site, Transpose ? "stmatrix.trans" : "stmatrix", 0xffffffffu, &record,
                                __suite_ptx_stmatrix_complete<Matrices, Transpose>);
