@@ -42,3 +42,4 @@
 #include "emu/device_warp.h"
 #include "emu/ptx.h"
 #include "emu/launch.h"
+#include "emu/profile_math_marks.h"  // last: it renames math built-ins the headers above define
