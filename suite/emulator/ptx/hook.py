@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from suite.emulator import diagnostics
 from suite.emulator.ptx.translate import TranslationError, translate
 from suite.errors import KernelCompileError
 
@@ -86,7 +87,7 @@ def translated_command(command: list[str], wrapper: Path, depfile: Path, what: s
     """`command` (g++ ... -MMD -MF depfile wrapper ... ) as is when no source has asm; else it is run
     as g++ -E (writing the depfile), the output translated into wrapper.ptx.ii, and the command
     returned compiles that instead (g++ does not preprocess .ii files again)."""
-    from suite.emulator.build import _trim_diagnostics, atomic_write, staging_path  # (build imports this module)
+    from suite.emulator.build import atomic_write, staging_path  # (build imports this module)
 
     if not uses_asm(wrapper, _include_dirs(command)):
         return command
@@ -96,7 +97,7 @@ def translated_command(command: list[str], wrapper: Path, depfile: Path, what: s
     try:
         proc = subprocess.run([*flags, "-E", str(wrapper), "-o", str(preprocessed)], capture_output=True, text=True)
         if proc.returncode != 0:
-            raise KernelCompileError(f"g++ could not preprocess {what}:\n{_trim_diagnostics(proc.stderr)}")
+            raise KernelCompileError(f"g++ could not preprocess {what}:\n{diagnostics.trim(proc.stderr)}")
         text = translate(preprocessed.read_text(errors="replace"))
     except TranslationError as exc:
         raise KernelCompileError(f"inline PTX that the host backend cannot run, in {what}:\n{exc}") from None
