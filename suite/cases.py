@@ -25,9 +25,10 @@ from suite import CASES_DIR
 from suite import kernels as registry
 from suite.errors import CaseFileError, InputError
 from suite.kernels.family import REQUIRED, Family, Param, Tolerance
+from suite.paths import display_path
 
 TIERS = ("smoke", "full")
-_TOP_KEYS = ("family", "kernels", "baselines", "dtypes", "tolerances", "seed", "sweeps")
+_TOP_KEYS = ("family", "family_file", "kernels", "baselines", "dtypes", "tolerances", "seed", "sweeps")
 _SWEEP_KEYS = ("name", "tier", "params", "sweep", "zip", "dtypes", "kernels")
 _TOLERANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Tolerance))
 _SWEEP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -51,6 +52,7 @@ class Case:
     seed: int  # deterministic: the same case always gets the same data
     tolerance: Tolerance
     baselines: tuple[str, ...]
+    family_file: Path | None = None  # the Python file defining the family; None: built-in or installed
 
     def __reduce__(self):
         # A mappingproxy does not pickle, and a sweep may go on in a fresh process (suite.fresh_process).
@@ -65,6 +67,31 @@ def _unpickle_case(values: dict) -> Case:
 def default_case_files() -> list[Path]:
     """Every case file shipped with the suite, sorted."""
     return sorted(CASES_DIR.rglob("*.yaml"))
+
+
+_NAMES_A_FAMILY = re.compile(r"^family\s*:", re.MULTILINE)
+
+
+def user_case_files(folder: Path) -> list[Path]:
+    """A user's case files in `folder`: those of its cases/ folder when it has one, else its own
+    *.yaml files whose top level names a family (so a CI config beside them is not taken for one)."""
+    folder = Path(folder)
+    if (folder / "cases").is_dir():
+        return sorted((folder / "cases").rglob("*.yaml"))
+    return sorted(p for p in folder.glob("*.yaml") if _names_a_family(p))
+
+
+def _names_a_family(path: Path) -> bool:
+    try:
+        return bool(_NAMES_A_FAMILY.search(path.read_text(errors="replace")))
+    except OSError:
+        return True  # taken, so that loading it says what is wrong with it
+
+
+def case_files_for(folder: Path) -> list[Path]:
+    """What a command given no case file works on, run in `folder`: the case files there
+    (`user_case_files`; in the suite's checkout, that is the suite's cases/), else the suite's own."""
+    return user_case_files(folder) or default_case_files()
 
 
 def load_cases(paths: Sequence[Path], tier: str = "smoke") -> list[Case]:
@@ -286,6 +313,7 @@ class _FileDefaults:
 
     family_name: str
     family: Family
+    family_file: Path | None
     kernels: tuple[str, ...]
     baselines: tuple[str, ...]
     dtypes: tuple[str, ...]
@@ -297,14 +325,17 @@ def _load_file(file: Path) -> list[Case]:
     """Every case of `file`, all tiers."""
     root = _read_yaml(file)
     top = _mapping(root, _TOP_KEYS, "key", required=("family", "sweeps"))
-    family_name = _choice(top["family"], registry.family_names(), "family")
-    family = registry.get_family(family_name)
+    family_name, family_file = _family_source(file, top)
+    try:
+        family = registry.get_family(family_name, family_file)
+    except InputError as exc:
+        raise CaseFileError(file, "family", str(exc), top["family"].line) from None
 
     def names(key: str, valid: Sequence[str], allow_empty: bool = False) -> tuple[str, ...]:
         return _choices(top[key], valid, key[:-1], allow_empty) if key in top else tuple(valid)
 
     defaults = _FileDefaults(
-        family_name, family, names("kernels", list(family.kernels)),
+        family_name, family, family_file, names("kernels", list(family.kernels)),
         names("baselines", list(family.baselines), allow_empty=True), names("dtypes", family.dtypes),
         _tolerances(top["tolerances"], family) if "tolerances" in top else {},
         _number(top["seed"], "int", minimum=0) if "seed" in top else 0)
@@ -320,6 +351,36 @@ def _load_file(file: Path) -> list[Case]:
         lines_by_name[name] = fields["name"].line
         cases += _expand_sweep(sweep, fields, name, defaults)
     return cases
+
+
+def family_file_beside(case_file: Path, family_name: str) -> Path:
+    """Where a case file's own family lives when it names no `family_file`: NAME_family.py beside it."""
+    return Path(case_file).resolve().parent / f"{family_name}_family.py"
+
+
+def _family_source(file: Path, top: Mapping[str, _Node]) -> tuple[str, Path | None]:
+    """(family name, the Python file defining it or None for a built-in or installed family). The
+    file is `family_file` when given (relative to the case file), else NAME_family.py beside the case
+    file when that exists; a name that is also built in or installed is refused, not shadowed."""
+    name = _string(top["family"])
+    installed = registry.family_names()
+    if "family_file" in top:
+        node = top["family_file"]
+        path = Path(file).resolve().parent / _string(node)
+        if not path.is_file():
+            raise node.error(f"family file {display_path(path)} does not exist; give a Python file defining FAMILY, "
+                             "relative to the case file")
+    else:
+        path, node = family_file_beside(file, name), top["family"]
+        if not path.is_file():
+            if name not in installed:
+                error = _unknown(node, "family", name, installed)
+                raise node.error(f"{error.reason}; or define it in {path.name} beside the case file")
+            return name, None
+    if name in installed:
+        raise node.error(f"family {name!r} is defined both by {display_path(path)} and by the suite or an installed "
+                         "package; rename your family")
+    return name, path
 
 
 def _tolerances(node: _Node, family: Family) -> dict[str, Tolerance]:
@@ -410,7 +471,7 @@ def _expand_sweep(sweep: _Node, fields: Mapping[str, _Node], name: str, defaults
                 id=case_id, family=defaults.family_name, kernel=kernel, dtype=dtype, params=frozen,
                 tier=tiers, sweep=name, file=sweep.file, seed=zlib.crc32(f"{defaults.seed}:{case_id}".encode()),
                 tolerance=defaults.tolerances.get(dtype, family.tolerances.get(dtype, Tolerance())),
-                baselines=defaults.baselines))
+                baselines=defaults.baselines, family_file=defaults.family_file))
     if not cases:
         raise sweep.error(f"no case: none of the kernels {', '.join(kernels)} supports any of the dtypes "
                          f"{', '.join(dtypes)}")
@@ -420,11 +481,17 @@ def _expand_sweep(sweep: _Node, fields: Mapping[str, _Node], name: str, defaults
 # --- -k filter -----------------------------------------------------------------------------------
 
 
-def select(cases: Sequence[Case], expr: str) -> list[Case]:
-    """The cases whose id matches a pytest-like `-k` expression: words are case-insensitive
-    substrings of the id, combined with `and`, `or`, `not` and parentheses. Empty selects all."""
-    matches = _KeywordExpression(expr).parse()
-    return [case for case in cases if matches(case.id.lower())]
+def select(cases: Sequence, expr: str | None, dtypes: Sequence[str] = ()) -> list:
+    """The cases (or case results) whose id matches a pytest-like `-k` expression: words are
+    case-insensitive substrings of the id, combined with `and`, `or`, `not` and parentheses; empty
+    selects all. A word is a substring, so `float16` also matches bfloat16: `dtypes` keeps exactly
+    the dtypes named. InputError for a dtype no case has (a typo would select nothing silently)."""
+    unknown = sorted(set(dtypes) - {case.dtype for case in cases})
+    if unknown:
+        have = ", ".join(sorted({case.dtype for case in cases})) or "none"
+        raise InputError(f"--dtype {','.join(unknown)}: no case has that dtype; the cases have {have}")
+    matches = _KeywordExpression(expr or "").parse()
+    return [case for case in cases if matches(case.id.lower()) and (not dtypes or case.dtype in dtypes)]
 
 
 class _KeywordExpression:

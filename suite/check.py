@@ -11,6 +11,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 from suite.errors import KernelCompileError
 from suite.kernels.family import Instantiation
@@ -147,12 +148,10 @@ def check_one(inst: Instantiation, arch: str) -> KernelCheck:
     return check
 
 
-def run_check(instantiations, archs=None) -> CheckReport:
-    """Compile every instantiation (in parallel) for the architectures it is meant for and judge each:
-    with `archs`, those of them it is meant for; without, its own (`Instantiation.archs`: a tile plan's
-    row for sm_86 is checked for sm_86), or DEFAULT_ARCHS when it names none. Raises InputError for an
-    unknown arch and BackendUnavailable when NVRTC or cuobjdump is missing; a kernel that does not
-    compile is a failed KernelCheck, not an exception."""
+def check_jobs(instantiations, archs=None) -> tuple[tuple[str, ...], list[tuple[Instantiation, str]]]:
+    """(the architectures checked, every (instantiation, arch) to compile): with `archs`, those of
+    them each instantiation is meant for; without, its own (`Instantiation.archs`: a tile plan's row
+    for sm_86 is checked for sm_86), or DEFAULT_ARCHS when it names none. InputError for an unknown arch."""
     def targets(inst) -> tuple[str, ...]:
         own = inst.archs or DEFAULT_ARCHS
         return own if archs is None else tuple(a for a in archs if inst.archs is None or a in inst.archs)
@@ -161,6 +160,22 @@ def run_check(instantiations, archs=None) -> CheckReport:
     checked = tuple(dict.fromkeys(archs or sorted({arch for _, arch in jobs} | set(DEFAULT_ARCHS))))
     for arch in checked:
         arch_limits(arch)  # an unknown arch is bad usage: fail before compiling anything
+    return checked, jobs
+
+
+def run_check(instantiations, archs=None, on_done: Callable[[KernelCheck], None] | None = None) -> CheckReport:
+    """Compile every instantiation (in parallel) for the architectures of `check_jobs` and judge each;
+    `on_done` sees each KernelCheck as it finishes. Raises InputError for an unknown arch and
+    BackendUnavailable when NVRTC or cuobjdump is missing; a kernel that does not compile is a failed
+    KernelCheck, not an exception."""
+    checked, jobs = check_jobs(instantiations, archs)
+
+    def one(job) -> KernelCheck:
+        result = check_one(*job)
+        if on_done:
+            on_done(result)
+        return result
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # NVRTC releases the GIL
-        kernels = list(pool.map(lambda job: check_one(*job), jobs))
+        kernels = list(pool.map(one, jobs))
     return CheckReport(checked, kernels)

@@ -22,7 +22,9 @@ from suite import REPO_ROOT, __version__
 from suite.machine import cpu_model
 from suite.errors import InputError
 
-SCHEMA = "rawkernel-suite/result/1"
+# Version 2 adds each case's `sources` and `family_origin`; version 1 files load with them empty.
+SCHEMA = "rawkernel-suite/result/2"
+READABLE_SCHEMAS = ("rawkernel-suite/result/1", SCHEMA)
 
 
 @dataclass
@@ -41,6 +43,9 @@ class CaseResult:
     metrics: dict = field(default_factory=dict)  # flops, bytes, tflops, gbps, pct_peak_*
     baselines: dict = field(default_factory=dict)  # name -> {"timing": ..., "speedup": ...} or {"skipped": why}
     ran_on: dict | None = None  # on a Ray cluster: node, node_id, kind, device and GPU ids of the worker
+    sources: dict = field(default_factory=dict)  # kernel source (and quoted #include) -> sha256 hex (provenance.py)
+    family_origin: dict | None = None  # {"name", "file" or "package", "version"}: the family's code
+    traceback: str = ""  # of the exception that made the case an error (`suite run --traceback` prints it)
 
     @property
     def passed(self) -> bool:
@@ -110,13 +115,23 @@ def device_slug(env: dict) -> str:
 def default_path(env: dict, root: Path | None = None) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     commit = (env.get("git", {}).get("commit") or "nogit")[:10]
-    return (root or REPO_ROOT / "results") / device_slug(env) / f"{stamp}-{commit}.json"
+    # results/ of the working directory: the suite's checkout for its own sweeps, a user's folder for theirs
+    return (root or Path.cwd() / "results") / device_slug(env) / f"{stamp}-{commit}.json"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put the old one straight back
+    os.umask(mask)
+    return mask
 
 
 def _write_temporary(doc: dict, folder: Path, durable: bool = True) -> str:
-    """`doc` as JSON in a new hidden file in `folder` (the same file system as the final name)."""
+    """`doc` as JSON in a new hidden file in `folder` (the same file system as the final name), with
+    the mode any new file of the user gets (0644 under umask 022), not mkstemp's private 0600:
+    results are meant to be shared and committed."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f, indent=1, allow_nan=True)
             f.write("\n")
@@ -192,8 +207,8 @@ def load(path: Path) -> dict:
                          "the file is corrupt or truncated") from None
     if not isinstance(doc, dict) or "schema" not in doc:
         raise InputError(f"{path}: not a rawkernel-suite result file (no 'schema' field)")
-    if doc["schema"] != SCHEMA:
-        raise InputError(f"{path}: schema {doc['schema']!r} is not the supported {SCHEMA!r}")
+    if doc["schema"] not in READABLE_SCHEMAS:
+        raise InputError(f"{path}: schema {doc['schema']!r} is not one of the supported {', '.join(READABLE_SCHEMAS)}")
     for key in ("environment", "cases"):
         if key not in doc:
             raise InputError(f"{path}: result file lacks its {key!r} section")

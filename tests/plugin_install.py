@@ -7,7 +7,8 @@ from suite import kernels
 def forget_plugins() -> None:
     """Make the registry look for plugins again (it caches what it found)."""
     kernels._modules.cache_clear()
-    kernels.get_family.cache_clear()
+    kernels._installed_family.cache_clear()
+    kernels.family_origin.cache_clear()
 
 
 def install(folder, monkeypatch, entry_points: str, name: str = "test-plugin") -> None:

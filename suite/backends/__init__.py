@@ -8,6 +8,8 @@ Every backend offers the same small surface, modelled on CuPy's so that kernel c
     backend.sm_count                  SMs that launchers size grids by (the host backend: an H100's)
     backend.arch                      "sm_90", ...: the architecture launchers pick tile plans by
     backend.load_module(source, name_expressions, options=()) -> module   (cached)
+    backend.sources_loaded            the .cu files load_module was given (resolved), cached or not: the
+                                      runner empties it before a case and records their hashes after
     module.get_function(name_expression) -> kernel
     kernel(grid, block, args, shared_mem=0)      args: torch tensors on backend.device, numpy scalars
     kernel.bind(grid, block, args, shared_mem=0) -> launch()   the same launch, arguments converted once

@@ -193,6 +193,7 @@ class CupyBackend:
         self._pending: dict[str, None] = {}  # kernels launched since the last synchronize, oldest first
         self.context_lost: str | None = None
         self._modules: dict[tuple, tuple] = {}  # (source, exprs, options) -> (file stamp, module)
+        self.sources_loaded: set[Path] = set()
         self._streams: dict[int, object] = {}
         self._flush_buffer = None
         self._timing_module = None
@@ -222,6 +223,7 @@ class CupyBackend:
 
     def load_module(self, source, name_expressions, options=()) -> CupyModule:
         source = Path(source).resolve()
+        self.sources_loaded.add(source)
         exprs, options = tuple(name_expressions), tuple(nvrtc_options(source, extra=options))
         try:
             stat = source.stat()

@@ -91,6 +91,7 @@ class HostBackend:
         self.timeout_s = _timeout_default()
         self._modules: dict = {}
         self._lock = threading.Lock()
+        self.sources_loaded: set[Path] = set()
 
     def describe(self) -> dict:
         return {
@@ -105,6 +106,7 @@ class HostBackend:
 
     def load_module(self, source, name_expressions, options=()) -> HostModule:
         source = Path(source).resolve()
+        self.sources_loaded.add(source)
         names, options = tuple(name_expressions), tuple(options)
         try:
             stat = source.stat()

@@ -157,3 +157,8 @@ class Family:
 
     def instantiations(self) -> list[Instantiation]:
         return []
+
+    def launched_instantiations(self, kernel: str, params, dtype: str) -> list[Instantiation]:
+        """The instantiations a case of `kernel` in `dtype` with `params` launches: what `suite check`
+        compiles for a case file's scope. Default: all of the family's (override to narrow it)."""
+        return self.instantiations()

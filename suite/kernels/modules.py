@@ -234,5 +234,11 @@ class ModulesFamily(Family):
                 lambda: mha(x, x, x, need_weights=False, attn_mask=mask, is_causal=causal)[0])
         return None
 
+    def launched_instantiations(self, kernel: str, params, dtype: str) -> list:
+        """A layer launches the deform or the attention family's kernels (it has none of its own)."""
+        from suite.kernels import get_family  # here: the registry imports this module
+
+        return get_family("deform" if kernel == DEFORM else "attention").instantiations()
+
 
 FAMILY = ModulesFamily()
