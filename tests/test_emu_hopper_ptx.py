@@ -42,6 +42,17 @@ def test_tma_tiles_feed_wgmma_through_inline_ptx(module):
     np.testing.assert_allclose(d, a.double().numpy() @ b.double().numpy().T, rtol=1e-5, atol=1e-5)
 
 
+def test_the_tma_fed_wgmma_passes_every_check():
+    """Under memcheck, racecheck, initcheck and synccheck (NVRTC first compiles it for sm_90a)."""
+    checked = RawModule(path=SOURCE, checks=("memcheck", "racecheck", "initcheck", "synccheck"),
+                        options=("--gpu-architecture=sm_90a",))
+    rng = np.random.default_rng(30)
+    a = torch.from_numpy(rng.standard_normal((64, 64)).astype(np.float16))
+    b = torch.from_numpy(rng.standard_normal((N, 64)).astype(np.float16))
+    d = _launch(checked, a, b)
+    np.testing.assert_allclose(d, a.double().numpy() @ b.double().numpy().T, rtol=1e-5, atol=1e-5)
+
+
 def test_reading_tiles_before_the_mbarrier_wait_gives_no_right_answer(module):
     """Without the wait no copy lands: warps that run before the producer read what the shared memory
     held (extern __shared__ is not cleared between blocks), the others the copies' NaN poison."""
@@ -60,3 +71,29 @@ def test_an_unemulated_hopper_form_fails_the_build_naming_it():
     """
     with pytest.raises(KernelCompileError, match="multicast to a cluster is not emulated"):
         RawModule(code=code).get_function("k")
+
+
+CP_ASYNC_ARRIVE = r"""
+extern "C" __global__ void k(const float* x, float* y) {
+    __shared__ __align__(16) float tile[128];
+    __shared__ __align__(8) unsigned long long bar;
+    const unsigned b = static_cast<unsigned>(__cvta_generic_to_shared(&bar));
+    if (threadIdx.x == 0) asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(b), "r"(32));
+    __syncthreads();
+    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(&tile[4 * threadIdx.x]));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(dst), "l"(x + 4 * threadIdx.x));
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" :: "r"(b));
+    unsigned done = 0;
+    while (!done) asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\nselp.u32 %0, 1, 0, p;\n}" : "=r"(done) : "r"(b));
+    for (int i = 0; i < 4; ++i) y[4 * threadIdx.x + i] = tile[127 - 4 * threadIdx.x - i];
+}
+"""
+
+
+def test_cp_async_mbarrier_arrive_signals_when_the_threads_copies_land():
+    """FA3's non-TMA producer path: each thread's cp.async copies, then an arrive (.noinc) that the
+    barrier's count includes; the tile is read reversed after the wait."""
+    x = torch.from_numpy(np.random.default_rng(7).standard_normal(128).astype(np.float32))
+    y = torch.zeros(128)
+    RawModule(code=CP_ASYNC_ARRIVE).get_function("k")((1,), (32,), (x, y))
+    assert torch.equal(y, x.flip(0))
