@@ -25,9 +25,14 @@ extern "C" __global__ void gemm(const unsigned char* image, int image_bytes, con
     for (int i = 0; i < regs; ++i) d[i] = d_init[threadIdx.x * regs + i];
     for (int i = 0; i < 4; ++i) a[i] = a_regs[threadIdx.x * 4 + i];
     const uint64_t base = __cvta_generic_to_shared(smem) >> 4;  // descriptors count 16-byte units
-    __suite_wgmma_op op{m.n, m.type_ab, m.type_d, d, m.desc_a + base, m.rs ? a : nullptr, m.desc_b + base,
-                        m.scale_d, m.scale_a, m.scale_b, m.tnsp_a, m.tnsp_b,
-                        reinterpret_cast<const char*>(__suite_ptx_window_base()), __suite_ptx_window().size};
+    __suite_wgmma_op op{};
+    op.n = m.n, op.type_ab = m.type_ab, op.type_d = m.type_d;
+    for (int i = 0; i < regs; ++i) op.d[i] = &d[i];
+    op.desc_a = m.desc_a + base, op.desc_b = m.desc_b + base;
+    op.rs = m.rs, op.a_watch = a;
+    for (int i = 0; i < 4; ++i) op.a_values[i] = a[i];
+    op.scale_d = m.scale_d, op.scale_a = m.scale_a, op.scale_b = m.scale_b, op.tnsp_a = m.tnsp_a, op.tnsp_b = m.tnsp_b;
+    op.window = reinterpret_cast<const char*>(__suite_ptx_window_base()), op.window_bytes = __suite_ptx_window().size;
     if (mode != 1) __suite_wgmma_fence(HERE);
     __suite_wgmma_mma_async(HERE, &op);  // fault 1
     if (m.chain) {

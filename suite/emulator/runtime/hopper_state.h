@@ -36,7 +36,6 @@ struct WgmmaPending {
     suite_host_site site;
     __suite_wgmma_op op;
     std::vector<float> a_rows;   // RS: the thread's two A rows (g, g+8) x 16, taken at issue
-    std::vector<uint32_t> a_copy;  // RS: the A registers at issue (they must not change until the wait)
     std::vector<float> d_in;     // D at issue (scale_d), unless it chains on a pending op's D
     bool chained;
 };
