@@ -97,3 +97,38 @@ def test_cp_async_mbarrier_arrive_signals_when_the_threads_copies_land():
     y = torch.zeros(128)
     RawModule(code=CP_ASYNC_ARRIVE).get_function("k")((1,), (32,), (x, y))
     assert torch.equal(y, x.flip(0))
+
+
+GLOBAL_MAP = r"""
+extern "C" __global__ void k(const unsigned char* map, float* out) {
+    extern __shared__ __align__(128) float tile[];
+    __shared__ __align__(8) unsigned long long bar;
+    const unsigned b = static_cast<unsigned>(__cvta_generic_to_shared(&bar));
+    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(tile));
+    if (threadIdx.x == 0) {
+        asm volatile("fence.proxy.tensormap::generic.acquire.gpu [%0], 128;" :: "l"(map) : "memory");
+        asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(b));
+        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], 512;" :: "r"(b));
+        asm volatile("cp.async.bulk.tensor.1d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2}], [%3];"
+                     :: "r"(dst), "l"(map), "r"(-32), "r"(b) : "memory");
+    }
+    __syncthreads();
+    unsigned done = 0;
+    while (!done) asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\nselp.u32 %0, 1, 0, p;\n}" : "=r"(done) : "r"(b));
+    for (int i = threadIdx.x; i < 128; i += blockDim.x) out[i] = tile[i];
+}
+"""
+
+
+def test_a_tensor_map_in_global_memory_after_the_tensormap_fence():
+    """Method 3 of the programming guide: the map's bytes in a global buffer, the kernel's acquire
+    fence, then a 1-D box that starts 32 elements before the tensor (zero-filled there)."""
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal(100).astype(np.float32))
+    raw = tensormap.encode_tiled("float32", 1, x.data_ptr(), [100], [], [128], [1])
+    buffer = torch.empty(256, dtype=torch.uint8)
+    offset = -buffer.data_ptr() % 64  # the map must be 64-byte aligned
+    buffer[offset:offset + 128] = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+    out = torch.full((128,), -1.0)
+    RawModule(code=GLOBAL_MAP).get_function("k")((1,), (32,), (buffer[offset:offset + 128], out),
+                                                  shared_mem=512)
+    assert torch.equal(out, torch.cat([torch.zeros(32), x[:96]]))
