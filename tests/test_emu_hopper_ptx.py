@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from suite.emulator import tensormap
-from suite.errors import KernelCompileError
+from suite.errors import KernelCompileError, KernelFault
 from suite.host import RawModule
 
 SOURCE = Path(__file__).parent / "kernels" / "hopper_ptx.cu"
@@ -132,3 +132,15 @@ def test_a_tensor_map_in_global_memory_after_the_tensormap_fence():
     RawModule(code=GLOBAL_MAP).get_function("k")((1,), (32,), (buffer[offset:offset + 128], out),
                                                   shared_mem=512)
     assert torch.equal(out, torch.cat([torch.zeros(32), x[:96]]))
+
+
+def test_setmaxnreg_outside_its_range_fails_the_launch_naming_the_line():
+    code = r"""
+    extern "C" __global__ void k(int* out) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 20;\n" ::: "memory");
+        out[threadIdx.x] = 1;
+    }
+    """
+    with pytest.raises(KernelFault, match=r"setmaxnreg.dec \(.*:3\): 20 registers; the count must be a multiple of 8 in "
+                                          r"24..256"):
+        RawModule(code=code).get_function("k")((1,), (128,), (torch.zeros(128, dtype=torch.int32),))
