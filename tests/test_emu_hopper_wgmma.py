@@ -178,6 +178,7 @@ def test_f16_accumulators_and_chained_instructions(module):
     (1, "wgmma.mma_async .* without a wgmma.fence since this thread's last wgmma.wait_group"),
     (2, "accumulator register 1 of the wgmma.mma_async at .*hopper_wgmma.cu:\\d+ was written between"),
     (3, "an A-fragment register of the RS wgmma.mma_async at .*hopper_wgmma.cu:\\d+ was written between"),
+    (4, "lane 16 exited while lane 0 waits at wgmma.mma_async"),
 ])
 def test_register_misuse_is_a_fault_naming_the_line(module, misuse, message):
     a, b = _operands(16, 3)

@@ -12,7 +12,7 @@ struct Mma {
 // d_init/out: per thread of the block, n/2 floats (f32) or n/4 words (f16x2). a_regs: per thread,
 // 4 words (RS). chain: a second mma_async on the same accumulators before the commit (D += A*B twice).
 // mode (misuse): 1 no fence, 2 write an accumulator before the wait, 3 write an A register before
-// the wait.
+// the wait, 4 half of each warp skips the mma_async.
 extern "C" __global__ void gemm(const unsigned char* image, int image_bytes, const Mma* mma, const uint32_t* d_init,
                                 const uint32_t* a_regs, uint32_t* out, int mode) {
     extern __shared__ __align__(1024) unsigned char smem[];
@@ -34,7 +34,7 @@ extern "C" __global__ void gemm(const unsigned char* image, int image_bytes, con
     op.scale_d = m.scale_d, op.scale_a = m.scale_a, op.scale_b = m.scale_b, op.tnsp_a = m.tnsp_a, op.tnsp_b = m.tnsp_b;
     op.window = reinterpret_cast<const char*>(__suite_ptx_window_base()), op.window_bytes = __suite_ptx_window().size;
     if (mode != 1) __suite_wgmma_fence(HERE);
-    __suite_wgmma_mma_async(HERE, &op);  // fault 1
+    if (mode != 4 || threadIdx.x % 32 < 16) __suite_wgmma_mma_async(HERE, &op);  // fault 1 and fault 4
     if (m.chain) {
         op.scale_d = 1;
         __suite_wgmma_mma_async(HERE, &op);

@@ -225,13 +225,14 @@ void __suite_wgmma_mma_async(suite_host_site site, const __suite_wgmma_op* in) {
     check_descriptor(w, site, decode(w, site, op.desc_b, "B"), "B", unsigned(op.n), op.tnsp_b, op.window_bytes);
 
     WgmmaPending p{site, op, {}, {}, false};
-    if (op.rs) {  // RS: the warp's A fragments, gathered once (the instruction is warp-synchronous)
-        if (op.tnsp_a)
-            device_fault(w, "wgmma.mma_async (%s): A from registers is K-major; imm-trans-a must be 0",
-                         where(site).c_str());
-        ARecord record;
-        std::memcpy(record.mine, op.a_values, 16);
-        suite_host_warp_collective(site, "wgmma.mma_async", 0xffffffffu, &record, share_a);
+    if (op.rs && op.tnsp_a)
+        device_fault(w, "wgmma.mma_async (%s): A from registers is K-major; imm-trans-a must be 0", where(site).c_str());
+    // The instruction is warp-synchronous: every lane meets here (a lane missing is a fault), and the
+    // RS form gathers the warp's A fragments on the way.
+    ARecord record;
+    std::memcpy(record.mine, op.a_values, 16);
+    suite_host_warp_collective(site, "wgmma.mma_async", 0xffffffffu, &record, share_a);
+    if (op.rs) {
         const unsigned g = w.current->info.lane >> 2;
         p.a_rows.resize(32);
         for (unsigned half = 0; half < 2; ++half)
