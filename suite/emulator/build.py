@@ -306,7 +306,7 @@ def extern_shared_text(code: str) -> str:
     thread-local arrays: one array per running block, defined here, in a second translation unit,
     where its declared element type does not matter."""
     return "".join(
-        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
+        f"alignas(1024) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
     )
 
 

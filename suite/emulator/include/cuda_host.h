@@ -50,4 +50,5 @@
 #include "emu/device_warp.h"
 #include "emu/ptx.h"
 #include "emu/launch.h"
+#include "emu/hopper/hopper.h"
 #include "emu/profile_math_marks.h"  // last: it renames math built-ins the headers above define

@@ -30,3 +30,4 @@ Forms are tried in registration order; the first full match wins.
 
 from suite.emulator.ptx.registry import FORMS, PtxError, form  # noqa: F401  (the registry's API)
 from suite.emulator.ptx import forms_convert, forms_data, forms_math, forms_tensor, forms_warp  # noqa: F401,E402  (register)
+from suite.emulator.ptx import forms_hopper  # noqa: F401,E402  (register)

@@ -125,6 +125,11 @@ def parse_operand(text: str, scope: Scope) -> Operand:
         return Operand(t, "vector", elements=[parse_value(x, scope) for x in t.split("|")])
     if t.startswith("{") and t.endswith("}"):
         return Operand(t, "vector", elements=[parse_value(x, scope) for x in split_top(t[1:-1])])
+    if t.startswith("[") and t.endswith("]") and len(split_top(t[1:-1])) == 2:  # [tensorMap, {coords}] (TMA)
+        map_text, coords = split_top(t[1:-1])
+        tensor = parse_operand(f"[{map_text}]", scope)
+        tensor.text, tensor.elements = t, parse_operand(coords, scope).vector()
+        return tensor
     if t.startswith("[") and t.endswith("]"):
         inner = t[1:-1].replace(" ", "")
         m = re.fullmatch(r"(.+?)(?:([+-])(0[xX][0-9a-fA-F]+|\d+))?", inner)
