@@ -1,31 +1,11 @@
-// What `suite profile` cannot see as memory accesses of the thread that issues them, marked by the
-// wrappers of this folder: ldmatrix (one lane's 16-byte row, read on the host by the lane that
-// completes the warp collective), mma (no memory at all) and cp.async (observed by the runtime:
-// tagged as one).
-//
-// Only in the host backend's profiled builds (SUITE_HOST_PROFILED, loaded by suite/profile/backend.py
-// after it loaded the profiler's library globally); the hooks are weak symbols all the same.
+// SUITE_PROFILE_MARK and SUITE_PROFILE_TAG: what `suite profile` cannot see as memory accesses of the
+// thread that issues them. On the host they come with the emulation
+// (suite/emulator/include/emu/ptx/profile_hooks.h), whose ldmatrix, mma and cp.async mark
+// themselves, and the special-function built-ins are marked by emu/profile_math_marks.h; on the
+// GPU they are no-ops.
 #pragma once
 
-#if defined(SUITE_HOST) && defined(SUITE_HOST_PROFILED)
-
-extern "C" {
-// One lane's part of a warp instruction at the caller's code address. space: 0 global, 1 shared,
-// 2 none; kind: 0 load, 1 store; op: 1 ldmatrix, 3 mma, 4 special function.
-void suite_profile_mark(const void* address, unsigned size, unsigned space, unsigned kind, unsigned op)
-    __attribute__((weak));
-// The calling thread's next `accesses` global/shared accesses are parts of instruction `op`.
-void suite_profile_tag(unsigned op, unsigned accesses) __attribute__((weak));
-}
-
-#define SUITE_PROFILE_MARK(address, size, space, kind, op) \
-    (::suite_profile_mark ? ::suite_profile_mark((address), (size), (space), (kind), (op)) : (void)0)
-#define SUITE_PROFILE_TAG(op, accesses) (::suite_profile_tag ? ::suite_profile_tag((op), (accesses)) : (void)0)
-
-// The special-function built-ins (expf, exp2f, rsqrtf, ...) are marked for every kernel, the user's
-// too, by the emulation's suite/emulator/include/emu/profile_math_marks.h.
-
-#else
+#ifndef SUITE_HOST
 
 #define SUITE_PROFILE_MARK(address, size, space, kind, op) ((void)0)
 #define SUITE_PROFILE_TAG(op, accesses) ((void)0)

@@ -24,6 +24,7 @@ from pathlib import Path
 from suite import KERNELS_DIR
 from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR, diagnostics
 from suite.emulator.cpu_flags import cpu_has_fma, module_speed_flags
+from suite.emulator.ptx import hook as ptx_hook
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
@@ -138,6 +139,8 @@ def _tree_digest() -> str:
     for root in (INCLUDE_DIR, RUNTIME_DIR, PROFILE_DIR, COMMON_DIR):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             parts += [path.relative_to(root.parent).as_posix(), path.read_bytes()]
+    for path in sorted((EMULATOR_DIR / "ptx").glob("*.py")):  # the inline-PTX translator's output
+        parts += [path.name, path.read_bytes()]
     return digest(*parts)
 
 
@@ -318,7 +321,7 @@ def extern_shared_assembly(variables, inits) -> str:
     block of the largest opt-in size) that every such array names, as on a GPU, where all of them
     start at the dynamic shared memory's first byte (kernels declaring one per type rely on it).
     Their TLS init functions do nothing: g++ calls them unguarded from templates (a call to 0x0)."""
-    lines = ['.section .tbss,"awT",@nobits', ".p2align 7"]
+    lines = ['.section .tbss,"awT",@nobits', ".p2align 10"]  # 1024: what TMA and swizzled tiles need
     for name in [EXTERN_SHARED_WINDOW, *variables]:
         lines += [f".globl {name}", f".hidden {name}", f".type {name}, @object", f".size {name}, {MAX_EXTERN_SHARED_BYTES}",
                   f"{name}:"]
@@ -422,7 +425,9 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     what = f"{diagnostics.relative(str(source))} (kernels {', '.join(names)}) for the host backend"
     try:
         # Compiled, then linked with storage for whatever extern __shared__ arrays the object uses.
-        run_compiler([COMPILER, *flags, "-c", "-MMD", "-MF", str(depfile), str(wrapper_path)], obj, what)
+        compile_command = [COMPILER, *flags, "-c", "-MMD", "-MF", str(depfile), str(wrapper_path)]
+        # Inline PTX: preprocessed and translated (suite/emulator/ptx); other builds are unchanged.
+        run_compiler(ptx_hook.translated_command(compile_command, wrapper_path, depfile, what), obj, what)
         atomic_write(shared, extern_shared_assembly(*undefined_tls_symbols(obj)).encode())
         link_flags = [f for f in flags if f not in ALIGNMENT_FLAGS]
         command = [COMPILER, *link_flags, str(obj), str(shared), str(runtime), "-Wl,-rpath,$ORIGIN",

@@ -361,6 +361,7 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     b.order.resize(b.size);
     for (unsigned i = 0; i < b.size; ++i) b.order[i] = i;
     b.rng = c.seed ^ (linear * 0x9E3779B97F4A7C15ull);
+    ++b.runs;
     if (c.schedule == SUITE_HOST_REVERSE) std::reverse(b.order.begin(), b.order.end());
     if (c.schedule == SUITE_HOST_RANDOM) shuffle(b.order, b.size, b.rng);
     b.runnable.assign(b.order.begin(), b.order.end());

@@ -84,7 +84,7 @@ bool reserve_dynamic_smem(uint64_t bytes) {
     for (Worker* w : pool->workers) {
         if (w->dynamic_capacity >= bytes) continue;
         std::free(w->dynamic_smem);
-        w->dynamic_smem = static_cast<char*>(std::aligned_alloc(128, (bytes + 127) / 128 * 128));
+        w->dynamic_smem = static_cast<char*>(std::aligned_alloc(1024, (bytes + 1023) / 1024 * 1024));
         w->dynamic_capacity = w->dynamic_smem ? bytes : 0;
         if (!w->dynamic_smem) return false;
     }

@@ -90,6 +90,7 @@ struct Block {
     std::vector<unsigned> warp_waiting;  // per warp: lanes waiting at a collective
     std::vector<unsigned> active_waiting;  // per warp: lanes waiting at __activemask
     uint64_t rng;
+    uint64_t runs = 0;  // blocks this worker has started: tells one block's run from the next
 };
 
 struct Worker {

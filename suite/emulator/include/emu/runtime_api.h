@@ -30,7 +30,8 @@ struct suite_host_thread {
 // hoist it out of loops (a fiber never sees another fiber's answer).
 const suite_host_thread* suite_host_self(void) __attribute__((const));
 
-// The block's dynamic shared memory (the launch's shared_mem bytes, 128-byte aligned).
+// The block's dynamic shared memory (the launch's shared_mem bytes, 1024-byte aligned: the
+// alignment of sm_90 swizzled tiles).
 void* suite_host_dynamic_smem(void);
 
 // bar.sync / barrier.sync: named barrier `id` (0..15) opens when `count` threads have arrived
