@@ -194,9 +194,9 @@ __global__ void __launch_bounds__(128 * (1 + CWG), 1)
   const int row0 = m0 + 64 * wg + 16 * warp + g;  // the thread's rows: row0 (h = 0) and row0 + 8 (h = 1)
 
   // Token passing: the turn goes WG 0 -> 1 -> ... -> CWG-1 -> 0. Barrier `SCHED_BARRIER + w` takes
-  // 256 threads: warpgroup w's bar.sync and the previous warpgroup's bar.arrive (for WG 0 the first
-  // time, its own arrive below). The last warpgroup passes no turn after its last step, so no
-  // barrier is left half-arrived at exit. Every consumer takes n_tiles + 1 turns.
+  // 256 threads: warpgroup w's bar.sync and the previous warpgroup's bar.arrive (WG 0's first turn:
+  // the last warpgroup's arrive below, as FA3's mma_init). The last warpgroup passes no turn after
+  // its last step, so no barrier is left half-arrived at exit. Every consumer takes n_tiles + 1 turns.
   const int turns = n_tiles + 1;
   int turn = 0;
   auto take_turn = [&] {
@@ -207,7 +207,7 @@ __global__ void __launch_bounds__(128 * (1 + CWG), 1)
     if constexpr (PINGPONG)
       if (!(wg == CWG - 1 && turn == turns)) named_barrier_arrive(SCHED_BARRIER + (wg + 1) % CWG, 2 * WG);
   };
-  if (PINGPONG && wg == 0 && n_tiles > 0) named_barrier_arrive(SCHED_BARRIER, 2 * WG);
+  if (PINGPONG && wg == CWG - 1 && n_tiles > 0) named_barrier_arrive(SCHED_BARRIER, 2 * WG);
 
   const uint32_t q_base = smem_addr(q_tile) + 64 * wg * CHUNK_ROW;
   // S = Q K(stage)^T: HD/16 k steps; a step moves 32 bytes along a 128-byte row, or to the next chunk.
