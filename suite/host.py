@@ -15,7 +15,8 @@ or, for unchanged code, SUITE_HOST_CHECKS=memcheck,racecheck python my_script.py
 Unlike CuPy, every argument is checked against the kernel's parameter types before the launch
 (a numpy.int64 for an `int` is an error here, not a silently misread value). CuPy-only keyword
 arguments (backend, jitify, translate_cucomplex, enable_cooperative_groups) are accepted and
-ignored. Compilation happens at first use, as in CuPy.
+ignored. Compilation happens at first use, as in CuPy. As in CuPy, a call with
+`enable_cooperative_groups=True` is a cooperative launch: every block resident, this_grid().sync().
 
 `profile()` counts the memory behaviour of every launch inside it, as a GPU profiler would
 (shared-memory wavefronts and bank conflicts, global sectors per request, per source line):
@@ -119,5 +120,5 @@ class RawKernel:
         self.kernel.max_dynamic_shared_size_bytes = value
         self._max_dynamic_smem = value
 
-    def __call__(self, grid, block, args, *, shared_mem: int = 0) -> None:
-        self.kernel(grid, block, args, shared_mem=shared_mem)
+    def __call__(self, grid, block, args, *, shared_mem: int = 0, enable_cooperative_groups: bool = False) -> None:
+        self.kernel(grid, block, args, shared_mem=shared_mem, enable_cooperative_groups=enable_cooperative_groups)

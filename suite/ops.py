@@ -82,7 +82,7 @@ def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilatio
 # ----------------------------------------------------------------------------------------------
 # Attention: kernels_cu/attention_fp32.cu (float32) and kernels_cu/attention_tc.cu (fp16/bf16), and
 # kernels_cu/attention_decode.cu for short fp16/bf16 queries without gradients; launch geometry and
-# tile choices live in suite/kernels/attention.py.
+# tile choices live in suite/kernels/attention_*.py.
 
 _KERNEL_FOR_DTYPE = {dt: kernel for kernel in (FP32, TC) for dt in KERNEL_DTYPES[kernel]}
 

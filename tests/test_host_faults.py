@@ -92,11 +92,11 @@ def _line(text: str) -> int:
     return next(i for i, line in enumerate(CODE.splitlines(), 1) if text in line)
 
 
-def test_barrier_at_different_sites(module):
-    message = _fault(module, "divergent_sites", (2,), (64,), (torch.zeros(64, dtype=torch.int32),))
-    assert "barrier divergence" in message
-    first = _line("__syncthreads();")  # the two sites are two lines apart
-    assert f".cu:{first}" in message and f".cu:{first + 2}" in message
+def test_barrier_at_different_sites_is_one_barrier(module):
+    # sm_70+ counts arrivals at barrier 0, wherever each thread called __syncthreads: not a fault.
+    out = torch.zeros(64, dtype=torch.int32)
+    module.get_function("divergent_sites")((2,), (64,), (out,))
+    assert bool((out == 1).all())
 
 
 def test_barrier_after_early_return_counts_exited_threads_as_arrived(module):

@@ -13,6 +13,7 @@ from suite.backends.host_backend import SMEM_OPTIN_LIMIT, HostBackend
 from suite.cases import load_cases
 from suite.errors import CaseFileError, InputError
 from suite.kernels import attention as spec
+from suite.kernels import attention_launch  # where the 32-bit offset limit is read
 from suite.kernels import get_family
 from suite.references.attention import attention_reference, visible_keys
 from suite.timing import TimingConfig
@@ -222,11 +223,11 @@ def test_operands_whose_rows_pass_32_bit_offsets_are_copied(monkeypatch):
     contiguously; one too long even then is refused, naming it."""
     q, k, v = _qkv(7, 1, 2, 1, 19, 45, 64, torch.float16)
     wide_k = torch.cat([k, torch.zeros_like(k)], dim=-1)[..., :64]  # rows 128 elements apart
-    monkeypatch.setattr(spec, "INT32_MAX", (45 + spec.TILE_OVERHANG) * 100)  # 64-element rows fit, 128 do not
+    monkeypatch.setattr(attention_launch, "INT32_MAX", (45 + spec.TILE_OVERHANG) * 100)  # 64-element rows fit, 128 do not
     out = torch.full(q.shape, math.nan, dtype=q.dtype)
     spec.launcher(spec.TC, q, wide_k, v, out, "none", None, get_backend("host"))()
     assert _judge(out, q, k, v).passed
-    monkeypatch.setattr(spec, "INT32_MAX", 1000)
+    monkeypatch.setattr(attention_launch, "INT32_MAX", 1000)
     with pytest.raises(InputError, match="attention_tc: q has 19 rows of 64 per head"):
         spec.launcher(spec.TC, q, k, v, out, "none", None, get_backend("host"))
 

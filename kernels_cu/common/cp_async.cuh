@@ -9,19 +9,10 @@
 
 #ifdef SUITE_HOST
 
-#include "common/profile_marks.cuh"
-
-#define cp_async_16(dst, src) suite_host_cp_async_16(SUITE_HOST_SITE, (dst), (src), 16)
-#define cp_async_16_zfill(dst, src, valid) suite_host_cp_async_16(SUITE_HOST_SITE, (dst), (src), (valid) ? 16 : 0)
-// One LDGSTS per lane: the runtime reports its 16-byte global read (none when zero-filled) and
-// 16-byte shared write to `suite profile`, which counts them as the cp.async they are.
-__forceinline__ void suite_host_cp_async_16(suite_host_site site, void* dst, const void* src, unsigned src_bytes) {
-    // An opaque size keeps g++ from duplicating the call for zero-filled and copied chunks: one code
-    // address per cp.async, as on the GPU, so `suite profile` groups the lanes of a warp correctly.
-    asm volatile("" : "+r"(src_bytes));
-    SUITE_PROFILE_TAG(2, src_bytes ? 2 : 1);
-    suite_host_cp_async(site, dst, src, 16, src_bytes);
-}
+// The host emulation of the cp.async instructions the GPU path below issues
+// (suite/emulator/include/emu/ptx/cp_async.h), which translated inline PTX uses as well.
+#define cp_async_16(dst, src) __suite_ptx_cp_async(SUITE_HOST_SITE, (dst), (src), 16, 16)
+#define cp_async_16_zfill(dst, src, valid) __suite_ptx_cp_async(SUITE_HOST_SITE, (dst), (src), 16, (valid) ? 16 : 0)
 inline void cp_async_commit() { suite_host_cp_async_commit(); }
 template <int N>
 inline void cp_async_wait() {

@@ -1,7 +1,7 @@
 // Warp-level tensor-core operations: mma.sync m16n8k16 (fp32 accumulate) and ldmatrix. Inline PTX
-// on the GPU; on the host, warp collectives that gather every lane's registers and compute with
-// the fragment layouts of the PTX ISA (shared/reference/ptx-and-limits.md, sections 1 and 2), so
-// that layout mistakes in a kernel give wrong results on the CPU too. Below both backends' primitives:
+// on the GPU; on the host, thin calls of the emulation of those instructions, which translated inline
+// PTX uses as well (warp collectives computing with the PTX ISA's fragment layouts, so layout
+// mistakes in a kernel give wrong results on the CPU too). Below both backends' primitives:
 // pack2 (two fp32 values rounded into one fragment register) and an n-tile pair of mma on a
 // row-major B tile.
 //
@@ -22,107 +22,20 @@ typedef unsigned int uint32_t;  // NVRTC has no <stdint.h>; a repeated identical
 
 #ifdef SUITE_HOST
 
-#include <cstring>
-
-#include "common/profile_marks.cuh"
-
-namespace suite_host {
-
-inline float tc_element(__half, uint16_t bits) {
-    __half_raw raw;
-    raw.x = bits;
-    return __half2float(__half(raw));
-}
-inline float tc_element(__nv_bfloat16, uint16_t bits) {
-    const uint32_t wide = uint32_t(bits) << 16;
-    float f;
-    std::memcpy(&f, &wide, sizeof f);
-    return f;
-}
-inline uint16_t tc_half(uint32_t reg, int high) { return uint16_t(high ? reg >> 16 : reg & 0xFFFF); }
-
-struct MmaRecord {
-    const uint32_t* a;
-    const uint32_t* b;
-    const float* c;
-    float* d;
-};
-
-// D = A B + C over the whole warp: products exact, sums in double, one rounding to fp32.
-template <typename T>
-void mma_complete(void* const* records, unsigned) {
-    float A[16][16], B[16][8], C[16][8];
-    for (int lane = 0; lane < 32; ++lane) {
-        const MmaRecord& r = *static_cast<const MmaRecord*>(records[lane]);
-        const int g = lane / 4, t = lane % 4;
-        for (int i = 0; i < 8; ++i)
-            A[g + 8 * ((i >> 1) & 1)][2 * t + (i & 1) + 8 * (i >> 2)] = tc_element(T(), tc_half(r.a[i >> 1], i & 1));
-        for (int i = 0; i < 4; ++i) {
-            B[2 * t + (i & 1) + 8 * (i >> 1)][g] = tc_element(T(), tc_half(r.b[i >> 1], i & 1));
-            C[g + 8 * (i >> 1)][2 * t + (i & 1)] = r.c[i];
-        }
-    }
-    for (int lane = 0; lane < 32; ++lane) {
-        const MmaRecord& r = *static_cast<const MmaRecord*>(records[lane]);
-        const int g = lane / 4, t = lane % 4;
-        for (int i = 0; i < 4; ++i) {
-            const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
-            double sum = C[row][col];
-            for (int k = 0; k < 16; ++k) sum += double(A[row][k]) * double(B[k][col]);
-            r.d[i] = float(sum);
-        }
-    }
-}
-
-struct LdmatrixRecord {
-    const uint16_t* row;  // this lane's row address (lanes 8j..8j+7 give the rows of matrix j)
-    uint32_t* r;
-};
-
-template <int Matrices, bool Transpose>
-void ldmatrix_complete(void* const* records, unsigned) {
-    uint16_t m[4][8][8];
-    for (int j = 0; j < Matrices; ++j)
-        for (int row = 0; row < 8; ++row)
-            std::memcpy(m[j][row], static_cast<const LdmatrixRecord*>(records[8 * j + row])->row, 16);
-    for (int lane = 0; lane < 32; ++lane) {
-        const int g = lane / 4, t = lane % 4;
-        uint32_t* out = static_cast<const LdmatrixRecord*>(records[lane])->r;
-        for (int j = 0; j < Matrices; ++j) {
-            const uint16_t lo = Transpose ? m[j][2 * t][g] : m[j][g][2 * t];
-            const uint16_t hi = Transpose ? m[j][2 * t + 1][g] : m[j][g][2 * t + 1];
-            out[j] = uint32_t(lo) | uint32_t(hi) << 16;
-        }
-    }
-}
-
-// Lanes 8j..8j+7 give the 16-byte rows of matrix j: a 16-byte shared load each, in phases of 8.
-template <int Matrices, bool Transpose>
-__forceinline__ void ldmatrix(suite_host_site site, uint32_t* r, const void* smem_row) {
-    const unsigned lane = suite_host_self()->lane;
-    if (lane < 8 * Matrices) SUITE_PROFILE_MARK(smem_row, 16, 1, 0, 1);
-    if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(smem_row) % 16)
-        suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
-    LdmatrixRecord record{static_cast<const uint16_t*>(smem_row), r};
-    suite_host_warp_collective(site, Transpose ? "ldmatrix.trans" : "ldmatrix", 0xffffffffu, &record,
-                               ldmatrix_complete<Matrices, Transpose>);
-}
-
-}  // namespace suite_host
-
+// The host emulation of the same instructions the GPU path below issues as inline PTX
+// (suite/emulator/include/emu/ptx/tensor.h), which translated user PTX runs too.
 template <typename T>
 __forceinline__ void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
     static_assert(std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value,
                   "mma_m16n8k16<T>: T is __half or __nv_bfloat16");
-    SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 3);
-    suite_host::MmaRecord record{a, b, c, d};
-    suite_host_warp_collective(SUITE_HOST_SITE, "mma.sync.m16n8k16", 0xffffffffu, &record,
-                               suite_host::mma_complete<T>);
+    constexpr int E = std::is_same<T, __half>::value ? __SUITE_F16 : __SUITE_BF16;
+    __suite_ptx_mma<16, E, E, __SUITE_F32, __SUITE_F32, false>(SUITE_HOST_SITE, reinterpret_cast<uint32_t*>(d), a, b,
+                                                               reinterpret_cast<const uint32_t*>(c));
 }
 
 #define SUITE_HOST_LDMATRIX(name, matrices, transpose)                      \
     __forceinline__ void name(uint32_t r[matrices], const void* smem_row) {        \
-        suite_host::ldmatrix<matrices, transpose>(SUITE_HOST_SITE, r, smem_row); \
+        __suite_ptx_ldmatrix<matrices, transpose>(SUITE_HOST_SITE, r, smem_row); \
     }
 SUITE_HOST_LDMATRIX(ldmatrix_x1, 1, false)
 SUITE_HOST_LDMATRIX(ldmatrix_x2, 2, false)

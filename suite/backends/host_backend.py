@@ -226,38 +226,42 @@ class HostKernel:
                    f"{STATIC_SMEM_LIMIT} bytes; set kernel.max_dynamic_shared_size_bytes first (the opt-in), as on the GPU")
             )
 
-    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
-        self.bind(grid, block, args, shared_mem)()
+    def __call__(self, grid, block, args, shared_mem: int = 0, enable_cooperative_groups: bool = False) -> None:
+        self.bind(grid, block, args, shared_mem, enable_cooperative_groups)()
 
-    def bind(self, grid, block, args, shared_mem: int = 0) -> Callable[[], None]:
+    def bind(self, grid, block, args, shared_mem: int = 0, enable_cooperative_groups: bool = False) -> Callable[[], None]:
         """This launch as a zero-argument callable, its geometry checked and its arguments packed once,
-        so that relaunching (timing) costs the launch only. The tensors must stay where they are."""
+        so that relaunching (timing) costs the launch only. The tensors must stay where they are.
+        enable_cooperative_groups: a cooperative launch (every block resident; this_grid().sync())."""
         grid, block = _dims(grid, "grid"), _dims(block, "block")
         shared_mem = int(shared_mem)
         self.check_geometry(grid, block, shared_mem)
         packed = host_args.pack(self.name, self.params, args)
 
+        cooperative = bool(enable_cooperative_groups)
+
         def launch() -> None:
-            self.launch_packed(packed, grid, block, shared_mem)
+            self.launch_packed(packed, grid, block, shared_mem, cooperative)
 
         launch.arguments = tuple(args)  # what the packed pointers point into, alive as long as the launch
         return launch
 
-    def launch_packed(self, packed, grid, block, shared_mem: int) -> None:
+    def launch_packed(self, packed, grid, block, shared_mem: int, cooperative: bool = False) -> None:
         """One launch of checked geometry and packed arguments: every call and bound launch ends here
         (a subclass that counts launches overrides this)."""
         if self.backend.checks:
             from suite.emulator.checks import checked_launch
 
-            checked_launch(self, packed, grid, block, shared_mem)
+            checked_launch(self, packed, grid, block, shared_mem, cooperative)
         else:
-            self.run(packed.argv, packed.buffers, grid, block, shared_mem)
+            self.run(packed.argv, packed.buffers, grid, block, shared_mem, cooperative=cooperative)
 
-    def run(self, argv, buffers, grid, block, shared_mem, schedule=abi.FORWARD, seed=0, workers=None, checks=None) -> None:
+    def run(self, argv, buffers, grid, block, shared_mem, schedule=abi.FORWARD, seed=0, workers=None, checks=None,
+            cooperative=False) -> None:
         """One launch with a pointer table; `checks` (an abi.Checks) for a checked build. Raises KernelFault."""
         config = abi.LaunchConfig(
             grid, block, shared_mem, workers or self.backend.threads, schedule, seed, self.backend.timeout_s,
-            ctypes.pointer(checks) if checks is not None else None,
+            ctypes.pointer(checks) if checks is not None else None, int(cooperative),
         )
         fault = abi.Fault()
         if self._launcher(config, argv, fault) != abi.OK:

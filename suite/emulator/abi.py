@@ -95,6 +95,7 @@ class LaunchConfig(ctypes.Structure):
         ("seed", ctypes.c_uint64),
         ("timeout_s", ctypes.c_double),
         ("checks", ctypes.POINTER(Checks)),
+        ("cooperative", ctypes.c_int),
     ]
 
 

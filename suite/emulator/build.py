@@ -23,6 +23,7 @@ from pathlib import Path
 
 from suite import KERNELS_DIR
 from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
+from suite.emulator.ptx import hook as ptx_hook
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
@@ -122,6 +123,8 @@ def _tree_digest() -> str:
     for root in (INCLUDE_DIR, RUNTIME_DIR, PROFILE_DIR, COMMON_DIR):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             parts += [path.relative_to(root.parent).as_posix(), path.read_bytes()]
+    for path in sorted((EMULATOR_DIR / "ptx").glob("*.py")):  # the inline-PTX translator's output
+        parts += [path.name, path.read_bytes()]
     return digest(*parts)
 
 
@@ -260,7 +263,7 @@ def extern_shared_text(code: str) -> str:
     thread-local arrays: one array per running block, defined here, in a second translation unit,
     where its declared element type does not matter."""
     return "".join(
-        f"alignas(16) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
+        f"alignas(1024) thread_local unsigned char {n}[{MAX_EXTERN_SHARED_BYTES}];\n" for n in extern_shared_names(code)
     )
 
 
@@ -332,7 +335,10 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     try:
         command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
                    *(CHECKED_LIBS if checked else ())]
-        run_compiler(command, staging, f"{source} (kernels {', '.join(names)}) for the host backend")
+        what = f"{source} (kernels {', '.join(names)}) for the host backend"
+        # Inline PTX: preprocessed and translated (suite/emulator/ptx); other builds are unchanged.
+        command = ptx_hook.translated_command(command, wrapper_path, depfile, what)
+        run_compiler(command, staging, what)
         deps = sorted({str(Path(p).resolve()) for p in _parse_depfile(depfile.read_text())})
         library = directory / f"mod-{key}-{_deps_digest(deps)}.so"
         os.replace(staging, library)

@@ -70,12 +70,12 @@ class CheckedLaunch:
             flags |= FLAGS[name]
         self.struct = abi.Checks(flags, self._ranges, len(ranges), anchor, None, None, self._findings, MAX_FINDINGS, 0, 0)
 
-    def run(self, argv, grid, block) -> None:
+    def run(self, argv, grid, block, cooperative: bool = False) -> None:
         race = "racecheck" in self.kernel.backend.checks
         schedule, seed = RACE_SCHEDULE if race else (abi.FORWARD, 0)
         try:
             self.kernel.run(argv, self.buffers, grid, block, self.shared_mem, schedule, seed,
-                            workers=1 if race else None, checks=self.struct)  # fmt: skip
+                            workers=1 if race else None, checks=self.struct, cooperative=cooperative)  # fmt: skip
         except KernelFault:
             if self.struct.finding_count:
                 raise KernelFault(self.report()) from None
@@ -158,9 +158,9 @@ class CheckedLaunch:
                 )
 
 
-def checked_launch(kernel, packed: PackedArgs, grid, block, shared_mem: int) -> None:
+def checked_launch(kernel, packed: PackedArgs, grid, block, shared_mem: int, cooperative: bool = False) -> None:
     launch = CheckedLaunch(kernel, packed, shared_mem)
-    launch.run(packed.argv, grid, block)
+    launch.run(packed.argv, grid, block, cooperative)
     if "initcheck" in kernel.backend.checks:
         launch.unwritten_outputs()
 

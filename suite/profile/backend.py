@@ -66,7 +66,7 @@ class ProfiledKernel(HostKernel):
     def __init__(self, module: ProfiledModule, plain: HostKernel):
         super().__init__(module, plain.name, plain._launcher, plain.params)
 
-    def launch_packed(self, packed, grid, block, shared_mem: int) -> None:
+    def launch_packed(self, packed, grid, block, shared_mem: int, cooperative: bool = False) -> None:
         launch = CheckedLaunch(self, packed, shared_mem)  # no check on: the ranges and the observer only
         lib = counting.library()
         launch.struct.observer = ctypes.cast(lib.suite_profile_observe, ctypes.c_void_p).value
@@ -74,7 +74,7 @@ class ProfiledKernel(HostKernel):
         lib.suite_profile_begin(ctypes.cast(self._launcher, ctypes.c_void_p),
                                 (ctypes.c_uint64 * max(1, len(spans)))(*spans), len(launch.buffers))
         try:
-            launch.run(packed.argv, grid, block)
+            launch.run(packed.argv, grid, block, cooperative)
             count, loaded, stored = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
             pointer = lib.suite_profile_finish(ctypes.byref(count), ctypes.byref(loaded), ctypes.byref(stored))
             rows = counting.rows_from(pointer, count.value)

@@ -40,4 +40,6 @@
 #include "emu/device_atomics.h"
 #include "emu/device_threads.h"
 #include "emu/device_warp.h"
+#include "emu/ptx.h"
 #include "emu/launch.h"
+#include "emu/hopper/hopper.h"

@@ -2,6 +2,7 @@
 // it exits or waits at a barrier or warp collective; the last thread to arrive releases the others.
 // A block whose fibers all wait but cannot be released is a deadlock and becomes a fault.
 #include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -104,20 +105,117 @@ void block_current(Worker& w, Fiber& f, FiberState state) {
     context_switch(&f.ctx, &w.scheduler);
 }
 
-// The barrier opens once every thread of the block has arrived or exited: PTX's `exit` counts an
-// exited thread as arrived at every barrier, so `if (i >= n) return; __syncthreads();` is defined
-// and works on the GPU. The _count/_and/_or results are over the threads that arrived.
-bool release_barrier_if_complete(Worker& w) {
+// A barrier of count 0 opens once every thread of the block has arrived or exited: PTX's `exit`
+// counts an exited thread as arrived at the barriers that wait for all threads, so
+// `if (i >= n) return; __syncthreads();` is defined and works on the GPU. A barrier with a count
+// opens at that many arrivals (exits do not count there, as in PTX). Arrivals are counted wherever
+// they come from (sm_70+), so code the compiler duplicated is never a divergence.
+bool barrier_complete(const Block& b, const Block::Barrier& bar) {
+    if (bar.arrived == 0) return false;
+    return bar.expected ? bar.arrived == bar.expected : bar.arrived + b.exited == b.size;
+}
+
+// The grid sync's round opens: every block not finished has arrived.
+void open_grid(Job& job) {
+    job.grid_arrived = 0;
+    ++job.grid_round;
+    job.progress.fetch_add(1, std::memory_order_relaxed);
+    job.grid_opened.notify_all();
+}
+
+// The last thread of the block to reach this_grid().sync() waits, on its worker, for the other
+// blocks (each on its own worker: a cooperative launch runs them all at once).
+void wait_for_grid(Worker& w) {
+    Job& job = *w.job;
+    w.in_kernel = false;  // a kick would abandon the block with grid_mutex held: the wait watches abort instead
+    bool stopped = false;
+    {
+        std::unique_lock<std::mutex> lock(job.grid_mutex);
+        const uint64_t round = job.grid_round;
+        if (++job.grid_arrived == job.grid_live) open_grid(job);
+        while (job.grid_round == round && !(stopped = job.abort.load(std::memory_order_relaxed)))
+            job.grid_opened.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    w.in_kernel = true;
+    if (stopped) device_fault(w, "stopped");  // another block faulted: its fault is the launch's
+}
+
+// A finished block no longer takes part in grid syncs.
+void leave_grid(Job& job) {
+    std::lock_guard<std::mutex> lock(job.grid_mutex);
+    --job.grid_live;
+    if (job.grid_arrived && job.grid_arrived == job.grid_live) open_grid(job);
+}
+
+// Opens barrier `id`: the _count/_and/_or result goes to every thread that waits at it.
+void open_barrier(Worker& w, unsigned id) {
     Block& b = w.block;
-    if (b.arrived == 0 || b.arrived + b.exited != b.size) return false;
+    Block::Barrier& bar = b.barriers[id];
+    if (id == kGridBarrier) wait_for_grid(w);
     w.job->progress.fetch_add(1, std::memory_order_relaxed);
     if (w.checks) checks_barrier(w);
-    const int count = b.barrier_count, arrived = int(b.arrived), op = b.barrier_op;
-    b.barrier_result = op == 0 ? count : op == 1 ? count == arrived : op == 2 ? count > 0 : 0;
-    b.arrived = 0;
-    for (unsigned i : b.order)
-        if (b.fibers[i].state == FiberState::AtBarrier) wake(b, i);
-    return true;
+    const int votes = int(bar.votes), arrived = int(bar.arrived), op = bar.op;
+    const int result = op == 0 ? votes : op == 1 ? votes == arrived : op == 2 ? votes > 0 : 0;
+    bar.arrived = bar.votes = 0;
+    b.pending_barriers &= ~(1u << id);
+    if (w.current) w.current->barrier_result = result;  // the last arrival, still running
+    for (unsigned i : b.order) {
+        Fiber& f = b.fibers[i];
+        if (f.state == FiberState::AtBarrier && f.barrier_id == id) {
+            f.barrier_result = result;
+            wake(b, i);
+        }
+    }
+}
+
+// After an exit: the barriers waiting for all threads may now be complete.
+void open_barriers_complete_after_exit(Worker& w) {
+    Block& b = w.block;
+    for (unsigned pending = b.pending_barriers; pending; pending &= pending - 1) {
+        const unsigned id = unsigned(__builtin_ctz(pending));
+        if (barrier_complete(b, b.barriers[id])) open_barrier(w, id);
+    }
+}
+
+const char* barrier_name(unsigned id, unsigned count) {
+    return id == kGridBarrier ? "this_grid().sync()" : id == 0 && count == 0 ? "__syncthreads" : "bar.sync";
+}
+
+// The caller arrives at barrier `id`; `wait`: it stays until the barrier opens (bar.sync), else it
+// goes on (bar.arrive). Returns the barrier's _count/_and/_or result for a waiting caller.
+int arrive(Worker& w, suite_host_site site, unsigned id, unsigned count, int op, int predicate, bool wait) {
+    Block& b = w.block;
+    Fiber& f = *w.current;
+    if (count % 32 || count > (b.size + 31) / 32 * 32)
+        device_fault(w, "bar.sync %u, %u (%s:%d): the thread count must be a multiple of 32 (the warp size) and at "
+                     "most the block's %u thread(s) rounded up to whole warps",
+                     id, count, site.file, site.line, b.size);
+    Block::Barrier& bar = b.barriers[id];
+    if (bar.arrived == 0) {
+        bar.expected = count;
+        bar.op = op;
+        bar.site = site;
+        b.pending_barriers |= 1u << id;
+    } else if (bar.expected != count) {
+        device_fault(w, "%s %u (%s:%d) expects %u thread(s) while %u thread(s) arrived at it (%s:%d) expecting %u",
+                     barrier_name(id, count), id, site.file, site.line, count ? count : b.size, bar.arrived,
+                     bar.site.file, bar.site.line, bar.expected ? bar.expected : b.size);
+    }
+    if (bar.op < 0) bar.op = op;
+    ++bar.arrived;
+    if (predicate) ++bar.votes;
+    if (barrier_complete(b, bar)) {
+        open_barrier(w, id);
+        return f.barrier_result;
+    }
+    if (!wait) return 0;
+    f.site = site;
+    f.name = barrier_name(id, count);
+    f.mask = count;
+    f.op = nullptr;
+    f.barrier_id = id;
+    block_current(w, f, FiberState::AtBarrier);
+    return f.barrier_result;
 }
 
 void on_exit(Worker& w, Fiber& f) {
@@ -133,7 +231,7 @@ void on_exit(Worker& w, Fiber& f) {
     ++b.exited;
     f.state = FiberState::Done;
     w.job->progress.fetch_add(1, std::memory_order_relaxed);
-    release_barrier_if_complete(w);
+    open_barriers_complete_after_exit(w);
     settle_activemask(w, warp);
 }
 
@@ -159,7 +257,7 @@ void fiber_main(void* arg) {
         if (f.state == FiberState::Done) continue;
         auto same = [&](const Group& g) {
             return g.first->state == f.state && same_site(g.first->site, f.site) && g.first->mask == f.mask &&
-                   g.first->op == f.op;
+                   g.first->op == f.op && (f.state != FiberState::AtBarrier || g.first->barrier_id == f.barrier_id);
         };
         auto it = std::find_if(groups.begin(), groups.end(), same);
         if (it == groups.end()) groups.push_back({&f, {i}});
@@ -172,14 +270,17 @@ void fiber_main(void* arg) {
             std::snprintf(line, sizeof line, " Threads %s wait at %s (%s:%d) with mask 0x%08x.",
                           ranges(g.threads).c_str(), g.first->name, g.first->site.file, g.first->site.line,
                           g.first->mask);
+        else if (g.first->state == FiberState::AtBarrier && std::strcmp(g.first->name, "bar.sync") == 0)
+            std::snprintf(line, sizeof line, " Threads %s wait at bar.sync %u, %u (%s:%d).", ranges(g.threads).c_str(),
+                          g.first->barrier_id, g.first->mask, g.first->site.file, g.first->site.line);
         else
             std::snprintf(line, sizeof line, " Threads %s wait at %s (%s:%d).", ranges(g.threads).c_str(),
                           g.first->name, g.first->site.file, g.first->site.line);
         text += line;
     }
     if (b.exited) text += " " + std::to_string(b.exited) + " thread(s) exited.";
-    text += " Each warp collective needs every lane of its mask at the same call, and __syncthreads every "
-            "thread of the block.";
+    text += " Each warp collective needs every lane of its mask at the same call, __syncthreads every "
+            "thread of the block, and bar.sync id, count that many threads.";
     w.current = nullptr;
     device_fault(w, "%s", text.c_str());
 }
@@ -215,11 +316,14 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     b.order.resize(b.size);
     for (unsigned i = 0; i < b.size; ++i) b.order[i] = i;
     b.rng = c.seed ^ (linear * 0x9E3779B97F4A7C15ull);
+    ++b.runs;
     if (c.schedule == SUITE_HOST_REVERSE) std::reverse(b.order.begin(), b.order.end());
     if (c.schedule == SUITE_HOST_RANDOM) shuffle(b.order, b.size, b.rng);
     b.runnable.assign(b.order.begin(), b.order.end());
     b.runnable_head = 0;
-    b.exited = b.arrived = 0;
+    b.exited = 0;
+    b.pending_barriers = 0;
+    for (Block::Barrier& bar : b.barriers) bar.arrived = bar.votes = 0;
     b.warp_waiting.assign((b.size + 31) / 32, 0u);
     b.active_waiting.assign((b.size + 31) / 32, 0u);
     // Shared memory starts as garbage on a GPU: all-ones bytes are NaN in every float format.
@@ -246,6 +350,7 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     }
     w.current = nullptr;
     if (b.exited != b.size) diagnose_deadlock(w);
+    if (job.config.cooperative) leave_grid(job);
 }
 
 }  // namespace
@@ -296,6 +401,7 @@ void run_blocks(Worker& w, Job& job) {
         w.in_kernel = true;
         run_block(w, job, linear);
         w.in_kernel = false;
+        if (job.config.cooperative) break;  // one block per worker: all of them resident
     }
     checks_end(w);
 }
@@ -317,31 +423,34 @@ const suite_host_thread* suite_host_self(void) { return &tls_worker->current->in
 
 void* suite_host_dynamic_smem(void) { return tls_worker->dynamic_smem; }
 
-// Barriers are told apart by code address, as the hardware does: two on one line are two.
-int suite_host_syncthreads(suite_host_site site, int op, int predicate) {
+static Worker& named_barrier_caller(suite_host_site site, unsigned id) {
     Worker& w = *tls_worker;
-    Block& b = w.block;
-    Fiber& f = *w.current;
-    const void* pc = __builtin_return_address(0);
-    if (b.arrived == 0) {
-        b.barrier_site = site;
-        b.barrier_pc = pc;
-        b.barrier_count = 0;
-        b.barrier_op = op;
-    } else if (b.barrier_pc != pc) {
-        device_fault(w, "barrier divergence: this thread reached __syncthreads at %s:%d while %u thread(s) wait at "
-                     "another __syncthreads at %s:%d",
-                     site.file, site.line, b.arrived, b.barrier_site.file, b.barrier_site.line);
-    }
-    ++b.arrived;
-    if (predicate) ++b.barrier_count;
-    if (release_barrier_if_complete(w)) return b.barrier_result;
-    f.site = site;
-    f.name = "__syncthreads";
-    f.mask = 0;
-    f.op = nullptr;
-    block_current(w, f, FiberState::AtBarrier);
-    return b.barrier_result;
+    if (id >= kNamedBarriers)
+        device_fault(w, "bar.sync %u (%s:%d): barrier ids are 0 to %u", id, site.file, site.line, kNamedBarriers - 1);
+    return w;
+}
+
+int suite_host_barrier(suite_host_site site, unsigned id, unsigned count, int op, int predicate) {
+    return arrive(named_barrier_caller(site, id), site, id, count, op, predicate, true);
+}
+
+void suite_host_barrier_arrive(suite_host_site site, unsigned id, unsigned count) {
+    arrive(named_barrier_caller(site, id), site, id, count, -1, 0, false);
+}
+
+int suite_host_syncthreads(suite_host_site site, int op, int predicate) {
+    return arrive(*tls_worker, site, 0, 0, op, predicate, true);
+}
+
+void suite_host_yield(suite_host_site) { yield_current(*tls_worker); }
+
+void suite_host_grid_sync(suite_host_site site) {
+    Worker& w = *tls_worker;
+    if (!w.job->config.cooperative)
+        device_fault(w, "this_grid().sync() (%s:%d) needs a cooperative launch (cudaLaunchCooperativeKernel; "
+                     "kernel(..., enable_cooperative_groups=True)), which keeps every block of the grid resident",
+                     site.file, site.line);
+    arrive(w, site, kGridBarrier, 0, -1, 0, true);
 }
 
 void suite_host_warp_collective(suite_host_site site, const char* name, unsigned mask, void* record,

@@ -84,7 +84,7 @@ bool reserve_dynamic_smem(uint64_t bytes) {
     for (Worker* w : pool->workers) {
         if (w->dynamic_capacity >= bytes) continue;
         std::free(w->dynamic_smem);
-        w->dynamic_smem = static_cast<char*>(std::aligned_alloc(128, (bytes + 127) / 128 * 128));
+        w->dynamic_smem = static_cast<char*>(std::aligned_alloc(1024, (bytes + 1023) / 1024 * 1024));
         w->dynamic_capacity = w->dynamic_smem ? bytes : 0;
         if (!w->dynamic_smem) return false;
     }
@@ -184,7 +184,20 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, const suit
     job.total_blocks = uint64_t(config->grid[0]) * config->grid[1] * config->grid[2];
     if (job.total_blocks == 0 || config->block[0] * config->block[1] * config->block[2] == 0) return SUITE_HOST_OK;
     block_order(job);
-    const int workers = int(std::min<uint64_t>(uint64_t(std::max(config->workers, 1)), job.total_blocks));
+    const uint64_t threads = uint64_t(config->block[0]) * config->block[1] * config->block[2];
+    if (config->cooperative && job.total_blocks * threads > kMaxCooperativeThreads) {
+        std::snprintf(fault->message, sizeof fault->message,
+                      "cooperative launch of %llu block(s) of %llu thread(s): the host runs every block of a "
+                      "cooperative launch at once and holds at most %llu threads so",
+                      (unsigned long long)job.total_blocks, (unsigned long long)threads,
+                      (unsigned long long)kMaxCooperativeThreads);
+        fault->kind = SUITE_HOST_DEVICE_FAULT;
+        return fault->kind;
+    }
+    job.grid_live = job.total_blocks;
+    // A cooperative launch gives each block its own worker (static __shared__ is per worker thread).
+    const int workers = config->cooperative ? int(job.total_blocks)
+                                            : int(std::min<uint64_t>(uint64_t(std::max(config->workers, 1)), job.total_blocks));
     job.config.workers = workers;
     if (!grow_pool(workers)) {
         host_error(fault, "cannot start the worker threads of the host backend (pthread_create failed)");

@@ -5,7 +5,9 @@
 #include <setjmp.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "../include/emu/runtime_api.h"
@@ -15,6 +17,11 @@
 namespace suite_rt {
 
 constexpr size_t kFiberStackBytes = 256 * 1024;  // per CUDA thread; local arrays live here
+constexpr unsigned kNamedBarriers = 16;              // bar.sync ids 0..15, as on the GPU
+constexpr unsigned kGridBarrier = kNamedBarriers;    // the block's slot for this_grid().sync()
+// A cooperative launch runs every block at once, one OS thread each: its size is bounded by what
+// the fibers' stacks may map (two mappings per CUDA thread).
+constexpr uint64_t kMaxCooperativeThreads = 16384;
 
 struct JobChecks;     // checks.cpp: what a checked launch shares between its workers
 struct WorkerChecks;  // checks.cpp: a worker's shadows of its block's shared memory
@@ -30,6 +37,10 @@ struct Job {
     std::atomic<bool> abort{false};
     std::atomic<bool> fault_claimed{false};
     suite_host_fault* fault;  // written once, by whoever claims it
+    // this_grid().sync() of a cooperative launch: blocks arrived in this round, blocks not finished.
+    std::mutex grid_mutex;
+    std::condition_variable grid_opened;
+    uint64_t grid_arrived = 0, grid_live = 0, grid_round = 0;
 };
 
 enum class FiberState { New, Ready, Running, AtBarrier, AtWarp, Done };
@@ -52,6 +63,8 @@ struct Fiber {
     unsigned mask;
     void* record;
     suite_host_warp_op op;
+    unsigned barrier_id;  // AtBarrier: which of the block's barriers
+    int barrier_result;   // the _count/_and/_or result, set when that barrier opens
     // cp.async: copies issued and not yet applied, in order, and the end of each committed group.
     std::vector<AsyncCopy> copies;
     std::vector<size_t> group_ends;
@@ -65,14 +78,18 @@ struct Block {
     std::vector<unsigned> runnable;  // FIFO of fibers to run; head at runnable_head
     size_t runnable_head;
     unsigned size, exited;
-    // __syncthreads in progress
-    unsigned arrived;
-    suite_host_site barrier_site;
-    int barrier_count, barrier_result, barrier_op;
+    // Barriers in progress: the named ones, then the grid sync's block phase (kGridBarrier).
+    struct Barrier {
+        unsigned arrived, expected;  // expected 0: every thread of the block, exited ones counting
+        unsigned votes;              // arrivals with a true predicate
+        int op;
+        suite_host_site site;        // of the first arrival, for messages
+    } barriers[kNamedBarriers + 1];
+    unsigned pending_barriers;  // bit i: barriers[i].arrived > 0
     std::vector<unsigned> warp_waiting;  // per warp: lanes waiting at a collective
     std::vector<unsigned> active_waiting;  // per warp: lanes waiting at __activemask
     uint64_t rng;
-    const void* barrier_pc;  // code address of the __syncthreads in progress
+    uint64_t runs = 0;  // blocks this worker has started: tells one block's run from the next
 };
 
 struct Worker {

@@ -18,10 +18,11 @@ inline dim3 as_dim3(const unsigned v[3]) { return dim3(v[0], v[1], v[2]); }
 #define gridDim (::suite_host::as_dim3(::suite_host_self()->grid_dim))
 constexpr int warpSize = 32;
 
-#define __syncthreads() ((void)suite_host_syncthreads(SUITE_HOST_SITE, -1, 0))
-#define __syncthreads_count(predicate) suite_host_syncthreads(SUITE_HOST_SITE, 0, (predicate) != 0)
-#define __syncthreads_and(predicate) suite_host_syncthreads(SUITE_HOST_SITE, 1, (predicate) != 0)
-#define __syncthreads_or(predicate) suite_host_syncthreads(SUITE_HOST_SITE, 2, (predicate) != 0)
+// Barrier 0 over the whole block (bar.sync 0), counted by arrivals as on sm_70+.
+#define __syncthreads() ((void)suite_host_barrier(SUITE_HOST_SITE, 0, 0, -1, 0))
+#define __syncthreads_count(predicate) suite_host_barrier(SUITE_HOST_SITE, 0, 0, 0, (predicate) != 0)
+#define __syncthreads_and(predicate) suite_host_barrier(SUITE_HOST_SITE, 0, 0, 1, (predicate) != 0)
+#define __syncthreads_or(predicate) suite_host_barrier(SUITE_HOST_SITE, 0, 0, 2, (predicate) != 0)
 
 // Blocks of one launch run in parallel on several OS threads: fences are real fences.
 inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
@@ -30,7 +31,8 @@ inline void __threadfence_system() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #define __trap() suite_host_trap(SUITE_HOST_SITE, "__trap() called")
 #define __brkpt() suite_host_trap(SUITE_HOST_SITE, "__brkpt() called")
-inline void __nanosleep(unsigned) {}
+// A thread that sleeps waits for others (a back-off in a spin loop): they run meanwhile.
+inline void __nanosleep(unsigned) { suite_host_yield(SUITE_HOST_SITE); }
 inline long long clock64() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();

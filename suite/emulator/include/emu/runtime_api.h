@@ -30,11 +30,27 @@ struct suite_host_thread {
 // hoist it out of loops (a fiber never sees another fiber's answer).
 const suite_host_thread* suite_host_self(void) __attribute__((const));
 
-// The block's dynamic shared memory (the launch's shared_mem bytes, 128-byte aligned).
+// The block's dynamic shared memory (the launch's shared_mem bytes, 1024-byte aligned: the
+// alignment of sm_90 swizzled tiles).
 void* suite_host_dynamic_smem(void);
 
-// __syncthreads; op: -1 plain, 0 count, 1 and, 2 or (of `predicate != 0` over the block).
+// bar.sync / barrier.sync: named barrier `id` (0..15) opens when `count` threads have arrived
+// (count 0: every thread of the block, where a thread that exited counts as arrived). op: -1 plain,
+// 0 count, 1 and, 2 or (of `predicate != 0` over the threads that arrived); returns that result.
+// Arrivals are counted, not call sites (sm_70+): threads may arrive from different lines.
+int suite_host_barrier(suite_host_site site, unsigned id, unsigned count, int op, int predicate);
+// bar.arrive: counts the caller at barrier `id` without waiting for it to open.
+void suite_host_barrier_arrive(suite_host_site site, unsigned id, unsigned count);
+// __syncthreads and its _count/_and/_or forms: barrier 0 over the whole block.
 int suite_host_syncthreads(suite_host_site site, int op, int predicate);
+
+// The calling CUDA thread lets the other threads of its block run first (a spin loop on a flag,
+// an mbarrier try_wait, __nanosleep): it continues after them.
+void suite_host_yield(suite_host_site site);
+
+// this_grid().sync(): every thread of every block of a cooperative launch arrives before any goes
+// on (a thread that exited counts as arrived). Outside a cooperative launch it is a fault.
+void suite_host_grid_sync(suite_host_site site);
 
 // A warp collective: every lane named in `mask` must call it at the same site with the same
 // mask and `complete`; the last to arrive calls complete(records, mask), where records[lane] is
@@ -69,6 +85,7 @@ struct suite_host_launch_config {
     uint64_t seed;  // for SUITE_HOST_RANDOM
     double timeout_s;  // a launch without progress for this long is stopped (0: never)
     struct suite_host_checks* checks;  // NULL: a plain launch (see checks.h)
+    int cooperative;  // cudaLaunchCooperativeKernel: all blocks resident at once (grid sync allowed)
 };
 
 enum suite_host_fault_kind {
