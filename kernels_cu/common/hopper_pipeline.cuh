@@ -97,9 +97,15 @@ __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.a
 
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 
+// The count is literal text (not an "n" operand): the host backend translates the asm before
+// templates are instantiated, where a template parameter is not yet a number.
 template <int PENDING>
 __device__ __forceinline__ void wgmma_wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(PENDING) : "memory");
+  static_assert(PENDING == 0 || PENDING == 1, "wgmma_wait<0> or <1>");
+  if constexpr (PENDING == 0)
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  else
+    asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
 }
 
 // Keeps the compiler from moving reads or writes of registers an in-flight wgmma owns across the

@@ -149,10 +149,7 @@ class AttentionFamily(Family):
         out = torch.full(q.shape, float("nan"), dtype=q.dtype, device=q.device)
         if params["pass"] == "forward":
             if kernel == fa3.FA3:
-                _check_output_stride(kernel, out)
-                q_pos, scale = _positive_scale(q, 1.0 / math.sqrt(params["head_dim"]))
-                again = fa3.launcher(q_pos, inputs["k"], inputs["v"], out, params["causal"], scale, backend,
-                                     _NULL.to(q.device))
+                again = fa3.launcher(q, inputs["k"], inputs["v"], out, params["causal"], None, backend)
             elif kernel == DECODE:
                 again = decode_launcher(q, inputs["k"], inputs["v"], out, params["causal"], None, backend)
             else:

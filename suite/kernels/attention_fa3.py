@@ -18,6 +18,7 @@ import torch
 
 from suite import KERNELS_DIR
 from suite.errors import BackendUnavailable, InputError
+from suite.kernels.attention_launch import check_output_stride, positive_scale
 from suite.kernels.family import Instantiation
 from suite.references.attention import causal_offset
 
@@ -160,15 +161,23 @@ def tensor_map(t: torch.Tensor, rows: int, backend) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).copy().view(np.dtype((np.void, MAP_BYTES)))
 
 
-def launcher(q, k, v, out, mode: str, scale: float, backend, lse: torch.Tensor) -> Callable[[], None]:
-    """Prepare one launch writing `out` and `lse` (shapes checked by the family; scale > 0, lse a
-    contiguous fp32 [B, Hq, Sq] tensor or an empty one for none); returns the launch callable."""
+def launcher(q, k, v, out, mode: str, scale: float | None, backend,
+             lse: torch.Tensor | None = None) -> Callable[[], None]:
+    """Prepare one launch writing `out` (shapes already checked); returns a callable that launches
+    it again with no allocation. `lse`: None, or a contiguous float32 [B, Hq, Sq] tensor for each
+    row's base-2 log-sum-exp (as attention_launch.launcher)."""
     batch, heads_q, seq_q, head_dim = q.shape
     heads_kv, seq_k = k.shape[1], k.shape[2]
     if backend.name != "host" and not backend.arch.startswith("sm_90"):  # the host emulates sm_90a whatever its plan row
         raise BackendUnavailable(f"{FA3} is sm_90a code (wgmma, TMA); this GPU is {backend.arch}")
     cfg = tile(head_dim, mode != "none")
+    check_output_stride(FA3, out)
+    q, scale = positive_scale(q, 1.0 / math.sqrt(head_dim) if scale is None else float(scale))
     q, k, v = _tma_operand(q), _tma_operand(k), _tma_operand(v)
+    if lse is None:
+        lse = torch.empty(0, dtype=torch.float32, device=q.device)  # a null pointer: the kernel skips the write
+    elif lse.dtype != torch.float32 or not lse.is_contiguous() or tuple(lse.shape) != (batch, heads_q, seq_q):
+        raise InputError(f"{FA3}: lse must be a contiguous float32 tensor of shape {(batch, heads_q, seq_q)}")
     maps = (tensor_map(q, cfg.block_m, backend), tensor_map(k, cfg.block_n, backend),
             tensor_map(v, cfg.block_n, backend))
     dtype = str(q.dtype).removeprefix("torch.")
