@@ -64,6 +64,15 @@ def test_compiles_for_sm90a_with_wgmma_and_no_local_memory(inst):
     assert check.instructions["HGMMA"] > 0
 
 
+def test_ptxas_keeps_wgmma_asynchronous():
+    """ptxas serializes wgmma it finds under a branch it takes as divergent (C7520): the kernel reads
+    its warpgroup index through a shuffle to keep the overlaps."""
+    cfg = fa3.tile(128, False)
+    log = compile_cubin(fa3.SOURCE, fa3.name_expression("bfloat16", cfg), "sm_90a", ["--ptxas-options=-v"]).log
+    assert "0 bytes spill stores" in log
+    assert "C7520" not in log and "serialized" not in log, log
+
+
 def test_plain_sm90_is_refused_with_the_reason():
     with pytest.raises(KernelCompileError, match="needs sm_90a") as refused:
         compile_cubin(fa3.SOURCE, fa3.name_expression("float16", fa3.tile(64, False)), "sm_90")
