@@ -481,11 +481,17 @@ def _expand_sweep(sweep: _Node, fields: Mapping[str, _Node], name: str, defaults
 # --- -k filter -----------------------------------------------------------------------------------
 
 
-def select(cases: Sequence[Case], expr: str) -> list[Case]:
-    """The cases whose id matches a pytest-like `-k` expression: words are case-insensitive
-    substrings of the id, combined with `and`, `or`, `not` and parentheses. Empty selects all."""
-    matches = _KeywordExpression(expr).parse()
-    return [case for case in cases if matches(case.id.lower())]
+def select(cases: Sequence, expr: str | None, dtypes: Sequence[str] = ()) -> list:
+    """The cases (or case results) whose id matches a pytest-like `-k` expression: words are
+    case-insensitive substrings of the id, combined with `and`, `or`, `not` and parentheses; empty
+    selects all. A word is a substring, so `float16` also matches bfloat16: `dtypes` keeps exactly
+    the dtypes named. InputError for a dtype no case has (a typo would select nothing silently)."""
+    unknown = sorted(set(dtypes) - {case.dtype for case in cases})
+    if unknown:
+        have = ", ".join(sorted({case.dtype for case in cases})) or "none"
+        raise InputError(f"--dtype {','.join(unknown)}: no case has that dtype; the cases have {have}")
+    matches = _KeywordExpression(expr or "").parse()
+    return [case for case in cases if matches(case.id.lower()) and (not dtypes or case.dtype in dtypes)]
 
 
 class _KeywordExpression:

@@ -17,7 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from suite import backends, cases, compare, compare_report, plot, report, results, resume, runner, timing
+from suite import (backends, cases, compare, compare_report, noise_floor, plot, report, results, resume, runner, table_fit,
+                   timing)
 from suite.errors import InputError, SuiteError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,6 +49,16 @@ def _save_target(save: str | None, env: dict) -> Path | None:
     if not os.access(target.parent, os.W_OK):
         raise InputError(f"--save: folder {target.parent} is not writable")
     return target
+
+
+def _dtype_list(text: str) -> list[str]:
+    items = [d.strip() for d in text.split(",") if d.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of dtypes, e.g. float16,bfloat16; got {text!r}")
+    return items
+
+
+DTYPE_HELP = "only these dtypes, matched exactly (comma-separated): -k float16 also matches bfloat16, --dtype float16 does not"
 
 
 def _positive(kind):
@@ -91,11 +102,12 @@ def _selected_cases(args, verb: str) -> list:
     and -k; none is an error."""
     files = [Path(f) for f in args.files] or cases.case_files_for(Path.cwd())
     selected = cases.load_cases(files, tier=args.tier)
-    if args.k:
-        selected = cases.select(selected, args.k)
+    if args.k or args.dtype:
+        selected = cases.select(selected, args.k, args.dtype or ())
     if not selected:
+        wanted = " and ".join(([f"-k {args.k!r}"] if args.k else []) + ([f"--dtype {','.join(args.dtype)}"] if args.dtype else []))
         raise InputError(f"no case to {verb}: the {args.tier} tier of {', '.join(map(str, files))}"
-                         + (f" has no case matching -k {args.k!r}" if args.k else " is empty"))
+                         + (f" has no case matching {wanted}" if wanted else " is empty"))
     return selected
 
 
@@ -103,7 +115,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     selected = _selected_cases(args, "run")
     if args.dry_run:
         for case in selected:
-            out.print(escape(case.id), highlight=False)
+            out.print(escape(case.id), highlight=False, soft_wrap=True)  # whole ids, so a log can be grepped
         out.print(f"{len(selected)} case(s) in the {args.tier} tier", highlight=False)
         return EXIT_OK
     if args.ray:
@@ -151,9 +163,9 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     shown = everything(outcome.results)
 
     device = env["device"].get("name", backend.name)
-    out.print(report.results_table(shown, backend.name, device))
-    for line in report.problems(shown):
-        out.print(line)
+    table_fit.show(out, report.results_table(shown, backend.name, device))
+    for line in report.problems(shown, args.traceback):
+        out.print(line, soft_wrap=True)
     if previous:
         out.print(f"resumed {escape(str(previous.path))}: {len(previous.results)} case(s) carried over, "
                   f"{len(outcome.results)} run now")
@@ -229,9 +241,9 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
     for kind, found in outcome.kinds.items():
         shown = resume.merged(previous[kind], selected, found.results) if kind in previous else found.results
         failed |= any(not r.passed for r in shown)
-        out.print(report.results_table(shown, name, kind))
-        for line in report.problems(shown):
-            out.print(line)
+        table_fit.show(out, report.results_table(shown, name, kind))
+        for line in report.problems(shown, args.traceback):
+            out.print(line, soft_wrap=True)
         out.print(f"{kind}: " + report.closing_line(shown), markup=False, highlight=False)
         doc = results.document(envs[kind], shown, complete=not outcome.interrupted,
                                command=shlex.join(["suite", *args.argv]))
@@ -246,8 +258,8 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
                   "cases ran on another worker of the same kind")
     if mode == "each-device" and len(runs) > 1 and not outcome.interrupted:
         comparison = compare.compare(runs)
-        out.print(compare_report.compare_table(comparison))
-        out.print(compare_report.family_table(comparison))
+        table_fit.show(out, compare_report.compare_table(comparison))
+        table_fit.show(out, compare_report.family_table(comparison))
     if outcome.interrupted:
         out.print("[yellow]interrupted:[/] the finished cases are kept")
         return EXIT_INTERRUPTED
@@ -256,10 +268,10 @@ def _cmd_run_on_cluster(args, selected: list, out: Console, err: Console) -> int
 
 def _check_scope(args) -> list:
     """The instantiations `suite check` compiles: those the selected cases launch, or, in the suite's
-    checkout with no case file and no -k, every instantiation of every family."""
+    checkout with no case file, -k or --dtype, every instantiation of every family."""
     from suite.kernels import all_families, get_family
 
-    if not args.files and not args.k and cases.case_files_for(Path.cwd()) == cases.default_case_files():
+    if not args.files and not args.k and not args.dtype and cases.case_files_for(Path.cwd()) == cases.default_case_files():
         return [i for family in all_families() for i in family.instantiations()]
     selected = _selected_cases(args, "check")
     launched = (get_family(c.family, c.family_file).launched_instantiations(c.kernel, c.params, c.dtype)
@@ -284,10 +296,11 @@ def _cmd_check(args, out: Console, err: Console) -> int:
     if args.json:
         out.print_json(json.dumps(checked.to_json()))
     else:
-        out.print(check_table(checked))
+        table_fit.show(out, check_table(checked))
         for k in checked.kernels:
             if k.failure:
-                out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}")
+                out.print(f"[red]{escape(k.instantiation.name_expression)} ({k.arch})[/]: {escape(k.failure.log.strip())}",
+                          soft_wrap=True)
     return EXIT_OK if checked.passed else EXIT_FAILED
 
 
@@ -309,16 +322,16 @@ def _cmd_profile(args, out: Console, err: Console) -> int:
                "rules": [f.as_dict() for f in findings]}
         out.print_json(json.dumps(doc))
     else:
-        out.print(profile_report.launch_table(profiles))
+        table_fit.show(out, profile_report.launch_table(profiles))
         for kernel, rows in profile_report.aggregate_lines(profiles).items():
-            out.print(profile_report.lines_table(kernel, rows, args.lines))
-        out.print(profile_report.bounds_table(profiles, measured))
+            table_fit.show(out, profile_report.lines_table(kernel, rows, args.lines))
+        table_fit.show(out, profile_report.bounds_table(profiles, measured))
         table = profile_report.rules_table(findings)
         if table is not None:
-            out.print(table)
+            table_fit.show(out, table)
         for p in profiles:
             if p.error:
-                out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}")
+                out.print(f"[red]{escape(p.case.id)}[/]: {escape(p.error)}", soft_wrap=True)
         out.print(f"{len(profiles)} case(s) profiled, {sum(bool(p.error) for p in profiles)} error(s); "
                   f"strict rules: {len(findings) - len(broken)} of {len(findings)} held", highlight=False)
     if any(p.error for p in profiles):
@@ -390,29 +403,42 @@ def _percent(text: str) -> float:
 
 
 def _cmd_compare(args, out: Console, err: Console) -> int:
-    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
-    comparison = compare.compare(runs)
-    out.print(compare_report.header_table(comparison.runs))
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
+    comparison = compare.compare(runs, None if args.noise_floor is None else args.noise_floor / 100)
+    table_fit.show(out, compare_report.header_table(comparison.runs))
     for line in compare_report.warning_lines(comparison):
-        out.print(line)
-    out.print(compare_report.compare_table(comparison))
-    out.print(compare_report.family_table(comparison))
-    for line in compare_report.partial_lines(comparison):
-        out.print(line)
+        out.print(line, soft_wrap=True)
+    table_fit.show(out, compare_report.compare_table(comparison))
+    table_fit.show(out, compare_report.family_table(comparison))
+    for line in (compare_report.noise_lines(comparison) + compare_report.source_lines(comparison)
+                 + compare_report.partial_lines(comparison)):
+        out.print(line, soft_wrap=True)
     if args.fail_above is None:
         return EXIT_OK
     found = compare.regressions(comparison, args.fail_above)
     for line in compare_report.regression_lines(found, args.fail_above):
-        out.print(line)
+        out.print(line, soft_wrap=True)
     return EXIT_FAILED if found else EXIT_OK
 
 
+def _cmd_noise_floor(args, out: Console, err: Console) -> int:
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
+    path, rel = noise_floor.save(runs, Path(args.output) if args.output else None)
+    out.print(f"noise floor ±{100 * rel:.1f}% from {len(runs)} runs; saved {escape(str(path))}", highlight=False)
+    return EXIT_OK
+
+
 def _cmd_plot(args, out: Console, err: Console) -> int:
-    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k)
+    runs = compare.load_runs(args.results, all_runs=args.all_runs, keyword=args.k, dtypes=args.dtype or ())
     if args.view == "roofline":
         figure = plot.roofline_figure(runs)
     else:
-        figure = plot.sweep_figure(runs, args.x, baselines=not args.no_baseline)
+        figure = plot.sweep_figure(runs, args.x, baselines=not args.no_baseline, metric=args.metric)
+        axis = args.x or plot.sweep_axes(runs)[0]
+        single, lines = plot.one_point_lines(runs, axis, args.metric)
+        if single:
+            err.print(f"[yellow]warning:[/] --x {escape(axis)} does not vary inside {single} of {lines} line(s): each "
+                      f"of those is one point; other axes: {escape(', '.join(a for a in plot.sweep_axes(runs) if a != axis) or 'none')}")
     out.print(f"wrote {escape(str(plot.save_figure(figure, args.output)))}")
     return EXIT_OK
 
@@ -421,7 +447,8 @@ def _add_result_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS",
                         help="result files, or folders (e.g. results/): the newest run of each device in them")
     parser.add_argument("--all-runs", action="store_true", help="take every run in a folder, oldest first, not only the newest per device")
-    parser.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention and float16'")
+    parser.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention and causal=none'")
+    parser.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -434,7 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes to run (default: smoke)")
     run.add_argument("--backend", choices=backends.BACKENDS, default="auto",
                      help="where kernels run: the GPU (cupy), the CPU emulation (host), or auto (default)")
-    run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'float16 and not mask'")
+    run.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'deform and not mask' (words are "
+                     "substrings, as in pytest)")
+    run.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
     run.add_argument("--save", nargs="?", const="", metavar="PATH",
                      help="write the results as JSON (default folder results/<device>/; never overwrites)")
     run.add_argument("--resume", metavar="RESULT.json", action="append",
@@ -442,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "save a new file holding all (default folder: that file's)")
     run.add_argument("--no-baseline", action="store_true", help="do not time the baselines")
     run.add_argument("--dry-run", action="store_true", help="list the cases that would run, run nothing")
+    run.add_argument("--traceback", action="store_true",
+                     help="print the whole Python traceback of a case's error (a family's make_inputs, reference, ...)")
     run.add_argument("--check", type=_check_list, metavar="MODES",
                      help="host backend bug finders: memcheck,racecheck,initcheck,synccheck (default: $SUITE_HOST_CHECKS)")
     ray = run.add_argument_group("on a Ray cluster (needs the `cluster` extra)")
@@ -469,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="check what these files' cases launch (default: as `run`; in the suite's checkout with no "
                           "file and no -k, every instantiation of every family)")
     chk.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which cases' kernels (default: smoke)")
-    chk.add_argument("-k", metavar="EXPR", help="only the kernels of cases whose id matches, e.g. 'float16'")
+    chk.add_argument("-k", metavar="EXPR", help="only the kernels of cases whose id matches, e.g. 'deform_im2col'")
+    chk.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
     chk.add_argument("--arch", action="append", metavar="SM",
                      help="target architecture, repeatable (default: sm_80 and sm_90, and the architectures a tile "
                           "plan names for its own shapes, e.g. sm_86)")
@@ -479,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     prof = sub.add_parser("profile", help="count each kernel's memory behaviour as a GPU profiler would, on the CPU")
     prof.add_argument("files", nargs="*", metavar="CASES.yaml", help=_DEFAULT_FILES)
     prof.add_argument("--tier", choices=cases.TIERS, default="smoke", help="which sizes (default: smoke)")
-    prof.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention_tc and float16'")
+    prof.add_argument("-k", metavar="EXPR", help="only cases whose id matches, e.g. 'attention_tc and causal=none'")
+    prof.add_argument("--dtype", type=_dtype_list, metavar="DTYPES", help=DTYPE_HELP)
     prof.add_argument("--json", action="store_true", help="print every count as JSON (for CI and diffs)")
     prof.add_argument("--strict", action="store_true",
                       help="exit 1 when a suite kernel breaks a memory rule (conflict-free ldmatrix, coalesced offsets)")
@@ -502,8 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare saved results across GPUs or commits (the first is the base)")
     _add_result_arguments(cmp)
     cmp.add_argument("--fail-above", type=_percent, metavar="PCT",
-                     help="exit 1 when a case is significantly slower than the base by more than PCT percent")
+                     help="exit 1 when a case is SLOW (beyond the noise) and slower than the base by more than PCT percent")
+    cmp.add_argument("--noise-floor", type=_percent, metavar="PCT",
+                     help="run-to-run noise floor to judge against (default: results/<device>/noise-floor.json "
+                          "beside the results, else the backend's default)")
     cmp.set_defaults(func=_cmd_compare)
+
+    flr = sub.add_parser("noise-floor", help="measure the run-to-run noise floor from repeated runs of the same code")
+    _add_result_arguments(flr)
+    flr.add_argument("-o", "--output", metavar="FILE",
+                     help="where to save it (default: results/<device>/noise-floor.json, which compare reads)")
+    flr.set_defaults(func=_cmd_noise_floor)
 
     plt = sub.add_parser("plot", help="draw saved results: throughput against a sweep axis, or a roofline")
     _add_result_arguments(plt)
@@ -512,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sweep: throughput against --x (default); roofline: achieved against measured peaks")
     plt.add_argument("--x", metavar="PARAM", help="sweep axis, a case parameter such as seq_len (default: the one with most values)")
     plt.add_argument("--no-baseline", action="store_true", help="leave the baselines out of the sweep view")
+    plt.add_argument("--metric", choices=tuple(plot.METRICS),
+                     help="gbps or tflops (default per family: GB/s when its byte and FLOP models say memory-bound)")
     plt.set_defaults(func=_cmd_plot)
     return parser
 

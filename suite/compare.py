@@ -1,10 +1,16 @@
-"""Compare saved results across GPUs or commits: match cases by id, ratio of medians, a significance
-verdict from the timing samples, a geometric mean per family, and the regressions for a CI gate.
+"""Compare saved results across GPUs or commits: match cases by id, ratio of medians, a verdict that
+accounts for run-to-run noise, a geometric mean per family with its confidence interval, and the
+regressions for a CI gate.
 
-The first run is the base; every other run is judged against it. A case is SLOW (FAST) only when the
-samples differ significantly (two-sided Mann-Whitney U, p < ALPHA, with at least MIN_SAMPLES per
-side) AND the median moved by more than PRACTICAL (2 %): noise is never called a regression, nor is
-a real but negligible shift.
+The first run is the base; every other run is judged against it. A case is SLOW (FAST) only when its
+median moved by more than its threshold, the largest of:
+- PRACTICAL (2 %): a real but negligible shift does not matter;
+- the device's run-to-run noise floor (suite/noise_floor.py): identical code moves that much between
+  runs, which the samples of one run cannot show;
+- Z robust standard deviations of the change, from the spread of all compared cases' changes in this
+  pair of runs and the two medians' own standard errors;
+and, when both sides have MIN_SAMPLES samples, the two-sided Mann-Whitney U test agrees (p < ALPHA).
+A family's geometric mean counts only when its 99 % confidence interval clears PRACTICAL and the floor.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from pathlib import Path
 from typing import Sequence
 
 from suite import cases as case_filter
-from suite import results
+from suite import noise_floor, results
 from suite.errors import InputError
 from suite.results import CaseResult
 
 ALPHA = 0.01
 PRACTICAL = 0.02  # relative change of the median below which a difference does not matter
-MIN_SAMPLES = 8  # per side: the normal approximation of U is trustworthy from here on
+MIN_SAMPLES = 8  # per side: the normal approximation of U is trustworthy from here on; below, no U test
+Z = 3.0  # robust standard deviations a change must exceed
+MIN_CASES_FOR_SPREAD = 8  # compared cases needed before their spread says anything about the noise
+CONFIDENCE = 0.99  # of a family's geometric-mean interval
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -72,16 +81,19 @@ def _newest_per_device(found: list[tuple[Path, dict]]) -> list[tuple[Path, dict]
     return [newest[k] for k in sorted(newest)]
 
 
-def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str | None = None) -> list[Run]:
+def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str | None = None,
+              dtypes: Sequence[str] = ()) -> list[Run]:
     """Result files and folders -> runs, in the order given. A folder (e.g. results/ or
     results/<device>/) contributes the newest run of each device in it, or every run, oldest first,
-    with `all_runs`. `keyword` keeps only cases whose id matches a `-k` expression."""
+    with `all_runs`. `keyword` keeps only cases whose id matches a `-k` expression, `dtypes` only
+    those dtypes (exactly)."""
     loaded: list[tuple[Path, dict]] = []
     for arg in map(Path, paths):
         if not arg.is_dir():
             loaded.append((arg, results.load(arg)))
             continue
-        found = [(f, results.load(f)) for f in sorted(arg.rglob("*.json")) if not f.name.startswith(".")]
+        found = [(f, results.load(f)) for f in sorted(arg.rglob("*.json"))
+                 if not f.name.startswith(".") and f.name != noise_floor.FILE_NAME]
         if not found:
             raise InputError(f"{arg}: folder holds no result file (*.json); expected files saved by "
                              "`suite run --save`, e.g. results/<device>/*.json")
@@ -94,8 +106,8 @@ def load_runs(paths: Sequence[str | Path], all_runs: bool = False, keyword: str 
         if not isinstance(doc["environment"], dict):
             raise InputError(f"{path}: 'environment' must be a mapping of device, versions and git facts")
         cases = results.case_results(path, doc)
-        if keyword:
-            cases = {c.id: c for c in case_filter.select(list(cases.values()), keyword)}
+        if keyword or dtypes:
+            cases = {c.id: c for c in case_filter.select(list(cases.values()), keyword, dtypes)}
         runs.append(Run(i, path, doc["environment"], str(doc.get("created", "")), bool(doc.get("complete", True)), cases))
     return runs
 
@@ -131,25 +143,74 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
 class Verdict:
     label: str  # "FAST" | "SLOW" | "SAME" | "n/a"
     ratio: float | None = None  # median time of this run / median time of the base
-    p: float | None = None
+    p: float | None = None  # Mann-Whitney U, when both sides had MIN_SAMPLES
     note: str = ""
+    threshold: float | None = None  # relative change the ratio had to exceed (either way)
 
 
-def judge(base: Sequence[float], other: Sequence[float]) -> Verdict:
-    """FAST / SLOW / SAME for `other`'s samples against `base`'s."""
+def robust_sd(values: Sequence[float]) -> float:
+    """Standard deviation estimated from the median absolute deviation: a few real changes among
+    many unchanged cases do not inflate it."""
+    center = statistics.median(values)
+    return 1.4826 * statistics.median(abs(v - center) for v in values)
+
+
+def threshold(floor: float, spread: float | None = None, noises: Sequence[float] = ()) -> float:
+    """The relative change a case must exceed: PRACTICAL, the run-to-run `floor`, and Z times the
+    combined log-scale deviation of the pair's `spread` and the medians' relative standard errors."""
+    variance = (spread or 0.0) ** 2 + sum(n ** 2 for n in noises if n is not None and math.isfinite(n))
+    return max(PRACTICAL, floor, math.exp(Z * math.sqrt(variance)) - 1)
+
+
+def judge(base: Sequence[float], other: Sequence[float], limit: float = PRACTICAL) -> Verdict:
+    """FAST / SLOW / SAME for `other`'s samples against `base`'s: the median must move by more than
+    `limit` (relative, either way) and, with MIN_SAMPLES per side, the U test must agree."""
     ratio = statistics.median(other) / statistics.median(base)
-    if min(len(base), len(other)) < MIN_SAMPLES:
-        return Verdict("SAME", ratio, None, f"too few samples ({len(base)} and {len(other)}; need {MIN_SAMPLES} per side)")
-    p = mann_whitney_p(base, other)
-    if p < ALPHA and ratio > 1 + PRACTICAL:
-        return Verdict("SLOW", ratio, p)
-    if p < ALPHA and ratio < 1 / (1 + PRACTICAL):
-        return Verdict("FAST", ratio, p)
-    return Verdict("SAME", ratio, p)
+    p = mann_whitney_p(base, other) if min(len(base), len(other)) >= MIN_SAMPLES else None
+    if abs(math.log(ratio)) <= math.log(1 + limit):
+        return Verdict("SAME", ratio, p, threshold=limit)
+    if p is not None and p >= ALPHA:
+        return Verdict("SAME", ratio, p, "not significant within the runs", limit)
+    return Verdict("SLOW" if ratio > 1 else "FAST", ratio, p, threshold=limit)
 
 
 def geomean(values: Sequence[float]) -> float | None:
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+
+
+def t_quantile(p: float, dof: int) -> float:
+    """Student's t quantile (Cornish-Fisher expansion around the normal one; within 1 % from 3
+    degrees of freedom, which is all a confidence interval here needs)."""
+    z = statistics.NormalDist().inv_cdf(p)
+    v = float(dof)
+    return (z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * v ** 3))
+
+
+@dataclass(frozen=True)
+class Mean:
+    """A geometric mean of time ratios with its CONFIDENCE interval (None below 3 cases)."""
+
+    ratio: float | None
+    low: float | None = None
+    high: float | None = None
+    significant: bool = False
+
+
+def mean_change(ratios: Sequence[float], floor: float) -> Mean:
+    """Geometric mean of `ratios` and its t interval; significant when the whole interval lies beyond
+    PRACTICAL and the run-to-run `floor` (a shift of the whole run is noise the cases share, so
+    averaging many cases does not remove it)."""
+    if not ratios:
+        return Mean(None)
+    logs = [math.log(r) for r in ratios]
+    center = statistics.fmean(logs)
+    if len(logs) < 3:
+        return Mean(math.exp(center))
+    half = t_quantile(0.5 + CONFIDENCE / 2, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    low, high = center - half, center + half
+    bound = math.log(1 + max(PRACTICAL, floor))
+    return Mean(math.exp(center), math.exp(low), math.exp(high), low > bound or high < -bound)
 
 
 def throughput(case: CaseResult) -> tuple[float, str] | None:
@@ -166,10 +227,11 @@ def throughput(case: CaseResult) -> tuple[float, str] | None:
 
 @dataclass(frozen=True)
 class Cell:
-    """One case in one run. `verdict` is None in the base run."""
+    """One case in one run. `verdict` and `sources` are None in the base run."""
 
     case: CaseResult | None
     verdict: Verdict | None = None
+    sources: "SourceChange | None" = None
 
     @property
     def samples(self) -> list[float]:
@@ -178,6 +240,29 @@ class Cell:
     @property
     def median_s(self) -> float | None:
         return (self.case.timing or {}).get("median_s") if self.samples else None
+
+    @property
+    def noise(self) -> float | None:
+        """The relative standard error of the median, as the run measured it."""
+        return (self.case.timing or {}).get("noise") if self.samples else None
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    """How the kernel sources a case built differ from the base's: `known` is False when either
+    result file predates the `sources` field; `changed` lists the paths whose hashes differ (or
+    that only one side built)."""
+
+    known: bool
+    changed: tuple[str, ...] = ()
+
+
+def source_change(base: CaseResult | None, other: CaseResult | None) -> SourceChange:
+    a = getattr(base, "sources", None)
+    b = getattr(other, "sources", None)
+    if not isinstance(a, dict) or not isinstance(b, dict) or not a or not b:
+        return SourceChange(False)
+    return SourceChange(True, tuple(sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))))
 
 
 @dataclass(frozen=True)
@@ -190,8 +275,17 @@ class Row:
 @dataclass(frozen=True)
 class FamilySummary:
     family: str
-    geomeans: tuple[float | None, ...]  # per run after the base: geometric mean of time ratios to it
+    means: tuple[Mean, ...]  # per run after the base: geometric mean of time ratios to it, with its interval
     counts: tuple[dict, ...]  # per run after the base: {"n": cases compared, "SLOW": k, "FAST": k}
+
+
+@dataclass(frozen=True)
+class Noise:
+    """What a run after the base was judged against: the run-to-run floor and the spread of the
+    pair's log ratios (None with fewer than MIN_CASES_FOR_SPREAD cases)."""
+
+    floor: noise_floor.Floor
+    spread: float | None
 
 
 @dataclass(frozen=True)
@@ -201,12 +295,14 @@ class Comparison:
     families: tuple[FamilySummary, ...]  # and a last one named "all"
     partial: tuple[tuple[str, tuple[int, ...]], ...]  # (case id, indices of the runs that have it)
     warnings: tuple[str, ...]
+    noise: tuple[Noise, ...] = ()  # per run after the base
 
 
-def _cell(base: Cell, case: CaseResult | None) -> Cell:
+def _cell(base: Cell, case: CaseResult | None, noise: Noise) -> Cell:
     if case is None:
         return Cell(None, Verdict("n/a", note="not in this run"))
     cell = Cell(case)
+    sources = source_change(base.case, case)
     if not case.passed:
         note = f"{case.status} in this run"
     elif not cell.samples:
@@ -214,23 +310,32 @@ def _cell(base: Cell, case: CaseResult | None) -> Cell:
     elif not base.samples:
         note = "no timing in the base run"
     else:
-        return Cell(case, judge(base.samples, cell.samples))
-    return Cell(case, Verdict("n/a", note=note))
+        limit = threshold(noise.floor.rel, noise.spread, (base.noise, cell.noise))
+        return Cell(case, judge(base.samples, cell.samples, limit), sources)
+    return Cell(case, Verdict("n/a", note=note), sources)
 
 
-def _row(case_id: str, runs: Sequence[Run]) -> Row:
+def _pair_noise(base: Run, other: Run, given: float | None) -> Noise:
+    logs = [math.log(Cell(other.cases[cid]).median_s / Cell(case).median_s) for cid, case in base.cases.items()
+            if cid in other.cases and Cell(case).median_s and Cell(other.cases[cid]).median_s]
+    spread = robust_sd(logs) if len(logs) >= MIN_CASES_FOR_SPREAD else None
+    return Noise(noise_floor.for_pair(base, other, given), spread)
+
+
+def _row(case_id: str, runs: Sequence[Run], noise: Sequence[Noise]) -> Row:
     base = Cell(runs[0].cases[case_id])
-    return Row(case_id, base.case.family, (base, *(_cell(base, r.cases.get(case_id)) for r in runs[1:])))
+    cells = (_cell(base, r.cases.get(case_id), n) for r, n in zip(runs[1:], noise))
+    return Row(case_id, base.case.family, (base, *cells))
 
 
-def _summary(name: str, rows: Sequence[Row], n_runs: int) -> FamilySummary:
-    geomeans, counts = [], []
-    for i in range(1, n_runs):
+def _summary(name: str, rows: Sequence[Row], noise: Sequence[Noise]) -> FamilySummary:
+    means, counts = [], []
+    for i, pair in enumerate(noise, start=1):
         verdicts = [r.cells[i].verdict for r in rows if r.cells[i].verdict and r.cells[i].verdict.ratio]
-        geomeans.append(geomean([v.ratio for v in verdicts]))
+        means.append(mean_change([v.ratio for v in verdicts], pair.floor.rel))
         counts.append({"n": len(verdicts), "SLOW": sum(v.label == "SLOW" for v in verdicts),
                        "FAST": sum(v.label == "FAST" for v in verdicts)})
-    return FamilySummary(name, tuple(geomeans), tuple(counts))
+    return FamilySummary(name, tuple(means), tuple(counts))
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -283,9 +388,10 @@ def _warnings(runs: Sequence[Run]) -> list[str]:
     return out
 
 
-def compare(runs: Sequence[Run]) -> Comparison:
-    """Judge every run against the first. InputError when fewer than two runs, or when a run shares
-    no case with the base."""
+def compare(runs: Sequence[Run], floor: float | None = None) -> Comparison:
+    """Judge every run against the first. `floor`: the run-to-run noise floor (relative) to use
+    instead of the devices' saved or default ones. InputError when fewer than two runs, or when a
+    run shares no case with the base."""
     if len(runs) < 2:
         named = ", ".join(str(r.path) for r in runs) or "nothing"
         raise InputError(f"compare needs at least two result files; got {named}")
@@ -294,14 +400,15 @@ def compare(runs: Sequence[Run]) -> Comparison:
         if not base.cases.keys() & run.cases.keys():
             raise InputError(f"#{run.index} {run.path} and #1 {base.path} have no case in common; "
                              "compare results of the same sweep (case ids must match)")
-    rows = tuple(_row(cid, runs) for cid in base.cases if any(cid in r.cases for r in runs[1:]))
+    noise = [_pair_noise(base, run, floor) for run in runs[1:]]
+    rows = tuple(_row(cid, runs, noise) for cid in base.cases if any(cid in r.cases for r in runs[1:]))
     families = sorted({r.family for r in rows})
-    summaries = [_summary(f, [r for r in rows if r.family == f], len(runs)) for f in families]
-    summaries.append(_summary("all", rows, len(runs)))
+    summaries = [_summary(f, [r for r in rows if r.family == f], noise) for f in families]
+    summaries.append(_summary("all", rows, noise))
     all_ids = list(dict.fromkeys(cid for r in runs for cid in r.cases))
     partial = tuple((cid, tuple(r.index for r in runs if cid in r.cases)) for cid in all_ids
                     if not all(cid in r.cases for r in runs))
-    return Comparison(tuple(runs), rows, tuple(summaries), partial, tuple(_warnings(runs)))
+    return Comparison(tuple(runs), rows, tuple(summaries), partial, tuple(_warnings(runs)), tuple(noise))
 
 
 @dataclass(frozen=True)
@@ -313,7 +420,8 @@ class Regression:
 
 def regressions(comparison: Comparison, fail_above_pct: float) -> list[Regression]:
     """SLOW cases whose median grew by more than `fail_above_pct` percent (the CI gate). Only SLOW
-    counts, so the gate never fails on a case the table calls SAME (below PRACTICAL, or noise)."""
+    counts, so the gate never fails on a case the table calls SAME (below its threshold: negligible,
+    within the run-to-run noise floor, or not significant)."""
     limit = 1 + fail_above_pct / 100
     return [Regression(row.id, run, cell.verdict) for row in comparison.rows
             for run, cell in zip(comparison.runs[1:], row.cells[1:])

@@ -12,20 +12,55 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from suite.compare import Run, throughput
+from suite.compare import Run
 from suite.errors import InputError
 
 FORMATS = (".png", ".svg", ".html")
 HOST_NOTE = "CPU-emulation times (host backend), not GPU performance"
+METRICS = {"gbps": "GB/s", "tflops": "TFLOP/s"}
+# FLOP per byte above which a kernel is compute-bound, when the results hold no measured peaks:
+# H100 SXM5 datasheet, dense FP16/BF16 tensor 989.4 TFLOP/s and FP32 67 TFLOP/s over 3350 GB/s.
+PUBLISHED_RIDGE = {"float16": 989.4e12 / 3350e9, "bfloat16": 989.4e12 / 3350e9, "float32": 67e12 / 3350e9}
 
 
-def _figure(panels: int):
+def _ridge(run: Run, dtype: str) -> float:
+    measured = peaks(run)
+    tflops = (measured.get("matmul_tflops") or {}).get(dtype)
+    if tflops and measured.get("copy_gbps"):
+        return tflops * 1000 / measured["copy_gbps"]
+    return PUBLISHED_RIDGE.get(dtype, PUBLISHED_RIDGE["float32"])
+
+
+def default_metric(cases: Sequence[tuple[Run, object]]) -> str:
+    """GB/s for a memory-bound family, TFLOP/s for a compute-bound one: from its FLOP and byte
+    models, the median arithmetic intensity of its (run, case) pairs against the ridge (measured
+    peaks, else PUBLISHED_RIDGE). A family whose model counts no FLOPs is memory-bound."""
+    ratios = []
+    for run, case in cases:
+        m = case.metrics or {}
+        if m.get("bytes"):
+            ratios.append((m.get("flops") or 0) / m["bytes"] / _ridge(run, case.dtype))
+    if not ratios:
+        return "tflops"
+    ratios.sort()
+    return "tflops" if ratios[len(ratios) // 2] > 1 else "gbps"
+
+
+def rate(case, metric: str) -> float | None:
+    value = (case.metrics or {}).get(metric) if case.passed else None
+    return value if value else None
+
+
+def _figure(panels: int, legend_lines: Sequence[int] = ()):
+    """A figure of `panels` panels, each tall enough for its legend (`legend_lines` entries beside
+    it): a legend taller than its panel would make the layout give up and cut the legend off."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("suite plot needs matplotlib: pip install matplotlib") from None
-    fig = Figure(figsize=(9, 4.5 * panels), layout="constrained")
-    return fig, fig.subplots(panels, 1, squeeze=False)[:, 0]
+    heights = [max(4.5, 0.2 * n + 1.0) for n in (legend_lines or [0] * panels)]
+    fig = Figure(figsize=(9, sum(heights)), layout="constrained")
+    return fig, fig.subplots(panels, 1, squeeze=False, height_ratios=heights)[:, 0]
 
 
 def _is_number(value) -> bool:
@@ -62,28 +97,63 @@ def _labels(keys: Sequence[dict]) -> list[str]:
 _SERIES_FIELDS = ("device", "kernel", "dtype")
 
 
-def _series_params(case, axis: str) -> dict:
-    """What tells one line from another within a family: the sweep (from the case id) and its other
-    swept parameters; fixed parameters are the same along a line and only crowd the legend."""
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value  # pairs come back from JSON as lists
+
+
+def _swept(case) -> tuple[str, list[str]]:
+    """The sweep's name and its swept parameters, from the case id."""
     name, _, inside = case.id.split("/")[1].partition("[")
-    swept = [part.split("=")[0] for part in inside.rstrip("]").split(",") if part]
-    # Pairs come back from JSON as lists (tuples keep the key hashable); a parameter named like a
-    # series field (deform's `kernel` size) is renamed, not overwritten.
-    return {"sweep": name, **{(f"{k} (param)" if k in _SERIES_FIELDS else k):
-                              tuple(case.params[k]) if isinstance(case.params[k], list) else case.params[k]
-                              for k in swept if k != axis and k in case.params}}
+    return name, [part.split("=")[0] for part in inside.rstrip("]").split(",") if part]
 
 
-def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool) -> dict:
-    """(family, unit) -> series key (as a tuple of items) -> [(x, y)]."""
-    panels: dict = defaultdict(lambda: defaultdict(list))
+def _tied_to(runs: Sequence[Run], axis: str) -> set[tuple[str, str, str]]:
+    """(family, sweep, param) of swept params that the axis determines within their sweep (zipped
+    with it, e.g. seq_k with seq_q): they change along a line, so they must not split it into
+    one-point lines."""
+    seen: dict = defaultdict(lambda: defaultdict(set))
     for run in runs:
         for case in run.cases.values():
-            rate = throughput(case) if case.passed else None
-            if rate is None or not _is_axis_value(case.params.get(axis)):
+            name, swept = _swept(case)
+            if axis in case.params:
+                for k in swept:
+                    if k != axis and k in case.params:
+                        seen[(case.family, name, k)][_hashable(case.params[axis])].add(_hashable(case.params[k]))
+    return {key for key, by_x in seen.items() if len(by_x) > 1 and all(len(v) == 1 for v in by_x.values())}
+
+
+def _series_params(case, axis: str, tied: set) -> dict:
+    """What tells one line from another within a family: the sweep (from the case id) and its other
+    swept parameters, less those tied to the axis; fixed parameters are the same along a line and
+    only crowd the legend."""
+    name, swept = _swept(case)
+    # a parameter named like a series field (deform's `kernel` size) is renamed, not overwritten
+    return {"sweep": name, **{(f"{k} (param)" if k in _SERIES_FIELDS else k): _hashable(case.params[k])
+                              for k in swept if k != axis and k in case.params and (case.family, name, k) not in tied}}
+
+
+def _metrics(runs: Sequence[Run], metric: str | None) -> dict[str, str]:
+    """family -> the metric to plot: `metric` for all, else each family's default_metric."""
+    by_family: dict = defaultdict(list)
+    for run in runs:
+        for case in run.cases.values():
+            if case.passed:
+                by_family[case.family].append((run, case))
+    return {family: metric or default_metric(pairs) for family, pairs in by_family.items()}
+
+
+def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool, metric: str | None = None) -> dict:
+    """(family, unit) -> series key (as a tuple of items) -> [(x, y)]."""
+    panels: dict = defaultdict(lambda: defaultdict(list))
+    metrics = _metrics(runs, metric)
+    tied = _tied_to(runs, axis)
+    for run in runs:
+        for case in run.cases.values():
+            y = rate(case, metrics.get(case.family, "tflops"))
+            if y is None or not _is_axis_value(case.params.get(axis)):
                 continue
-            rest = _series_params(case, axis)
-            x, (y, unit) = case.params[axis], rate
+            rest = _series_params(case, axis, tied)
+            x, unit = case.params[axis], METRICS[metrics[case.family]]
             lines = [(case.kernel, y)]
             if baselines:
                 lines += [(f"{name} (baseline)", y / b["speedup"]) for name, b in case.baselines.items() if b.get("speedup")]
@@ -93,19 +163,35 @@ def _sweep_series(runs: Sequence[Run], axis: str, baselines: bool) -> dict:
     return panels
 
 
-def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool = True):
-    """Throughput (TFLOP/s or GB/s) against a sweep parameter: one panel per family and unit, one line
-    per device and kernel/baseline (and per value of any other parameter that varies)."""
+def one_point_lines(runs: Sequence[Run], axis: str, metric: str | None = None) -> tuple[int, int]:
+    """(lines with a single `axis` value, all lines) of the sweep view: a line of one point means
+    the axis does not vary inside it."""
+    series = [s for panel in _sweep_series(runs, axis, False, metric).values() for s in panel.values()]
+    return sum(len({x for x, _ in s}) == 1 for s in series), len(series)
+
+
+def _plain_numbers(axis) -> None:
+    """Tick labels as plain numbers: matplotlib would otherwise move a factor such as 1e-5 into an
+    offset text at the axis end, which reads as part of the unit."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+
+
+def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool = True, metric: str | None = None):
+    """Throughput against a sweep parameter: one panel per family, in `metric` (gbps or tflops;
+    default per family: GB/s when memory-bound), one line per device and kernel/baseline (and per
+    value of any other swept parameter not tied to the axis)."""
     axes = sweep_axes(runs)
     if axis is None:
         if not axes:
             raise InputError("no numeric case parameter varies across the passed cases; nothing to plot against")
         axis = axes[0]
-    panels = _sweep_series(runs, axis, baselines)
+    panels = _sweep_series(runs, axis, baselines, metric)
     if not panels:
         raise InputError(f"no passed case with a throughput has a parameter {axis!r}; "
                          f"parameters that vary: {', '.join(axes) or 'none'}")
-    fig, axs = _figure(len(panels))
+    fig, axs = _figure(len(panels), [len(series) for _, series in sorted(panels.items())])
     for ax, ((family, unit), series) in zip(axs, sorted(panels.items())):
         xs = [p[0] for s in series.values() for p in s]
         # Named values (tile shapes...) sit at evenly spaced positions, in the order first seen.
@@ -116,10 +202,13 @@ def sweep_figure(runs: Sequence[Run], axis: str | None = None, baselines: bool =
             points = sorted((position.get(x, x), y) for x, y in series[key])
             style = "--" if dict(key)["kernel"].endswith("(baseline)") else "-"
             ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label)
+        _plain_numbers(ax.yaxis)
         if names:
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         elif min(xs) > 0 and max(xs) / min(xs) >= 8:
             ax.set_xscale("log", base=2)
+        else:
+            _plain_numbers(ax.xaxis)
         ax.set(title=f"{family}: {unit} against {axis}", xlabel=axis, ylabel=unit)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, never over data

@@ -46,8 +46,8 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
     if any("worst_output" in (r.validation or {}) for r in results):
         caption += "\ncases with several outputs (backward passes): the error of the worst one, named"
     table = Table(title=f"rawkernel-suite on {device}", caption=caption, header_style="bold")
-    for name, kw in (("case", {"overflow": "fold"}), ("shape", {}), ("dtype", {}), ("kernel", {}),
-                     ("status", {}), ("max |err|", {"justify": "right"}), ("allowed", {"justify": "right"}),
+    # the whole case id (it names dtype and kernel): what a user greps a log for
+    for name, kw in (("case", {"overflow": "fold"}), ("shape", {}), ("status", {}), ("max |err|", {"justify": "right"}), ("allowed", {"justify": "right"}),
                      ("time (median)", {"justify": "right"}), ("noise %", {"justify": "right"})):
         table.add_column(name, **kw)
     baselines = _baseline_names(results) if on_gpu else []
@@ -58,7 +58,7 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
             table.add_column(f"speedup vs {name} (x)", justify="right")
     for r in results:
         v, t, m = r.validation or {}, r.timing or {}, r.metrics
-        row = [escape(r.id.split("/", 1)[1].rsplit("/", 2)[0]), escape(r.shape), r.dtype, r.kernel, STATUS_STYLE[r.status],
+        row = [escape(r.id), escape(r.shape), STATUS_STYLE[r.status],
                _num(v.get("max_abs_err"), "{:.2e}") + ("*" if "compared_elements" in v else "")
                + (f" {v['worst_output']}" if "worst_output" in v else ""),
                _num(v.get("allowed"), "{:.2e}"),
@@ -73,9 +73,18 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
     return table
 
 
-def problems(results: Sequence[CaseResult]) -> list[str]:
-    """One line per case that did not pass, with the reason in full (table cells stay short)."""
-    return [f"{STATUS_STYLE[r.status]} {escape(r.id)}: {escape(r.error)}" for r in results if not r.passed]
+def problems(results: Sequence[CaseResult], tracebacks: bool = False) -> list[str]:
+    """One line per case that did not pass, with the reason in full (table cells stay short), and
+    with `tracebacks` the whole Python traceback of an error after it."""
+    out = []
+    for r in results:
+        if not r.passed:
+            out.append(f"{STATUS_STYLE[r.status]} {escape(r.id)}: {escape(r.error)}")
+            if tracebacks and r.traceback:
+                out.append(f"[dim]{escape(r.traceback.rstrip())}[/]")
+    if not tracebacks and any(r.traceback for r in results):
+        out.append("[dim](--traceback shows where each error came from in full)[/]")
+    return out
 
 
 def closing_line(results: Sequence[CaseResult]) -> str:

@@ -45,6 +45,7 @@ class CaseResult:
     ran_on: dict | None = None  # on a Ray cluster: node, node_id, kind, device and GPU ids of the worker
     sources: dict = field(default_factory=dict)  # kernel source (and quoted #include) -> sha256 hex (provenance.py)
     family_origin: dict | None = None  # {"name", "file" or "package", "version"}: the family's code
+    traceback: str = ""  # of the exception that made the case an error (`suite run --traceback` prints it)
 
     @property
     def passed(self) -> bool:
@@ -118,10 +119,19 @@ def default_path(env: dict, root: Path | None = None) -> Path:
     return (root or Path.cwd() / "results") / device_slug(env) / f"{stamp}-{commit}.json"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put the old one straight back
+    os.umask(mask)
+    return mask
+
+
 def _write_temporary(doc: dict, folder: Path, durable: bool = True) -> str:
-    """`doc` as JSON in a new hidden file in `folder` (the same file system as the final name)."""
+    """`doc` as JSON in a new hidden file in `folder` (the same file system as the final name), with
+    the mode any new file of the user gets (0644 under umask 022), not mkstemp's private 0600:
+    results are meant to be shared and committed."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".json")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f, indent=1, allow_nan=True)
             f.write("\n")

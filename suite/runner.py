@@ -6,7 +6,10 @@ goes on with the next case), and a Ctrl-C ends the sweep keeping what was finish
 
 from __future__ import annotations
 
+import sysconfig
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 from suite import provenance, timing, validate
@@ -67,6 +70,27 @@ def _baselines(family, case: Case, inputs: dict, backend, timer, config, kernel_
     return out
 
 
+def _library_dirs() -> tuple[Path, ...]:
+    """Where Python's standard library and installed packages live: frames there are not the
+    user's code (the suite itself counts as the user's when run from a checkout)."""
+    paths = sysconfig.get_paths()
+    return tuple(Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+
+
+def where(exc: BaseException) -> str:
+    """'path:line in function' of the innermost frame of `exc` in code outside Python's libraries
+    and installed packages (a family's make_inputs, reference, ...), the path relative to the
+    working directory when inside it; '' when every frame is library code."""
+    libraries = _library_dirs()
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if frame.filename.startswith("<") or any(path.is_relative_to(d) for d in libraries):
+            continue
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        return f"{shown}:{frame.lineno} in {frame.name}"
+    return ""
+
+
 def _error(exc: BaseException, backend, doing: str) -> str | None:
     """The case's error text for `exc`, or None when `exc` is no error of the case (a bug: raise it).
     Every error is offered to the backend first: a CUDA fault may surface in any call, and the sweep
@@ -76,7 +100,8 @@ def _error(exc: BaseException, backend, doing: str) -> str | None:
         return str(exc)
     # torch and the families raise these for impossible cases; record them against the case.
     if lost or isinstance(exc, (RuntimeError, ValueError, TypeError, MemoryError)):
-        text = f"{type(exc).__name__}: {exc}"
+        at = where(exc)
+        text = f"{type(exc).__name__}: {exc}" + (f" (at {at})" if at else "")
         return text if not lost or backend.context_lost in text else f"{backend.context_lost}. {text}"
     return None
 
@@ -135,6 +160,7 @@ def run_case(case: Case, backend, timer, options: RunOptions, peaks: dict | None
         result.error = _error(exc, backend, doing)
         if result.error is None:
             raise
+        result.traceback = "".join(traceback.format_exception(exc))
     finally:  # a case that failed to compile also says which source it was
         result.sources = provenance.source_digests(backend.sources_loaded)
     return result

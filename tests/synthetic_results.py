@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import random
+from pathlib import Path
 
 from suite import results, timing
 
@@ -55,3 +57,19 @@ def save_run(root, env: dict, cases: list[results.CaseResult], created: str | No
     if created:
         doc["created"] = created
     return results.save(doc, results.default_path(env, root=root))
+
+
+HOST_REPEAT_RUNS = Path(__file__).parent / "data" / "host_repeat_runs.json"
+
+
+def host_repeat_runs(root, scale: dict | None = None) -> list:
+    """The six measured host runs of identical code (tests/data/host_repeat_runs.json) saved as result
+    files under `root`; `scale` maps (run index, case id) to a factor applied to that case's samples,
+    to make a known change on top of real run-to-run noise."""
+    doc = json.loads(HOST_REPEAT_RUNS.read_text())
+    env = environment(doc["device"], backend="host")
+    paths = []
+    for i, run in enumerate(doc["runs"]):
+        cases = [case(cid, [x * (scale or {}).get((i, cid), 1.0) for x in times]) for cid, times in run.items()]
+        paths.append(save_run(root / f"run{i}", env, cases, created=f"2026-12-07T23:0{i}:00+00:00"))
+    return paths

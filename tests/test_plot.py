@@ -108,3 +108,48 @@ def test_a_named_parameter_such_as_a_tile_shape_is_a_categorical_axis(tmp_path):
         xs, ys = _lines(ax)[f"seq_len={s}"]
         rates = [runs[0].cases[f"attention/t[seq_len={s},tiles={t}]/float16/tc"].metrics["tflops"] for t in shapes]
         assert xs == [0, 1, 2] and ys == pytest.approx(rates)
+
+
+def _decode_like(tmp_path, flops_per_byte):
+    """A zipped sweep (seq_k tied to seq_q, as in cases/attention.yaml) of a kernel with the given
+    arithmetic intensity, times far below a second (GB/s values around 1e-5 on the host)."""
+    cases = [case(f"attention/decode[seq_q={q},seq_k={k}]/float16/attention_decode", samples(1e-3 * q, seed=q),
+                  params={"seq_q": q, "seq_k": k}, flops=int(flops_per_byte * 1000 * q), nbytes=1000 * q)
+             for q, k in ((1, 1000), (4, 300), (8, 200))]
+    return compare.load_runs([save_run(tmp_path / "results", environment("AMD EPYC", backend="host"), cases)])
+
+
+def test_a_memory_bound_family_is_drawn_in_gbps_unless_told_otherwise(tmp_path):
+    runs = _decode_like(tmp_path, flops_per_byte=2)  # far below either ridge
+    assert plot.default_metric([(runs[0], c) for c in runs[0].cases.values()]) == "gbps"
+    (ax,) = plot.sweep_figure(runs, "seq_q").axes
+    assert ax.get_ylabel() == "GB/s"
+    (ax,) = plot.sweep_figure(runs, "seq_q", metric="tflops").axes
+    assert ax.get_ylabel() == "TFLOP/s"
+    compute = _decode_like(tmp_path / "c", flops_per_byte=5000)
+    assert plot.sweep_figure(compute, "seq_q").axes[0].get_ylabel() == "TFLOP/s"
+
+
+def test_a_zipped_parameter_does_not_split_the_line_and_ticks_have_no_offset_text(tmp_path):
+    runs = _decode_like(tmp_path, flops_per_byte=2)
+    fig = plot.sweep_figure(runs, "seq_q", baselines=False)
+    (ax,) = fig.axes
+    ((xs, _),) = _lines(ax).values()  # one line of three points, not three one-point lines
+    assert xs == [1, 4, 8] and plot.one_point_lines(runs, "seq_q") == (0, 1)
+    fig.canvas.draw()  # tick labels and offset texts exist once drawn
+    assert ax.yaxis.get_offset_text().get_text() == "" and ax.xaxis.get_offset_text().get_text() == ""
+    assert all("e-" not in t.get_text() for t in ax.get_yticklabels())
+
+
+def test_cli_warns_when_the_axis_does_not_vary_inside_a_line(tmp_path, capsys):
+    # head_dim is fixed inside each sweep and differs between them: one point per sweep's line
+    cases = [case(f"attention/{name}[seq_len={s}]/float16/flash", samples(1e-4 * s, seed=s + d),
+                  params={"seq_len": s, "head_dim": d}, flops=10**9, nbytes=10**6)
+             for name, d in (("small", 64), ("large", 128)) for s in (128, 256)]
+    save_run(tmp_path / "results", environment("NVIDIA H100"), cases)
+    out = tmp_path / "p.png"
+    assert cli.main(["plot", str(tmp_path / "results"), "-o", str(out), "--x", "head_dim"]) == cli.EXIT_OK
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--x head_dim does not vary inside 4 of 4 line(s)" in err and "other axes: seq_len" in err
+    assert cli.main(["plot", str(tmp_path / "results"), "-o", str(out), "--x", "seq_len"]) == cli.EXIT_OK
+    assert "warning" not in capsys.readouterr().err

@@ -167,3 +167,12 @@ def test_a_partly_active_warp_is_no_conflict(rng):
     base = int(rng.integers(0, 1 << 16)) * 128
     r = only(records(base + np.arange(20) * 16, size=16))  # lanes 0-19: phases of 8, 8 and 4 lanes
     assert (r["wavefronts"], r["ideal_wavefronts"]) == (3, 3)
+
+
+def test_a_dram_bound_kernel_with_a_flop_model_gets_a_gbps_ceiling():
+    from suite.profile.speed_of_light import GPUS, bound
+
+    memory = bound(GPUS["H100"], mma=0, wavefronts=0, sfu=0, dram_bytes=10**9, flops=2 * 10**9, nbytes=10**9)
+    assert memory.binding == "dram" and memory.ceiling() == (pytest.approx(3350.0), "GB/s")
+    compute = bound(GPUS["H100"], mma=10**9, wavefronts=0, sfu=0, dram_bytes=10**6, flops=4096 * 10**9, nbytes=10**6)
+    assert compute.binding == "tensor" and compute.ceiling()[1] == "TFLOP/s"

@@ -1,7 +1,9 @@
 """Result files: atomic, never overwritten, and every malformed file rejected with its name."""
 
 import json
+import os
 import random
+import stat
 
 import pytest
 
@@ -80,3 +82,18 @@ def test_a_result_file_claims_a_free_name_then_keeps_replacing_only_its_own(tmp_
     assert live.write(cases, complete=True, final=True) == claimed and results.load(claimed)["complete"] is True
     assert target.read_bytes() == others
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, claimed.name])  # no temporary left
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_result_files_get_the_users_normal_file_mode(tmp_path, umask, mode):
+    env, doc = _doc(2)
+    old = os.umask(umask)
+    try:
+        saved = results.save(doc, tmp_path / "one.json")
+        live = results.ResultFile(tmp_path / "live.json", env, "suite run --save")
+        first = live.write([], complete=False)
+        assert stat.S_IMODE(first.stat().st_mode) == mode
+        live.write([results.CaseResult(**c) for c in doc["cases"]], complete=True, final=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(saved.stat().st_mode) == mode and stat.S_IMODE(first.stat().st_mode) == mode

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from suite import KERNELS_DIR
-from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR
+from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR, diagnostics
 from suite.emulator.ptx import hook as ptx_hook
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
@@ -135,21 +135,6 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _trim_diagnostics(stderr: str, limit: int = 12) -> str:
-    """g++'s errors (file:line:col: error: ...) with the source line and caret after each."""
-    lines = stderr.splitlines()
-    kept, errors = [], 0
-    for i, line in enumerate(lines):
-        if re.match(r"^.+?:\d+(:\d+)?: (fatal )?error: ", line) or re.match(r"^.+?: undefined reference to ", line):
-            errors += 1
-            if errors > limit:
-                kept.append(f"... and more errors ({sum(' error: ' in x for x in lines)} in all)")
-                break
-            kept.append(line)
-            kept += [x for x in lines[i + 1 : i + 3] if not re.match(r"^.+?:\d+(:\d+)?: ", x)]
-    return "\n".join(kept) if kept else "\n".join(lines[-30:])
-
-
 def run_compiler(command: list[str], output: Path, what: str) -> None:
     """Runs g++ into `output` (a name private to this process; the caller renames it)."""
     global _compiler_runs
@@ -157,7 +142,7 @@ def run_compiler(command: list[str], output: Path, what: str) -> None:
     proc = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
     if proc.returncode != 0:
         output.unlink(missing_ok=True)
-        raise KernelCompileError(f"g++ could not compile {what}:\n{_trim_diagnostics(proc.stderr)}")
+        raise KernelCompileError(f"g++ could not compile {what}:\n{diagnostics.trim(proc.stderr)}")
 
 
 def staging_path(path: Path) -> Path:
@@ -253,8 +238,8 @@ def strip_comments(code: str) -> str:
 
 
 def extern_shared_names(code: str) -> list[str]:
-    """The arrays declared `extern __shared__ T name[];` (CuPy-style dynamic shared memory)."""
-    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\]\s*;"
+    """The arrays declared `extern __shared__ T name[];` or `name[][N]...;` (CuPy-style dynamic shared memory)."""
+    pattern = r"\bextern\s+__shared__\b[^;\[]*?\b(\w+)\s*\[\s*\](?:\s*\[[^\]]*\])*\s*;"
     return sorted(set(re.findall(pattern, strip_comments(code))))
 
 
@@ -288,6 +273,8 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
         *translate_options(options),
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
+        "-isystem",
+        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
         "-isystem",
         str(nvidia_include_dir()),
         # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
@@ -335,7 +322,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
     try:
         command = [COMPILER, *flags, "-MMD", "-MF", str(depfile), *inputs, str(runtime), "-Wl,-rpath,$ORIGIN",
                    *(CHECKED_LIBS if checked else ())]
-        what = f"{source} (kernels {', '.join(names)}) for the host backend"
+        what = f"{diagnostics.relative(str(source))} (kernels {', '.join(names)}) for the host backend"
         # Inline PTX: preprocessed and translated (suite/emulator/ptx); other builds are unchanged.
         command = ptx_hook.translated_command(command, wrapper_path, depfile, what)
         run_compiler(command, staging, what)

@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 from suite.cases import Case
 from suite.errors import SuiteError
+from suite.runner import where
 from suite.kernels import get_family
 from suite.profile.backend import ProfilingBackend
 from suite.profile.speed_of_light import Bound, Gpu, bound
@@ -78,7 +79,8 @@ def profile_case(case: Case, backend: ProfilingBackend, gpu: Gpu) -> CaseProfile
     except SuiteError as exc:
         result.error = str(exc)
     except (RuntimeError, ValueError, TypeError, MemoryError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
+        at = where(exc)
+        result.error = f"{type(exc).__name__}: {exc}" + (f" (at {at})" if at else "")
     return result
 
 

@@ -76,12 +76,12 @@ class Bound:
         return self.seconds[self.binding]
 
     def ceiling(self) -> tuple[float, str]:
-        """The throughput the bound implies, in the kernel's own terms: TFLOP/s when it has a FLOP
-        model, else GB/s of its byte model."""
+        """The throughput the bound implies, in the kernel's own terms: GB/s of its byte model when
+        DRAM binds (a memory-bound kernel) or it has no FLOP model, else TFLOP/s."""
         t = self.least_seconds
         if t <= 0:
             return 0.0, ""
-        if self.flops:
+        if self.flops and self.binding != "dram":
             return self.flops / t / 1e12, "TFLOP/s"
         return self.bytes / t / 1e9, "GB/s"
 

@@ -43,3 +43,4 @@
 #include "emu/ptx.h"
 #include "emu/launch.h"
 #include "emu/hopper/hopper.h"
+#include "emu/profile_math_marks.h"  // last: it renames math built-ins the headers above define

@@ -11,7 +11,6 @@ from suite.emulator.ptx.spaces import pointer
 from suite.emulator.ptx.values import compute_type, read
 
 _TYPE = r"(?:b|u|s|f)(?:8|16|32|64)|pred|bf16|f16x2|bf16x2"
-_WIDTH = {"8": 8, "16": 16, "32": 32, "64": 64}
 
 
 def _bits(t: str) -> int:
@@ -219,6 +218,19 @@ def bitcount(ins):
     c = ctype(t)
     out = "uint32_t" if op != "brev" else c
     return d.set(out, f"__suite_ptx_{op}<{c}>({a.get(c)})")
+
+
+@form(r"createpolicy\.(fractional|range)(?:\.L2::\w+)+\.b64", "createpolicy", ("createpolicy",))
+def createpolicy(ins):
+    # A cache policy only steers the L2: on the CPU every policy is the same (0).
+    return ins.operand_count(2, 3)[0].set("uint64_t", "uint64_t(0)")
+
+
+@form(r"(prefetch|prefetchu)(?:\.(?:global|local|L1|L2|L2::evict_last|L2::evict_normal|tensormap))*"
+      r"(?:\.L[12])?", "prefetch", ("prefetch", "prefetchu"))
+def prefetch(ins):
+    ins.operand_count(1)
+    return ""
 
 
 @form(r"(fence|membar)(?:\.[\w:]+)*", "fence/membar")

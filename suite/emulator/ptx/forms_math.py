@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from suite.emulator.ptx.instruction import ctype
 from suite.emulator.ptx.registry import PtxError, form
-from suite.emulator.ptx.values import read, write
 
 _MODE = {None: "__SUITE_RN", "rn": "__SUITE_RN", "rz": "__SUITE_RZ", "rm": "__SUITE_RM", "rp": "__SUITE_RP",
          "approx": "__SUITE_RN", "full": "__SUITE_RN"}
@@ -13,10 +12,10 @@ _INT = r"u16|u32|u64|s16|s32|s64"
 _HALF = r"f16|f16x2|bf16|bf16x2"
 
 
-def _float_result(ins, d, t: str, value: str, ftz: bool, sat: bool) -> str:
+def _float_result(d, t: str, value: str, ftz: bool, sat: bool) -> str:
     v = f"__suite_ptx_ftz({value})" if ftz else value
     v = f"__suite_ptx_satf({v})" if sat else v
-    return d.set(t and ctype(t), v)
+    return d.set(ctype(t), v)
 
 
 def _args(ops, t, ftz):
@@ -81,7 +80,7 @@ def float_arith(ins):
     d, a, b = ins.operand_count(3)
     op, mode, ftz, sat, t = ins.match.groups()
     x, y = _args([a, b], t, ftz)
-    return _float_result(ins, d, t, f"__suite_ptx_{op}({x}, {y}, {_MODE[mode]})", bool(ftz), bool(sat))
+    return _float_result(d, t, f"__suite_ptx_{op}({x}, {y}, {_MODE[mode]})", bool(ftz), bool(sat))
 
 
 @form(r"(fma|mad)\.(rn|rz|rm|rp)(\.ftz)?(\.sat)?\.(f32|f64)", "fma/mad f32/f64", ("fma", "mad"))
@@ -89,7 +88,7 @@ def float_fma(ins):
     d, a, b, c = ins.operand_count(4)
     _, mode, ftz, sat, t = ins.match.groups()
     x, y, z = _args([a, b, c], t, ftz)
-    return _float_result(ins, d, t, f"__suite_ptx_fma({x}, {y}, {z}, {_MODE[mode]})", bool(ftz), bool(sat))
+    return _float_result(d, t, f"__suite_ptx_fma({x}, {y}, {z}, {_MODE[mode]})", bool(ftz), bool(sat))
 
 
 @form(r"div\.(approx|full|rn|rz|rm|rp)(\.ftz)?\.(f32|f64)", "div f32/f64", ("div",))
@@ -97,7 +96,7 @@ def float_div(ins):
     d, a, b = ins.operand_count(3)
     mode, ftz, t = ins.match.groups()
     x, y = _args([a, b], t, ftz)
-    return _float_result(ins, d, t, f"__suite_ptx_div({x}, {y}, {_MODE[mode]})", bool(ftz), False)
+    return _float_result(d, t, f"__suite_ptx_div({x}, {y}, {_MODE[mode]})", bool(ftz), False)
 
 
 @form(r"(min|max)(\.ftz)?(\.NaN)?\.(f32|f64)", "min/max f32/f64", ("min", "max"))
@@ -105,7 +104,7 @@ def float_minmax(ins):
     d, a, b = ins.operand_count(3)
     op, ftz, nan, t = ins.match.groups()
     x, y = _args([a, b], t, ftz)
-    return _float_result(ins, d, t, f"__suite_ptx_{op}({x}, {y}, {str(bool(nan)).lower()})", bool(ftz), False)
+    return _float_result(d, t, f"__suite_ptx_{op}({x}, {y}, {str(bool(nan)).lower()})", bool(ftz), False)
 
 
 @form(r"(neg|abs)(\.ftz)?\.(f32|f64)", "neg/abs f32/f64", ("neg", "abs"))
@@ -113,7 +112,7 @@ def float_sign(ins):
     d, a = ins.operand_count(2)
     op, ftz, t = ins.match.groups()
     (x,) = _args([a], t, ftz)
-    return _float_result(ins, d, t, f"-{x}" if op == "neg" else f"std::fabs({x})", bool(ftz), False)
+    return _float_result(d, t, f"-{x}" if op == "neg" else f"std::fabs({x})", bool(ftz), False)
 
 
 # ---- special functions: the CPU's correctly or faithfully rounded libm is within every .approx bound
@@ -128,15 +127,15 @@ def sfu(ins):
     d, a = ins.operand_count(2)
     op, ftz, t = ins.match.groups()
     (x,) = _args([a], t, ftz)
-    return "SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 4); " + _float_result(
-        ins, d, t, f"{ctype(t)}({_SFU[op].format(x=x)})", bool(ftz), False)
+    return "__suite_ptx_mark_sfu(); " + _float_result(
+        d, t, f"{ctype(t)}({_SFU[op].format(x=x)})", bool(ftz), False)
 
 
 @form(rf"(ex2|tanh)\.approx(?:\.ftz)?\.({_HALF})", "ex2/tanh .approx f16/bf16", ("ex2", "tanh"))
 def sfu_half(ins):
     ins.operand_count(2)
     op, t = ins.match.groups()
-    return "SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 4); " + _half_op(ins, t, _SFU[op].format(x="x"))
+    return "__suite_ptx_mark_sfu(); " + _half_op(ins, t, _SFU[op].format(x="x"))
 
 
 @form(r"(rcp|sqrt)\.(approx|rn|rz|rm|rp)(\.ftz)?\.(f32|f64)", "rcp/sqrt", ("rcp", "sqrt"))
@@ -144,7 +143,7 @@ def rcp_sqrt(ins):
     d, a = ins.operand_count(2)
     op, mode, ftz, t = ins.match.groups()
     (x,) = _args([a], t, ftz)
-    return _float_result(ins, d, t, f"__suite_ptx_{op}({x}, {_MODE[mode]})", bool(ftz), False)
+    return _float_result(d, t, f"__suite_ptx_{op}({x}, {_MODE[mode]})", bool(ftz), False)
 
 
 # ---- integers -------------------------------------------------------------------------------------

@@ -41,26 +41,30 @@ def mma(ins):
 
 
 def _matrix_count(ins) -> int:
-    return int(ins.match.group(1)[1])
+    return int((ins.match.group(1) or ins.match.group(2))[1])
 
 
-@form(r"ldmatrix\.sync\.aligned\.m8n8\.(x[124])(\.trans)?\.shared(?:::cta)?\.b16", "ldmatrix", ("ldmatrix",))
+# The ISA writes .m8n8.x4; public kernels often .x4.m8n8, which ptxas accepts too.
+_MATRIX = r"(?:\.m8n8\.(x[124])|\.(x[124])\.m8n8)(\.trans)?\.shared(?:::cta)?\.b16"
+
+
+@form(rf"ldmatrix\.sync\.aligned{_MATRIX}", "ldmatrix", ("ldmatrix",))
 def ldmatrix(ins):
     d, addr = ins.operand_count(2)
     n = _matrix_count(ins)
     outs = d.vector(n)
-    trans = str(bool(ins.match.group(2))).lower()
+    trans = str(bool(ins.match.group(3))).lower()
     return ("{ uint32_t __suite_r[4]; "
             f"__suite_ptx_ldmatrix<{n}, {trans}>({ins.site}, __suite_r, {pointer(ins, 'shared', addr.address())}); "
             + " ".join(x.set("uint32_t", f"__suite_r[{i}]") for i, x in enumerate(outs)) + " }")
 
 
-@form(r"stmatrix\.sync\.aligned\.m8n8\.(x[124])(\.trans)?\.shared(?:::cta)?\.b16", "stmatrix", ("stmatrix",))
+@form(rf"stmatrix\.sync\.aligned{_MATRIX}", "stmatrix", ("stmatrix",))
 def stmatrix(ins):
     addr, s = ins.operand_count(2)
     n = _matrix_count(ins)
     regs = ", ".join(x.get("uint32_t") for x in s.vector(n))
-    trans = str(bool(ins.match.group(2))).lower()
+    trans = str(bool(ins.match.group(3))).lower()
     return (f"{{ const uint32_t __suite_r[{n}] = {{{regs}}}; "
             f"__suite_ptx_stmatrix<{n}, {trans}>({ins.site}, {pointer(ins, 'shared', addr.address())}, __suite_r); }}")
 

@@ -109,3 +109,15 @@ def atom(ins):
     ptr = f"reinterpret_cast<{c}*>({pointer(ins, space, addr.address())})"
     call = f"{_ATOM_FN[op]}({ptr}, {', '.join(a.get(c) for a in args)})"
     return d.set(c, call) if d is not None else f"(void){call};"
+
+
+@form(r"trap", "trap", ("trap",))
+def trap(ins):
+    ins.operand_count(0)
+    return f'suite_host_trap({ins.site}, "trap (inline PTX)");'
+
+
+@form(r"nanosleep\.u32", "nanosleep", ("nanosleep",))
+def nanosleep(ins):
+    ins.operand_count(1)
+    return f"suite_host_yield({ins.site});"  # the other threads of the block run meanwhile

@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from suite.emulator import diagnostics
 from suite.emulator.ptx.translate import TranslationError, translate
 from suite.errors import KernelCompileError
 
@@ -86,23 +87,23 @@ def translated_command(command: list[str], wrapper: Path, depfile: Path, what: s
     """`command` (g++ ... -MMD -MF depfile wrapper ... ) as is when no source has asm; else it is run
     as g++ -E (writing the depfile), the output translated into wrapper.ptx.ii, and the command
     returned compiles that instead (g++ does not preprocess .ii files again)."""
+    from suite.emulator.build import atomic_write, staging_path  # (build imports this module)
+
     if not uses_asm(wrapper, _include_dirs(command)):
         return command
-    preprocessed = wrapper.with_suffix(".ii")
-    flags = [a for a in command if a not in ("-shared", str(wrapper)) and not a.endswith(".cpp") and not
-             a.endswith(".so") and not a.startswith("-Wl,") and not a.startswith("-l")]
-    proc = subprocess.run([*flags, "-E", str(wrapper), "-o", str(preprocessed)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        from suite.emulator.build import _trim_diagnostics
-
-        raise KernelCompileError(f"g++ could not preprocess {what}:\n{_trim_diagnostics(proc.stderr)}")
+    preprocessed = staging_path(wrapper.with_suffix(".ii"))
+    flags = [a for a in command if a not in ("-shared", str(wrapper)) and not a.endswith((".cpp", ".so"))
+             and not a.startswith(("-Wl,", "-l"))]
     try:
+        proc = subprocess.run([*flags, "-E", str(wrapper), "-o", str(preprocessed)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KernelCompileError(f"g++ could not preprocess {what}:\n{diagnostics.trim(proc.stderr)}")
         text = translate(preprocessed.read_text(errors="replace"))
     except TranslationError as exc:
-        raise KernelCompileError(f"inline PTX in {what} that the host backend cannot run:\n{exc}") from None
+        raise KernelCompileError(f"inline PTX that the host backend cannot run, in {what}:\n{exc}") from None
     finally:
         preprocessed.unlink(missing_ok=True)
     translated = wrapper.with_suffix(".ptx.ii")
-    translated.write_text(text)
+    atomic_write(translated, text.encode())
     rest = [a for a in command if a not in ("-MMD", "-MF", str(depfile))]
     return [str(translated) if a == str(wrapper) else a for a in rest]

@@ -35,7 +35,8 @@ def form(pattern: str, name: str | None = None, mnemonics: tuple[str, ...] | Non
     mnemonics defaults to the pattern's literal first part (`ldmatrix` of `ldmatrix\\..*`)."""
 
     def register(emit):
-        first = mnemonics or tuple(re.findall(r"^\(?([a-z0-9_|]+)", pattern)[0].split("|"))
+        literal = re.match(r"\(?([a-z0-9_|]+)", pattern)
+        first = mnemonics or (tuple(literal.group(1).split("|")) if literal else ())
         FORMS.append(Form(name or pattern, re.compile(pattern), emit, first))
         return emit
 

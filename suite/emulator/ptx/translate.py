@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from suite.emulator import diagnostics
 from suite.emulator.ptx import cpp_asm
 from suite.emulator.ptx.ptx_text import translate_ptx
 from suite.emulator.ptx.registry import PtxError
@@ -87,7 +88,7 @@ def translate(text: str) -> str:
         try:
             code = _statement(st)
         except PtxError as exc:
-            errors.append(f"{st.file}:{st.line}: error: {exc}")
+            errors.append(f"{diagnostics.relative(st.file)}:{st.line}: error: {exc}")
             continue
         out += [text[pos:st.start], code, "\n" * text.count("\n", st.start, st.end)]
         pos = st.end

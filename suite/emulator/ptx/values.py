@@ -1,5 +1,5 @@
-"""Reading and writing operands as values of a PTX type: 16-bit floats are decoded to float and
-rounded back (to nearest even) by the emulation's helpers; other types are their C++ types."""
+"""Reading operands as values of a PTX type: 16-bit floats are decoded to float by the emulation's
+helpers; other types are their C++ types."""
 
 from __future__ import annotations
 
@@ -17,13 +17,3 @@ def read(op: Operand, t: str) -> str:
     if t in FLOAT16:
         return f"__suite_ptx_{FLOAT16[t]}2f({op.get('uint16_t')})"
     return op.get(ctype(t))
-
-
-def write(op: Operand, t: str, value: str) -> str:
-    if t in FLOAT16:
-        return op.set("uint16_t", f"__suite_ptx_f2{FLOAT16[t]}({value})")
-    return op.set(ctype(t), value)
-
-
-def last_type(ins) -> str:
-    return ins.parts[-1]

@@ -20,25 +20,29 @@ struct __suite_ptx_window_layout {
     uintptr_t size;           // of the TLS block: every shared array of the module
 };
 
-inline __suite_ptx_window_layout __suite_ptx_window_find() {
-    struct Search {
-        uintptr_t anchor;
-        __suite_ptx_window_layout found;
-    } search{reinterpret_cast<uintptr_t>(&__suite_ptx_window_anchor), {0, 0}};
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, size_t, void* data) -> int {
-            auto* s = static_cast<Search*>(data);
-            const uintptr_t block = reinterpret_cast<uintptr_t>(info->dlpi_tls_data);
-            for (int i = 0; block && i < info->dlpi_phnum; ++i) {
-                const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-                if (ph.p_type == PT_TLS && s->anchor >= block && s->anchor < block + ph.p_memsz) {
-                    s->found = {s->anchor - block, ph.p_memsz};
-                    return 1;
-                }
-            }
-            return 0;
-        },
-        &search);
+struct __suite_ptx_window_search {
+    uintptr_t anchor;
+    __suite_ptx_window_layout found;
+};
+
+// Reads the program headers of every loaded object: not accesses of the kernel, so not instrumented
+// for the checks.
+__attribute__((no_sanitize_thread)) inline int __suite_ptx_window_visit(dl_phdr_info* info, size_t, void* data) {
+    auto* s = static_cast<__suite_ptx_window_search*>(data);
+    const uintptr_t block = reinterpret_cast<uintptr_t>(info->dlpi_tls_data);
+    for (int i = 0; block && i < info->dlpi_phnum; ++i) {
+        const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+        if (ph.p_type == PT_TLS && s->anchor >= block && s->anchor < block + ph.p_memsz) {
+            s->found = {s->anchor - block, ph.p_memsz};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+__attribute__((no_sanitize_thread)) inline __suite_ptx_window_layout __suite_ptx_window_find() {
+    __suite_ptx_window_search search{reinterpret_cast<uintptr_t>(&__suite_ptx_window_anchor), {0, 0}};
+    dl_iterate_phdr(__suite_ptx_window_visit, &search);
     return search.found;
 }
 

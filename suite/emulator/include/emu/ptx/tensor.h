@@ -51,20 +51,21 @@ struct __suite_ptx_mma_record {
 
 // D = A B + C over the whole warp. Floating point: products exact, sums in double in k order after
 // C, one rounding to the accumulator type. Integers: exact sums, wrapped (or clamped: .satfinite).
+// The loops run over the 8 columns of a row innermost (vectorisable): the same additions in the
+// same order per element, so every build computes the same bits; a double product of two inputs
+// is exact, so contracting it into an fma changes nothing either.
 template <int K, int AE, int BE, int CE, int DE, bool Sat>
-void __suite_ptx_mma_complete(void* const* records, unsigned) {
+__forceinline__ void __suite_ptx_mma_body(void* const* records) {
     constexpr bool integer = DE == __SUITE_S32;
-    using V = std::conditional_t<integer, int32_t, float>;
     using Acc = std::conditional_t<integer, int64_t, double>;
     constexpr int pa = 32 / __suite_ptx_elem_bits<AE>(), pb = 32 / __suite_ptx_elem_bits<BE>();
-    V A[16][K], B[K][8];
-    Acc C[16][8];
+    Acc A[16][K], B[K][8], C[16][8];
     for (int lane = 0; lane < 32; ++lane) {
         const auto& r = *static_cast<const __suite_ptx_mma_record<K>*>(records[lane]);
         const int g = lane / 4, t = lane % 4;
         for (int i = 0; i < 16 * K / 32; ++i)
-            A[g + 8 * ((i / pa) % 2)][pa * t + i % pa + 4 * pa * (i / (2 * pa))] = __suite_ptx_elem<AE>(r.a, i);
-        for (int i = 0; i < 8 * K / 32; ++i) B[pb * t + i % pb + 4 * pb * (i / pb)][g] = __suite_ptx_elem<BE>(r.b, i);
+            A[g + 8 * ((i / pa) % 2)][pa * t + i % pa + 4 * pa * (i / (2 * pa))] = Acc(__suite_ptx_elem<AE>(r.a, i));
+        for (int i = 0; i < 8 * K / 32; ++i) B[pb * t + i % pb + 4 * pb * (i / pb)][g] = Acc(__suite_ptx_elem<BE>(r.b, i));
         for (int i = 0; i < 4; ++i) {
             const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
             if constexpr (CE == __SUITE_F16) C[row][col] = __suite_ptx_h2f(uint16_t(r.c[i / 2] >> (16 * (i % 2))));
@@ -72,13 +73,14 @@ void __suite_ptx_mma_complete(void* const* records, unsigned) {
             else C[row][col] = int32_t(r.c[i]);
         }
     }
+    for (int row = 0; row < 16; ++row)
+        for (int k = 0; k < K; ++k)
+            for (int col = 0; col < 8; ++col) C[row][col] += A[row][k] * B[k][col];
     for (int lane = 0; lane < 32; ++lane) {
         const auto& r = *static_cast<const __suite_ptx_mma_record<K>*>(records[lane]);
         const int g = lane / 4, t = lane % 4;
         for (int i = 0; i < 4; ++i) {
-            const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
-            Acc sum = C[row][col];
-            for (int k = 0; k < K; ++k) sum += Acc(A[row][k]) * Acc(B[k][col]);
+            const Acc sum = C[g + 8 * (i / 2)][2 * t + i % 2];
             if constexpr (DE == __SUITE_F16) {
                 const uint32_t h = __suite_ptx_d2h(sum);
                 r.d[i / 2] = i % 2 ? (r.d[i / 2] & 0xffffu) | h << 16 : h;
@@ -92,14 +94,43 @@ void __suite_ptx_mma_complete(void* const* records, unsigned) {
 }
 
 template <int K, int AE, int BE, int CE, int DE, bool Sat>
+void __suite_ptx_mma_complete(void* const* records, unsigned) {
+    __suite_ptx_mma_body<K, AE, BE, CE, DE, Sat>(records);
+}
+// The same, compiled for AVX2 and F16C (one instruction converts 8 halves), chosen at run time.
+template <int K, int AE, int BE, int CE, int DE, bool Sat>
+__attribute__((target("avx2,fma,f16c"))) void __suite_ptx_mma_complete_avx2(void* const* records, unsigned) {
+    __suite_ptx_mma_body<K, AE, BE, CE, DE, Sat>(records);
+}
+
+inline bool __suite_ptx_has_avx2() {
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                            __builtin_cpu_supports("f16c");
+    return has;
+}
+
+template <int K, int AE, int BE, int CE, int DE, bool Sat>
 __forceinline__ void __suite_ptx_mma(suite_host_site site, uint32_t* d, const uint32_t* a, const uint32_t* b,
                                      const uint32_t* c) {
     SUITE_PROFILE_MARK(nullptr, 0, 2, 0, 3);
     __suite_ptx_mma_record<K> record{a, b, c, d};
-    suite_host_warp_collective(site, "mma.sync", 0xffffffffu, &record, __suite_ptx_mma_complete<K, AE, BE, CE, DE, Sat>);
+    suite_host_warp_collective(site, "mma.sync", 0xffffffffu, &record,
+                               __suite_ptx_has_avx2() ? __suite_ptx_mma_complete_avx2<K, AE, BE, CE, DE, Sat>
+                                                      : __suite_ptx_mma_complete<K, AE, BE, CE, DE, Sat>);
 }
 
 // ---- ldmatrix / stmatrix / movmatrix (m8n8 of 16-bit elements) ------------------------------------
+
+// The lane that completes the collective moves every lane's row; the checks see each row access as
+// its own lane's, at its own instruction (the calls g++ -fsanitize=thread makes for an access).
+// Profiled builds count the rows through their marks instead (once each).
+#if defined(SUITE_HOST_CHECKED) && !defined(SUITE_HOST_PROFILED)
+extern "C" void __tsan_read16(void*);
+extern "C" void __tsan_write16(void*);
+#define __SUITE_PTX_CHECK_ROW(kind, row) __tsan_##kind##16(const_cast<void*>(static_cast<const void*>(row)))
+#else
+#define __SUITE_PTX_CHECK_ROW(kind, row) ((void)0)
+#endif
 
 struct __suite_ptx_ldmatrix_record {
     const uint16_t* row;  // this lane's row address (lanes 8j..8j+7 give the rows of matrix j)
@@ -130,6 +161,7 @@ __forceinline__ void __suite_ptx_ldmatrix(suite_host_site site, uint32_t* r, con
     if (lane < 8 * Matrices) SUITE_PROFILE_MARK(row, 16, 1, 0, 1);
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(row) % 16)
         suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
+    if (lane < 8 * Matrices) __SUITE_PTX_CHECK_ROW(read, row);
     __suite_ptx_ldmatrix_record record{static_cast<const uint16_t*>(row), r};
     suite_host_warp_collective(site, Transpose ? "ldmatrix.trans" : "ldmatrix", 0xffffffffu, &record,
                                __suite_ptx_ldmatrix_complete<Matrices, Transpose>);
@@ -162,6 +194,7 @@ __forceinline__ void __suite_ptx_stmatrix(suite_host_site site, void* row, const
     const unsigned lane = suite_host_self()->lane;
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(row) % 16)
         suite_host_trap(site, "stmatrix: each row address must be 16-byte aligned");
+    if (lane < 8 * Matrices) __SUITE_PTX_CHECK_ROW(write, row);
     __suite_ptx_stmatrix_record record{static_cast<uint16_t*>(row), r};
     suite_host_warp_collective(site, Transpose ? "stmatrix.trans" : "stmatrix", 0xffffffffu, &record,
                                __suite_ptx_stmatrix_complete<Matrices, Transpose>);
