@@ -54,7 +54,6 @@
 #include "common/hopper_pipeline.cuh"
 #include "common/hopper_wgmma.cuh"
 #include "common/online_softmax.cuh"
-#include "common/smem.cuh"
 #include "common/tensor_core.cuh"
 
 namespace fa3_detail {
@@ -108,6 +107,11 @@ __device__ __forceinline__ void scores_to_a(uint32_t (&p)[NACC / 8][4], const fl
 
 }  // namespace fa3_detail
 
+// The dynamic shared memory: a plain extern array at file scope (one element type, so no clash
+// between instantiations; the host backend's PTX addresses shared memory inside the window of the
+// module's __shared__ arrays, which common/smem.cuh's host buffer is not part of).
+extern __shared__ __align__(1024) unsigned char fa3_smem[];
+
 // T: __half or __nv_bfloat16. HD: head-dim tile (64, 128 or 256). CWG: consumer warpgroups (BM =
 // 64 * CWG). BN: keys per tile (a multiple of 16). STAGES: K/V ring depth. PINGPONG: the consumers
 // take turns issuing GEMMs. PRODUCER_REGS / CONSUMER_REGS: setmaxnreg targets (FA3's 24/240 for two
@@ -129,8 +133,7 @@ __global__ void __launch_bounds__(128 * (1 + CWG), 1)
   static_assert(sizeof(T) == 2, "16-bit inputs");
 
   // Tiles from a 1024-byte aligned base (the 128-byte swizzle's atom), barriers after them.
-  SUITE_DYNAMIC_SMEM(unsigned char, smem_raw);
-  unsigned char* smem = smem_raw + ((1024 - smem_addr(smem_raw) % 1024) % 1024);
+  unsigned char* smem = fa3_smem + ((1024 - smem_addr(fa3_smem) % 1024) % 1024);
   unsigned char* q_tile = smem;
   unsigned char* k_ring = q_tile + Q_BYTES;
   unsigned char* v_ring = k_ring + STAGES * KV_BYTES;
@@ -216,7 +219,9 @@ __global__ void __launch_bounds__(128 * (1 + CWG), 1)
   auto issue_qk = [&](float (&s)[S_ACC], int stage) {
     const uint32_t k_base = smem_addr(k_ring + stage * KV_BYTES);
     uint32_t q_base_now = q_base;
+#ifndef SUITE_HOST
     asm volatile("" : "+r"(q_base_now));
+#endif
 #pragma unroll
     for (int kk = 0; kk < HD / 16; ++kk) {
       const uint32_t step = (kk % 4) * 32;
