@@ -7,6 +7,7 @@ import importlib.util
 import pytest
 
 from suite import CASES_DIR, validate
+from suite.backends import CHECKS
 from suite.backends.host_backend import HostBackend
 from suite.cases import load_cases
 from suite.check import check_one
@@ -85,18 +86,38 @@ def test_smoke_tier_covers_the_promised_shapes():
     assert any(c.params["seq_q"] % 64 and c.params["seq_k"] % 16 for c in SMOKE)
     assert {c.params["heads_q"] // (c.params["heads_kv"] or c.params["heads_q"]) for c in SMOKE} >= {1, 2, 4}
     assert {c.dtype for c in SMOKE} == {"float16", "bfloat16"}
+    key_tiles = {-(-c.params["seq_k"] // fa3.tile(c.params["head_dim"], c.params["causal"] != "none").block_n)
+                 for c in SMOKE}
+    assert max(key_tiles) > 2 * fa3.STAGES  # the K/V ring wraps twice: both parities of each stage
 
 
 HOPPER_EMULATION = importlib.util.find_spec("suite.emulator.tensormap") is not None
 
 
-@pytest.mark.skipif(not HOPPER_EMULATION, reason="the host backend has no Hopper emulation (wgmma, TMA, mbarrier: "
-                                                 "suite/emulator/tensormap.py and include/emu/hopper, issue #29) here")
-@pytest.mark.parametrize("case", SMOKE, ids=lambda c: c.id)
-def test_host_smoke_case_matches_reference(case):
-    backend = HostBackend(arch="sm_90a")  # the d=128 and d=256 tiles need Hopper's 227 KiB of shared memory
+NO_EMULATION = pytest.mark.skipif(not HOPPER_EMULATION, reason="the host backend has no Hopper emulation (wgmma, TMA, "
+                                  "mbarrier: suite/emulator/tensormap.py and include/emu/hopper, issue #29) here")
+
+
+def _run_case(case, checks=frozenset()):
+    backend = HostBackend(arch="sm_90a", checks=checks)  # d=128 and d=256 need Hopper's 227 KiB of shared memory
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, backend.device)
     launched = FAMILY.run(case.kernel, case.params, inputs, backend)  # output poisoned with NaN first
     ref64, ref_lowp = FAMILY.reference(case.kernel, case.params, inputs, case.dtype)
     verdict = validate.check_outputs(launched.output, ref64, ref_lowp, case.tolerance)
     assert verdict.passed, verdict.detail
+
+
+@NO_EMULATION
+@pytest.mark.parametrize("case", SMOKE, ids=lambda c: c.id)
+def test_host_smoke_case_matches_reference(case):
+    _run_case(case)
+
+
+@NO_EMULATION
+@pytest.mark.parametrize("case", [c for c in SMOKE if c.sweep == "fa3_ring_wraps" and c.dtype == "float16"
+                                  and c.params["head_dim"] == 128 and c.params["causal"] == "bottom_right"],
+                         ids=lambda c: c.id)
+def test_host_case_passes_every_check(case):
+    """memcheck, racecheck, initcheck and synccheck over a case whose K/V ring wraps, with masks and
+    ping-pong: the barriers order every shared-memory access the kernel makes."""
+    _run_case(case, CHECKS)
