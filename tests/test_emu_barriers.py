@@ -234,3 +234,21 @@ def test_barrier_misuse_is_a_fault_naming_the_site(module, name, expect):
     site = next(text for text in CODE[CODE.index(f"void {name}(") :].splitlines() if "BAR_SYNC" in text)
     line = CODE.splitlines().index(site) + 1
     assert expect.format(f"{module._source}:{line}") in str(info.value), str(info.value)
+
+
+def test_cooperative_launches_reach_the_checked_runtime():
+    # `halves` is plain CUDA (the checks also build every kernel with NVRTC): a cooperative launch of
+    # it runs under memcheck, and racecheck, which cannot order blocks by a grid sync, refuses one.
+    # (Its blocks all write the first 128 elements, the same values: fine for memcheck.)
+    portable = CODE[CODE.index("// The two halves") : CODE.index("// Threads at or past n")]
+    x = torch.randint(-50, 50, (3 * 128,), dtype=torch.int32, generator=torch.Generator().manual_seed(12))
+    plain, checked = torch.zeros_like(x), torch.zeros_like(x)
+    args = (np.int32(2),)
+    RawModule(code=portable, name_expressions=["halves"]).get_function("halves")((3,), (128,), (x, plain, *args))
+    memcheck = RawModule(code=portable, name_expressions=["halves"], checks=("memcheck",))
+    memcheck.get_function("halves")((3,), (128,), (x, checked, *args), enable_cooperative_groups=True)
+    assert torch.equal(checked, plain)
+    racecheck = RawModule(code=portable, name_expressions=["halves"], checks=("racecheck",))
+    with pytest.raises(KernelFault, match="racecheck does not cover cooperative launches"):
+        racecheck.get_function("halves")((3,), (128,), (x, checked, *args), enable_cooperative_groups=True)
+    racecheck.get_function("halves")((1,), (128,), (x, checked, *args))  # not cooperative: checked as ever

@@ -23,16 +23,19 @@ from pathlib import Path
 
 from suite import KERNELS_DIR
 from suite.emulator import EMULATOR_DIR, INCLUDE_DIR, PROFILE_DIR, RUNTIME_DIR, diagnostics
+from suite.emulator.cpu_flags import cpu_has_fma, module_speed_flags
 from suite.emulator.ptx import hook as ptx_hook
 from suite.errors import BackendUnavailable, InputError, KernelCompileError
 
 COMMON_DIR = KERNELS_DIR / "common"
+API_INCLUDE_DIR = INCLUDE_DIR / "api"  # the CUDA headers a kernel #includes, as the emulation provides them
 COMPILER = "g++"
 BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread")
 # Kernels type-pun freely (reinterpret_cast between float4 and __half2, ...), as nvcc tolerates.
 # Stack clash protection probes every page of a large stack frame, so a kernel's local arrays
 # that overflow its fiber stack hit the guard page instead of the next fiber's stack.
-MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection")
+# --no-undefined: a function the emulation lacks fails the link, named (not_emulated), not the load.
+MODULE_FLAGS = ("-fno-strict-aliasing", "-fvisibility=hidden", "-fstack-clash-protection", "-Wl,--no-undefined")
 # Checked builds (HostBackend(checks=...)): g++'s ThreadSanitizer instrumentation turns every
 # load and store of kernel code into a call (__tsan_read4(address), __tsan_write4, ...) that the
 # runtime defines itself (suite/emulator/runtime/checks.cpp); libtsan is never linked (no default
@@ -109,6 +112,13 @@ def nvidia_include_dir() -> Path:
     )
 
 
+def cccl_include_flags() -> list[str]:
+    """libcu++ (<cuda/std/...>, <cuda/atomic>, ...) from NVIDIA's CCCL wheel (nvidia-cuda-cccl),
+    which keeps it in include/cccl beside the runtime's headers; a toolkit has it in include/."""
+    cccl = nvidia_include_dir() / "cccl"
+    return ["-isystem", str(cccl)] if (cccl / "cuda" / "std").is_dir() else []
+
+
 def digest(*parts) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -142,7 +152,20 @@ def run_compiler(command: list[str], output: Path, what: str) -> None:
     proc = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
     if proc.returncode != 0:
         output.unlink(missing_ok=True)
+        missing = not_emulated(proc.stderr)
+        if missing:
+            raise KernelCompileError(
+                f"{what} calls what the host backend does not emulate: not emulated: {', '.join(missing)}\n"
+                f"{diagnostics.trim(proc.stderr)}"
+            )
         raise KernelCompileError(f"g++ could not compile {what}:\n{diagnostics.trim(proc.stderr)}")
+
+
+def not_emulated(linker_errors: str) -> list[str]:
+    """The functions a module calls that nothing defines (the linker's "undefined reference to
+    `name(args)'"): a declaration without an emulation, e.g. glibc's internal __exp2f."""
+    names = re.findall(r"undefined reference to [`'](.+?)'", linker_errors)
+    return sorted({re.sub(r"\(.*", "", name) for name in names})
 
 
 def staging_path(path: Path) -> Path:
@@ -176,19 +199,54 @@ def _runtime_library(fibers: str, directory: Path) -> Path:
 # nvcc/NVRTC flags that change only GPU code generation: accepted and ignored on the CPU.
 _IGNORED_OPTIONS = re.compile(
     r"^(--?use_fast_math|-lineinfo|--generate-line-info|-G|--device-debug|-w|--disable-warnings|-restrict|--restrict"
-    r"|--?(arch|gpu-architecture|gpu-code|fmad|ftz|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
+    r"|--?(arch|gpu-architecture|gpu-code|prec-div|prec-sqrt|maxrregcount|relocatable-device-code|rdc"
     r"|extra-device-vectorization|dopt|default-device|device-as-default-execution-space)(=[\w.,+-]*)?"
     r"|-Xptxas=?.*|--ptxas-options=.*)$"
 )
 
 
+# The GPU compilers' numerics switches the host build follows (numerics_setting).
+_NUMERICS_OPTION = re.compile(r"^--?(fmad|ftz)=(true|false)$")
+# nvcc and NVRTC contract by default; CuPy appends -ftz=true to every NVRTC compile, and the host
+# backend stands in for CuPy's RawModule.
+_NUMERICS_DEFAULTS = {"fmad": True, "ftz": True}
+
+
+def numerics_setting(options, name: str) -> bool:
+    """The value of --fmad or -ftz that `options` give (the last one wins), else the default."""
+    value = _NUMERICS_DEFAULTS[name]
+    for opt in options:
+        if isinstance(opt, str) and (m := _NUMERICS_OPTION.match(opt)) and m.group(1) == name:
+            value = m.group(2) == "true"
+    return value
+
+
+def contraction_flags(options) -> list[str]:
+    """FMA contraction as nvcc/NVRTC do: `a*b + c` becomes one fused multiply-add unless the
+    options say --fmad=false. g++ contracts only with -ffp-contract=fast and an FMA instruction to
+    contract to (-mfma; x86-64's baseline has none)."""
+    if numerics_setting(options, "fmad") and cpu_has_fma():
+        return ["-ffp-contract=fast", "-mfma"]
+    return ["-ffp-contract=off"]
+
+
+def ftz_flags(options) -> list[str]:
+    """-ftz=true: single-precision denormals flush to zero (include/emu/float_mode.h)."""
+    return [f"-D__SUITE_FTZ={int(numerics_setting(options, 'ftz'))}"]
+
+
 def translate_options(options) -> list[str]:
     """CuPy/NVRTC-style options -> g++ flags. Only macros, include paths and the language standard
-    reach g++; GPU-only flags are dropped; anything else is refused (it never reaches a shell)."""
+    reach g++; --fmad and -ftz pick the numerics (contraction_flags, ftz_flags); other GPU-only flags are dropped;
+    anything else is refused (it never reaches a shell)."""
     flags = []
     for opt in options:
         if not isinstance(opt, str) or "\n" in opt or "\0" in opt:
             raise InputError(f"compiler option {opt!r} must be a single-line string")
+        if _NUMERICS_OPTION.match(opt):
+            continue
+        if m := re.match(r"^--?(fmad|ftz)\b", opt):
+            raise InputError(f"compiler option {opt!r}: expected --{m.group(1)}=true or --{m.group(1)}=false")
         if re.match(r"^-[DU][A-Za-z_]\w*(=.*)?$", opt):
             flags.append(opt)
         elif re.match(r"^-I.+$", opt):
@@ -266,17 +324,23 @@ PROFILED_FLAGS = (*CHECKED_FLAGS, "-DSUITE_HOST_PROFILED")
 def module_flags(source: Path, options, checked: bool = False, profiled: bool = False) -> list[str]:
     return [
         *BASE_FLAGS,
+        *(() if checked or profiled else module_speed_flags()),  # -O3 and the CPU's features (cpu_flags.py)
         *MODULE_FLAGS,
         *(PROFILED_FLAGS if profiled else CHECKED_FLAGS if checked else ()),
         "-include",
         str(INCLUDE_DIR / "cuda_host.h"),
         *translate_options(options),
+        *contraction_flags(options),
+        *ftz_flags(options),
         f"-I{source.parent}",
         f"-I{KERNELS_DIR}",
+        # CUDA's headers as the emulation provides them (cooperative_groups.h, mma.h,
+        # cuda_pipeline.h, ...) come before NVIDIA's, which are written for nvcc's device compilation.
         "-isystem",
-        str(INCLUDE_DIR / "api"),  # the CUDA headers as the emulation provides them (<mma.h>), before NVIDIA's
+        str(API_INCLUDE_DIR),
         "-isystem",
         str(nvidia_include_dir()),
+        *cccl_include_flags(),
         # Stand-ins for the few NVIDIA headers the pip wheel lacks; a toolkit's own come first.
         "-idirafter",
         str(INCLUDE_DIR / "compat"),

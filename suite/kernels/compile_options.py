@@ -25,6 +25,9 @@ def nvrtc_options(source: Path, arch: str | None = None, extra=()) -> list[str]:
     include = _cuda_include_dir()
     if include:  # without it NVRTC still has its built-in cuda_fp16.h/cuda_bf16.h
         options.append(f"-I{include}")
+        # libcu++ (<cuda/std/...>, which <cooperative_groups/reduce.h> needs too) from the CCCL wheel
+        if (Path(include) / "cccl" / "cuda" / "std").is_dir():
+            options.append(f"-I{Path(include) / 'cccl'}")
     if arch:
         options.append(f"--gpu-architecture={arch}")
     options.extend(extra)

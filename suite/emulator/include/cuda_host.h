@@ -4,6 +4,8 @@
 #pragma once
 
 #define SUITE_HOST 1
+// libcu++'s waits yield to the block's other threads (include/api/cuda/std/__thread/).
+#define _CCCL_HAS_THREAD_API_CUDA
 
 // Standard headers that use __noinline__ as an attribute name must come before the macro below.
 #include <assert.h>
@@ -37,6 +39,12 @@
 
 #include "emu/runtime_api.h"
 #include "emu/device_math.h"
+#include "emu/rounding.h"
+#include "emu/conversions.h"
+#include "emu/half_math.h"
+#include "emu/simd_video.h"
+#include "emu/dpx.h"
+#include "emu/float_mode.h"
 #include "emu/device_atomics.h"
 #include "emu/device_threads.h"
 #include "emu/device_warp.h"

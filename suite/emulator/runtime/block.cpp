@@ -98,11 +98,38 @@ void settle_activemask(Worker& w, unsigned warp) {
     }
 }
 
+void fiber_main(void* arg);
+
+// The next runnable fiber, made ready to run (a new one gets a stack); nullptr when none is.
+Fiber* next_fiber(Worker& w) {
+    Block& b = w.block;
+    if (b.runnable_head >= b.runnable.size()) return nullptr;
+    Fiber& f = b.fibers[b.runnable[b.runnable_head++]];
+    if (b.runnable_head >= 4096 && b.runnable_head * 2 >= b.runnable.size()) {
+        b.runnable.erase(b.runnable.begin(), b.runnable.begin() + long(b.runnable_head));
+        b.runnable_head = 0;
+    }
+    if (f.state == FiberState::New) {
+        f.stack = take_stack(w);
+        context_make(&f.ctx, f.stack, fiber_main, &w);
+    }
+    f.state = FiberState::Running;
+    return &f;
+}
+
+// Leaves the running fiber (its registers saved in `from`) for the next runnable one, switching
+// straight to it; to the scheduler only when none is left (the block is done, or deadlocked).
+void switch_to_next(Worker& w, Context* from) {
+    Fiber* next = next_fiber(w);
+    w.current = next;
+    context_switch(from, next ? &next->ctx : &w.scheduler);
+}
+
 // The running fiber stops until another wakes it.
 void block_current(Worker& w, Fiber& f, FiberState state) {
     f.state = state;
     settle_activemask(w, f.info.warp);
-    context_switch(&f.ctx, &w.scheduler);
+    switch_to_next(w, &f.ctx);
 }
 
 // A barrier of count 0 opens once every thread of the block has arrived or exited: PTX's `exit`
@@ -152,7 +179,7 @@ void open_barrier(Worker& w, unsigned id) {
     Block& b = w.block;
     Block::Barrier& bar = b.barriers[id];
     if (id == kGridBarrier) wait_for_grid(w);
-    w.job->progress.fetch_add(1, std::memory_order_relaxed);
+    note_progress(w);
     if (w.checks) checks_barrier(w);
     const int votes = int(bar.votes), arrived = int(bar.arrived), op = bar.op;
     const int result = op == 0 ? votes : op == 1 ? votes == arrived : op == 2 ? votes > 0 : 0;
@@ -229,19 +256,37 @@ void on_exit(Worker& w, Fiber& f) {
                          lane, l, g.name, g.site.file, g.site.line, g.mask);
     }
     ++b.exited;
+    b.warp_exited[warp] |= 1u << lane;
     f.state = FiberState::Done;
-    w.job->progress.fetch_add(1, std::memory_order_relaxed);
+    note_progress(w);
     open_barriers_complete_after_exit(w);
     settle_activemask(w, warp);
 }
 
+// A CUDA thread's life. When it ends and the next runnable thread has not started yet, that one
+// runs on this stack, here, without a switch; else this stack is free again and the next runs.
 void fiber_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
-    w.job->kernel.entry(w.job->kernel.context);
-    Fiber& f = *w.current;
-    on_exit(w, f);
-    context_switch(&f.ctx, &w.scheduler);
-    __builtin_unreachable();
+    for (;;) {
+        w.job->kernel.entry(w.job->kernel.context);
+        Fiber& f = *w.current;
+        on_exit(w, f);
+        Block& b = w.block;
+        if (b.runnable_head < b.runnable.size() && b.fibers[b.runnable[b.runnable_head]].state == FiberState::New) {
+            Fiber& next = b.fibers[b.runnable[b.runnable_head++]];
+            next.stack = f.stack;
+            next.state = FiberState::Running;
+            f.stack = nullptr;
+            w.current = &next;
+            continue;
+        }
+        // Nothing runs on this stack after the switch: it may be handed out (and overwritten) at once.
+        w.free_stacks.push_back(f.stack);
+        f.stack = nullptr;
+        Context finished;
+        switch_to_next(w, &finished);
+        __builtin_unreachable();
+    }
 }
 
 // Every fiber waits and none can be released: say who waits where.
@@ -324,29 +369,17 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     b.exited = 0;
     b.pending_barriers = 0;
     for (Block::Barrier& bar : b.barriers) bar.arrived = bar.votes = 0;
+    b.warp_exited.assign((b.size + 31) / 32, 0u);
     b.warp_waiting.assign((b.size + 31) / 32, 0u);
     b.active_waiting.assign((b.size + 31) / 32, 0u);
     // Shared memory starts as garbage on a GPU: all-ones bytes are NaN in every float format.
     if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
     if (w.checks) checks_block_start(w);
 
-    while (b.runnable_head < b.runnable.size()) {
-        Fiber& f = b.fibers[b.runnable[b.runnable_head++]];
-        w.current = &f;
-        if (f.state == FiberState::New) {
-            f.stack = take_stack(w);
-            context_make(&f.ctx, f.stack, fiber_main, &w);
-        }
-        f.state = FiberState::Running;
-        context_switch(&w.scheduler, &f.ctx);
-        if (f.state == FiberState::Done) {
-            w.free_stacks.push_back(f.stack);
-            f.stack = nullptr;
-        }
-        if (b.runnable_head >= 4096 && b.runnable_head * 2 >= b.runnable.size()) {
-            b.runnable.erase(b.runnable.begin(), b.runnable.begin() + long(b.runnable_head));
-            b.runnable_head = 0;
-        }
+    // The fibers pass control among themselves; it comes back here when none can run.
+    if (Fiber* first = next_fiber(w)) {
+        w.current = first;
+        context_switch(&w.scheduler, &first->ctx);
     }
     w.current = nullptr;
     if (b.exited != b.size) diagnose_deadlock(w);
@@ -410,7 +443,13 @@ void yield_current(Worker& w) {
     if (w.job->abort.load(std::memory_order_relaxed)) device_fault(w, "stopped");  // the fault is already claimed
     Fiber& f = *w.current;
     wake(w.block, f.info.linear);
-    context_switch(&f.ctx, &w.scheduler);
+    Block& b = w.block;
+    if (b.runnable[b.runnable_head] == f.info.linear) {  // alone in the queue: nobody to give way to
+        ++b.runnable_head;
+        f.state = FiberState::Running;
+        return;
+    }
+    switch_to_next(w, &f.ctx);
 }
 
 }  // namespace suite_rt
@@ -467,10 +506,9 @@ void suite_host_warp_collective(suite_host_site site, const char* name, unsigned
     if (mask & ~existing)
         device_fault(w, "%s (%s:%d): mask 0x%08x names lanes that do not exist: warp %u of this block has %u thread(s)",
                      name, site.file, site.line, mask, warp, width);
-    for (unsigned l = 0; l < 32; ++l)
-        if ((mask >> l & 1) && b.fibers[first + l].state == FiberState::Done)
-            device_fault(w, "%s (%s:%d) with mask 0x%08x: lane %u of the mask has exited and will never arrive",
-                         name, site.file, site.line, mask, l);
+    if (const unsigned gone = mask & b.warp_exited[warp])
+        device_fault(w, "%s (%s:%d) with mask 0x%08x: lane %u of the mask has exited and will never arrive",
+                     name, site.file, site.line, mask, unsigned(__builtin_ctz(gone)));
     f.site = site;
     f.name = name;
     f.mask = mask;
@@ -480,11 +518,12 @@ void suite_host_warp_collective(suite_host_site site, const char* name, unsigned
     if ((waiting & mask) == mask) {
         bool match = true;
         void* records[32] = {};
-        for (unsigned l = 0; l < 32 && match; ++l) {
-            if (!(mask >> l & 1)) continue;
+        // __syncwarp may be reached at different sites by the lanes it names (sm_70+).
+        const bool any_site = std::strcmp(name, "__syncwarp") == 0;
+        for (unsigned lanes = mask; lanes && match; lanes &= lanes - 1) {
+            const unsigned l = unsigned(__builtin_ctz(lanes));
             const Fiber& g = b.fibers[first + l];
-            // __syncwarp may be reached at different sites by the lanes it names (sm_70+).
-            match = g.op == complete && g.mask == mask && (same_site(g.site, site) || std::strcmp(name, "__syncwarp") == 0);
+            match = g.op == complete && g.mask == mask && (any_site || same_site(g.site, site));
             records[l] = g.record;
         }
         if (match) {

@@ -144,15 +144,21 @@ void stop_launch(Job& job, const char* why) {
         if (w->index < job.config.workers && w->in_kernel) interrupt_worker(*w);
 }
 
+uint64_t progress_of(const Job& job) {
+    uint64_t sum = job.progress.load(std::memory_order_relaxed);
+    for (const Worker* w : pool->workers) sum += w->progress.load(std::memory_order_relaxed);
+    return sum;
+}
+
 // Waits for the workers, watching for Ctrl-C and for a launch without progress (no thread
 // exited and no barrier opened) for config.timeout_s seconds.
 void wait_for_workers(Job& job, std::unique_lock<std::mutex>& lock) {
     using Clock = std::chrono::steady_clock;
-    uint64_t seen = job.progress.load();
+    uint64_t seen = progress_of(job);
     Clock::time_point last = Clock::now();
     char why[256] = "";
     while (!pool->done.wait_for(lock, std::chrono::milliseconds(50), [] { return pool->running == 0; })) {
-        const uint64_t now_progress = job.progress.load();
+        const uint64_t now_progress = progress_of(job);
         if (now_progress != seen) seen = now_progress, last = Clock::now();
         if (interrupted)
             std::snprintf(why, sizeof why, "the launch was interrupted (Ctrl-C) before it finished");
@@ -192,6 +198,13 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, const suit
                       (unsigned long long)job.total_blocks, (unsigned long long)threads,
                       (unsigned long long)kMaxCooperativeThreads);
         fault->kind = SUITE_HOST_DEVICE_FAULT;
+        return fault->kind;
+    }
+    if (config->cooperative && config->checks && (config->checks->flags & SUITE_HOST_RACECHECK)) {
+        // Its shadow of global memory is kept by one worker, and it takes blocks as never ordered,
+        // which a grid sync orders.
+        host_error(fault, "racecheck does not cover cooperative launches (blocks ordered by this_grid().sync()); run "
+                          "this kernel under memcheck/initcheck, or racecheck it without the grid sync");
         return fault->kind;
     }
     job.grid_live = job.total_blocks;

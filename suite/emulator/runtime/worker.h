@@ -30,7 +30,7 @@ struct Job {
     suite_host_launch_config config;
     suite_host_kernel kernel;
     JobChecks* checks = nullptr;  // null: a plain launch
-    std::atomic<uint64_t> progress{0};  // blocks finished: the watchdog's sign of life
+    std::atomic<uint64_t> progress{0};  // grid syncs opened; the workers count the rest (Worker::progress)
     uint64_t total_blocks;
     uint64_t block_stride, block_offset;  // block b runs as (b * stride + offset) % total
     std::atomic<uint64_t> next_block{0};
@@ -86,6 +86,7 @@ struct Block {
         suite_host_site site;        // of the first arrival, for messages
     } barriers[kNamedBarriers + 1];
     unsigned pending_barriers;  // bit i: barriers[i].arrived > 0
+    std::vector<unsigned> warp_exited;   // per warp: lanes that exited
     std::vector<unsigned> warp_waiting;  // per warp: lanes waiting at a collective
     std::vector<unsigned> active_waiting;  // per warp: lanes waiting at __activemask
     uint64_t rng;
@@ -106,7 +107,15 @@ struct Worker {
     char* dynamic_smem = nullptr;
     size_t dynamic_capacity = 0;
     WorkerChecks* checks = nullptr;  // during a checked launch
+    // Threads exited and barriers opened: the watchdog's sign of life. Only this worker writes it
+    // (a plain store, no locked add), on a cache line of its own.
+    alignas(64) std::atomic<uint64_t> progress{0};
+    char progress_padding[64 - sizeof(std::atomic<uint64_t>)];
 };
+
+inline void note_progress(Worker& w) {
+    w.progress.store(w.progress.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
 
 // The worker running on this OS thread (nullptr on other threads). Initial-exec TLS: the signal
 // handler reads it, and that must not allocate.

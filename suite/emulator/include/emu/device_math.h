@@ -20,6 +20,8 @@ inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 inline float rcbrtf(float x) { return 1.0f / cbrtf(x); }
 inline float __expf(float x) { return expf(x); }
+inline float __exp2f(float x) { return exp2f(x); }
+inline float __tanhf(float x) { return tanhf(x); }
 inline float __exp10f(float x) { return exp10f(x); }
 inline float __logf(float x) { return logf(x); }
 inline float __log2f(float x) { return log2f(x); }
@@ -29,31 +31,105 @@ inline float __sinf(float x) { return sinf(x); }
 inline float __cosf(float x) { return cosf(x); }
 inline float __tanf(float x) { return tanf(x); }
 inline void __sincosf(float x, float* s, float* c) { sincosf(x, s, c); }
-inline float __fdividef(float x, float y) { return x / y; }
-inline float __frcp_rn(float x) { return 1.0f / x; }
-inline float __fsqrt_rn(float x) { return sqrtf(x); }
-inline float __frsqrt_rn(float x) { return 1.0f / sqrtf(x); }
-inline float __fadd_rn(float x, float y) { return x + y; }
-inline float __fsub_rn(float x, float y) { return x - y; }
-inline float __fmul_rn(float x, float y) { return x * y; }
-inline float __fdiv_rn(float x, float y) { return x / y; }
-inline float __fmaf_rn(float x, float y, float z) { return fmaf(x, y, z); }
-inline double __fma_rn(double x, double y, double z) { return fma(x, y, z); }
-inline double __dadd_rn(double x, double y) { return x + y; }
-inline double __dmul_rn(double x, double y) { return x * y; }
+// __fdividef(x, y): x * (1/y) with the reciprocal of |y| > 2^126 flushed to zero, as the GPU's
+// approximate reciprocal does: 0 for finite x, NaN for infinite x (CUDA Math API).
+inline float __fdividef(float x, float y) {
+    if (fabsf(y) > 0x1p126f && fabsf(y) < 0x1p128f) return isinf(x) ? NAN : 0.0f * x * y;
+    return x / y;
+}
 inline float __saturatef(float x) { return x >= 1.0f ? 1.0f : x > 0.0f ? x : 0.0f; }  // NaN -> 0
+inline float fdividef(float x, float y) { return x / y; }  // IEEE division unless fast math
 
-inline int __float2int_rn(float x) { return int(nearbyintf(x)); }
-inline int __float2int_rz(float x) { return int(x); }
-inline int __float2int_rd(float x) { return int(floorf(x)); }
-inline int __float2int_ru(float x) { return int(ceilf(x)); }
-inline unsigned __float2uint_rn(float x) { return unsigned(nearbyintf(x)); }
-inline unsigned __float2uint_rz(float x) { return unsigned(x); }
-inline long long __float2ll_rn(float x) { return (long long)nearbyintf(x); }
-inline float __int2float_rn(int x) { return float(x); }
-inline float __uint2float_rn(unsigned x) { return float(x); }
-inline int __double2int_rn(double x) { return int(nearbyint(x)); }
-inline float __double2float_rn(double x) { return float(x); }
+// CUDA Math API functions that the C library lacks. Computed in a wider type (double for the
+// float ones, long double for the double ones) and rounded once, within the documented bounds.
+namespace suite_host {
+// sin(pi x) and cos(pi x) with x reduced exactly modulo 2 first (remainder is exact), so a large
+// x keeps its precision; exact zeros as C23's sinpi/cospi give them.
+inline long double sinpi(long double x) {
+    const long double r = remainderl(x, 2.0L);
+    if (r == truncl(r)) return copysignl(0.0L, x);
+    return sinl(3.141592653589793238462643383279502884L * r);
+}
+inline long double cospi(long double x) {
+    const long double r = remainderl(fabsl(x), 2.0L);
+    if (fabsl(r) == 0.5L) return 0.0L;
+    return cosl(3.141592653589793238462643383279502884L * r);
+}
+// erfinv and erfcinv by Newton's method on erfc in long double, from a rough start: each step
+// doubles the correct digits, eight are more than enough for any double.
+inline long double erfcinv(long double y) {
+    if (!(y > 0.0L)) return y == 0.0L ? INFINITY : NAN;
+    if (!(y < 2.0L)) return y == 2.0L ? -INFINITY : NAN;
+    if (y > 1.0L) return -erfcinv(2.0L - y);
+    long double x = y > 0.5L ? (1.0L - y) : sqrtl(-logl(y));  // erfc(x) ~ exp(-x^2) far out
+    const long double two_over_sqrt_pi = 1.128379167095512573896158903121545172L;
+    for (int i = 0; i < 60; ++i) {
+        const long double e = erfcl(x);
+        // Newton on log(erfc(x)) - log(y): well scaled even where erfc(x) is tiny.
+        const long double step = (logl(e) - logl(y)) / (-two_over_sqrt_pi * expl(-x * x) / e);
+        x -= step;
+        if (fabsl(step) <= 1e-19L * fabsl(x)) break;
+    }
+    return x;
+}
+inline long double erfinv(long double y) {
+    if (y == 0.0L) return y;
+    return y > 0 ? erfcinv(1.0L - y) : -erfcinv(1.0L + y);
+}
+inline long double erfcx(long double x) {
+    if (x < 100.0L) return expl(x * x) * erfcl(x);
+    const long double x2 = x * x;  // asymptotic series, enough terms for x >= 100
+    return (1.0L - 1.0L / (2 * x2) + 3.0L / (4 * x2 * x2)) / (x * 1.772453850905516027298167483341145183L);
+}
+template <typename T>
+inline long double norm(int n, const T* v) {  // sums in long double: no overflow, no underflow
+    long double sum = 0;
+    for (int i = 0; i < n; ++i) sum += (long double)v[i] * v[i];
+    return sqrtl(sum);
+}
+// Modified Bessel functions of the first kind, orders 0 and 1: the power series, which converges
+// for every x (about |x| terms; long double keeps the double range without overflow).
+inline long double bessel_i(int order, long double x) {
+    const long double q = x * x / 4;
+    long double term = order == 0 ? 1.0L : x / 2, sum = term;
+    for (int k = 1; k < 100000; ++k) {
+        term *= q / ((long double)k * (k + order));
+        sum += term;
+        if (fabsl(term) <= fabsl(sum) * 1e-21L) break;
+    }
+    return sum;
+}
+}  // namespace suite_host
+
+#define __SUITE_MATH1(name, expr)                                                                  inline float name##f(float x) { const long double v = x; return float(expr); }               inline double name(double x) { const long double v = x; return double(expr); }
+__SUITE_MATH1(sinpi, ::suite_host::sinpi(v))
+__SUITE_MATH1(cospi, ::suite_host::cospi(v))
+__SUITE_MATH1(erfinv, ::suite_host::erfinv(v))
+__SUITE_MATH1(erfcinv, ::suite_host::erfcinv(v))
+__SUITE_MATH1(erfcx, ::suite_host::erfcx(v))
+__SUITE_MATH1(normcdf, 0.5L * erfcl(-v / 1.414213562373095048801688724209698079L))
+__SUITE_MATH1(normcdfinv, -1.414213562373095048801688724209698079L * ::suite_host::erfcinv(2 * v))
+__SUITE_MATH1(cyl_bessel_i0, ::suite_host::bessel_i(0, v))
+__SUITE_MATH1(cyl_bessel_i1, ::suite_host::bessel_i(1, v))
+#undef __SUITE_MATH1
+inline double rcbrt(double x) { return double(1.0L / cbrtl(x)); }
+inline void sincospif(float x, float* s, float* c) { *s = sinpif(x); *c = cospif(x); }
+inline void sincospi(double x, double* s, double* c) { *s = sinpi(x); *c = cospi(x); }
+inline float rhypotf(float x, float y) { return float(1.0L / hypotl(x, y)); }
+inline double rhypot(double x, double y) { return double(1.0L / hypotl(x, y)); }
+#define __SUITE_NORM(name, rname, T, params, ...)                                              \
+    inline T name params { const T v[] = {__VA_ARGS__}; return T(::suite_host::norm(sizeof v / sizeof *v, v)); } \
+    inline T rname params { const T v[] = {__VA_ARGS__}; return T(1.0L / ::suite_host::norm(sizeof v / sizeof *v, v)); }
+__SUITE_NORM(norm3df, rnorm3df, float, (float a, float b, float c), a, b, c)
+__SUITE_NORM(norm3d, rnorm3d, double, (double a, double b, double c), a, b, c)
+__SUITE_NORM(norm4df, rnorm4df, float, (float a, float b, float c, float d), a, b, c, d)
+__SUITE_NORM(norm4d, rnorm4d, double, (double a, double b, double c, double d), a, b, c, d)
+#undef __SUITE_NORM
+inline float normf(int n, const float* a) { return float(::suite_host::norm(n, a)); }
+inline double norm(int n, const double* a) { return double(::suite_host::norm(n, a)); }
+inline float rnormf(int n, const float* a) { return float(1.0L / ::suite_host::norm(n, a)); }
+inline double rnorm(int n, const double* a) { return double(1.0L / ::suite_host::norm(n, a)); }
+
 inline int __float_as_int(float x) { return suite_host::bit_cast<int>(x); }
 inline unsigned __float_as_uint(float x) { return suite_host::bit_cast<unsigned>(x); }
 inline float __int_as_float(int x) { return suite_host::bit_cast<float>(x); }
@@ -102,6 +178,48 @@ inline unsigned __funnelshift_l(unsigned lo, unsigned hi, unsigned shift) {
 inline unsigned __funnelshift_r(unsigned lo, unsigned hi, unsigned shift) {
     return unsigned(((unsigned long long)hi << 32 | lo) >> (shift & 31));
 }
+// Funnel shifts with the shift clamped to 32 (the plain forms take it mod 32, above).
+inline unsigned __funnelshift_lc(unsigned lo, unsigned hi, unsigned shift) {
+    return shift >= 32 ? lo : __funnelshift_l(lo, hi, shift);
+}
+inline unsigned __funnelshift_rc(unsigned lo, unsigned hi, unsigned shift) {
+    return shift >= 32 ? hi : __funnelshift_r(lo, hi, shift);
+}
+// Halving adds without overflow: (x + y) >> 1, and rounded, (x + y + 1) >> 1.
+inline int __hadd(int x, int y) { return int(((long long)x + y) >> 1); }
+inline int __rhadd(int x, int y) { return int(((long long)x + y + 1) >> 1); }
+inline unsigned __uhadd(unsigned x, unsigned y) { return unsigned(((unsigned long long)x + y) >> 1); }
+inline unsigned __urhadd(unsigned x, unsigned y) { return unsigned(((unsigned long long)x + y + 1) >> 1); }
+// The position of the n-th set bit of mask counting from base (up for n > 0, down for n < 0),
+// 0xffffffff if there is none (CUDA Math API, __fns).
+inline unsigned __fns(unsigned mask, unsigned base, int offset) {
+    if (offset == 0) return base < 32 && (mask >> base & 1) ? base : 0xffffffffu;
+    int count = offset > 0 ? offset : -offset;
+    for (int pos = int(base); pos >= 0 && pos < 32; pos += offset > 0 ? 1 : -1)
+        if ((mask >> pos & 1) && --count == 0) return unsigned(pos);
+    return 0xffffffffu;
+}
+// Dot products of byte / halfword lanes with a 32-bit accumulator (sm_61 dp4a / dp2a).
+namespace suite_host {
+template <typename A, typename B>
+inline int dp4a(unsigned a, unsigned b) {
+    int sum = 0;
+    for (int i = 0; i < 4; ++i) sum += int(A(a >> (8 * i))) * int(B(b >> (8 * i)));
+    return sum;
+}
+template <typename A, typename B>
+inline int dp2a(unsigned a, unsigned b, int half) {  // a's two halfwords times bytes 2*half, 2*half+1 of b
+    int sum = 0;
+    for (int i = 0; i < 2; ++i) sum += int(A(a >> (16 * i))) * int(B(b >> (8 * (2 * half + i))));
+    return sum;
+}
+}  // namespace suite_host
+inline int __dp4a(int a, int b, int c) { return c + suite_host::dp4a<int8_t, int8_t>(unsigned(a), unsigned(b)); }
+inline unsigned __dp4a(unsigned a, unsigned b, unsigned c) { return c + unsigned(suite_host::dp4a<uint8_t, uint8_t>(a, b)); }
+inline int __dp2a_lo(int a, int b, int c) { return c + suite_host::dp2a<int16_t, int8_t>(unsigned(a), unsigned(b), 0); }
+inline int __dp2a_hi(int a, int b, int c) { return c + suite_host::dp2a<int16_t, int8_t>(unsigned(a), unsigned(b), 1); }
+inline unsigned __dp2a_lo(unsigned a, unsigned b, unsigned c) { return c + unsigned(suite_host::dp2a<uint16_t, uint8_t>(a, b, 0)); }
+inline unsigned __dp2a_hi(unsigned a, unsigned b, unsigned c) { return c + unsigned(suite_host::dp2a<uint16_t, uint8_t>(a, b, 1)); }
 inline unsigned __sad(int x, int y, unsigned z) { return z + unsigned(x > y ? x - y : y - x); }
 inline unsigned __usad(unsigned x, unsigned y, unsigned z) { return z + (x > y ? x - y : y - x); }
 
@@ -152,22 +270,3 @@ template <typename T> inline void __stcg(T* p, T v) { *p = v; }
 template <typename T> inline void __stcs(T* p, T v) { *p = v; }
 template <typename T> inline void __stwb(T* p, T v) { *p = v; }
 template <typename T> inline void __stwt(T* p, T v) { *p = v; }
-
-// Half-precision operations that NVIDIA's headers declare for the device only; one rounding of
-// the fp32 result, as the hardware does.
-inline __half __hfma(__half a, __half b, __half c) {
-    return __float2half(fmaf(__half2float(a), __half2float(b), __half2float(c)));
-}
-inline __half2 __hfma2(__half2 a, __half2 b, __half2 c) {
-    return __halves2half2(__hfma(__low2half(a), __low2half(b), __low2half(c)),
-                          __hfma(__high2half(a), __high2half(b), __high2half(c)));
-}
-inline __nv_bfloat16 __hfma(__nv_bfloat16 a, __nv_bfloat16 b, __nv_bfloat16 c) {
-    return __float2bfloat16(fmaf(__bfloat162float(a), __bfloat162float(b), __bfloat162float(c)));
-}
-inline __half hexp(__half x) { return __float2half(expf(__half2float(x))); }
-inline __half hlog(__half x) { return __float2half(logf(__half2float(x))); }
-inline __half hsqrt(__half x) { return __float2half(sqrtf(__half2float(x))); }
-inline __half hrsqrt(__half x) { return __float2half(1.0f / sqrtf(__half2float(x))); }
-inline __nv_bfloat16 hexp(__nv_bfloat16 x) { return __float2bfloat16(expf(__bfloat162float(x))); }
-inline __nv_bfloat16 hsqrt(__nv_bfloat16 x) { return __float2bfloat16(sqrtf(__bfloat162float(x))); }

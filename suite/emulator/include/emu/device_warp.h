@@ -55,15 +55,22 @@ inline int shfl_source(Shfl mode, int lane, unsigned b, int width) {
     return valid ? j : lane;
 }
 
+// Any trivially copyable T (cooperative groups shuffle structs too, a word at a time on the GPU).
 template <typename T>
-T shfl(suite_host_site site, const char* name, Shfl mode, unsigned mask, T value, unsigned b, int width) {
-    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
-                  "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
+T shfl_any(suite_host_site site, const char* name, Shfl mode, unsigned mask, T value, unsigned b, int width) {
+    static_assert(std::is_trivially_copyable<T>::value, "a shuffled value must be trivially copyable");
     if (width < 1 || width > 32 || (width & (width - 1)))
         suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
     ShflRecord<T> record{value, shfl_source(mode, int(lane_id()), b, width), value};
     suite_host_warp_collective(site, name, mask, &record, shfl_complete<T>);
     return record.result;
+}
+
+template <typename T>
+T shfl(suite_host_site site, const char* name, Shfl mode, unsigned mask, T value, unsigned b, int width) {
+    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
+    return shfl_any(site, name, mode, mask, value, b, width);
 }
 
 struct VoteRecord {
@@ -134,6 +141,57 @@ struct Xor {
     template <typename T> T operator()(T a, T b) const { return a ^ b; }
 };
 
+// __match_any_sync / __match_all_sync: lanes compare the value's bits (CUDA takes 4- and 8-byte
+// integers and floats; floats compare by bits, as the hardware's match.sync does).
+struct MatchRecord {
+    unsigned long long bits;
+    unsigned any;  // lanes of the mask whose value equals this lane's
+    int all;       // every lane of the mask holds the same value
+};
+
+template <typename T>
+unsigned long long match_bits(T value) {
+    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 4 || sizeof(T) == 8),
+                  "__match_any_sync/__match_all_sync take a 4- or 8-byte value (int, unsigned, long long, float, double)");
+    unsigned long long bits = 0;
+    std::memcpy(&bits, &value, sizeof(T));
+    return bits;
+}
+
+inline void match_complete(void* const* records, unsigned mask) {
+    bool all = true;
+    unsigned long long first = 0;
+    bool seen = false;
+    for (unsigned l = 0; l < 32; ++l) {
+        if (!(mask >> l & 1)) continue;
+        auto* r = static_cast<MatchRecord*>(records[l]);
+        r->any = 0;
+        for (unsigned k = 0; k < 32; ++k)
+            if ((mask >> k & 1) && static_cast<MatchRecord*>(records[k])->bits == r->bits) r->any |= 1u << k;
+        if (seen && r->bits != first) all = false;
+        first = seen ? first : r->bits;
+        seen = true;
+    }
+    for (unsigned l = 0; l < 32; ++l)
+        if (mask >> l & 1) static_cast<MatchRecord*>(records[l])->all = all;
+}
+
+template <typename T>
+unsigned match_any(suite_host_site site, unsigned mask, T value) {
+    MatchRecord record{match_bits(value), 0, 0};
+    suite_host_warp_collective(site, "__match_any_sync", mask, &record, match_complete);
+    return record.any;
+}
+
+// Returns the mask when all lanes agree (and sets *predicate), else 0.
+template <typename T>
+unsigned match_all(suite_host_site site, unsigned mask, T value, int* predicate) {
+    MatchRecord record{match_bits(value), 0, 0};
+    suite_host_warp_collective(site, "__match_all_sync", mask, &record, match_complete);
+    *predicate = record.all;
+    return record.all ? mask : 0;
+}
+
 }  // namespace suite_host
 
 #define __syncwarp(...) ::suite_host::syncwarp(SUITE_HOST_SITE __VA_OPT__(, ) __VA_ARGS__)
@@ -164,3 +222,6 @@ inline int width_or_32(int, int width) { return width; }
 #define __reduce_and_sync(mask, value) ::suite_host::reduce<::suite_host::And>(SUITE_HOST_SITE, "__reduce_and_sync", (mask), (value))
 #define __reduce_or_sync(mask, value) ::suite_host::reduce<::suite_host::Or>(SUITE_HOST_SITE, "__reduce_or_sync", (mask), (value))
 #define __reduce_xor_sync(mask, value) ::suite_host::reduce<::suite_host::Xor>(SUITE_HOST_SITE, "__reduce_xor_sync", (mask), (value))
+
+#define __match_any_sync(mask, value) ::suite_host::match_any(SUITE_HOST_SITE, (mask), (value))
+#define __match_all_sync(mask, value, predicate) ::suite_host::match_all(SUITE_HOST_SITE, (mask), (value), (predicate))

@@ -84,6 +84,7 @@ struct Call {
 
     static void run(void* self) {
         Call* call = static_cast<Call*>(self);
+        enter_float_mode();  // float_mode.h: denormals per -ftz
         std::apply(call->kernel, call->args);
     }
 };

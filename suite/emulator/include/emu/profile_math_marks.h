@@ -16,7 +16,7 @@
 extern "C" void suite_profile_mark(const void* address, unsigned size, unsigned space, unsigned kind, unsigned op)
     __attribute__((weak));
 
-// space 2 (none), kind 0, op 4 (special function): see kernels_cu/common/profile_marks.cuh
+// space 2 (none), kind 0, op 4 (special function): see emu/ptx/profile_hooks.h
 #define SUITE_PROFILE_SFU(call) ((::suite_profile_mark ? ::suite_profile_mark(nullptr, 0, 2, 0, 4) : (void)0), ::call)
 #define exp2f(x) SUITE_PROFILE_SFU(exp2f(x))
 #define __expf(x) SUITE_PROFILE_SFU(__expf(x))
