@@ -238,7 +238,11 @@ __global__ void __launch_bounds__(128 * (1 + CWG), 1)
     for (int kk = 0; kk < BN / 16; ++kk)
       wgmma_rs<T>(o_acc, p[kk], smem_desc_sw128(v_base + kk * 16 * CHUNK_ROW, BN * CHUNK_ROW, 1024), 1);
   };
+  // One arrival per warp, after the warp's wait for the wgmma that read the stage. On the GPU the
+  // aligned wait_group converges the warp; the __syncwarp says so for the host backend, whose lanes
+  // run apart and compute their share of a wgmma at their own wait.
   auto release = [&](uint64_t* bar) {
+    __syncwarp();
     if (lane == 0) mbarrier_arrive(bar);
   };
   // Masking state in three integers (registers are scarce next to S, P and O): key_limit[h], the
