@@ -53,6 +53,7 @@ def test_two_stage_ring_hands_every_item_to_every_consumer(module, consumer_warp
     (3, r"mbarrier.arrive .* which is not an initialised mbarrier of this block"),
     (4, r"mbarrier.init .* an mbarrier already initialised at .*hopper_mbarrier.cu:\d+"),
     (5, r"deadlock: .*phase 0, 1 of 33 arrivals pending, tx \+0 bytes\."),
+    (6, r"mbarrier.arrive .* in phase 1, but no thread's test_wait/try_wait has seen phase 0 complete"),
 ])
 def test_misuse_is_a_fault_naming_the_line(module, mode, message):
     out = torch.zeros(4, dtype=torch.int32)

@@ -169,3 +169,17 @@ def test_encoder_layout_round_trips():
     assert list(fields[1:4]) == [4096, 64, 32] and list(fields[7:9]) == [2, 128]
     assert list(raw[96:101]) == [63, 7, 0, 0, 0] and list(raw[106:114]) == [2, 6, 2, 0, 3, 2, 1, 1]
     assert tensormap.kernel_argument(raw).dtype.itemsize == 128
+
+
+def test_element_strides_take_every_other_row(module):
+    """elementStrides[1] = 2: a box of 8 rows traverses rows c, c+2, ..., c+6 (4 rows land); the driver
+    ignores dimension 0's stride without interleave."""
+    t = torch.arange(16 * 32, dtype=torch.float32).reshape(16, 32)
+    raw = tensormap.encode_tiled("float32", 2, t.data_ptr(), [32, 16], [128], [8, 8], [4, 2])
+    box_bytes = 8 * 4 * 4
+    out = torch.zeros(box_bytes, dtype=torch.uint8)
+    module.get_function("load_box")((1,), (32,), (
+        tensormap.kernel_argument(raw), np.int32(2), torch.tensor([3, 9], dtype=torch.int32), np.int32(box_bytes),
+        np.int32(0), out, torch.zeros(box_bytes, dtype=torch.uint8)), shared_mem=box_bytes)
+    expected = torch.stack([t[r, 3:11] for r in (9, 11, 13, 15)])
+    assert torch.equal(out.view(torch.float32).reshape(4, 8), expected)

@@ -78,8 +78,9 @@ def d_coordinates(tid: int, i: int) -> tuple[int, int]:
 
 
 def run(module, a, b, n, mode_a, mode_b, tnsp_a, tnsp_b, type_ab=F16, type_d=F32, scale_d=0, d0=None,
-        scale_a=1, scale_b=1, rs=False, chain=False, misuse=0, desc_b=None):
-    """One warpgroup's m64nNk16 on a image laid out here; returns D as [64, n] float64."""
+        scale_a=1, scale_b=1, rs=False, chain=False, misuse=0, desc_b=None, groups=1):
+    """`groups` warpgroups each run the m64nNk16 on an image laid out here; returns D as [groups, 64, n]
+    (float64) when groups > 1, else [64, n]."""
     lbo_a, sbo_a, bytes_a = strides(64, tnsp_a, mode_a)
     lbo_b, sbo_b, bytes_b = strides(n, tnsp_b, mode_b)
     start_b = -(-bytes_a // 1024) * 1024
@@ -107,17 +108,19 @@ def run(module, a, b, n, mode_a, mode_b, tnsp_a, tnsp_b, type_ab=F16, type_d=F32
         desc_b = descriptor(start_b, lbo_b, sbo_b, mode_b)
     mma = struct.pack("<QQ10i", descriptor(0, lbo_a, sbo_a, mode_a), desc_b, n,
                       type_ab, type_d, scale_d, scale_a, scale_b, int(tnsp_a), int(tnsp_b), int(rs), int(chain))
-    out = torch.zeros(128 * regs, dtype=torch.int32)
-    module.get_function("gemm")((1,), (128,), (
+    threads = 128 * groups
+    d_init, a_regs = np.tile(d_init, (groups, 1)), np.tile(a_regs, (groups, 1))
+    out = torch.zeros(threads * regs, dtype=torch.int32)
+    module.get_function("gemm")((1,), (threads,), (
         torch.from_numpy(image), np.int32(len(image)), torch.from_numpy(np.frombuffer(mma, dtype=np.uint8).copy()),
         torch.from_numpy(d_init.view(np.int32).ravel().copy()), torch.from_numpy(a_regs.view(np.int32).ravel().copy()),
         out, np.int32(misuse)), shared_mem=len(image))
-    got = out.numpy().view(np.float32 if type_d == F32 else np.float16).reshape(128, n // 2)
-    d = np.full((64, n), np.nan)
-    for tid in range(128):
+    got = out.numpy().view(np.float32 if type_d == F32 else np.float16).reshape(threads, n // 2)
+    d = np.full((groups, 64, n), np.nan)
+    for tid in range(threads):
         for i in range(n // 2):
-            d[d_coordinates(tid, i)] = got[tid, i]
-    return d
+            d[(tid // 128,) + d_coordinates(tid % 128, i)] = got[tid, i]
+    return d if groups > 1 else d[0]
 
 
 def _operands(n, seed, type_ab=F16):
@@ -155,6 +158,15 @@ def test_rs_form_takes_a_from_the_registers_fragment(module):
     np.testing.assert_allclose(d, a @ b, rtol=1e-5, atol=1e-5)
 
 
+def test_each_warpgroup_of_a_block_computes_its_own_tile(module):
+    """Warps 4-7 form the second warpgroup: their registers hold the same fragment layout."""
+    n = 48
+    a, b = _operands(n, 12)
+    d = run(module, a, b, n, "64B", "128B", False, False, rs=True, groups=2)
+    for group in d:
+        np.testing.assert_allclose(group, a @ b, rtol=1e-5, atol=1e-5)
+
+
 def test_f16_accumulators_and_chained_instructions(module):
     n = 32
     a, b = _operands(n, 9)
@@ -166,6 +178,7 @@ def test_f16_accumulators_and_chained_instructions(module):
     (1, "wgmma.mma_async .* without a wgmma.fence since this thread's last wgmma.wait_group"),
     (2, "accumulator register 1 of the wgmma.mma_async at .*hopper_wgmma.cu:\\d+ was written between"),
     (3, "an A-fragment register of the RS wgmma.mma_async at .*hopper_wgmma.cu:\\d+ was written between"),
+    (4, "lane 16 exited while lane 0 waits at wgmma.mma_async"),
 ])
 def test_register_misuse_is_a_fault_naming_the_line(module, misuse, message):
     a, b = _operands(16, 3)

@@ -65,12 +65,18 @@ extern "C" __global__ void misuse(int mode, int* out) {
     } else if (mode == 1) {  // a wait on a phase two phases old
         if (tid == 0) {
             __suite_mbarrier_init(HERE, &bar, 1);
-            __suite_mbarrier_arrive(HERE, &bar, 1);
-            while (!__suite_mbarrier_try_wait_parity(HERE, &bar, 0)) {}  // phase 0: done
-            __suite_mbarrier_arrive(HERE, &bar, 1);  // phase 1 completes
-            __suite_mbarrier_arrive(HERE, &bar, 1);  // phase 2 completes, unseen
-            out[0] = __suite_mbarrier_try_wait_parity(HERE, &bar, 1);  // fault 1: means phase 1, two behind
+            __suite_mbarrier_arrive(HERE, &bar, 1);  // phase 0 completes
         }
+        __syncthreads();
+        if (tid == 1) while (!__suite_mbarrier_try_wait_parity(HERE, &bar, 0)) {}  // thread 1 sees phase 0
+        __syncthreads();
+        if (tid == 0) {
+            __suite_mbarrier_arrive(HERE, &bar, 1);  // phase 1 completes
+            while (!__suite_mbarrier_try_wait_parity(HERE, &bar, 1)) {}
+            __suite_mbarrier_arrive(HERE, &bar, 1);  // phase 2 completes, unseen by thread 1
+        }
+        __syncthreads();
+        if (tid == 1) out[0] = __suite_mbarrier_try_wait_parity(HERE, &bar, 1);  // fault 1: means phase 1, two behind
     } else if (mode == 2) {  // deadlock: expect_tx of more bytes than any copy brings
         if (tid == 0) __suite_mbarrier_init(HERE, &bar, 1);
         __syncthreads();
@@ -88,5 +94,11 @@ extern "C" __global__ void misuse(int mode, int* out) {
         __syncthreads();
         __suite_mbarrier_arrive(HERE, &bar, 1);
         while (!__suite_mbarrier_try_wait_parity(HERE, &bar, 0)) {}  // fault 5
+    } else if (mode == 6) {  // an arrival on phase 1 before any wait saw phase 0 complete
+        if (tid == 0) {
+            __suite_mbarrier_init(HERE, &bar, 1);
+            __suite_mbarrier_arrive(HERE, &bar, 1);
+            __suite_mbarrier_arrive(HERE, &bar, 1);  // fault 6
+        }
     }
 }

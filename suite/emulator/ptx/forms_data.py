@@ -235,6 +235,7 @@ def prefetch(ins):
 
 @form(r"(fence|membar)(?:\.[\w:]+)*", "fence/membar")
 def fence(ins):
-    ins.operand_count(0)
+    # fence.proxy.tensormap::generic names the tensor map it orders ([addr], 128): same full fence.
+    ins.operand_count(2 if ins.opcode.startswith("fence.proxy.tensormap") else 0)
     # One block runs on one OS thread and the blocks' memory is coherent: a full fence suffices.
     return "__threadfence();"  # a function: the translated text is compiled preprocessed (no macros)

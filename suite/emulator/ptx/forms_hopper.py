@@ -221,3 +221,14 @@ def elect_sync(ins):
     return (f"{{ const uint32_t __suite_m = {mask.get('uint32_t')}; "
             f"const bool __suite_e = __suite_elect_sync({ins.site}, __suite_m); "
             f"{predicate.set('bool', '__suite_e')} {lane.set('uint32_t', 'uint32_t(__builtin_ctz(__suite_m))')} }}")
+
+
+@form(r"cp\.async\.mbarrier\.arrive(\.noinc)?(\.shared(?:::cta)?)?\.b64", "cp.async.mbarrier.arrive", ("cp",))
+def cp_async_mbarrier_arrive(ins):
+    """The arrive happens when the thread's earlier cp.async copies land; the emulation lands them
+    now. Without .noinc the instruction first adds the arrival it makes (no net change of the count)."""
+    (bar,) = ins.operand_count(1)
+    code = "suite_host_cp_async_commit(); suite_host_cp_async_wait(0);"
+    if ins.match.group(1):
+        code += f" __suite_mbarrier_arrive({ins.site}, {_bar(ins, bar, bool(ins.match.group(2)))}, 1u);"
+    return "{ " + code + " }"

@@ -164,6 +164,7 @@ static int finish_wait(Worker& w, suite_host_site site, uint64_t* bar, int64_t p
     HopperThread& t = hb.threads[w.current->info.linear];
     if (phase < b.phase) {
         b.waited[w.current->info.linear] = std::max(b.waited[w.current->info.linear], phase);
+        b.observed = std::max(b.observed, phase);
         t.waiting_epoch = ~0ull;
         t.failed_waits = 0;
         return 1;
@@ -245,6 +246,10 @@ uint64_t __suite_mbarrier_arrive(suite_host_site site, uint64_t* bar, unsigned c
                      "are pending (tx %+lld bytes still to come); on the GPU the extra arrivals count towards the "
                      "next phase", where(site).c_str(), static_cast<void*>(bar), (long long)b.phase, count,
                      (long long)b.pending, (long long)b.expected, (long long)b.tx);
+    if (b.phase >= 1 && b.observed < b.phase - 1)
+        device_fault(w, "mbarrier.arrive (%s) on %p in phase %lld, but no thread's test_wait/try_wait has seen phase "
+                     "%lld complete: PTX requires one before any arrival on the next phase",
+                     where(site).c_str(), static_cast<void*>(bar), (long long)b.phase, (long long)b.phase - 1);
     const uint64_t token = uint64_t(b.phase);
     b.pending -= count;
     changed(hopper_block(w));

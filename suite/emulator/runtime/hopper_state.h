@@ -19,6 +19,7 @@ struct Mbarrier {
     int64_t pending = 0;      // arrivals the current phase still needs
     int64_t expected = 0;     // arrivals each phase needs (init count)
     int64_t tx = 0;           // transaction bytes still to come (may dip below 0 before expect_tx)
+    int64_t observed = -1;    // the latest phase some thread's wait saw complete
     suite_host_site init_site{};
     std::vector<int64_t> waited;  // per thread: the last phase its wait saw complete (-2: none yet)
 };
@@ -36,7 +37,6 @@ struct WgmmaPending {
     suite_host_site site;
     __suite_wgmma_op op;
     std::vector<float> a_rows;   // RS: the thread's two A rows (g, g+8) x 16, taken at issue
-    std::vector<uint32_t> a_copy;  // RS: the A registers at issue (they must not change until the wait)
     std::vector<float> d_in;     // D at issue (scale_d), unless it chains on a pending op's D
     bool chained;
 };

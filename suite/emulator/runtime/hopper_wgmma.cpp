@@ -123,19 +123,26 @@ void d_coordinates(unsigned warp_in_group, unsigned lane, unsigned i, unsigned& 
     col = 8 * (i >> 2) + 2 * t + (i & 1);
 }
 
-float d_value(const __suite_wgmma_op& op, const void* regs, unsigned e) {
-    if (op.type_d == __SUITE_WGMMA_F32) return static_cast<const float*>(regs)[e];
+// Element e of the accumulators: register e (f32), or half e % 2 of f16x2 register e / 2.
+float d_value(const __suite_wgmma_op& op, unsigned e) {
+    if (op.type_d == __SUITE_WGMMA_F32) return *static_cast<const float*>(op.d[e]);
     uint16_t h;
-    std::memcpy(&h, static_cast<const char*>(regs) + 2 * e, 2);
+    std::memcpy(&h, static_cast<const char*>(op.d[e / 2]) + 2 * (e % 2), 2);
     return half_to_float(h);
 }
 
-void set_d(const __suite_wgmma_op& op, void* regs, unsigned e, float v) {
-    if (op.type_d == __SUITE_WGMMA_F32) static_cast<float*>(regs)[e] = v;
+void set_d(const __suite_wgmma_op& op, unsigned e, float v) {
+    if (op.type_d == __SUITE_WGMMA_F32) *static_cast<float*>(op.d[e]) = v;
     else {
         const uint16_t h = float_to_half(v);
-        std::memcpy(static_cast<char*>(regs) + 2 * e, &h, 2);
+        std::memcpy(static_cast<char*>(op.d[e / 2]) + 2 * (e % 2), &h, 2);
     }
+}
+
+uint32_t d_bits(const __suite_wgmma_op& op, unsigned r) {
+    uint32_t bits;
+    std::memcpy(&bits, op.d[r], 4);
+    return bits;
 }
 
 struct ARecord {
@@ -155,28 +162,28 @@ void complete(Worker& w, suite_host_site wait, WgmmaPending& p) {
     const unsigned n_regs = registers(op), elements = op.type_d == __SUITE_WGMMA_F32 ? n_regs : 2 * n_regs;
     if (!p.chained)
         for (unsigned r = 0; r < n_regs; ++r)
-            if (static_cast<const uint32_t*>(op.d)[r] != poison(op))
+            if (d_bits(op, r) != poison(op))
                 device_fault(w, "wgmma.wait_group (%s): accumulator register %u of the wgmma.mma_async at %s was "
                              "written between that instruction and this wait, which covers it",
                              where(wait).c_str(), r, where(p.site).c_str());
-    if (!p.a_copy.empty() && std::memcmp(p.a_copy.data(), op.a, 16) != 0)
+    if (op.rs && op.a_watch && std::memcmp(op.a_values, op.a_watch, 16) != 0)
         device_fault(w, "wgmma.wait_group (%s): an A-fragment register of the RS wgmma.mma_async at %s was written "
                      "between that instruction and this wait, which covers it", where(wait).c_str(),
                      where(p.site).c_str());
     const char* smem = op.window;
-    const Descriptor da = op.a ? Descriptor{} : decode(w, p.site, op.desc_a, "A");
+    const Descriptor da = op.rs ? Descriptor{} : decode(w, p.site, op.desc_a, "A");
     const Descriptor db = decode(w, p.site, op.desc_b, "B");
     for (unsigned e = 0; e < elements; ++e) {
         unsigned row, col;
         d_coordinates(warp_in_group, lane, e, row, col);
-        float sum = !op.scale_d ? 0.0f : p.chained ? d_value(op, op.d, e) : p.d_in[e];
+        float sum = !op.scale_d ? 0.0f : p.chained ? d_value(op, e) : p.d_in[e];
         for (unsigned k = 0; k < 16; ++k) {
-            const float a = op.a ? p.a_rows[(row % 16 >= 8) * 16 + k]
+            const float a = op.rs ? p.a_rows[(row % 16 >= 8) * 16 + k]
                                  : element(op.type_ab, smem + operand_address(da, op.tnsp_a, row, k));
             const float b = element(op.type_ab, smem + operand_address(db, op.tnsp_b, col, k));
             sum += (op.scale_a * a) * (op.scale_b * b);
         }
-        set_d(op, op.d, e, sum);
+        set_d(op, e, sum);
     }
 }
 
@@ -214,17 +221,18 @@ void __suite_wgmma_mma_async(suite_host_site site, const __suite_wgmma_op* in) {
         device_fault(w, "wgmma.mma_async (%s) without a wgmma.fence since this thread's last wgmma.wait_group (or its "
                      "start): the fence orders the thread's register accesses before the instruction reads them",
                      where(site).c_str());
-    if (!op.a) check_descriptor(w, site, decode(w, site, op.desc_a, "A"), "A", 64, op.tnsp_a, op.window_bytes);
+    if (!op.rs) check_descriptor(w, site, decode(w, site, op.desc_a, "A"), "A", 64, op.tnsp_a, op.window_bytes);
     check_descriptor(w, site, decode(w, site, op.desc_b, "B"), "B", unsigned(op.n), op.tnsp_b, op.window_bytes);
 
-    WgmmaPending p{site, op, {}, {}, {}, false};
-    if (op.a) {  // RS: the warp's A fragments, gathered once (the instruction is warp-synchronous)
-        if (op.tnsp_a)
-            device_fault(w, "wgmma.mma_async (%s): A from registers is K-major; imm-trans-a must be 0",
-                         where(site).c_str());
-        ARecord record;
-        std::memcpy(record.mine, op.a, 16);
-        suite_host_warp_collective(site, "wgmma.mma_async", 0xffffffffu, &record, share_a);
+    WgmmaPending p{site, op, {}, {}, false};
+    if (op.rs && op.tnsp_a)
+        device_fault(w, "wgmma.mma_async (%s): A from registers is K-major; imm-trans-a must be 0", where(site).c_str());
+    // The instruction is warp-synchronous: every lane meets here (a lane missing is a fault), and the
+    // RS form gathers the warp's A fragments on the way.
+    ARecord record;
+    std::memcpy(record.mine, op.a_values, 16);
+    suite_host_warp_collective(site, "wgmma.mma_async", 0xffffffffu, &record, share_a);
+    if (op.rs) {
         const unsigned g = w.current->info.lane >> 2;
         p.a_rows.resize(32);
         for (unsigned half = 0; half < 2; ++half)
@@ -234,16 +242,16 @@ void __suite_wgmma_mma_async(suite_host_site site, const __suite_wgmma_op* in) {
                 std::memcpy(&bits, reinterpret_cast<const char*>(&record.all[src][reg]) + 2 * (k % 2), 2);
                 p.a_rows[half * 16 + k] = element(op.type_ab, &bits);
             }
-        p.a_copy.assign(op.a, op.a + 4);
     }
-    for (const WgmmaPending& q : t.wgmma) p.chained = p.chained || q.op.d == op.d;
+    for (const WgmmaPending& q : t.wgmma) p.chained = p.chained || q.op.d[0] == op.d[0];
     const unsigned n_regs = registers(op);
     if (op.scale_d && !p.chained) {
         const unsigned elements = op.type_d == __SUITE_WGMMA_F32 ? n_regs : 2 * n_regs;
         p.d_in.resize(elements);
-        for (unsigned e = 0; e < elements; ++e) p.d_in[e] = d_value(op, op.d, e);
+        for (unsigned e = 0; e < elements; ++e) p.d_in[e] = d_value(op, e);
     }
-    for (unsigned r = 0; r < n_regs; ++r) static_cast<uint32_t*>(op.d)[r] = poison(op);
+    const uint32_t bits = poison(op);
+    for (unsigned r = 0; r < n_regs; ++r) std::memcpy(op.d[r], &bits, 4);
     t.wgmma.push_back(std::move(p));
 }
 

@@ -51,10 +51,12 @@ enum __suite_wgmma_type { __SUITE_WGMMA_F16 = 0, __SUITE_WGMMA_BF16 = 1, __SUITE
 struct __suite_wgmma_op {
     int n;                // 8..256, a multiple of 8 (m64nNk16)
     int type_ab;          // __SUITE_WGMMA_F16 or __SUITE_WGMMA_BF16
-    int type_d;           // __SUITE_WGMMA_F32 (float d[n/2]) or __SUITE_WGMMA_F16 (uint32_t d[n/4], f16x2)
-    void* d;              // the thread's accumulator registers
+    int type_d;           // __SUITE_WGMMA_F32 (n/2 float registers) or __SUITE_WGMMA_F16 (n/4 f16x2 words)
+    void* d[128];         // the addresses of the thread's accumulator registers, written at the wait
     uint64_t desc_a;      // SS form: A's shared-memory descriptor
-    const uint32_t* a;    // RS form (desc_a unused): the thread's 4 A-fragment registers
+    int rs;               // RS form: A from a_values (desc_a unused)
+    uint32_t a_values[4];  // RS: the thread's 4 A-fragment registers
+    const uint32_t* a_watch;  // RS, optional: where those registers live (checked unchanged at the wait)
     uint64_t desc_b;
     int scale_d;          // 0: D = A*B, else D = A*B + D
     int scale_a, scale_b; // 1 or -1
