@@ -79,6 +79,7 @@ class HostBackend:
 
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
         checks = check_set(checks)
+        self.gpu_build_arch = arch  # what the checks' NVRTC build targets: sm_90a keeps wgmma and setmaxnreg
         arch = arch[:-1] if arch.endswith("a") else arch  # sm_90a has sm_90's limits
         if arch not in SMEM_OPTIN_LIMIT:
             raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")
@@ -157,7 +158,7 @@ class HostModule:
             kernel = HostKernel(self, name, abi.launcher(self._library, i), abi.signature(self._library, i))
             if self.backend.checks:  # what a GPU toolchain rejects is a finding before any check runs
                 kernel.static_smem = toolchain.require_gpu_build(self.path, self.source, name, self.options,
-                                                                      self.backend.arch)
+                                                                      self.backend.gpu_build_arch)
             self._kernels[name] = kernel
         return self._kernels[name]
 
