@@ -77,6 +77,7 @@ class AttentionFamily(Family):
                        "GQA rows packed, tensor cores, log-sum-exp combine",
                fa3.FA3: "fp16/bf16 sm_90a FlashAttention-3 style forward: TMA producer warp, wgmma consumer "
                         "warpgroups, intra-warpgroup overlap, ping-pong"}
+    opt_in_kernels = frozenset({fa3.FA3})  # sm_90a only: a case file names it (cases/attention_fa3.yaml)
     baselines = {name: f"torch SDPA restricted to the {b.lower()} backend" for name, b in _SDPA_BACKENDS.items()}
     params = {
         "batch": Param("int", 1, minimum=1),
