@@ -331,11 +331,12 @@ def _load_file(file: Path) -> list[Case]:
     except InputError as exc:
         raise CaseFileError(file, "family", str(exc), top["family"].line) from None
 
-    def names(key: str, valid: Sequence[str], allow_empty: bool = False) -> tuple[str, ...]:
-        return _choices(top[key], valid, key[:-1], allow_empty) if key in top else tuple(valid)
+    def names(key: str, valid: Sequence[str], allow_empty: bool = False, default=None) -> tuple[str, ...]:
+        return _choices(top[key], valid, key[:-1], allow_empty) if key in top else tuple(valid if default is None else default)
 
     defaults = _FileDefaults(
-        family_name, family, family_file, names("kernels", list(family.kernels)),
+        family_name, family, family_file,
+        names("kernels", list(family.kernels), default=[k for k in family.kernels if k not in family.opt_in_kernels]),
         names("baselines", list(family.baselines), allow_empty=True), names("dtypes", family.dtypes),
         _tolerances(top["tolerances"], family) if "tolerances" in top else {},
         _number(top["seed"], "int", minimum=0) if "seed" in top else 0)

@@ -446,3 +446,14 @@ def test_shipped_case_files_load():
         family = suite.kernels.get_family(case.family)
         assert set(case.params) == set(family.params)
         assert family.supports(case.kernel, case.dtype)
+
+
+def test_an_opt_in_kernel_runs_only_where_a_file_names_it(tmp_path):
+    """attention_fa3 needs sm_90a: a case file without `kernels:` runs the family's other kernels,
+    one that names it runs it."""
+    sweep = ("sweeps:\n  - name: s\n    tier: smoke\n"
+             "    params: {heads_q: 2, seq_q: 9, seq_k: 9, head_dim: 64}\n")
+    plain = cases.load_cases([write(tmp_path, "family: attention\n" + sweep, "plain.yaml")])
+    named = cases.load_cases([write(tmp_path, "family: attention\nkernels: [attention_fa3]\n" + sweep, "named.yaml")])
+    assert {c.kernel for c in plain} == {"attention_fp32", "attention_tc", "attention_decode"}
+    assert {c.kernel for c in named} == {"attention_fa3"}

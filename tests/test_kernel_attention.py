@@ -315,7 +315,7 @@ def test_large_cases_check_a_fixed_sample_of_rows_with_both_edges():
 
 def _large_case(tmp_path):
     path = tmp_path / "large.yaml"
-    path.write_text("family: attention\ndtypes: [float16]\nsweeps:\n  - name: long\n    tier: smoke\n"
+    path.write_text("family: attention\nkernels: [attention_tc]\ndtypes: [float16]\nsweeps:\n  - name: long\n    tier: smoke\n"
                     "    params: {heads_q: 1, seq_q: 1100, seq_k: 24, head_dim: 32, causal: bottom_right}\n")
     (case,) = load_cases([path], tier="smoke")
     return case

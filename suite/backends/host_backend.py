@@ -81,6 +81,7 @@ class HostBackend:
 
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None, toolchain: str | None = None):
         checks = check_set(checks)
+        self.gpu_build_arch = arch  # what the GPU toolchain's build targets: sm_90a keeps wgmma and setmaxnreg
         arch = arch[:-1] if arch.endswith("a") else arch  # sm_90a has sm_90's limits
         if arch not in SMEM_OPTIN_LIMIT:
             raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")
@@ -127,7 +128,7 @@ class HostBackend:
                 runtime = build.runtime_library(self.fibers)
                 checked = bool(self.checks)
                 cached = build.cached_module(source, names, options, self.fibers, checked=checked)
-                verdict = GpuVerdict(source, names, options, self.arch, judge, cached)  # runs beside g++
+                verdict = GpuVerdict(source, names, options, self.gpu_build_arch, judge, cached)  # runs beside g++
                 library = build.build_module(source, names, options, self.fibers, checked=checked)
                 static_smem = verdict.static_smem(library)
                 abi.load_runtime(runtime)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from suite.errors import InputError
+from suite.kernels import attention_fa3 as fa3
 from suite.kernels.family import (OUTPUT, Family, Instantiation, Launched, Param, Tolerance, autograd_outputs, grad_key,
                                   pass_param)
 from suite.references.attention import CAUSAL_MODES, attention_reference, visible_pairs
@@ -73,7 +74,10 @@ class AttentionFamily(Family):
     kernels = {FP32: "fp32 SIMT, shared-memory tiles, online softmax",
                TC: "fp16/bf16 mma.sync m16n8k16, ldmatrix, cp.async pipeline, FlashAttention-2 split of Q",
                DECODE: f"fp16/bf16 split-KV decode (seq_q <= {DECODE_MAX_SEQ_Q}, d <= {DECODE_TILES[-1].head_tile}): "
-                       "GQA rows packed, tensor cores, log-sum-exp combine"}
+                       "GQA rows packed, tensor cores, log-sum-exp combine",
+               fa3.FA3: "fp16/bf16 sm_90a FlashAttention-3 style forward: TMA producer warp, wgmma consumer "
+                        "warpgroups, intra-warpgroup overlap, ping-pong"}
+    opt_in_kernels = frozenset({fa3.FA3})  # sm_90a only: a case file names it (cases/attention_fa3.yaml)
     baselines = {name: f"torch SDPA restricted to the {b.lower()} backend" for name, b in _SDPA_BACKENDS.items()}
     params = {
         "batch": Param("int", 1, minimum=1),
@@ -90,7 +94,7 @@ class AttentionFamily(Family):
         "tiles": Param("str", AUTO, help=f"{TC} tile shape BMxBNwWARPSsSTAGES (`{AUTO}`: the head dim's default; "
                                          f"a sweep naming one runs {TC} only); others by head tile: {_CANDIDATE_LIST}"),
     }
-    kernel_dtypes = KERNEL_DTYPES | {DECODE: DECODE_DTYPES}
+    kernel_dtypes = KERNEL_DTYPES | {DECODE: DECODE_DTYPES, fa3.FA3: fa3.DTYPES}
     tolerances = {
         "float32": Tolerance(atol=1e-5, rtol=1e-5),
         "float16": Tolerance(eps=1e-3),
@@ -116,6 +120,8 @@ class AttentionFamily(Family):
             return super().supports(kernel, dtype)
         if kernel == DECODE:
             return super().supports(kernel, dtype) and decode_applies(params)
+        if kernel == fa3.FA3:  # forward only, its own tile plan
+            return super().supports(kernel, dtype) and params["pass"] == "forward" and params["tiles"] == AUTO
         return super().supports(kernel, dtype) and not (params["tiles"] != AUTO and kernel == FP32)
 
     def shape_label(self, params) -> str:
@@ -143,7 +149,9 @@ class AttentionFamily(Family):
         q = inputs["q"]
         out = torch.full(q.shape, float("nan"), dtype=q.dtype, device=q.device)
         if params["pass"] == "forward":
-            if kernel == DECODE:
+            if kernel == fa3.FA3:
+                again = fa3.launcher(q, inputs["k"], inputs["v"], out, params["causal"], None, backend)
+            elif kernel == DECODE:
                 again = decode_launcher(q, inputs["k"], inputs["v"], out, params["causal"], None, backend)
             else:
                 again = launcher(kernel, q, inputs["k"], inputs["v"], out, params["causal"], None, backend,
@@ -228,6 +236,11 @@ class AttentionFamily(Family):
             return None
         return call
 
+    def launched_instantiations(self, kernel: str, params, dtype: str) -> list[Instantiation]:
+        if kernel == fa3.FA3:  # the one its tile plan picks (the family's others compile for other archs)
+            return [fa3.instantiation(dtype, fa3.tile(params["head_dim"], params["causal"] != "none"))]
+        return super().launched_instantiations(kernel, params, dtype)
+
     def instantiations(self) -> list[Instantiation]:
         out = []
         for kernel in KERNEL_DTYPES:
@@ -256,7 +269,7 @@ class AttentionFamily(Family):
                 threads_per_block=backward_threads(part, cfg), dynamic_smem=backward_shared_bytes(part, cfg),
                 tensor_core=tensor_core, expect=("LDSM", "LDGSTS") if tensor_core else (),
                 label=f"{dtype} backward {part}" + (f" d<={cfg.head_tile} {cfg.block_m}x{cfg.block_n}" if cfg else "")))
-        return out
+        return out + fa3.instantiations()
 
 
 FAMILY = AttentionFamily()

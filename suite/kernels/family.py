@@ -115,6 +115,9 @@ class Family:
     name: str = ""
     description: str = ""
     kernels: Mapping[str, str] = {}  # kernel name -> one-line description
+    # Kernels a case file runs only when it names them (they need an architecture not every device
+    # has, such as sm_90a): a file without `kernels:` runs the others.
+    opt_in_kernels: frozenset = frozenset()
     baselines: Mapping[str, str] = {}  # baseline name -> one-line description
     params: Mapping[str, Param] = {}
     dtypes: tuple[str, ...] = DTYPES
