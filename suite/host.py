@@ -18,6 +18,16 @@ arguments (backend, jitify, translate_cucomplex, enable_cooperative_groups) are 
 ignored. Compilation happens at first use, as in CuPy. As in CuPy, a call with
 `enable_cooperative_groups=True` is a cooperative launch: every block resident, this_grid().sync().
 
+`__constant__` and `__device__` variables are filled as with CuPy (suite/emulator/memory_pointer.py
+lists the host equivalents of cudaMemcpyToSymbol and friends):
+
+    module = RawModule(code=code)
+    module.get_global("coeffs").copy_from_host(coeffs, coeffs.nbytes)   # coeffs: a numpy array
+    module.get_global("coeffs").view(numpy.float32)[:] = 1.0            # or write through a view
+
+Texture objects: suite.host.texture has cupy.cuda.texture's classes (and cupy.cuda.runtime's
+texture constants); a TextureObject is passed for a `cudaTextureObject_t` parameter.
+
 `profile()` counts the memory behaviour of every launch inside it, as a GPU profiler would
 (shared-memory wavefronts and bank conflicts, global sectors per request, per source line):
 
@@ -35,6 +45,7 @@ from pathlib import Path
 
 from suite.backends import get_backend
 from suite.emulator.build import source_for_code, strip_comments
+from suite.emulator import texture  # noqa: F401  (cupy.cuda.texture's equivalents, for users)
 from suite.errors import InputError
 
 _KERNEL = re.compile(
@@ -80,24 +91,38 @@ def _backend(checks=None):
 
 class RawModule:
     def __init__(self, code: str | None = None, *, path=None, options=(), name_expressions=None, checks=None,
-                 **_cupy_only):
+                 toolchain=None, **_cupy_only):
         if (code is None) == (path is None):
             raise InputError("RawModule needs exactly one of code= or path=")
         self._checks = None if checks is None else tuple(checks)  # None: $SUITE_HOST_CHECKS
         self._source = Path(path).resolve() if path is not None else source_for_code(code)
         self._options = tuple(options)
         self._names = tuple(name_expressions) if name_expressions else None
+        self._toolchain = toolchain  # the GPU compiler that judges the build; None: $SUITE_HOST_TOOLCHAIN
+
+    def _module(self, also: str | None = None):
+        names = self._names or tuple(kernel_names(self._source.read_text(errors="replace")))
+        if also is not None and also not in names:
+            names += (also,)  # the compiler then says what is wrong with it
+        if not names:
+            raise InputError(f"{self._source} has no __global__ function to build a module around")
+        backend = _backend(self._checks)
+        return backend.load_module(self._source, names, self._options, toolchain=self._toolchain)
 
     def get_function(self, name: str):
-        names = self._names or tuple(kernel_names(self._source.read_text(errors="replace")))
-        if name not in names:
-            names += (name,)  # the compiler then says what is wrong with it
-        return _backend(self._checks).load_module(self._source, names, self._options).get_function(name)
+        return self._module(name).get_function(name)
+
+    def get_global(self, name: str):
+        """The `__constant__`/`__device__` variable `name` as a MemoryPointer (as CuPy's), to fill
+        before a launch: get_global("c").copy_from_host(array, nbytes) is cudaMemcpyToSymbol.
+        The module of checked runs is another build: fill the variable through the same RawModule
+        (and checks) that launches."""
+        return self._module().get_global(name)
 
 
 class RawKernel:
-    def __init__(self, code: str, name: str, options=(), checks=None, **_cupy_only):
-        self._module = RawModule(code, options=options, name_expressions=[name], checks=checks)
+    def __init__(self, code: str, name: str, options=(), checks=None, toolchain=None, **_cupy_only):
+        self._module = RawModule(code, options=options, name_expressions=[name], checks=checks, toolchain=toolchain)
         self.name = name
         self._kernels = weakref.WeakKeyDictionary()  # by backend: plain, or counting inside profile()
         self._max_dynamic_smem = None

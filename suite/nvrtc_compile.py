@@ -52,6 +52,13 @@ def _read(nvrtc, prog, size_call, read_call, what: str) -> bytes:
 def compile_cubin(source: Path, name_expression: str, arch: str, extra_options=()) -> Cubin:
     """CUBIN of `name_expression` from `source` for `arch` (e.g. "sm_80"). On a compile error raises
     KernelCompileError whose message is NVRTC's log (file(line): error: ...)."""
+    data, lowered, log = compile_names(source, (name_expression,), arch, extra_options)
+    return Cubin(data, lowered[name_expression], log)
+
+
+def compile_names(source: Path, name_expressions, arch: str, extra_options=()) -> tuple[bytes, dict, str]:
+    """One CUBIN holding every name expression of `source`: (data, {name expression: lowered name},
+    log), so that a module of several kernels is compiled once."""
     nvrtc = _nvrtc()
     try:
         code = Path(source).read_bytes()
@@ -60,14 +67,16 @@ def compile_cubin(source: Path, name_expression: str, arch: str, extra_options=(
     options = [o.encode() for o in nvrtc_options(source, arch, extra_options)]
     prog = _ok(nvrtc, nvrtc.nvrtcCreateProgram(code, str(source).encode(), 0, [], []), "create program")
     try:
-        _ok(nvrtc, nvrtc.nvrtcAddNameExpression(prog, name_expression.encode()), "add name expression")
+        for name in name_expressions:
+            _ok(nvrtc, nvrtc.nvrtcAddNameExpression(prog, name.encode()), "add name expression")
         status, = nvrtc.nvrtcCompileProgram(prog, len(options), options)
         log = _read(nvrtc, prog, nvrtc.nvrtcGetProgramLogSize, nvrtc.nvrtcGetProgramLog, "read log")
         log = log.rstrip(b"\0").decode(errors="replace").strip()
         if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             raise KernelCompileError(log or f"NVRTC failed: {nvrtc.nvrtcGetErrorString(status)[1].decode()}")
         cubin = _read(nvrtc, prog, nvrtc.nvrtcGetCUBINSize, nvrtc.nvrtcGetCUBIN, "read CUBIN")
-        lowered = _ok(nvrtc, nvrtc.nvrtcGetLoweredName(prog, name_expression.encode()), "lowered name")
-        return Cubin(cubin, lowered.decode(), log)
+        lowered = {name: _ok(nvrtc, nvrtc.nvrtcGetLoweredName(prog, name.encode()), "lowered name").decode()
+                   for name in name_expressions}
+        return cubin, lowered, log
     finally:
         nvrtc.nvrtcDestroyProgram(prog)

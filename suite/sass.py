@@ -74,6 +74,16 @@ def _cuobjdump(flag: str, cubin_path: str) -> str:
     return done.stdout
 
 
+def read_resource_usage(cubin: bytes) -> dict:
+    """{mangled symbol: ResourceUsage} of every kernel of `cubin`, with one cuobjdump run."""
+    with tempfile.TemporaryDirectory(prefix="suite-check-") as folder:
+        path = os.path.join(folder, "kernel.cubin")
+        with open(path, "wb") as file:
+            file.write(cubin)
+        text = _cuobjdump("-res-usage", path)
+    return {name: parse_resource_usage(text, name) for name, _fields in _RESOURCE_LINE.findall(text)}
+
+
 def parse_resource_usage(text: str, symbol: str) -> ResourceUsage:
     """The `cuobjdump -res-usage` entry of `symbol` ("REG:10 STACK:0 SHARED:0 LOCAL:0 ...")."""
     for name, fields in _RESOURCE_LINE.findall(text):

@@ -288,7 +288,7 @@ def test_hfma_sat_and_relu():
 
 
 FDIVIDEF = r"""
-extern "C" __global__ void fdividef(const float* x, const float* y, float* out) {
+extern "C" __global__ void fdividef_range(const float* x, const float* y, float* out) {
     out[threadIdx.x] = __fdividef(x[threadIdx.x], y[threadIdx.x]);
 }
 """
@@ -298,7 +298,7 @@ def test_fdividef_in_its_documented_range():
     x = np.array([1.0, -3.0, np.inf, 1.0, 6.0, 1.0, 1.0], np.float32)
     y = np.array([2.0**127, 2.0**126 * 1.5, 2.0**127, 2.0**126, 3.0, -(2.0**127), 2.0**-100], np.float32)
     out = torch.zeros(len(x))
-    RawModule(code=FDIVIDEF).get_function("fdividef")((1,), (len(x),), (torch.from_numpy(x), torch.from_numpy(y), out))
+    RawModule(code=FDIVIDEF).get_function("fdividef_range")((1,), (len(x),), (torch.from_numpy(x), torch.from_numpy(y), out))
     got = out.numpy()
     assert got[0] == 0 and got[1] == 0 and np.isnan(got[2])  # 2^126 < |y| < 2^128: 0, or NaN for infinite x
     assert got[3] == np.float32(2.0**-126) and got[4] == 2.0 and got[5] == 0 and got[6] == np.float32(2.0**100)

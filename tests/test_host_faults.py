@@ -12,8 +12,6 @@ from suite.errors import KernelFault
 from suite.host import RawModule
 
 CODE = r"""
-#include <assert.h>
-
 extern "C" __global__ void divergent_sites(int* out) {
     if (threadIdx.x < 32) {
         __syncthreads();

@@ -22,7 +22,9 @@ from typing import Callable
 import torch
 
 from suite.backends import check_set
-from suite.emulator import abi, args as host_args, build, toolchain
+from suite.emulator import abi, args as host_args, build
+from suite.emulator.memory_pointer import MemoryPointer, module_global
+from suite.emulator.toolchain import GpuVerdict, choose as choose_toolchain
 from suite.machine import cpu_model
 from suite.errors import InputError, KernelFault, KernelLaunchError
 from suite.timing import HOST_TIMING, WallTimer, check_timer_mode
@@ -77,9 +79,9 @@ class HostBackend:
     # host takes the choices a big GPU would at the same shapes.
     sm_count = 132
 
-    def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None):
+    def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None, toolchain: str | None = None):
         checks = check_set(checks)
-        self.gpu_build_arch = arch  # what the checks' NVRTC build targets: sm_90a keeps wgmma and setmaxnreg
+        self.gpu_build_arch = arch  # what the GPU toolchain's build targets: sm_90a keeps wgmma and setmaxnreg
         arch = arch[:-1] if arch.endswith("a") else arch  # sm_90a has sm_90's limits
         if arch not in SMEM_OPTIN_LIMIT:
             raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")
@@ -87,6 +89,8 @@ class HostBackend:
             raise InputError(f"threads={threads!r}: expected a positive integer")
         self.checks = checks
         self.arch = arch
+        # The GPU compiler that judges every build (suite/emulator/toolchain.py); None: $SUITE_HOST_TOOLCHAIN.
+        self.toolchain = None if toolchain is None else choose_toolchain(toolchain)
         self.threads = threads or _threads_default()
         self.fibers = os.environ.get("SUITE_HOST_FIBERS", "auto")
         self.timeout_s = _timeout_default()
@@ -103,24 +107,32 @@ class HostBackend:
             "checks": sorted(self.checks),
             "compiler": build.compiler_identity().splitlines()[0],
             "fibers": self.fibers,
+            "toolchain": choose_toolchain(self.toolchain),
         }
 
-    def load_module(self, source, name_expressions, options=()) -> HostModule:
+    def load_module(self, source, name_expressions, options=(), toolchain: str | None = None) -> HostModule:
+        """The module of `name_expressions` of `source`, built by g++ while a GPU toolchain
+        (`toolchain`, else the backend's) compiles it too: what a GPU rejects is a KernelCompileError."""
         source = Path(source).resolve()
         self.sources_loaded.add(source)
         names, options = tuple(name_expressions), tuple(options)
+        judge = choose_toolchain(toolchain if toolchain is not None else self.toolchain)
         try:
             stat = source.stat()
         except OSError as exc:
             raise InputError(f"kernel source {source} cannot be read: {exc}") from exc
-        key = (source, names, options, stat.st_mtime_ns, stat.st_size)
+        key = (source, names, options, judge, stat.st_mtime_ns, stat.st_size)
         with self._lock:
             module = self._modules.get(key)
             if module is None:
                 runtime = build.runtime_library(self.fibers)
-                library = build.build_module(source, names, options, self.fibers, checked=bool(self.checks))
+                checked = bool(self.checks)
+                cached = build.cached_module(source, names, options, self.fibers, checked=checked)
+                verdict = GpuVerdict(source, names, options, self.gpu_build_arch, judge, cached)  # runs beside g++
+                library = build.build_module(source, names, options, self.fibers, checked=checked)
+                static_smem = verdict.static_smem(library)
                 abi.load_runtime(runtime)
-                module = HostModule(self, source, names, library, options)
+                module = HostModule(self, source, names, library, options, static_smem)
                 self._modules[key] = module
         return module
 
@@ -142,8 +154,10 @@ class HostBackend:
 
 
 class HostModule:
-    def __init__(self, backend: HostBackend, source: Path, names: tuple, path: Path, options: tuple = ()):
+    def __init__(self, backend: HostBackend, source: Path, names: tuple, path: Path, options: tuple = (),
+                 static_smem: dict | None = None):
         self.backend, self.source, self.names, self.path, self.options = backend, source, names, path, options
+        self.static_smem = static_smem or {}  # per name, from the GPU build (0 where none was made)
         self._library = abi.load_module(path)
         self._kernels: dict = {}
 
@@ -156,11 +170,14 @@ class HostModule:
         if name not in self._kernels:
             i = self.names.index(name)
             kernel = HostKernel(self, name, abi.launcher(self._library, i), abi.signature(self._library, i))
-            if self.backend.checks:  # what a GPU toolchain rejects is a finding before any check runs
-                kernel.static_smem = toolchain.require_gpu_build(self.path, self.source, name, self.options,
-                                                                      self.backend.gpu_build_arch)
+            kernel.static_smem = self.static_smem.get(name, 0)
             self._kernels[name] = kernel
         return self._kernels[name]
+
+
+    def get_global(self, name: str) -> MemoryPointer:
+        """A `__constant__`/`__device__` variable of the module, as cupy.RawModule.get_global gives it."""
+        return module_global(self._library, self.path, name)
 
 
 def _dims(value, what: str) -> tuple[int, int, int]:
@@ -178,7 +195,7 @@ class HostKernel:
         self.module, self.backend, self.name, self._launcher, self.params = module, module.backend, name, launcher, params
         self._max_dynamic_smem = STATIC_SMEM_LIMIT
         self._opted_in = False
-        # Static shared memory of the GPU build: known under the checks (suite/emulator/toolchain.py), else 0.
+        # Static shared memory of the GPU build (suite/emulator/toolchain.py); 0 under SUITE_HOST_TOOLCHAIN=none.
         self.static_smem = 0
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.

@@ -175,25 +175,33 @@ def signature(module: ctypes.CDLL, index: int) -> list[Param]:
     return out
 
 
-@dataclass(frozen=True)
-class TlsSymbol:
-    """A thread-local variable of a module (a static __shared__ array): its offset in the
-    module's TLS segment, its size and its (demangled) name."""
-
-    name: str
-    offset: int
-    size: int
-
-
 TLS_ANCHOR = "suite_host::tls_anchor"  # suite/emulator/include/emu/launch.h
 
 
+@dataclass(frozen=True)
+class Symbol:
+    """A defined symbol of a built module: its (demangled) name, value (an offset from the
+    module's base; for TLS, in its TLS segment), size and ELF type (FUNC, OBJECT, TLS)."""
+
+    name: str
+    value: int
+    size: int
+    type: str
+
+
 @functools.lru_cache(maxsize=None)
-def tls_symbols(path: Path) -> tuple[TlsSymbol, ...]:
-    """The thread-local variables of a built module, from its symbol table (binutils' readelf)."""
+def symbols(path: Path) -> tuple[Symbol, ...]:
+    """The defined functions and variables of a built module, from its symbol table (binutils'
+    readelf; hidden ones too, which dlsym cannot find)."""
     out = subprocess.run(["readelf", "-sW", "-C", str(path)], capture_output=True, text=True, check=True).stdout
     found = {}
-    # readelf writes large sizes in hex (0x38c00)
-    for m in re.finditer(r"^\s*\d+: ([0-9a-f]+)\s+(0x[0-9a-f]+|\d+) TLS\s+\w+\s+\w+\s+\S+ (.+)$", out, re.M):
-        found[m.group(3)] = TlsSymbol(m.group(3), int(m.group(1), 16), int(m.group(2), 0))
+    # readelf writes large sizes in hex (0x38c00); UND (undefined) symbols have no section number
+    for m in re.finditer(r"^\s*\d+: ([0-9a-f]+)\s+(0x[0-9a-f]+|\d+) (FUNC|OBJECT|TLS)\s+\w+\s+\w+\s+\d+ (.+)$", out, re.M):
+        found[m.group(4)] = Symbol(m.group(4), int(m.group(1), 16), int(m.group(2), 0), m.group(3))
     return tuple(found.values())
+
+
+def tls_symbols(path: Path) -> tuple[Symbol, ...]:
+    """The thread-local variables of a built module (static __shared__ arrays); value is the
+    offset in the module's TLS segment."""
+    return tuple(s for s in symbols(path) if s.type == "TLS")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from suite.emulator import abi
+from suite.emulator.texture import TextureObject
 from suite.errors import KernelLaunchError
 
 _INTEGER = {abi.SIGNED, abi.UNSIGNED, abi.BOOL}
@@ -105,8 +106,14 @@ def _describe(value) -> str:
     return f"a Python {type(value).__name__}"
 
 
-def _pointer(kernel: str, i: int, p: abi.Param, value) -> tuple[ctypes.c_void_p, Buffer]:
+def _pointer(kernel: str, i: int, p: abi.Param, value) -> tuple[ctypes.c_void_p, Buffer | None]:
+    """The pointer's bytes and the array it spans (None for a null pointer, which spans nothing)."""
     where = f"argument {i} of {kernel} is {p.type}"
+    if value is None or (type(value) is int and value == 0):  # CuPy passes None (and 0) as a null pointer
+        return ctypes.c_void_p(0), None
+    if hasattr(value, "ptr") and hasattr(value, "mem"):  # a MemoryPointer (RawModule.get_global)
+        return ctypes.c_void_p(value.ptr), Buffer(i, value.ptr, 0, value.mem.size, "bytes", abi.OTHER, 1,
+                                                  (value.mem.size,), (1,))
     if isinstance(value, torch.Tensor):
         if value.device.type != "cpu":
             raise KernelLaunchError(f"{where}; got {_describe(value)}: the host backend runs on the CPU, pass CPU tensors")
@@ -115,9 +122,14 @@ def _pointer(kernel: str, i: int, p: abi.Param, value) -> tuple[ctypes.c_void_p,
     elif isinstance(value, np.ndarray):
         address, itemsize, strides = value.ctypes.data, value.dtype.itemsize, list(value.strides)
     else:
-        raise KernelLaunchError(f"{where} (a pointer); got {_describe(value)}: pass a torch tensor or a numpy array")
+        raise KernelLaunchError(f"{where} (a pointer); got {_describe(value)}: pass a torch tensor or a numpy array "
+                                "(None for a null pointer)")
     kind, size, name = _element_kind(value)
-    if p.pointee_size > 1 and p.pointee_kind != abi.OTHER:
+    if p.pointee_kind == abi.POINTER:  # T**: an array of device addresses, as CuPy users pass (uint64)
+        if size != 8 or kind not in (abi.SIGNED, abi.UNSIGNED):
+            raise KernelLaunchError(f"{where}; got {_describe(value)}: pass the addresses as a uint64 (or int64) "
+                                    "array, e.g. numpy.array([a.ctypes.data, b.ctypes.data], numpy.uint64)")
+    elif p.pointee_size > 1 and p.pointee_kind != abi.OTHER:
         if size != p.pointee_size or _category(kind) != _category(p.pointee_kind):
             raise KernelLaunchError(
                 f"{where}; got {_describe(value)} ({size}-byte {_category(kind)} elements, the kernel reads "
@@ -136,6 +148,10 @@ def _scalar_bytes(kernel: str, i: int, p: abi.Param, value) -> bytes:
     where = f"argument {i} of {kernel} is {p.type} ({p.size} bytes)"
     wanted = _NUMPY_NAME.get((p.kind, p.size))
     hint = f" — pass {wanted}" if wanted else ""
+    if isinstance(value, TextureObject):  # a cudaTextureObject_t: its handle, as CuPy passes it
+        if (p.kind, p.size) == (abi.UNSIGNED, 8):
+            return value.ptr.to_bytes(8, "little")
+        raise KernelLaunchError(f"{where}; got a TextureObject, which only a cudaTextureObject_t parameter takes")
     if isinstance(value, np.generic):
         kind, size, _ = _element_kind(np.asarray(value))
         if (kind, size) == (p.kind, p.size):
@@ -177,7 +193,7 @@ def pack(kernel: str, params: list[abi.Param], args) -> PackedArgs:
         if p.kind == abi.POINTER:
             pointer, buffer = _pointer(kernel, i, p, value)
             values.append(pointer)
-            buffers.append(buffer)
+            buffers += [buffer] if buffer is not None else []
         else:
             values.append(ctypes.create_string_buffer(_scalar_bytes(kernel, i, p, value), p.size))
     return PackedArgs(values, buffers)

@@ -37,12 +37,13 @@ _HAZARD = {(abi.STORE, abi.LOAD): "read-after-write", (abi.LOAD, abi.STORE): "wr
 
 def shared_arrays(module) -> list[tuple[str, int, int, bool]]:
     """(name, offset in the TLS segment, bytes, extern?) of a checked module's __shared__ arrays."""
-    externs = set(build.extern_shared_names(module.source.read_text(errors="replace")))
+    symbols = abi.tls_symbols(module.path)
+    window = next((s.value for s in symbols if s.name == build.EXTERN_SHARED_WINDOW), None)
     arrays = []
-    for sym in abi.tls_symbols(module.path):
-        if sym.name == abi.TLS_ANCHOR or sym.name.startswith("__assert_fail") or sym.size == 0:
+    for sym in symbols:
+        if sym.name in (abi.TLS_ANCHOR, build.EXTERN_SHARED_WINDOW) or sym.name.startswith("__assert_fail") or sym.size == 0:
             continue
-        arrays.append((sym.name, sym.offset, sym.size, sym.name in externs))
+        arrays.append((sym.name, sym.value, sym.size, sym.value == window))  # every extern array is the window
     return arrays
 
 
@@ -62,7 +63,7 @@ class CheckedLaunch:
             ranges.append(abi.CheckRange(b.start, b.end, abi.ARGUMENT, b.index, ctypes.addressof(written) if written else None))
         for i, (_name, offset, size, extern) in enumerate(self.arrays):
             ranges.append(abi.CheckRange(offset, offset + size, abi.EXTERN_SHARED if extern else abi.STATIC_SHARED, i, None))
-        anchor = next((s.offset for s in abi.tls_symbols(kernel.module.path) if s.name == abi.TLS_ANCHOR), 0)
+        anchor = next((s.value for s in abi.tls_symbols(kernel.module.path) if s.name == abi.TLS_ANCHOR), 0)
         self._ranges = (abi.CheckRange * max(len(ranges), 1))(*ranges)
         self._findings = (abi.Finding * MAX_FINDINGS)()
         flags = 0
@@ -107,6 +108,9 @@ class CheckedLaunch:
 
     def _text(self, f: abi.Finding) -> str:
         access, space = _ACCESS[f.access], _SPACE[f.space]
+        if f.kind == abi.OUT_OF_BOUNDS and f.range_kind == abi.ARGUMENT and f.range < 0:
+            return (f"memcheck: invalid {space} {access} of {f.size} bytes at 0x{f.address:x}: a wild pointer, the "
+                    f"address is in no allocation ({self._line(f.pc)})")  # fmt: skip
         if f.kind == abi.OUT_OF_BOUNDS:
             return f"memcheck: invalid {space} {access} of {f.size} bytes at 0x{f.address:x}{self._where(f)} ({self._line(f.pc)})"
         if f.kind == abi.MISALIGNED:

@@ -31,7 +31,8 @@ class ProfilingBackend(HostBackend):
     def describe(self) -> dict:
         return super().describe() | {"profiled": True}
 
-    def load_module(self, source, name_expressions, options=()) -> HostModule:
+    def load_module(self, source, name_expressions, options=(), toolchain=None) -> HostModule:
+        # Profiled builds are not judged by a GPU toolchain (their plain run is): toolchain is ignored.
         source = Path(source).resolve()
         names, options = tuple(name_expressions), tuple(options)
         if not source.is_file():

@@ -2,7 +2,12 @@
 // They compile for the GPU too: nvcc -std=c++17 -arch=sm_80 -I kernels_cu tests/kernels/host_wrappers.cu
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#ifdef __CUDACC_RTC__  // NVRTC, which judges every host run, has no <stdint.h>
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+#else
 #include <stdint.h>
+#endif
 
 #include "common/cp_async.cuh"
 #include "common/smem.cuh"

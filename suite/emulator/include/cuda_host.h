@@ -50,5 +50,6 @@
 #include "emu/device_warp.h"
 #include "emu/ptx.h"
 #include "emu/launch.h"
+#include "emu/texture.h"
 #include "emu/hopper/hopper.h"
 #include "emu/profile_math_marks.h"  // last: it renames math built-ins the headers above define

@@ -7,7 +7,9 @@
 // - racecheck: per byte, the last write and the last two reads (thread, barrier interval, warp
 //   synchronisation count, code address); two accesses by different threads, one a write, not
 //   ordered by a __syncthreads (same block) or by a warp collective both lanes took part in, are
-//   a race. Different blocks are never ordered. Atomics are exempt.
+//   a race. Different blocks are never ordered. Atomics and volatile accesses (relaxed, morally
+//   strong on sm_70+) are exempt. A cp.async destination read before the wait that covers it is
+//   a finding, by its own thread or by any other (after a __syncthreads, which does not wait).
 // - initcheck: shared memory read before any thread of the block wrote it; which bytes of each
 //   argument were written (Python finds the outputs' elements that nothing wrote).
 #include <dlfcn.h>
@@ -62,6 +64,7 @@ struct WorkerChecks {
     uint32_t block_epoch = 0, epoch = 0, block_linear = 0;
     std::vector<uint32_t> warp_seq;   // per warp: collectives completed in this block
     std::vector<uint32_t> pair_sync;  // per warp, 32 x 32: the last collective both lanes completed
+    std::vector<const Fiber*> async_pending;  // threads with cp.async copies in flight at the last barrier
     int runtime_depth = 0;            // inside a collective's completion: emulation, not kernel code
 };
 
@@ -100,7 +103,10 @@ suite_host_finding make_finding(int kind, int access, int space, uintptr_t a, un
     return f;
 }
 
-// memcheck: the access is outside everything the launch may touch: name the nearest array.
+// memcheck: the access is outside everything the launch may touch: name the nearest array if it
+// is near (as Python's NEAR_BYTES); else it is a wild global access, in no allocation at all.
+constexpr uintptr_t NEAR_BYTES = uintptr_t(1) << 20;
+
 [[noreturn]] void out_of_bounds(Worker& w, uintptr_t a, unsigned size, int access, uintptr_t pc) {
     JobChecks& jc = *w.job->checks;
     const Region* best = nullptr;
@@ -110,8 +116,8 @@ suite_host_finding make_finding(int kind, int access, int space, uintptr_t a, un
             const uintptr_t d = a < r.start ? r.start - a : a >= r.end ? a - r.end + 1 : 0;
             if (d < best_distance) best_distance = d, best = &r;
         }
-    suite_host_finding f = make_finding(SUITE_HOST_OUT_OF_BOUNDS, access, SUITE_HOST_OTHER_SPACE, a, size, pc - jc.module_base);
-    if (best && best_distance < (uintptr_t(1) << 32)) {
+    suite_host_finding f = make_finding(SUITE_HOST_OUT_OF_BOUNDS, access, SUITE_HOST_GLOBAL, a, size, pc - jc.module_base);
+    if (best && best_distance <= NEAR_BYTES) {
         f.range = best->index, f.range_kind = best->kind, f.offset = int64_t(a - best->start);
         f.space = best->kind == SUITE_HOST_ARGUMENT ? SUITE_HOST_GLOBAL : SUITE_HOST_SHARED;
     }
@@ -205,9 +211,28 @@ void observe(Worker& w, uintptr_t a, unsigned size, int access, int space, uintp
 
 }  // namespace
 
+// A read of bytes that a cp.async of this thread, or of a thread that had copies in flight at the
+// last barrier, has yet to write (no wait covered it).
+const AsyncCopy* pending_copy(const Worker& w, uintptr_t a, unsigned size) {
+    auto overlapping = [&](const Fiber& f) -> const AsyncCopy* {
+        for (const AsyncCopy& c : f.copies) {
+            const uintptr_t dst = reinterpret_cast<uintptr_t>(c.dst);
+            if (a < dst + c.bytes && dst < a + size) return &c;
+        }
+        return nullptr;
+    };
+    if (const AsyncCopy* c = overlapping(*w.current)) return c;
+    for (const Fiber* f : w.checks->async_pending)
+        if (f != w.current)
+            if (const AsyncCopy* c = overlapping(*f)) return c;
+    return nullptr;
+}
+
 void checks_access(Worker& w, uintptr_t a, unsigned size, int access, uintptr_t pc) {
     WorkerChecks& wc = *w.checks;
     if (wc.runtime_depth) return;
+    const bool strong = access & SUITE_HOST_VOLATILE;
+    access &= ~SUITE_HOST_VOLATILE;
     Fiber& f = *w.current;
     const uintptr_t stack = reinterpret_cast<uintptr_t>(f.stack->base);
     if (a >= stack && a + size <= stack + f.stack->size) return observe(w, a, size, access, SUITE_HOST_LOCAL, pc);
@@ -227,17 +252,14 @@ void checks_access(Worker& w, uintptr_t a, unsigned size, int access, uintptr_t 
         device_fault(w, "memcheck: misaligned access of %u bytes at 0x%lx", size, (unsigned long)a);
     }
     observe(w, a, size, access, space, pc);
-    if ((jc.flags & SUITE_HOST_RACECHECK) && access != SUITE_HOST_ATOMIC) racecheck(w, *r, a, size, access, pc, space);
+    if ((jc.flags & SUITE_HOST_RACECHECK) && access != SUITE_HOST_ATOMIC && !strong)
+        racecheck(w, *r, a, size, access, pc, space);
     if (jc.flags & SUITE_HOST_INITCHECK) initcheck(w, *r, a, size, access, pc, space);
-    if (access == SUITE_HOST_LOAD && !f.copies.empty() && (jc.flags & SUITE_HOST_RACECHECK))
-        for (const AsyncCopy& c : f.copies) {
-            const uintptr_t dst = reinterpret_cast<uintptr_t>(c.dst);
-            if (a < dst + c.bytes && dst < a + size) {
-                suite_host_finding fd = make_finding(SUITE_HOST_ASYNC_READ, access, space, a, size, pc - jc.module_base);
-                fd.other_pc = c.pc - jc.module_base;
-                record(w, fd);
-                break;
-            }
+    if (access == SUITE_HOST_LOAD && (jc.flags & SUITE_HOST_RACECHECK) && (!f.copies.empty() || !wc.async_pending.empty()))
+        if (const AsyncCopy* c = pending_copy(w, a, size)) {
+            suite_host_finding fd = make_finding(SUITE_HOST_ASYNC_READ, access, space, a, size, pc - jc.module_base);
+            fd.other_pc = c->pc - jc.module_base;
+            record(w, fd);
         }
     if (access != SUITE_HOST_LOAD) f.loads_without_store = 0;
     else if (++f.loads_without_store >= 4096) {
@@ -320,6 +342,7 @@ void checks_block_start(Worker& w) {
     const unsigned* g = w.job->config.grid;
     wc.block_linear = w.block.index[0] + g[0] * (w.block.index[1] + g[1] * w.block.index[2]);
     wc.block_epoch = wc.epoch = ++w.job->checks->epoch;
+    wc.async_pending.clear();
     if (w.job->checks->flags & SUITE_HOST_RACECHECK) {
         const size_t warps = (w.block.size + 31) / 32;
         wc.warp_seq.assign(warps, 0u);
@@ -329,7 +352,13 @@ void checks_block_start(Worker& w) {
     }
 }
 
-void checks_barrier(Worker& w) { w.checks->epoch = ++w.job->checks->epoch; }
+void checks_barrier(Worker& w) {
+    WorkerChecks& wc = *w.checks;
+    wc.epoch = ++w.job->checks->epoch;
+    wc.async_pending.clear();  // a barrier orders the copies' issue, not their completion
+    for (const Fiber& f : w.block.fibers)
+        if (!f.copies.empty()) wc.async_pending.push_back(&f);
+}
 
 void checks_warp_sync(Worker& w, unsigned warp, unsigned mask) {
     WorkerChecks& wc = *w.checks;
@@ -341,6 +370,8 @@ void checks_warp_sync(Worker& w, unsigned warp, unsigned mask) {
             for (unsigned b = 0; b < 32; ++b)
                 if (mask >> b & 1) pairs[a * 32 + b] = seq;
 }
+
+bool checks_memcheck(const Worker& w) { return w.job && w.job->checks && (w.job->checks->flags & SUITE_HOST_MEMCHECK); }
 
 void checks_enter_runtime(Worker& w) { if (w.checks) ++w.checks->runtime_depth; }
 void checks_leave_runtime(Worker& w) { if (w.checks) --w.checks->runtime_depth; }
@@ -358,13 +389,17 @@ inline void hook(uintptr_t a, unsigned size, int access, void* pc) {
 
 extern "C" {
 
-// What g++ -fsanitize=thread calls (suite/emulator/build.py, CHECKED_FLAGS). Volatile and unaligned accesses
-// are accesses like the others; ranges are aggregate copies.
+// What g++ -fsanitize=thread calls (suite/emulator/build.py, CHECKED_FLAGS). Unaligned accesses are
+// accesses like the others, volatile ones are marked (exempt from racecheck); ranges are aggregate copies.
 #define SUITE_HOST_TSAN_HOOKS(n)                                                                                    \
     void __tsan_read##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_LOAD, __builtin_return_address(0)); }          \
     void __tsan_write##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_STORE, __builtin_return_address(0)); }        \
-    void __tsan_volatile_read##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_LOAD, __builtin_return_address(0)); } \
-    void __tsan_volatile_write##n(void* a) { hook(uintptr_t(a), n, SUITE_HOST_STORE, __builtin_return_address(0)); }
+    void __tsan_volatile_read##n(void* a) {                                                                       \
+        hook(uintptr_t(a), n, SUITE_HOST_LOAD | SUITE_HOST_VOLATILE, __builtin_return_address(0));                 \
+    }                                                                                                              \
+    void __tsan_volatile_write##n(void* a) {                                                                      \
+        hook(uintptr_t(a), n, SUITE_HOST_STORE | SUITE_HOST_VOLATILE, __builtin_return_address(0));                \
+    }
 SUITE_HOST_TSAN_HOOKS(1)
 SUITE_HOST_TSAN_HOOKS(2)
 SUITE_HOST_TSAN_HOOKS(4)

@@ -17,6 +17,9 @@ enum suite_host_check_flag {
 };
 
 enum suite_host_access_kind { SUITE_HOST_LOAD = 0, SUITE_HOST_STORE = 1, SUITE_HOST_ATOMIC = 2 };
+// Or'ed into the kind by the hooks of volatile accesses: relaxed and morally strong on sm_70+ (PTX
+// memory model), so two of them never race (a spin on a volatile flag is not a data race).
+enum { SUITE_HOST_VOLATILE = 16 };
 
 enum suite_host_space { SUITE_HOST_GLOBAL = 0, SUITE_HOST_SHARED = 1, SUITE_HOST_LOCAL = 2, SUITE_HOST_OTHER_SPACE = 3 };
 
@@ -107,4 +110,6 @@ void checks_enter_runtime(Worker& w);
 void checks_leave_runtime(Worker& w);
 // An access made by the runtime on behalf of the current thread (cp.async), with its code address.
 void checks_access(Worker& w, uintptr_t address, unsigned size, int kind, uintptr_t pc);
+// Whether the worker's launch runs memcheck, which reports misaligned accesses itself.
+bool checks_memcheck(const Worker& w);
 }  // namespace suite_rt

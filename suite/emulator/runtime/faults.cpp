@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -136,5 +137,39 @@ void suite_host_guarded_unmap(void* data, size_t bytes) {
     const size_t page = suite_host_page_size();
     munmap(static_cast<char*>(data) - page, bytes + 2 * page);
 }
+
+// Misaligned accesses fault in every launch, as on a GPU: modules are compiled with
+// -fsanitize=alignment (suite/emulator/build.py), which checks each dereference against its type's
+// alignment and calls this handler (g++'s UBSan ABI; libubsan is never linked) with the source
+// location and the type. x86 would otherwise carry out the access silently.
+struct suite_ubsan_location {
+    const char* file;
+    uint32_t line, column;
+};
+struct suite_ubsan_type {
+    uint16_t kind, info;
+    char name[1];
+};
+struct suite_ubsan_type_mismatch {
+    suite_ubsan_location location;
+    const suite_ubsan_type* type;
+    unsigned char log_alignment, check_kind;
+};
+
+// Returns only where memcheck runs: its report of the access (argument, offset) follows.
+void __ubsan_handle_type_mismatch_v1(void* data, void* pointer) {
+    const suite_ubsan_type_mismatch& d = *static_cast<const suite_ubsan_type_mismatch*>(data);
+    const char* what = d.check_kind == 0 ? "load of" : d.check_kind == 1 ? "store to" : "access to";
+    const unsigned alignment = 1u << d.log_alignment;
+    suite_rt::Worker* w = suite_rt::tls_worker;
+    if (w && w->in_kernel && w->job && suite_rt::checks_memcheck(*w)) return;
+    if (w && w->in_kernel && w->job)
+        suite_rt::device_fault(*w, "misaligned address: %s %s at %p, not a multiple of %u bytes (%s:%u)", what,
+                               d.type->name, pointer, alignment, d.location.file, d.location.line);
+    std::fprintf(stderr, "misaligned %s %s at %p outside a kernel (%s:%u)\n", what, d.type->name, pointer,
+                 d.location.file, d.location.line);
+    std::abort();
+}
+
 
 }  // extern "C"
