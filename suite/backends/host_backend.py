@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -70,6 +71,26 @@ def _timeout_default() -> float:
 
 
 
+_ARCH_OPTION = re.compile(r"^(?:-arch|--gpu-architecture)=(sm_\d+a?)$")
+
+
+def limits_arch(arch: str) -> str:
+    """The architecture whose launch limits apply (sm_90a has sm_90's), checked."""
+    base = arch[:-1] if arch.endswith("a") else arch
+    if base not in SMEM_OPTIN_LIMIT:
+        raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")
+    return base
+
+
+def module_arch(options, default: str) -> str:
+    """The architecture a module is built for: its -arch=/--gpu-architecture= option, as NVRTC takes
+    it (a kernel that needs sm_90a says so), else the backend's."""
+    for opt in options:
+        if isinstance(opt, str) and (m := _ARCH_OPTION.match(opt)):
+            return m.group(1)
+    return default
+
+
 class HostBackend:
     name = "host"
     device = torch.device("cpu")
@@ -82,9 +103,7 @@ class HostBackend:
     def __init__(self, checks=frozenset(), arch: str = "sm_80", threads: int | None = None, toolchain: str | None = None):
         checks = check_set(checks)
         self.gpu_build_arch = arch  # what the GPU toolchain's build targets: sm_90a keeps wgmma and setmaxnreg
-        arch = arch[:-1] if arch.endswith("a") else arch  # sm_90a has sm_90's limits
-        if arch not in SMEM_OPTIN_LIMIT:
-            raise InputError(f"arch {arch!r} is not known to the host backend; expected one of {', '.join(SMEM_OPTIN_LIMIT)}")
+        arch = limits_arch(arch)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise InputError(f"threads={threads!r}: expected a positive integer")
         self.checks = checks
@@ -128,11 +147,12 @@ class HostBackend:
                 runtime = build.runtime_library(self.fibers)
                 checked = bool(self.checks)
                 cached = build.cached_module(source, names, options, self.fibers, checked=checked)
-                verdict = GpuVerdict(source, names, options, self.gpu_build_arch, judge, cached)  # runs beside g++
+                target = module_arch(options, self.gpu_build_arch)
+                verdict = GpuVerdict(source, names, options, target, judge, cached)  # runs beside g++
                 library = build.build_module(source, names, options, self.fibers, checked=checked)
                 static_smem = verdict.static_smem(library)
                 abi.load_runtime(runtime)
-                module = HostModule(self, source, names, library, options, static_smem)
+                module = HostModule(self, source, names, library, options, static_smem, limits_arch(target))
                 self._modules[key] = module
         return module
 
@@ -155,8 +175,9 @@ class HostBackend:
 
 class HostModule:
     def __init__(self, backend: HostBackend, source: Path, names: tuple, path: Path, options: tuple = (),
-                 static_smem: dict | None = None):
+                 static_smem: dict | None = None, arch: str | None = None):
         self.backend, self.source, self.names, self.path, self.options = backend, source, names, path, options
+        self.arch = arch or backend.arch  # whose launch limits apply: the module's target, else the backend's
         self.static_smem = static_smem or {}  # per name, from the GPU build (0 where none was made)
         self._library = abi.load_module(path)
         self._kernels: dict = {}
@@ -207,10 +228,10 @@ class HostKernel:
 
     @max_dynamic_shared_size_bytes.setter
     def max_dynamic_shared_size_bytes(self, value: int) -> None:
-        limit = SMEM_OPTIN_LIMIT[self.backend.arch]
+        limit = SMEM_OPTIN_LIMIT[self.module.arch]
         if not 0 <= int(value) <= limit:
             raise KernelLaunchError(
-                f"{self.name}: max_dynamic_shared_size_bytes={value} is above {self.backend.arch}'s opt-in limit of {limit} bytes"
+                f"{self.name}: max_dynamic_shared_size_bytes={value} is above {self.module.arch}'s opt-in limit of {limit} bytes"
             )
         self._max_dynamic_smem, self._opted_in = int(value), True
 
@@ -226,10 +247,10 @@ class HostKernel:
             raise KernelLaunchError(f"{self.name}: block {block} has {threads} threads; at most {MAX_THREADS_PER_BLOCK} per block")
         if shared_mem < 0:
             raise KernelLaunchError(f"{self.name}: shared_mem={shared_mem} is negative")
-        limit = SMEM_OPTIN_LIMIT[self.backend.arch]
+        limit = SMEM_OPTIN_LIMIT[self.module.arch]
         if shared_mem > limit:
             raise KernelLaunchError(
-                f"{self.name}: shared_mem={shared_mem} bytes is above {self.backend.arch}'s limit of {limit} bytes of dynamic shared memory per block"
+                f"{self.name}: shared_mem={shared_mem} bytes is above {self.module.arch}'s limit of {limit} bytes of dynamic shared memory per block"
             )
         if shared_mem > self._max_dynamic_smem:
             raise KernelLaunchError(
@@ -240,7 +261,7 @@ class HostKernel:
         if total > (limit if self._opted_in else STATIC_SMEM_LIMIT):
             raise KernelLaunchError(
                 f"{self.name}: {self.static_smem} bytes of static and {shared_mem} of dynamic shared memory are above "
-                + (f"{self.backend.arch}'s limit of {limit} bytes per block" if self._opted_in else
+                + (f"{self.module.arch}'s limit of {limit} bytes per block" if self._opted_in else
                    f"{STATIC_SMEM_LIMIT} bytes; set kernel.max_dynamic_shared_size_bytes first (the opt-in), as on the GPU")
             )
 

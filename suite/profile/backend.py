@@ -16,7 +16,7 @@ import ctypes
 from pathlib import Path
 
 from suite.emulator import build
-from suite.backends.host_backend import HostBackend, HostKernel, HostModule
+from suite.backends.host_backend import HostBackend, HostKernel, HostModule, limits_arch, module_arch
 from suite.emulator.checks import CheckedLaunch
 from suite.errors import InputError
 from suite.profile import counting, source_lines
@@ -42,13 +42,14 @@ class ProfilingBackend(HostBackend):
         if module is None:
             counting.library()  # before the module: it binds the wrappers' weak hooks
             library = build.build_module(source, names, options, self.fibers, profiled=True)
-            module = self._modules[key] = ProfiledModule(self, source, names, library)
+            arch = limits_arch(module_arch(options, self.gpu_build_arch))
+            module = self._modules[key] = ProfiledModule(self, source, names, library, arch)
         return module
 
 
 class ProfiledModule(HostModule):
-    def __init__(self, backend, source, names, path: Path):
-        super().__init__(backend, source, names, path)
+    def __init__(self, backend, source, names, path: Path, arch: str):
+        super().__init__(backend, source, names, path, arch=arch)
         self.labels: dict[int, str] = {}  # code address -> source line, filled as launches need them
 
     def get_function(self, name: str) -> HostKernel:
