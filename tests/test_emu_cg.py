@@ -314,3 +314,26 @@ def test_group_collectives_are_clean_under_the_checks():
     y, doubled = torch.randn(200), torch.zeros(200)
     checked.get_function("block_copy")((1,), (64,), (y, doubled, np.int32(200)))
     assert torch.equal(doubled, y * 2)
+
+
+SCRATCH = r"""
+#include <cooperative_groups.h>
+namespace cg = cooperative_groups;
+// CUDA 11+'s form for blocks that partition into tiles of more than 32 threads: the block handle
+// made from a __shared__ block_tile_memory (cuda-samples' reduction kernels use it).
+extern "C" __global__ void reverse_with_scratch(const int* x, int* out) {
+    __shared__ cg::block_tile_memory<256> scratch;
+    __shared__ int buf[256];
+    cg::thread_block block = cg::this_thread_block(scratch);
+    buf[block.thread_rank()] = x[blockIdx.x * block.size() + block.thread_rank()];
+    block.sync();
+    out[blockIdx.x * block.size() + block.thread_rank()] = buf[block.size() - 1 - block.thread_rank()];
+}
+"""
+
+
+def test_a_block_made_from_block_tile_memory_is_the_block():
+    x = torch.randint(-1000, 1000, (2 * 256,), dtype=torch.int32)
+    out = torch.zeros_like(x)
+    RawModule(code=SCRATCH).get_function("reverse_with_scratch")((2,), (256,), (x, out))
+    assert torch.equal(out, x.view(2, 256).flip(1).reshape(-1))

@@ -97,9 +97,16 @@ class thread_group {
     }
 };
 
+// The scratch CUDA 11+ asks a block to provide for tiles of more than 32 threads (declared
+// `__shared__`, handed to this_thread_block). The emulation keeps its groups elsewhere: it is empty.
+template <unsigned int MaxBlockSize = 1024>
+struct block_tile_memory {};
+
 class thread_block : public thread_group {
     thread_block() : thread_group(kind::block, 0, 0, 0, 1) {}
     friend thread_block this_thread_block();
+    template <unsigned int MaxBlockSize>
+    friend thread_block this_thread_block(block_tile_memory<MaxBlockSize>&);
 
   public:
     unsigned size() const { return __suite_cg::block_threads(); }
@@ -112,6 +119,8 @@ class thread_block : public thread_group {
     static constexpr bool is_valid() { return true; }
 };
 inline thread_block this_thread_block() { return thread_block(); }
+template <unsigned int MaxBlockSize>
+thread_block this_thread_block(block_tile_memory<MaxBlockSize>&) { return thread_block(); }
 
 class grid_group : public thread_group {
     grid_group() : thread_group(kind::grid, 0, 0, 0, 1) {}
