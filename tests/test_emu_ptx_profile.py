@@ -3,9 +3,9 @@ ldmatrix and an mma.sync written as `asm` are one instruction each, with the sam
 sectors and wavefronts (tests/test_profile_hook.py has the wrapper version of this kernel)."""
 
 import pytest
-import torch
 
-from suite.host import RawModule, profile
+from profile_counts import assert_single_instructions
+from suite.host import RawModule
 
 INLINE_PTX = r"""
 #include <cuda_fp16.h>
@@ -35,26 +35,7 @@ extern "C" __global__ void inline_ptx(const __half* in, float* out) {
 """
 
 
-def line_of(launch, space, kind, op=""):
-    rows = [r for r in launch.lines if (r.space, r.kind, r.op) == (space, kind, op)]
-    assert len(rows) == 1, [r.as_dict() for r in launch.lines]
-    return rows[0]
-
-
 @pytest.mark.parametrize("pitch, wavefronts", [(64, 32), (72, 4)])
 def test_translated_ldmatrix_cp_async_and_mma_are_single_instructions(pitch, wavefronts):
     module = RawModule(INLINE_PTX, options=(f"-DPITCH={pitch}",))
-    x = torch.rand(16 * 64).half()
-    out = torch.empty(32)
-    with profile() as launches:
-        module.get_function("inline_ptx")((1,), (32,), (x, out))
-    assert torch.allclose(out, x[:32].float())  # b is zero: d is zero
-    (launch,) = launches
-    ldmatrix = line_of(launch, "shared", "load", "ldmatrix")
-    assert ldmatrix.requests == 1 and ldmatrix.threads == 32
-    assert (ldmatrix.wavefronts, ldmatrix.ideal_wavefronts) == (wavefronts, 4)
-    copy_in = line_of(launch, "global", "load", "cp.async")
-    assert copy_in.requests == 4 and copy_in.per_request("sectors") == 16
-    copy_out = line_of(launch, "shared", "store", "cp.async")
-    assert copy_out.requests == 4 and copy_out.per_request("wavefronts") == 4
-    assert launch.mma == 1
+    assert_single_instructions(module, "inline_ptx", wavefronts)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from profile_counts import assert_single_instructions, line_of
 from suite.host import RawKernel, RawModule, profile
 
 TRANSPOSE = r"""
@@ -20,12 +21,6 @@ extern "C" __global__ void transpose(const float* in, float* out) {
     out[y * 32 + x] = tile[x][y];
 }
 """
-
-
-def line_of(launch, space, kind, op=""):
-    rows = [r for r in launch.lines if (r.space, r.kind, r.op) == (space, kind, op)]
-    assert len(rows) == 1, [r.as_dict() for r in launch.lines]
-    return rows[0]
 
 
 @pytest.mark.parametrize("pad, ways", [(0, 32), (1, 1)])
@@ -91,21 +86,7 @@ extern "C" __global__ void wrappers(const __half* in, float* out) {
 @pytest.mark.parametrize("pitch, wavefronts", [(64, 32), (72, 4)])
 def test_ldmatrix_cp_async_and_mma_are_single_instructions(pitch, wavefronts):
     module = RawModule(WRAPPERS, options=(f"-DPITCH={pitch}",))
-    x = torch.rand(16 * 64).half()
-    out = torch.empty(32)
-    with profile() as launches:
-        module.get_function("wrappers")((1,), (32,), (x, out))
-    assert torch.allclose(out, x[:32].float())  # b is zero: d is zero
-    (launch,) = launches
-    ldmatrix = line_of(launch, "shared", "load", "ldmatrix")
-    assert ldmatrix.requests == 1 and ldmatrix.threads == 32
-    assert (ldmatrix.wavefronts, ldmatrix.ideal_wavefronts) == (wavefronts, 4)
-    copy_in = line_of(launch, "global", "load", "cp.async")
-    assert copy_in.requests == 4 and copy_in.per_request("sectors") == 16  # 32 lanes x 16 contiguous bytes
-    copy_out = line_of(launch, "shared", "store", "cp.async")
-    assert copy_out.requests == 4
-    assert copy_out.per_request("wavefronts") == 4  # each phase of 8 lanes stores one contiguous 128-byte row
-    assert launch.mma == 1
+    assert_single_instructions(module, "wrappers", wavefronts)
 
 
 ZERO_FILL = r"""
