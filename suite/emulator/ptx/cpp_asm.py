@@ -75,10 +75,11 @@ def _skip_space(text: str, i: int) -> int:
     return i
 
 
-def _balanced(text: str, i: int) -> int:
-    """Index of the ')' closing the '(' at text[i]."""
+def _bracket_depths(text: str, i: int = 0):
+    """(index, char, depth) of each character of `text` from `i` that lies outside string and char
+    literals; depth: brackets open after that character (a closing one already counted off)."""
     depth = 0
-    while True:
+    while i < len(text):
         ch = text[i]
         if ch in "\"'":
             i = _string_end(text, i)
@@ -87,29 +88,19 @@ def _balanced(text: str, i: int) -> int:
             depth += 1
         elif ch in ")]}":
             depth -= 1
-            if depth == 0:
-                return i
+        yield i, ch, depth
         i += 1
+
+
+def _balanced(text: str, i: int) -> int:
+    """Index of the ')' closing the '(' at text[i]."""
+    return next(j for j, _, depth in _bracket_depths(text, i) if depth == 0)
 
 
 def _split_sections(body: str) -> list[str]:
     """The asm's parenthesised body split at top-level ':' (outside strings and brackets)."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(body):
-        ch = body[i]
-        if ch in "\"'":
-            i = _string_end(body, i)
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == ":" and depth == 0:
-            parts.append(body[start:i])
-            start = i + 1
-        i += 1
-    parts.append(body[start:])
-    return parts
+    cuts = [i for i, ch, depth in _bracket_depths(body) if ch == ":" and depth == 0]
+    return [body[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(body)])]
 
 
 def _strings(text: str) -> str:
