@@ -5,17 +5,8 @@ import hashlib
 import json
 
 from suite import KERNELS_DIR, cli, provenance, results
-from user_folder import new_folder
+from user_folder import TINY_DEFORM, new_folder
 
-TINY_DEFORM = """\
-family: deform
-kernels: [deform_im2col]
-dtypes: [float32]
-sweeps:
-  - name: tiny
-    tier: smoke
-    params: {batch: 1, in_channels: 2, out_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
-"""
 
 
 def sha(path) -> str:

@@ -5,17 +5,9 @@ import json
 
 from suite import REPO_ROOT, cli
 from suite.kernels import get_family
+from user_folder import TINY_DEFORM
 
 EXAMPLE_CASES = REPO_ROOT / "examples" / "softmax" / "softmax.yaml"
-TINY_DEFORM = """\
-family: deform
-kernels: [deform_im2col]
-dtypes: [float32]
-sweeps:
-  - name: tiny
-    tier: smoke
-    params: {batch: 1, in_channels: 2, out_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
-"""
 
 
 def _scope(*argv):

@@ -1,5 +1,6 @@
 """A user's folder as `suite new` leaves it (the softmax example under another name), for the tests
-of a user's own kernel family; and pytest run on such a folder in a child process."""
+of a user's own kernel family; a one-case file of a suite family such a user might write; and
+pytest run on such a folder in a child process."""
 
 import os
 import subprocess
@@ -7,6 +8,18 @@ import sys
 from pathlib import Path
 
 from suite import REPO_ROOT, scaffold
+
+# One float32 deform_im2col case: the smallest case file of a suite family.
+TINY_DEFORM = """\
+family: deform
+kernels: [deform_im2col]
+dtypes: [float32]
+sweeps:
+  - name: tiny
+    tier: smoke
+    params: {batch: 1, in_channels: 2, out_channels: 2, height: 5, width: 4, kernel: 3, padding: 1}
+"""
+
 
 
 def new_folder(parent: Path, name: str = "rowsoft") -> Path:
