@@ -21,7 +21,6 @@ sweeps:
 """
 
 
-
 def new_folder(parent: Path, name: str = "rowsoft") -> Path:
     folder = parent / name
     scaffold.write(name, folder)
