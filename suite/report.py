@@ -113,7 +113,8 @@ def progress(console: Console, total: int, describe: Callable[[Any], str] = _cas
         count = itertools.count(1)
 
         def on_line(item):
-            console.print(f"[{next(count)}/{total}] {describe(item)}", highlight=False)
+            # soft_wrap: one line per step whatever the width, so a case id is never cut (grep finds it)
+            console.print(f"[{next(count)}/{total}] {describe(item)}", highlight=False, soft_wrap=True)
 
         yield (lambda case, index, count: None), on_line
         return

@@ -79,6 +79,18 @@ def test_run_table_at_80_columns_keeps_case_ids_whole(tmp_path, capsys, narrow):
         assert selected.id in out.splitlines()
 
 
+def test_progress_lines_at_80_columns_keep_case_ids_whole(tmp_path, capsys, narrow):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.replace("name: tiny", "name: a_rather_long_sweep_name_for_a_narrow_log"))
+    assert cli.main(["run", str(path), "--backend", "host", "--no-baseline"]) == cli.EXIT_OK
+    err = capsys.readouterr().err.splitlines()
+    selected = cases.load_cases([path])
+    assert max(len(c.id) for c in selected) > 80
+    for i, c in enumerate(selected, 1):
+        assert any(line.startswith(f"[{i}/{len(selected)}] ") for line in err)
+        assert any(line.endswith(f"] {c.id}: PASS") for line in err), err
+
+
 def test_profile_at_80_columns_keeps_case_ids_whole(capsys, narrow):
     expr = "deform_im2col and dcn and mask=true and float32"
     assert cli.main(["profile", "-k", expr]) == cli.EXIT_OK
