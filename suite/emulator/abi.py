@@ -178,6 +178,12 @@ def signature(module: ctypes.CDLL, index: int) -> list[Param]:
 TLS_ANCHOR = "suite_host::tls_anchor"  # suite/emulator/include/emu/launch.h
 
 
+def emulation_tls(name: str) -> bool:
+    """A thread-local variable of the emulation itself (the TLS anchor, the lane-loop state, the
+    assert message buffer), not a kernel's static __shared__ array."""
+    return name.startswith("suite_host::") or name.startswith("__assert_fail")
+
+
 @dataclass(frozen=True)
 class Symbol:
     """A defined symbol of a built module: its (demangled) name, value (an offset from the

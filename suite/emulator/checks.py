@@ -41,7 +41,7 @@ def shared_arrays(module) -> list[tuple[str, int, int, bool]]:
     window = next((s.value for s in symbols if s.name == build.EXTERN_SHARED_WINDOW), None)
     arrays = []
     for sym in symbols:
-        if sym.name in (abi.TLS_ANCHOR, build.EXTERN_SHARED_WINDOW) or sym.name.startswith("__assert_fail") or sym.size == 0:
+        if abi.emulation_tls(sym.name) or sym.name == build.EXTERN_SHARED_WINDOW or sym.size == 0:
             continue
         arrays.append((sym.name, sym.value, sym.size, sym.value == window))  # every extern array is the window
     return arrays

@@ -38,6 +38,7 @@
 #include <cuda_bf16.h>
 
 #include "emu/runtime_api.h"
+#include "emu/lanes.h"
 #include "emu/device_math.h"
 #include "emu/rounding.h"
 #include "emu/conversions.h"

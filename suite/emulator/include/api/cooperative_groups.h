@@ -23,7 +23,7 @@ namespace cooperative_groups {
 
 namespace __suite_cg {
 inline suite_host_site here(const char* file = __builtin_FILE(), int line = __builtin_LINE()) { return {file, line}; }
-inline const suite_host_thread& self() { return *suite_host_self(); }
+inline const suite_host_thread& self() { return *::suite_host::lanes::self(); }
 inline unsigned block_threads() { return self().block_dim[0] * self().block_dim[1] * self().block_dim[2]; }
 inline unsigned long long grid_blocks() {
     return (unsigned long long)self().grid_dim[0] * self().grid_dim[1] * self().grid_dim[2];

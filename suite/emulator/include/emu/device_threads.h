@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "runtime_api.h"
+#include "lanes.h"
 
 #define SUITE_HOST_SITE (::suite_host_site{__FILE__, __LINE__})
 
@@ -12,10 +13,10 @@ inline uint3 as_uint3(const unsigned v[3]) { return make_uint3(v[0], v[1], v[2])
 inline dim3 as_dim3(const unsigned v[3]) { return dim3(v[0], v[1], v[2]); }
 }  // namespace suite_host
 
-#define threadIdx (::suite_host::as_uint3(::suite_host_self()->thread_idx))
-#define blockIdx (::suite_host::as_uint3(::suite_host_self()->block_idx))
-#define blockDim (::suite_host::as_dim3(::suite_host_self()->block_dim))
-#define gridDim (::suite_host::as_dim3(::suite_host_self()->grid_dim))
+#define threadIdx (::suite_host::as_uint3(::suite_host::lanes::self()->thread_idx))
+#define blockIdx (::suite_host::as_uint3(::suite_host::lanes::self()->block_idx))
+#define blockDim (::suite_host::as_dim3(::suite_host::lanes::self()->block_dim))
+#define gridDim (::suite_host::as_dim3(::suite_host::lanes::self()->grid_dim))
 constexpr int warpSize = 32;
 
 // Barrier 0 over the whole block (bar.sync 0), counted by arrivals as on sm_70+.

@@ -7,10 +7,11 @@
 #include <type_traits>
 
 #include "runtime_api.h"
+#include "lanes.h"
 
 namespace suite_host {
 
-inline unsigned lane_id() { return suite_host_self()->lane; }
+inline unsigned lane_id() { return ::suite_host::lanes::self()->lane; }
 
 inline void syncwarp(suite_host_site site, unsigned mask = 0xffffffffu) {
     suite_host_warp_collective(site, "__syncwarp", mask, nullptr, [](void* const*, unsigned) {});
