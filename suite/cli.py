@@ -166,6 +166,8 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     table_fit.show(out, report.results_table(shown, backend.name, device))
     for line in report.problems(shown, args.traceback):
         out.print(line, soft_wrap=True)
+    if line := report.execution_line(getattr(backend, "execution_modes", {})):
+        out.print(line, markup=False, highlight=False)
     if previous:
         out.print(f"resumed {escape(str(previous.path))}: {len(previous.results)} case(s) carried over, "
                   f"{len(outcome.results)} run now")

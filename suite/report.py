@@ -73,6 +73,22 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
     return table
 
 
+def execution_line(modes: dict) -> str | None:
+    """How the host backend ran the kernels (docs/DESIGN.md, "Lane loops"): how many as lane loops,
+    and why the others kept a fiber per thread, grouped by reason. None when nothing ran plain."""
+    if not modes:
+        return None
+    lanes = sum(1 for why in modes.values() if why is None)
+    reasons: dict[str, int] = {}
+    for why in modes.values():
+        if why is not None:
+            reasons[why] = reasons.get(why, 0) + 1
+    line = f"host execution: {lanes} of {len(modes)} kernel(s) ran as lane loops"
+    if reasons:
+        line += "; fibers for " + "; ".join(f"{n} whose code {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    return line
+
+
 def problems(results: Sequence[CaseResult], tracebacks: bool = False) -> list[str]:
     """One line per case that did not pass, with the reason in full (table cells stay short), and
     with `tracebacks` the whole Python traceback of an error after it."""

@@ -126,6 +126,8 @@ class HostBackend:
         self._modules: dict = {}
         self._lock = threading.Lock()
         self.sources_loaded: set[Path] = set()
+        # Kernel name expression -> None (its blocks ran as lane loops) or why it kept fibers.
+        self.execution_modes: dict[str, str | None] = {}
 
     def describe(self) -> dict:
         return {
@@ -239,6 +241,8 @@ class HostKernel:
         # Static shared memory of the GPU build (suite/emulator/toolchain.py); 0 under SUITE_HOST_TOOLCHAIN=none.
         self.static_smem = 0
         self.lanes_why = module.module_lanes_why(name)  # None: its blocks run as lane loops (emu/lanes.h)
+        if not self.backend.checks:
+            self.backend.execution_modes[name] = self.lanes_why
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.
         self.accumulators: frozenset[int] = frozenset()
