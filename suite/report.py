@@ -75,17 +75,17 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
 
 def execution_line(modes: dict) -> str | None:
     """How the host backend ran the kernels (docs/DESIGN.md, "Lane loops"): how many as lane loops,
-    and why the others kept a fiber per thread, grouped by reason. None when nothing ran plain."""
+    and what the others wait at (kernels per construct). None when no plain launch ran."""
     if not modes:
         return None
-    lanes = sum(1 for why in modes.values() if why is None)
-    reasons: dict[str, int] = {}
-    for why in modes.values():
-        if why is not None:
-            reasons[why] = reasons.get(why, 0) + 1
-    line = f"host execution: {lanes} of {len(modes)} kernel(s) ran as lane loops"
-    if reasons:
-        line += "; fibers for " + "; ".join(f"{n} whose code {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    waits = [why for why in modes.values() if why is not None]
+    line = f"host execution: {len(modes) - len(waits)} of {len(modes)} kernel(s) ran as lane loops"
+    counts: dict[str, int] = {}
+    for why in waits:
+        for what in why.split(", "):
+            counts[what] = counts.get(what, 0) + 1
+    if waits:
+        line += f", {len(waits)} on fibers (kernels waiting at " + ", ".join(f"{w}: {n}" for w, n in counts.items()) + ")"
     return line
 
 

@@ -92,7 +92,7 @@ def module():
 def test_each_kernel_gets_its_own_mode_and_the_reason(module):
     assert module.get_function("scale").lanes_why is None
     assert module.get_function("trap_at").lanes_why is None
-    assert "__syncthreads" in module.get_function("reduce").lanes_why
+    assert module.get_function("reduce").lanes_why == "__syncthreads"
 
 
 def test_a_two_dimensional_grid_and_block_in_lane_loops(module):

@@ -139,7 +139,8 @@ def _tree_digest() -> str:
     for root in (INCLUDE_DIR, RUNTIME_DIR, PROFILE_DIR, COMMON_DIR):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             parts += [path.relative_to(root.parent).as_posix(), path.read_bytes()]
-    for path in sorted((EMULATOR_DIR / "ptx").glob("*.py")):  # the inline-PTX translator's output
+    # What the inline-PTX translator writes, and the lane plan saved beside each library.
+    for path in [*sorted((EMULATOR_DIR / "ptx").glob("*.py")), EMULATOR_DIR / "lane_plan.py"]:
         parts += [path.name, path.read_bytes()]
     return digest(*parts)
 

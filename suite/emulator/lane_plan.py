@@ -20,13 +20,13 @@ NON_BLOCKING = frozenset({"suite_host_self", "suite_host_dynamic_smem", "suite_h
 
 # What the user wrote, for the reason a kernel keeps its fibers.
 _CUDA_NAMES = {
-    "suite_host_barrier": "__syncthreads/bar.sync",
+    "suite_host_barrier": "__syncthreads",
     "suite_host_syncthreads": "__syncthreads",
     "suite_host_barrier_arrive": "bar.arrive",
-    "suite_host_warp_collective": "a warp collective (__syncwarp, __shfl*_sync, votes, mma.sync, ...)",
+    "suite_host_warp_collective": "warp collectives",
     "suite_host_activemask": "__activemask",
-    "suite_host_yield": "a spin-wait (__nanosleep, an mbarrier or libcu++ wait)",
-    "suite_host_grid_sync": "this_grid().sync()",
+    "suite_host_yield": "spin-waits",
+    "suite_host_grid_sync": "grid sync",
     "suite_host_cp_async": "cp.async",
     "suite_host_cp_async_commit": "cp.async",
     "suite_host_cp_async_wait": "cp.async",
@@ -70,22 +70,20 @@ def reachable_externals(obj: Path, entry: str) -> set[str]:
     return found
 
 
-def why_not(externals: set[str]) -> str | None:
-    """Why a lane entry reaching `externals` must keep fibers; None when it may run as lanes."""
-    waits = sorted(n for n in externals if n.startswith("suite_host_") and n not in NON_BLOCKING)
-    if not waits:
-        return None
-    names = list(dict.fromkeys(_CUDA_NAMES.get(n, n) for n in waits))
-    return "reaches " + ", ".join(names)
+def waits(externals) -> list[str]:
+    """The runtime functions among `externals` that wait for other threads."""
+    return sorted(n for n in externals if n.startswith("suite_host_") and n not in NON_BLOCKING)
+
+
+def why_not(waiting: list[str]) -> str | None:
+    """What makes a kernel whose lane entry reaches the runtime functions `waiting` keep fibers
+    ("__syncthreads, warp collectives"); None when it may run as lane loops."""
+    return ", ".join(dict.fromkeys(_CUDA_NAMES.get(n, n) for n in waiting)) or None
 
 
 def plan(obj: Path, names, entry_prefix: str) -> list[dict]:
-    """One entry per kernel name expression: {"name", "lanes": bool, "why": reason or None}."""
-    out = []
-    for i, name in enumerate(names):
-        reason = why_not(reachable_externals(obj, f"{entry_prefix}{i}"))
-        out.append({"name": name, "lanes": reason is None, "why": reason})
-    return out
+    """Per kernel name expression: {"name", "waits": the waiting runtime functions it reaches}."""
+    return [{"name": name, "waits": waits(reachable_externals(obj, f"{entry_prefix}{i}"))} for i, name in enumerate(names)]
 
 
 def sidecar(library: Path) -> Path:
