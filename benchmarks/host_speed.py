@@ -1,7 +1,7 @@
 """How fast the host backend emulates CUDA, against plain CPU code doing the same work in the same
 process: per core and on all cores, for five workloads (issue #28).
 
-    python benchmarks/host_speed.py [--rounds N] [--only NAME[,NAME]] [--cores 1,2]
+    python benchmarks/host_speed.py [--rounds N] [--only NAME[,NAME]] [--cores 1,2] [--modes lanes,fibers]
 
   saxpy              y = a*x + y, 2^20 floats, 256 threads a block; plain: a C++ loop (g++ -O3)
   block_reduction    sum of each 256-float block through shared memory and __syncthreads, 2^18
@@ -15,7 +15,9 @@ process: per core and on all cores, for five workloads (issue #28).
 Each figure is the best of 5 launches (after one warm-up): on 1 core in CPU seconds of the process
 (what the work costs, however loaded the machine is), on N cores in wall-clock seconds (what the
 parallelism buys: meaningful only on an otherwise idle machine). --rounds repeats the whole table
-to show the spread. The ratio is emulation time / plain time (lower is better). The
+to show the spread. Each workload runs in each --modes: "lanes" (the default execution: kernels
+that may run as lane loops do) and "fibers" (SUITE_HOST_LANES=off: a fiber per CUDA thread); the
+"ran as" column says what the kernel actually ran as. The ratio is emulation time / plain time (lower is better). The
 C++ baselines are built with the same g++ as the kernels, -O3 -march=native (the best plain code
 this CPU runs); "N cores" runs N worker threads in the emulation and N threads in the baseline.
 """
@@ -237,12 +239,18 @@ def family_pair(name: str, backend: HostBackend) -> Pair:
 WORKLOADS = ("saxpy", "block_reduction", "warp_reduction", "attention_tc", "deform_im2col")
 
 
-def measure(name: str, cores: int, lib) -> dict:
+MODES = ("lanes", "fibers")
+
+
+def measure(name: str, cores: int, lib, mode: str) -> dict:
     torch.set_num_threads(cores)
+    os.environ["SUITE_HOST_LANES"] = "auto" if mode == "lanes" else "off"
     backend = HostBackend(threads=cores)
     pair = simple_pairs(name, backend, cores, lib) if name in WORKLOADS[:3] else family_pair(name, backend)
     emulated, plain = best_seconds(pair.emulated, cores), best_seconds(pair.plain, cores)
-    row = {"workload": name, "cores": cores, "emulated_s": emulated, "plain_s": plain, "plain": pair.plain_name,
+    launched = [why for why in backend.execution_modes.values()]
+    ran = "lanes" if any(why is None for why in launched) else "fibers"
+    row = {"workload": name, "cores": cores, "mode": ran, "emulated_s": emulated, "plain_s": plain, "plain": pair.plain_name,
            "ratio": emulated / plain, "throughput": pair.items / emulated, "unit": pair.unit, "agree": pair.agree()}  # fmt: skip
     if name == "attention_tc":  # SDPA in bf16 too, the issue's other yardstick
         import torch.nn.functional as F
@@ -254,12 +262,12 @@ def measure(name: str, cores: int, lib) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     print("1 core: CPU time of the process; N cores: wall-clock time")
-    print(f"{'workload':16s} {'cores':>5s} {'emulated ms':>12s} {'plain ms':>10s} {'ratio x':>8s} "
+    print(f"{'workload':16s} {'cores':>5s} {'ran as':>7s} {'emulated ms':>12s} {'plain ms':>10s} {'ratio x':>8s} "
           f"{'emulated rate':>22s}  plain code")  # fmt: skip
     for r in rows:
         extra = f" (bf16 SDPA: {r['ratio_bf16']:.0f}x)" if "ratio_bf16" in r else ""
         warn = "" if r["agree"] else "  RESULTS DIFFER"
-        print(f"{r['workload']:16s} {r['cores']:5d} {r['emulated_s'] * 1e3:12.2f} {r['plain_s'] * 1e3:10.3f} "
+        print(f"{r['workload']:16s} {r['cores']:5d} {r['mode']:>7s} {r['emulated_s'] * 1e3:12.2f} {r['plain_s'] * 1e3:10.3f} "
               f"{r['ratio']:8.1f} {r['throughput'] / 1e6:9.3f} M {r['unit'] + '/s':11s}  {r['plain']}{extra}{warn}")  # fmt: skip
 
 
@@ -268,6 +276,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="repeat the table this many times (spread)")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--cores", default=f"1,{os.cpu_count()}", help="comma-separated core counts")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: lanes, fibers")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     unknown = [n for n in names if n not in WORKLOADS]
@@ -275,8 +284,10 @@ def main() -> None:
         cores = [int(c) for c in args.cores.split(",") if c]
     except ValueError:
         cores = [0]
-    if unknown or not names or not cores or min(cores) < 1 or args.rounds < 1:
-        print(f"host_speed.py: --only takes {', '.join(WORKLOADS)}; --cores positive integers; --rounds >= 1",
+    modes = [m for m in args.modes.split(",") if m]
+    if unknown or not names or not cores or min(cores) < 1 or args.rounds < 1 or not modes or set(modes) - set(MODES):
+        print(f"host_speed.py: --only takes {', '.join(WORKLOADS)}; --cores positive integers; --rounds >= 1; "
+              f"--modes {', '.join(MODES)}",
               file=sys.stderr)
         sys.exit(2)
     lib = plain_library()
@@ -286,7 +297,7 @@ def main() -> None:
     for round_ in range(args.rounds):
         if args.rounds > 1:
             print(f"-- round {round_ + 1} of {args.rounds}")
-        print_table([measure(name, c, lib) for name in names for c in cores])
+        print_table([measure(name, c, lib, m) for name in names for c in cores for m in modes])
 
 
 if __name__ == "__main__":

@@ -336,53 +336,76 @@ void fiber_main(void* arg) {
     device_fault(w, "%s", text.c_str());
 }
 
-// Lane mode: the module's lane entry runs the whole block as loops over its threads, on one
-// fiber's stack (a thread's size, with its guard page), without a switch until it is done.
+// Takes the launch's next block for this worker: false when none is left or the launch faulted.
+bool claim_block(Job& job, uint64_t& linear) {
+    if (job.abort.load(std::memory_order_relaxed)) return false;
+    const uint64_t i = job.next_block.fetch_add(1);
+    if (i >= job.total_blocks) return false;
+    linear = uint64_t((unsigned __int128)i * job.block_stride + job.block_offset) % job.total_blocks;
+    return true;
+}
+
+void set_block_index(Block& b, const suite_host_launch_config& c, uint64_t linear) {
+    b.index[0] = unsigned(linear % c.grid[0]);
+    b.index[1] = unsigned(linear / c.grid[0] % c.grid[1]);
+    b.index[2] = unsigned(linear / (uint64_t(c.grid[0]) * c.grid[1]));
+}
+
+// Lane mode: one fiber of the worker runs its blocks one after another, each through the module's
+// lane entry (loops over the block's threads), on a thread's stack with its guard page, without a
+// switch until the worker's share of the launch is done.
 void lanes_main(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
-    w.job->kernel.lanes(w.job->kernel.context, &w.block.fibers[0].info);
-    w.block.exited = w.block.size;
+    Job& job = *w.job;
+    const suite_host_launch_config& c = job.config;
+    Block& b = w.block;
+    suite_host_thread& t = b.fibers[0].info;
+    uint64_t linear;
+    while (claim_block(job, linear)) {
+        set_block_index(b, c, linear);
+        for (int d = 0; d < 3; ++d) t.block_idx[d] = b.index[d];
+        ++b.runs;
+        if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
+        job.kernel.lanes(job.kernel.context, &t);
+        note_progress(w);
+    }
     Context finished;
     context_switch(&finished, &w.scheduler);
     __builtin_unreachable();
 }
 
-void run_block_lanes(Worker& w, Job& job) {
+void run_lanes(Worker& w, Job& job) {
     const suite_host_launch_config& c = job.config;
     Block& b = w.block;
+    b.size = c.block[0] * c.block[1] * c.block[2];
+    b.exited = 0;
     b.fibers.resize(1);
     Fiber& f = b.fibers[0];
     suite_host_thread& t = f.info;
     for (int d = 0; d < 3; ++d) {
         t.thread_idx[d] = 0;
-        t.block_idx[d] = b.index[d];
         t.block_dim[d] = c.block[d];
         t.grid_dim[d] = c.grid[d];
     }
     t.linear = t.lane = t.warp = 0;
-    b.exited = 0;
-    ++b.runs;
-    if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
     give_stack(f, take_stack(w));
     f.state = FiberState::Running;
     context_make(&f.ctx, f.stack, lanes_main, &w);
     w.current = &f;
+    w.in_kernel = true;
     context_switch(&w.scheduler, &f.ctx);
+    w.in_kernel = false;
     w.current = nullptr;
     w.free_stacks.push_back(f.stack);
     f.stack = nullptr;
     f.state = FiberState::Done;
-    note_progress(w);
 }
 
 void run_block(Worker& w, Job& job, uint64_t linear) {
     const suite_host_launch_config& c = job.config;
     Block& b = w.block;
-    b.index[0] = unsigned(linear % c.grid[0]);
-    b.index[1] = unsigned(linear / c.grid[0] % c.grid[1]);
-    b.index[2] = unsigned(linear / (uint64_t(c.grid[0]) * c.grid[1]));
+    set_block_index(b, c, linear);
     b.size = c.block[0] * c.block[1] * c.block[2];
-    if (job.lanes) return run_block_lanes(w, job);
     b.fibers.resize(b.size);
     for (unsigned i = 0; i < b.size; ++i) {
         Fiber& f = b.fibers[i];
@@ -472,12 +495,13 @@ void run_blocks(Worker& w, Job& job) {
         checks_end(w);
         return;
     }
-    for (;;) {
-        if (job.abort.load(std::memory_order_relaxed)) break;
-        const uint64_t i = job.next_block.fetch_add(1);
-        if (i >= job.total_blocks) break;
-        const uint64_t linear =
-            uint64_t((unsigned __int128)i * job.block_stride + job.block_offset) % job.total_blocks;
+    if (job.lanes) {
+        run_lanes(w, job);
+        checks_end(w);
+        return;
+    }
+    uint64_t linear;
+    while (claim_block(job, linear)) {
         w.in_kernel = true;
         run_block(w, job, linear);
         w.in_kernel = false;

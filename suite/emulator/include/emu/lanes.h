@@ -88,8 +88,9 @@ T* lane_array() {
     return static_cast<T*>(p);
 }
 
-// The block starts in lane mode: `block` holds its blockIdx, blockDim and gridDim.
-inline void begin_block(const suite_host_thread& block) {
+// The block starts in lane mode: `block` holds its blockIdx, blockDim and gridDim; `regions`: a
+// rewritten kernel, whose lanes may return before its last region (exited[] tells).
+inline void begin_block(const suite_host_thread& block, bool regions) {
     State& state = storage;
     suite_host_stack_header* header = stack_header();
     header->lanes = &state;
@@ -98,6 +99,7 @@ inline void begin_block(const suite_host_thread& block) {
     state.size = block.block_dim[0] * block.block_dim[1] * block.block_dim[2];
     state.chunk = 0;
     state.used = 0;
+    if (!regions) return;
     state.exited = static_cast<unsigned char*>(allocate(state.size, 64));
     for (unsigned i = 0; i < state.size; ++i) state.exited[i] = 0;
 }

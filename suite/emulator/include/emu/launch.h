@@ -106,15 +106,17 @@ inline void* tls_anchor_address() { return &tls_anchor; }
 // called once per block; nullptr when there is none. The build decides which kernels may run so.
 template <auto Kernel, auto Rewritten, typename... Args>
 void run_lanes_with(void (*)(Args...), void* self, const suite_host_thread* block) {
-    Call<Args...>* call = static_cast<Call<Args...>*>(self);
+    // A copy on this stack: the compiler knows it is aligned and that the kernel's stores do not
+    // change it (loads from the caller's object would each carry an alignment check).
+    const std::tuple<std::decay_t<Args>...> args = static_cast<Call<Args...>*>(self)->args;
     enter_float_mode();
-    lanes::begin_block(*block);
+    lanes::begin_block(*block, Rewritten != nullptr);
     if constexpr (Rewritten != nullptr) {
-        std::apply(Rewritten, call->args);
+        std::apply(Rewritten, args);
     } else {
         lanes::State& state = lanes::current();
         lanes::first_lane(state);
-        for (unsigned i = 0; i < state.size; ++i, lanes::next_lane(state)) std::apply(Kernel, call->args);
+        for (unsigned i = 0; i < state.size; ++i, lanes::next_lane(state)) std::apply(Kernel, args);
     }
 }
 
