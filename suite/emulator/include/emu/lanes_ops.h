@@ -1,0 +1,44 @@
+// Warp collectives over lane arrays, for kernels rewritten by suite/emulator/lanes/fission.py: a
+// `v = __shfl*_sync(0xffffffff, v, b, width)` of every lane of the block becomes one call here
+// between two regions, reading each lane's value from `value` and writing its result to `result`.
+// Same sources as the fiber mode (shfl_source, device_warp.h) and the same faults for a full mask
+// that names a lane that has exited or that the block does not have.
+#pragma once
+
+#include <cstdio>
+
+#include "device_warp.h"
+#include "lanes.h"
+
+namespace suite_host {
+namespace lanes {
+
+[[noreturn]] inline void collective_fault(suite_host_site site, const char* name, const char* what, unsigned warp,
+                                          unsigned lane) {
+    static thread_local char message[256];
+    std::snprintf(message, sizeof message, "%s with mask 0xffffffff: %s (warp %u, lane %u)", name, what, warp, lane);
+    suite_host_trap(site, message);
+    __builtin_unreachable();
+}
+
+template <typename T>
+void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, T* result, unsigned b, int width) {
+    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
+    if (width < 1 || width > 32 || (width & (width - 1)))
+        suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
+    if (state.size % 32)
+        collective_fault(site, name, "the mask names lanes that do not exist in the last warp", state.size / 32,
+                         state.size % 32);
+    int source[32];
+    for (int lane = 0; lane < 32; ++lane) source[lane] = shfl_source(mode, lane, b, width);
+    for (unsigned first = 0; first < state.size; first += 32) {
+        for (unsigned lane = 0; lane < 32; ++lane)
+            if (state.exited[first + lane])
+                collective_fault(site, name, "a lane of the mask has exited and will never arrive", first / 32, lane);
+        for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
+    }
+}
+
+}  // namespace lanes
+}  // namespace suite_host

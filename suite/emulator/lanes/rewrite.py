@@ -1,0 +1,504 @@
+"""One kernel with barriers rewritten as lane loops (MCUDA's deep fission): its body is cut at every
+barrier and warp shuffle into regions, each a loop over the block's threads; the control statements
+around them stay ordinary C++ when block-uniform; locals that live across regions become lane
+arrays. The plan (regions, and where each variable is used) comes first, the text second, since
+whether a variable is a lane array depends on all its uses."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from .cuda_text import BARRIERS, OTHER_WAITS, SHUFFLES, SYNC_CALL, full_mask, is_marked
+from .refusal import Refused, line_of
+from .scopes import Scopes, Var, declarators
+from .uniform import Uniformity
+
+_LANE = "[__suite_lane]"
+_LOOPS = {"for_statement", "for_range_loop", "while_statement", "do_statement"}
+_TYPE_NODES = {"primitive_type", "type_identifier", "sized_type_specifier", "template_type", "qualified_identifier"}
+
+
+@dataclass
+class Region:
+    number: int
+    statements: list[tuple[Node, list[Node]]] = field(default_factory=list)  # (statement, its #pragmas)
+
+
+@dataclass
+class Shuffle:
+    statement: Node
+    call: Node
+    number: int  # names its result array
+
+
+@dataclass
+class Control:
+    node: Node  # for / while / do / if / compound statement
+    parts: list[list]  # the plans of its bodies (if: then, else)
+    pragmas: list[Node]
+
+
+@dataclass
+class Uniform:
+    node: Node  # a declaration of block-uniform constants, run once per block
+    pragmas: list[Node]
+
+
+class KernelRewrite:
+    def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str]):
+        self.function, self.source, self.blanked, self.path = function, source, blanked, path
+        body = function.child_by_field_name("body")
+        if function.has_error:
+            raise Refused(f"line {line_of(function)}: the C++ grammar could not read the kernel")
+        text = self.text(body)
+        wait = OTHER_WAITS.search(text)
+        if wait:
+            line = line_of(body) + text[: wait.start()].count("\n")
+            raise Refused(f"line {line}: `{wait.group(0)}` waits for other threads in a way lane loops do not model")
+        self.scopes = Scopes(function, blanked)
+        self.uniform = Uniformity(self.scopes, constants)
+        self.regions = 0
+        self.shuffles: list[Shuffle] = []
+        self.shared: list[Node] = []
+        self.sequence_level: set[int] = set()  # declarations directly in a cut sequence
+        self.zones: list[tuple[int, int, object]] = []  # (start byte, end byte, zone) of region code
+        self._refuse_jumps(body)
+        self.plan = self._sequence(self._statements(body))
+        self.lanes = self._lane_vars()
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def text(self, node: Node, start: int | None = None, end: int | None = None) -> str:
+        return self.source[node.start_byte if start is None else start: node.end_byte if end is None else end].decode()
+
+    def line(self, node: Node) -> str:
+        quoted = self.path.replace("\\", "\\\\").replace('"', '\\"')
+        return f'\n#line {line_of(node)} "{quoted}"\n'
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def _refuse_jumps(self, body: Node) -> None:
+        stack = [body]
+        while stack:
+            node = stack.pop()
+            if node.type in ("goto_statement", "labeled_statement"):
+                raise Refused(f"line {line_of(node)}: goto and labels are not rewritten")
+            if node.type == "preproc_call":
+                continue  # #pragma unroll and the like
+            if node.type.startswith("preproc"):
+                raise Refused(f"line {line_of(node)}: preprocessor conditionals and definitions in the kernel body")
+            stack.extend(node.children)
+
+    @staticmethod
+    def _statements(node: Node) -> list[Node]:
+        if node.type == "compound_statement":
+            return [c for c in node.named_children if c.type != "comment"]
+        return [node]
+
+    def _syncs(self, node: Node) -> bool:
+        return SYNC_CALL.search(self.text(node)) is not None
+
+    def _sequence(self, nodes: list[Node]) -> list:
+        items: list = []
+        region: Region | None = None
+        pragmas: list[Node] = []
+
+        def close():
+            nonlocal region
+            if region is not None and region.statements:
+                self._zone_region(region)
+                items.append(region)
+            region = None
+
+        def add(node: Node):
+            nonlocal region, pragmas
+            if region is None:
+                self.regions += 1
+                region = Region(self.regions)
+            region.statements.append((node, pragmas))
+            pragmas = []
+
+        for node in nodes:
+            if node.type == "preproc_call":
+                if not self.text(node).lstrip().startswith("#pragma"):
+                    raise Refused(f"line {line_of(node)}: preprocessor directive in the kernel body")
+                pragmas.append(node)
+            elif node.type == "declaration" and is_marked(node, self.source, "__shared__"):
+                self._check_top_level_type(node)
+                self.shared.append(node)
+            elif node.type == "declaration" and self._uniform_declaration(node):
+                # runs before the open region: it reads no memory and no per-thread value
+                items.append(Uniform(node, pragmas))
+                pragmas = []
+            elif node.type == "declaration" and not self._syncs(node):
+                if any(c.type == "storage_class_specifier" for c in node.children):
+                    raise Refused(f"line {line_of(node)}: a static local in a kernel with barriers")
+                self.sequence_level.add(node.id)
+                add(node)
+            elif not self._syncs(node):
+                add(node)
+            elif self._barrier(node):
+                close()
+            elif self._shuffle(node) is not None:
+                close()
+                call = self._shuffle(node)
+                self.shuffles.append(Shuffle(node, call, len(self.shuffles)))
+                items.append(self.shuffles[-1])
+                if node.type == "declaration":
+                    self.sequence_level.add(node.id)
+                add(node)
+                self.zones.append((call.start_byte, call.end_byte, ("shuffle", len(self.shuffles))))
+            else:
+                close()
+                items.append(Control(node, self._control(node), pragmas))
+                pragmas = []
+        if pragmas:
+            add(pragmas.pop())  # a trailing #pragma: keep it in place
+        close()
+        return items
+
+    def _zone_region(self, region: Region) -> None:
+        for node, _ in region.statements:
+            self.zones.append((node.start_byte, node.end_byte, region.number))
+
+    def _barrier(self, node: Node) -> bool:
+        """`__syncthreads();` or `__syncwarp(mask);` as a statement of its own (a cut between regions)."""
+        call = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
+        if call is None or call.type != "call_expression" or self.text(call.child_by_field_name("function")) not in BARRIERS:
+            return False
+        for argument in call.child_by_field_name("arguments").named_children:
+            reason = self.uniform.why_not(argument)
+            if reason:
+                raise Refused(f"line {line_of(node)}: the mask of __syncwarp is not block-uniform: {reason}")
+        return True
+
+    def _shuffle(self, node: Node) -> Node | None:
+        """The __shfl*_sync call of `x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`, checked."""
+        if node.type == "expression_statement" and node.named_children and node.named_children[0].type == "assignment_expression":
+            assignment = node.named_children[0]
+            target, call = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+            if target.type != "identifier" or target.id not in self.scopes.of_use:
+                return None
+        elif node.type == "declaration" and len(declarators(node)) == 1 and declarators(node)[0].type == "init_declarator":
+            call = declarators(node)[0].child_by_field_name("value")
+        else:
+            return None
+        if call is None or call.type != "call_expression" or self.text(call.child_by_field_name("function")) not in SHUFFLES:
+            return None
+        name = self.text(call.child_by_field_name("function"))
+        arguments = call.child_by_field_name("arguments").named_children
+        if len(arguments) not in (3, 4):
+            raise Refused(f"line {line_of(node)}: {name} takes 3 or 4 arguments")
+        if not full_mask(self.text(arguments[0]), {}) and not self._constant_full_mask(arguments[0]):
+            raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
+        for argument in arguments[2:]:
+            reason = self.uniform.why_not(argument)
+            if reason:
+                raise Refused(f"line {line_of(node)}: the lane argument of {name} is not block-uniform: {reason}")
+        value = arguments[1]
+        var = self.scopes.of_use.get(value.id)
+        if var is None or var.parameter or self.uniform.is_uniform_var(var):
+            raise Refused(f"line {line_of(node)}: {name} of `{self.text(value)}`: lane loops shuffle a per-thread "
+                          "local variable only")  # fmt: skip
+        return call
+
+    def _constant_full_mask(self, node: Node) -> bool:
+        return node.type == "identifier" and full_mask(self.uniform.constants.get(self.text(node), ""), {})
+
+    def _control(self, node: Node) -> list[list]:
+        kind = node.type
+        where = f"line {line_of(node)}"
+        if kind == "compound_statement":
+            return [self._sequence(self._statements(node))]
+        if kind == "if_statement":
+            condition = node.child_by_field_name("condition")
+            if any(c.type in ("declaration", "init_statement") for c in condition.named_children):
+                raise Refused(f"{where}: an `if` with a declaration around a barrier")
+            self._require_uniform(condition, f"{where}: the condition of this `if` around a barrier")
+            parts = [self._sequence(self._statements(node.child_by_field_name("consequence")))]
+            alternative = node.child_by_field_name("alternative")
+            if alternative is not None:
+                statement = alternative.named_children[-1] if alternative.type == "else_clause" else alternative
+                parts.append(self._sequence(self._statements(statement)))
+            return parts
+        if kind in ("while_statement", "do_statement"):
+            condition = node.child_by_field_name("condition")
+            self._require_uniform(condition, f"{where}: the condition of this loop around a barrier")
+            return [self._sequence(self._statements(node.child_by_field_name("body")))]
+        if kind == "for_statement":
+            self._uniform_for_header(node)
+            return [self._sequence(self._statements(node.child_by_field_name("body")))]
+        found = SYNC_CALL.search(self.text(node)).group(0)
+        raise Refused(f"{where}: `{found}` inside {_describe(node)}, not as a statement of its own at a "
+                      "block-uniform point")  # fmt: skip
+
+    def _require_uniform(self, node: Node | None, what: str) -> None:
+        reason = self.uniform.why_not(node) if node is not None else None
+        if reason:
+            raise Refused(f"{what} is not block-uniform: {reason}")
+
+    def _uniform_for_header(self, node: Node) -> None:
+        where = f"line {line_of(node)}: this `for` around a barrier"
+        init = node.child_by_field_name("initializer")
+        body = node.child_by_field_name("body")
+        if init is not None:
+            if init.type != "declaration":
+                raise Refused(f"{where} does not declare its loop variable")
+            for declarator in declarators(init):
+                var = self.scopes.of_declarator[declarator.id]
+                value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+                if value is None:
+                    raise Refused(f"{where}: `{var.name}` has no initial value")
+                self._require_uniform(value, f"{where}: the initial value of `{var.name}`")
+                if any(body.start_byte <= w.start_byte < body.end_byte for w in var.writes):
+                    raise Refused(f"{where}: its body changes `{var.name}`")
+                self.uniform.add(var)
+        self._require_uniform(node.child_by_field_name("condition"), f"{where}: its condition")
+        update = node.child_by_field_name("update")
+        if update is not None:
+            self._require_uniform_update(update, where)
+
+    def _require_uniform_update(self, node: Node, where: str) -> None:
+        if node.type == "comma_expression":
+            for part in node.named_children:
+                self._require_uniform_update(part, where)
+            return
+        if node.type == "assignment_expression":
+            target, value = node.child_by_field_name("left"), node.child_by_field_name("right")
+        elif node.type == "update_expression":
+            target, value = node.child_by_field_name("argument"), None
+        else:
+            raise Refused(f"{where}: cannot read its increment `{self.text(node)}`")
+        var = self.scopes.of_use.get(target.id)
+        if var is None or not self.uniform.is_uniform_var(var):
+            raise Refused(f"{where}: its increment changes `{self.text(target)}`, not a block-uniform loop variable")
+        self._require_uniform(value, f"{where}: its increment")
+
+    def _uniform_declaration(self, node: Node) -> bool:
+        """Whether a declaration only names block-uniform constants (never written, uniform values):
+        those stay plain variables, once per block. Records them as uniform."""
+        if self._syncs(node) or any(c.type == "storage_class_specifier" for c in node.children):
+            return False
+        variables = []
+        for declarator in declarators(node):
+            if declarator.type != "init_declarator" or declarator.child_by_field_name("declarator").type not in (
+                    "identifier", "pointer_declarator"):  # fmt: skip
+                return False
+            var = self.scopes.of_declarator[declarator.id]
+            value = declarator.child_by_field_name("value")
+            if var.writes or value.type in ("initializer_list", "argument_list") or self.uniform.why_not(value):
+                return False
+            variables.append(var)
+        for var in variables:
+            self.uniform.add(var)
+        return bool(variables)
+
+    def _check_top_level_type(self, node: Node) -> None:
+        """A declaration moved to the function's top must not name locals (array sizes)."""
+        stack = [node]
+        while stack:
+            child = stack.pop()
+            if child.id in self.scopes.of_use:
+                raise Refused(f"line {line_of(node)}: the __shared__ declaration names the local "
+                              f"`{self.text(child)}`")  # fmt: skip
+            stack.extend(child.children)
+
+    # -- lane arrays -----------------------------------------------------------------------------
+
+    def _zone(self, node: Node):
+        """The region (or shuffle) a use lies in; "uniform" outside regions. Innermost range wins."""
+        best = None
+        for start, end, zone in self.zones:
+            if start <= node.start_byte < end and (best is None or end - start < best[1] - best[0]):
+                best = (start, end, zone)
+        return "uniform" if best is None else best[2]
+
+    def _lane_vars(self) -> dict[int, str]:
+        """Var id -> name of its lane array: locals of cut sequences used in more than one region,
+        and parameters the kernel writes (each thread has its own copy)."""
+        lanes: dict[int, str] = {}
+        for index, var in enumerate(self.scopes.vars):
+            if self.uniform.is_uniform_var(var):
+                continue
+            if var.parameter:
+                if var.writes:
+                    lanes[id(var)] = f"__suite_p_{var.name}"
+                continue
+            if var.declaration.id not in self.sequence_level:
+                continue
+            zones = {self._zone(var.declarator)} | {self._zone(use) for use in var.uses}
+            if len(zones) > 1:
+                lanes[id(var)] = f"__suite_v{index}_{var.name}"
+        return lanes
+
+    def lane_type(self, var: Var) -> tuple[str, str]:
+        """(element type, array dimensions) of a variable's lane array, spelled for the function's top."""
+        declaration = var.declaration
+        base = declaration.child_by_field_name("type")
+        base_text = " ".join(self.blanked[base.start_byte:base.end_byte].decode().split())
+        if "auto" in base_text.split() or "decltype" in base_text:
+            raise Refused(f"line {line_of(declaration)}: `{var.name}` lives across a barrier and its type is "
+                          f"`{base_text}`; spell the type")  # fmt: skip
+        qualifiers = [self.text(c) for c in declaration.children if c.type == "type_qualifier"]
+        declarator = var.declarator
+        if declarator.type == "init_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        levels: list[list[str]] = []  # qualifiers of each pointer level, outermost first
+        dims = ""
+        while declarator.type != "identifier":
+            if declarator.type == "pointer_declarator" and not dims:
+                levels.append([self.text(c) for c in declarator.children if c.type == "type_qualifier"])
+            elif declarator.type == "array_declarator" and not levels:
+                size = declarator.child_by_field_name("size")
+                if size is None:
+                    raise Refused(f"line {line_of(declaration)}: `{var.name}` has no array size")
+                self._check_top_level_type(size)
+                dims = f"[{self.text(size)}]" + dims
+            else:
+                raise Refused(f"line {line_of(declaration)}: `{var.name}` lives across a barrier and its "
+                              f"declarator `{self.text(var.declarator)}` is not a plain variable, pointer or array")  # fmt: skip
+            declarator = declarator.child_by_field_name("declarator")
+        # the variable's own qualifiers go (the lane array is written); those of what it points to stay
+        pointers = "".join("*" + "".join(" " + q for q in level) for level in levels[:-1]) + ("*" if levels else "")
+        if not levels:
+            qualifiers = [q for q in qualifiers if q not in ("const", "constexpr")]
+        element = " ".join([*qualifiers, base_text]) + pointers
+        return element, dims
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def function_body(self) -> str:
+        lines = []
+        for var in self.scopes.vars:
+            name = self.lanes.get(id(var))
+            if name is not None:
+                element, dims = self.lane_type(var)
+                lines.append(f"auto {name} = ::suite_host::lanes::lane_array<{element}{dims}>();")
+        for shuffle in self.shuffles:
+            var = self.scopes.of_use[self._shuffle_arguments(shuffle)[1].id]
+            element, dims = self.lane_type(var)
+            lines.append(f"auto __suite_shfl_{shuffle.number} = ::suite_host::lanes::lane_array<{element}{dims}>();")
+        for node in self.shared:
+            lines.append(self.line(node) + self.text(node))
+        for var in self.scopes.vars:
+            if var.parameter and id(var) in self.lanes:
+                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::state.size; ++__suite_i) "
+                             f"{self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
+        return "\n".join(lines) + self._render_items(self.plan)
+
+    def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
+        return shuffle.call.child_by_field_name("arguments").named_children
+
+    def _render_items(self, items: list) -> str:
+        out = []
+        for item in items:
+            if isinstance(item, Region):
+                out.append(f"\nSUITE_LANES_FOR({item.number})")
+                for node, pragmas in item.statements:
+                    out += [self.line(p) + self.text(p) for p in pragmas]
+                    out.append(self.line(node) + self._render(node, item.number))
+                out.append(f"\nSUITE_LANES_END({item.number})")
+            elif isinstance(item, Uniform):
+                out += [self.line(p) + self.text(p) for p in item.pragmas]
+                out.append(self.line(item.node) + self.text(item.node))
+            elif isinstance(item, Shuffle):
+                _, value, *rest = self._shuffle_arguments(item)
+                function = self.text(item.call.child_by_field_name("function"))
+                width = f"int({self.text(rest[1])})" if len(rest) > 1 else "32"
+                var = self.scopes.of_use[value.id]
+                out.append(f"{self.line(item.statement)}::suite_host::lanes::shuffle(SUITE_HOST_SITE, \"{function}\", "
+                           f"::suite_host::Shfl::{SHUFFLES[function]}, {self.lanes[id(var)]}, "
+                           f"__suite_shfl_{item.number}, unsigned({self.text(rest[0])}), {width});")  # fmt: skip
+            else:
+                out += [self.line(p) + self.text(p) for p in item.pragmas]
+                out.append(self._render_control(item))
+        return "".join(out)
+
+    def _render_control(self, item: Control) -> str:
+        node = item.node
+        if node.type == "compound_statement":
+            return "\n{" + self._render_items(item.parts[0]) + "\n}"
+        if node.type == "do_statement":
+            body = node.child_by_field_name("body")
+            return (self.line(node) + "do {" + self._render_items(item.parts[0]) + "\n}" + self.line(body)
+                    + self.text(node, start=body.end_byte))  # fmt: skip
+        if node.type == "if_statement":
+            consequence = node.child_by_field_name("consequence")
+            text = self.line(node) + self.text(node, end=consequence.start_byte) + "{" + self._render_items(item.parts[0]) + "\n}"
+            if len(item.parts) > 1:
+                text += "\nelse {" + self._render_items(item.parts[1]) + "\n}"
+            return text
+        body = node.child_by_field_name("body")  # for, while
+        return self.line(node) + self.text(node, end=body.start_byte) + "{" + self._render_items(item.parts[0]) + "\n}"
+
+    def _render(self, node: Node, region: int | None, loops: int = 0, switches: int = 0) -> str:
+        """A region statement's text: lane variables indexed, `return;` ends the lane."""
+        kind = node.type
+        var = self.scopes.of_use.get(node.id) if kind == "identifier" else None
+        if var is not None and id(var) in self.lanes:
+            return self.lanes[id(var)] + _LANE
+        if kind == "return_statement" and region is not None:
+            return f"SUITE_LANES_EXIT({region});"
+        if kind in ("break_statement", "continue_statement") and region is not None:
+            if loops == 0 and (kind == "continue_statement" or switches == 0):
+                raise Refused(f"line {line_of(node)}: `{self.text(node)}` leaves a region for a loop around a barrier")
+        if kind == "lambda_expression":
+            return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
+        for shuffle in self.shuffles:
+            if shuffle.call.id == node.id:
+                return f"__suite_shfl_{shuffle.number}{_LANE}"
+        if kind == "declaration" and any(id(self.scopes.of_declarator[d.id]) in self.lanes
+                                         for d in declarators(node) if d.id in self.scopes.of_declarator):  # fmt: skip
+            return self._render_lane_declaration(node, region)
+        if kind in _LOOPS:
+            loops += 1
+        if kind == "switch_statement":
+            switches += 1
+        return self._render_children(node, region, loops, switches)
+
+    def _render_children(self, node: Node, region: int | None, loops: int, switches: int) -> str:
+        out, at = [], node.start_byte
+        for child in node.children:
+            out.append(self.source[at:child.start_byte].decode())
+            out.append(self._render(child, region, loops, switches))
+            at = child.end_byte
+        out.append(self.source[at:node.end_byte].decode())
+        return "".join(out)
+
+    def _render_lane_declaration(self, node: Node, region: int) -> str:
+        prefix = self.text(node, end=_first_declarator(node).start_byte)
+        out = []
+        for declarator in declarators(node):
+            var = self.scopes.of_declarator[declarator.id]
+            if id(var) not in self.lanes:
+                out.append(prefix + self._render(declarator, region) + ";")
+                continue
+            value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+            if value is None:
+                continue
+            target = self.lanes[id(var)] + _LANE
+            element, dims = self.lane_type(var)
+            rendered = self._render(value, region)
+            if dims:
+                out.append(f"{{ {element} __suite_init{dims} = {rendered}; "
+                           f"__builtin_memcpy({target}, __suite_init, sizeof __suite_init); }}")  # fmt: skip
+            elif value.type == "argument_list":
+                out.append(f"{target} = {element}{rendered};")
+            elif value.type == "initializer_list":
+                out.append(f"{target} = {element}{rendered};")
+            else:
+                out.append(f"{target} = {rendered};")
+        return " ".join(out) if out else ";"
+
+
+def _first_declarator(node: Node) -> Node:
+    return declarators(node)[0] if declarators(node) else node
+
+
+def _describe(node: Node) -> str:
+    return {"switch_statement": "a switch", "lambda_expression": "a lambda", "declaration": "a declaration",
+            "expression_statement": "an expression", "for_range_loop": "a range for",
+            "return_statement": "a return statement"}.get(node.type, f"a {node.type.replace('_', ' ')}")  # fmt: skip
