@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from suite.backends import check_set
-from suite.emulator import abi, args as host_args, build
+from suite.emulator import abi, args as host_args, build, lane_plan
 from suite.emulator.memory_pointer import MemoryPointer, module_global
 from suite.emulator.toolchain import GpuVerdict, choose as choose_toolchain
 from suite.machine import cpu_model
@@ -53,6 +53,15 @@ def _threads_default() -> int:
             raise InputError(f"SUITE_HOST_THREADS={env!r}: expected a positive integer")
         return int(env)
     return os.cpu_count() or 1
+
+
+def _lanes_default() -> bool:
+    """SUITE_HOST_LANES: "auto" (default: kernels that may run as lane loops do) or "off" (every
+    thread a fiber, as checked runs always are)."""
+    env = os.environ.get("SUITE_HOST_LANES", "auto")
+    if env not in ("auto", "off"):
+        raise InputError(f"SUITE_HOST_LANES={env!r}: expected auto or off")
+    return env == "auto"
 
 
 def _timeout_default() -> float:
@@ -112,6 +121,7 @@ class HostBackend:
         self.toolchain = None if toolchain is None else choose_toolchain(toolchain)
         self.threads = threads or _threads_default()
         self.fibers = os.environ.get("SUITE_HOST_FIBERS", "auto")
+        self.lanes = _lanes_default()
         self.timeout_s = _timeout_default()
         self._modules: dict = {}
         self._lock = threading.Lock()
@@ -126,6 +136,7 @@ class HostBackend:
             "checks": sorted(self.checks),
             "compiler": build.compiler_identity().splitlines()[0],
             "fibers": self.fibers,
+            "lanes": "auto" if self.lanes and not self.checks else "off",
             "toolchain": choose_toolchain(self.toolchain),
         }
 
@@ -179,6 +190,9 @@ class HostModule:
         self.backend, self.source, self.names, self.path, self.options = backend, source, names, path, options
         self.arch = arch or backend.arch  # whose launch limits apply: the module's target, else the backend's
         self.static_smem = static_smem or {}  # per name, from the GPU build (0 where none was made)
+        # Per name: None when the kernel may run as lane loops, else why it keeps fibers.
+        plan = lane_plan.load(path)
+        self.lane_refusals = {k["name"]: k["why"] for k in plan} if plan else dict.fromkeys(names, "checked build")
         self._library = abi.load_module(path)
         self._kernels: dict = {}
 
@@ -195,6 +209,12 @@ class HostModule:
             self._kernels[name] = kernel
         return self._kernels[name]
 
+
+    def module_lanes_why(self, name: str) -> str | None:
+        """Why kernel `name` runs every thread as a fiber; None when its blocks run as lane loops."""
+        if not self.backend.lanes:
+            return "SUITE_HOST_LANES=off"
+        return self.lane_refusals.get(name, "not planned")
 
     def get_global(self, name: str) -> MemoryPointer:
         """A `__constant__`/`__device__` variable of the module, as cupy.RawModule.get_global gives it."""
@@ -218,6 +238,7 @@ class HostKernel:
         self._opted_in = False
         # Static shared memory of the GPU build (suite/emulator/toolchain.py); 0 under SUITE_HOST_TOOLCHAIN=none.
         self.static_smem = 0
+        self.lanes_why = module.module_lanes_why(name)  # None: its blocks run as lane loops (emu/lanes.h)
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.
         self.accumulators: frozenset[int] = frozenset()
@@ -300,7 +321,7 @@ class HostKernel:
         """One launch with a pointer table; `checks` (an abi.Checks) for a checked build. Raises KernelFault."""
         config = abi.LaunchConfig(
             grid, block, shared_mem, workers or self.backend.threads, schedule, seed, self.backend.timeout_s,
-            ctypes.pointer(checks) if checks is not None else None, int(cooperative),
+            ctypes.pointer(checks) if checks is not None else None, int(cooperative), int(self.lanes_why is None),
         )
         fault = abi.Fault()
         if self._launcher(config, argv, fault) != abi.OK:

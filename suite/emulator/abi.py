@@ -96,6 +96,7 @@ class LaunchConfig(ctypes.Structure):
         ("timeout_s", ctypes.c_double),
         ("checks", ctypes.POINTER(Checks)),
         ("cooperative", ctypes.c_int),
+        ("lanes", ctypes.c_int),
     ]
 
 

@@ -61,6 +61,12 @@ Stack* take_stack(Worker& w) {
     return s;
 }
 
+// The fiber runs on `stack` from now on: code on that stack finds its thread in the header.
+void give_stack(Fiber& f, Stack* stack) {
+    f.stack = stack;
+    *stack->header = {&f.info, nullptr};
+}
+
 // A warp's lanes in `mask` (without `except`), in the order the schedule wakes them.
 void wake_lanes(Worker& w, unsigned warp, unsigned mask, unsigned except) {
     Block& b = w.block;
@@ -110,7 +116,7 @@ Fiber* next_fiber(Worker& w) {
         b.runnable_head = 0;
     }
     if (f.state == FiberState::New) {
-        f.stack = take_stack(w);
+        give_stack(f, take_stack(w));
         context_make(&f.ctx, f.stack, fiber_main, &w);
     }
     f.state = FiberState::Running;
@@ -274,7 +280,7 @@ void fiber_main(void* arg) {
         Block& b = w.block;
         if (b.runnable_head < b.runnable.size() && b.fibers[b.runnable[b.runnable_head]].state == FiberState::New) {
             Fiber& next = b.fibers[b.runnable[b.runnable_head++]];
-            next.stack = f.stack;
+            give_stack(next, f.stack);
             next.state = FiberState::Running;
             f.stack = nullptr;
             w.current = &next;
@@ -330,6 +336,45 @@ void fiber_main(void* arg) {
     device_fault(w, "%s", text.c_str());
 }
 
+// Lane mode: the module's lane entry runs the whole block as loops over its threads, on one
+// fiber's stack (a thread's size, with its guard page), without a switch until it is done.
+void lanes_main(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    w.job->kernel.lanes(w.job->kernel.context, &w.block.fibers[0].info);
+    w.block.exited = w.block.size;
+    Context finished;
+    context_switch(&finished, &w.scheduler);
+    __builtin_unreachable();
+}
+
+void run_block_lanes(Worker& w, Job& job) {
+    const suite_host_launch_config& c = job.config;
+    Block& b = w.block;
+    b.fibers.resize(1);
+    Fiber& f = b.fibers[0];
+    suite_host_thread& t = f.info;
+    for (int d = 0; d < 3; ++d) {
+        t.thread_idx[d] = 0;
+        t.block_idx[d] = b.index[d];
+        t.block_dim[d] = c.block[d];
+        t.grid_dim[d] = c.grid[d];
+    }
+    t.linear = t.lane = t.warp = 0;
+    b.exited = 0;
+    ++b.runs;
+    if (c.dynamic_smem) std::memset(w.dynamic_smem, 0xff, c.dynamic_smem);
+    give_stack(f, take_stack(w));
+    f.state = FiberState::Running;
+    context_make(&f.ctx, f.stack, lanes_main, &w);
+    w.current = &f;
+    context_switch(&w.scheduler, &f.ctx);
+    w.current = nullptr;
+    w.free_stacks.push_back(f.stack);
+    f.stack = nullptr;
+    f.state = FiberState::Done;
+    note_progress(w);
+}
+
 void run_block(Worker& w, Job& job, uint64_t linear) {
     const suite_host_launch_config& c = job.config;
     Block& b = w.block;
@@ -337,6 +382,7 @@ void run_block(Worker& w, Job& job, uint64_t linear) {
     b.index[1] = unsigned(linear / c.grid[0] % c.grid[1]);
     b.index[2] = unsigned(linear / (uint64_t(c.grid[0]) * c.grid[1]));
     b.size = c.block[0] * c.block[1] * c.block[2];
+    if (job.lanes) return run_block_lanes(w, job);
     b.fibers.resize(b.size);
     for (unsigned i = 0; i < b.size; ++i) {
         Fiber& f = b.fibers[i];
@@ -401,8 +447,9 @@ void device_fault(Worker& w, const char* format, ...) {
         f.kind = SUITE_HOST_DEVICE_FAULT;
         f.has_block = 1;
         std::memcpy(f.block, w.block.index, sizeof f.block);
-        f.has_thread = w.current != nullptr;
-        if (w.current) std::memcpy(f.thread, w.current->info.thread_idx, sizeof f.thread);
+        const suite_host_thread* thread = running_thread(w);
+        f.has_thread = thread != nullptr;
+        if (thread) std::memcpy(f.thread, thread->thread_idx, sizeof f.thread);
         va_list args;
         va_start(args, format);
         std::vsnprintf(f.message, sizeof f.message, format, args);

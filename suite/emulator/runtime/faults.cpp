@@ -60,8 +60,9 @@ void on_signal(int sig, siginfo_t* info, void* uc) {
         f.address = reinterpret_cast<uint64_t>(address);
         f.has_block = 1;
         std::memcpy(f.block, w->block.index, sizeof f.block);
-        f.has_thread = fiber != nullptr;
-        if (fiber) std::memcpy(f.thread, fiber->info.thread_idx, sizeof f.thread);
+        const suite_host_thread* thread = running_thread(*w);
+        f.has_thread = thread != nullptr;
+        if (thread) std::memcpy(f.thread, thread->thread_idx, sizeof f.thread);
     }
     siglongjmp(w->fault_jump, 1);  // restores the signal mask saved by sigsetjmp
 }

@@ -7,20 +7,30 @@
 namespace suite_rt {
 
 Stack* stack_create(size_t size) {
-    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    const size_t page = size_t(sysconf(_SC_PAGESIZE)), region = SUITE_HOST_STACK_REGION;
     size = (size + page - 1) / page * page;
-    void* mem = mmap(nullptr, size + page, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (size + page + page > region) return nullptr;
+    // Twice the region, then the aligned region kept and the rest given back.
+    void* mem = mmap(nullptr, 2 * region, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                     -1, 0);
     if (mem == MAP_FAILED) return nullptr;
-    if (mprotect(mem, page, PROT_NONE) != 0) {
-        munmap(mem, size + page);
+    const uintptr_t start = uintptr_t(mem), aligned = (start + region - 1) & ~(region - 1);
+    if (aligned > start) munmap(mem, aligned - start);
+    if (aligned + region < start + 2 * region) munmap(reinterpret_cast<void*>(aligned + region), start + region - aligned);
+    char* guard = reinterpret_cast<char*>(aligned);
+    // The last page holds the header; the usable bytes end where it starts.
+    char* base = guard + region - page - size;
+    if (mprotect(guard, size_t(base - guard), PROT_NONE) != 0) {
+        munmap(guard, region);
         return nullptr;
     }
-    return new Stack{static_cast<char*>(mem), static_cast<char*>(mem) + page, size};
+    auto* header = reinterpret_cast<suite_host_stack_header*>(guard + region - sizeof(suite_host_stack_header));
+    *header = {nullptr, nullptr};
+    return new Stack{guard, base, size, header};
 }
 
 void stack_destroy(Stack* stack) {
-    munmap(stack->guard, size_t(stack->base - stack->guard) + stack->size);
+    munmap(stack->guard, SUITE_HOST_STACK_REGION);
     delete stack;
 }
 

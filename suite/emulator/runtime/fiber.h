@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "../include/emu/runtime_api.h"
+
 #if !defined(__x86_64__) && !defined(SUITE_HOST_UCONTEXT)
 #define SUITE_HOST_UCONTEXT 1
 #endif
@@ -15,14 +17,16 @@
 
 namespace suite_rt {
 
-// A fiber stack: `size` usable bytes above one inaccessible guard page (an overflow faults).
+// A fiber stack: `size` usable bytes above inaccessible guard pages (an overflow faults), below
+// the header at the end of its SUITE_HOST_STACK_REGION-aligned region (runtime_api.h).
 struct Stack {
-    char* guard;  // start of the mapping (the guard page)
+    char* guard;  // start of the region (the guard pages)
     char* base;   // lowest usable byte
     size_t size;
+    suite_host_stack_header* header;
 };
 
-Stack* stack_create(size_t size);  // nullptr when the memory is not available
+Stack* stack_create(size_t size);  // nullptr when the memory is not available (size: < the region)
 void stack_destroy(Stack* stack);
 
 struct Context {

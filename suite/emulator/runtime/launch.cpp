@@ -208,6 +208,9 @@ extern "C" int suite_host_run(const suite_host_launch_config* config, const suit
         return fault->kind;
     }
     job.grid_live = job.total_blocks;
+    // Lane loops run the threads of a block in the forward order, with no check watching.
+    job.lanes = config->lanes && kernel->lanes && !config->checks && !config->cooperative &&
+                config->schedule == SUITE_HOST_FORWARD;
     // A cooperative launch gives each block its own worker (static __shared__ is per worker thread).
     const int workers = config->cooperative ? int(job.total_blocks)
                                             : int(std::min<uint64_t>(uint64_t(std::max(config->workers, 1)), job.total_blocks));

@@ -34,6 +34,7 @@ struct Job {
     uint64_t total_blocks;
     uint64_t block_stride, block_offset;  // block b runs as (b * stride + offset) % total
     std::atomic<uint64_t> next_block{0};
+    bool lanes = false;  // blocks run through the kernel's lane entry (emu/lanes.h), one fiber each
     std::atomic<bool> abort{false};
     std::atomic<bool> fault_claimed{false};
     suite_host_fault* fault;  // written once, by whoever claims it
@@ -120,6 +121,12 @@ inline void note_progress(Worker& w) {
 // The worker running on this OS thread (nullptr on other threads). Initial-exec TLS: the signal
 // handler reads it, and that must not allocate.
 extern __thread Worker* tls_worker __attribute__((tls_model("initial-exec")));
+
+// The CUDA thread running on `w` now (in lane mode: the lane the module's loop is at), or nullptr.
+inline const suite_host_thread* running_thread(const Worker& w) {
+    if (w.job && w.job->lanes && w.current) return w.job->kernel.lane_current();
+    return w.current ? &w.current->info : nullptr;
+}
 
 // Runs blocks of `job` until none is left or the launch faulted.
 void run_blocks(Worker& worker, Job& job);

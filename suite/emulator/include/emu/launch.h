@@ -86,9 +86,6 @@ struct Call {
     static void run(void* self) {
         Call* call = static_cast<Call*>(self);
         enter_float_mode();  // float_mode.h: denormals per -ftz
-#ifndef SUITE_HOST_CHECKED
-        lanes::state.on = false;  // a fiber of its own: threadIdx & co. come from the runtime
-#endif
         std::apply(call->kernel, call->args);
     }
 };
@@ -103,11 +100,38 @@ Call<Args...> make_call(void (*kernel)(Args...), void* const* argv, std::index_s
 inline thread_local char tls_anchor;
 inline void* tls_anchor_address() { return &tls_anchor; }
 
+// A block in lane mode (emu/lanes.h). `Kernel`: a kernel that reaches no barrier nor warp
+// collective, called once per lane, inlined into the loop; `Rewritten`: the kernel's lane
+// function from suite/emulator/lanes/fission.py (its barriers split it into loops over lanes),
+// called once per block; nullptr when there is none. The build decides which kernels may run so.
+template <auto Kernel, auto Rewritten, typename... Args>
+void run_lanes_with(void (*)(Args...), void* self, const suite_host_thread* block) {
+    Call<Args...>* call = static_cast<Call<Args...>*>(self);
+    enter_float_mode();
+    lanes::begin_block(*block);
+    if constexpr (Rewritten != nullptr) {
+        std::apply(Rewritten, call->args);
+    } else {
+        lanes::State& state = lanes::current();
+        lanes::first_lane(state);
+        for (unsigned i = 0; i < state.size; ++i, lanes::next_lane(state)) std::apply(Kernel, call->args);
+    }
+}
+
+template <auto Kernel, auto Rewritten = nullptr>
+void run_lanes(void* self, const suite_host_thread* block) {
+    run_lanes_with<Kernel, Rewritten>(Kernel, self, block);
+}
+
+inline const suite_host_thread* lane_current() { return &lanes::storage.info; }
+
+// The generated wrapper's call; `lanes` is the kernel's lane entry (a function of the wrapper, so
+// that the build can tell from the object file what it may reach).
 template <typename... Args>
-int launch(void (*kernel)(Args...), const suite_host_launch_config* config, void* const* argv,
-           suite_host_fault* fault) {
+int launch(void (*kernel)(Args...), suite_host_lane_entry lanes, const suite_host_launch_config* config,
+           void* const* argv, suite_host_fault* fault) {
     Call<Args...> call = make_call(kernel, argv, std::index_sequence_for<Args...>{});
-    const suite_host_kernel k{&Call<Args...>::run, &call, sizeof call, &tls_anchor_address};
+    const suite_host_kernel k{&Call<Args...>::run, &call, sizeof call, &tls_anchor_address, lanes, &lane_current};
     return suite_host_run(config, &k, fault);
 }
 

@@ -26,6 +26,16 @@ struct suite_host_thread {
     unsigned warp;    // linear / 32
 };
 
+// Every fiber stack lies in a region of this many bytes aligned to its size, and the region's last
+// bytes hold this header: code running on a fiber finds its thread from the stack pointer alone,
+// without a call or a thread-local lookup (emu/lanes.h reads it; the runtime writes it whenever a
+// thread gets a stack).
+#define SUITE_HOST_STACK_REGION ((size_t)1 << 19)
+struct suite_host_stack_header {
+    const struct suite_host_thread* thread;  // the CUDA thread (in lane mode: the lane) running here
+    void* lanes;                             // lane mode: the module's lane state (emu/lanes.h)
+};
+
 // The calling CUDA thread. Constant for the whole life of a thread, so `const` lets the compiler
 // hoist it out of loops (a fiber never sees another fiber's answer).
 const suite_host_thread* suite_host_self(void) __attribute__((const));
@@ -86,6 +96,7 @@ struct suite_host_launch_config {
     double timeout_s;  // a launch without progress for this long is stopped (0: never)
     struct suite_host_checks* checks;  // NULL: a plain launch (see checks.h)
     int cooperative;  // cudaLaunchCooperativeKernel: all blocks resident at once (grid sync allowed)
+    int lanes;  // run each block through the kernel's lane entry (plain launches only; see emu/lanes.h)
 };
 
 enum suite_host_fault_kind {
@@ -111,11 +122,16 @@ struct suite_host_fault {
 // grid; the checks need the bytes of `context` (the kernel's parameters, read by every thread)
 // and the module's thread-local storage (where static __shared__ arrays live) of a worker.
 typedef void (*suite_host_entry)(void* context);
+// A lane entry runs a whole block as loops over its threads (`block` holds its blockIdx, blockDim
+// and gridDim); lane_current says which thread it is at (for fault messages).
+typedef void (*suite_host_lane_entry)(void* context, const suite_host_thread* block);
 struct suite_host_kernel {
     suite_host_entry entry;
     void* context;
     size_t context_bytes;
     void* (*tls_anchor)(void);  // address of the module's anchor variable on the calling thread
+    suite_host_lane_entry lanes;
+    const suite_host_thread* (*lane_current)(void);
 };
 // Returns the fault kind (0 on success).
 int suite_host_run(const suite_host_launch_config* config, const suite_host_kernel* kernel, suite_host_fault* fault);

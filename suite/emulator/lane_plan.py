@@ -1,0 +1,100 @@
+"""Which kernels of a module may run as lane loops (docs/DESIGN.md, "Lane loops"), read from the
+object file the build compiled: a kernel's lane entry (build.LANE_ENTRY + index) may run only if
+nothing it can reach calls a runtime function that waits for another thread (a barrier, a warp
+collective, a spin-wait, cp.async's per-thread queue, ...). Plain modules are compiled with
+-ffunction-sections, so each function has its own section and its relocations say what it calls
+or takes the address of; following them from the entry over-approximates what it can reach (an
+address taken counts as a call), so a kernel that waits in a callee, behind a macro or through a
+function pointer keeps its fibers."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+# Runtime functions a lane may call: they look at nobody else. Every other suite_host_* function
+# involves other threads or the runtime's per-fiber state.
+NON_BLOCKING = frozenset({"suite_host_self", "suite_host_dynamic_smem", "suite_host_trap"})
+
+# What the user wrote, for the reason a kernel keeps its fibers.
+_CUDA_NAMES = {
+    "suite_host_barrier": "__syncthreads/bar.sync",
+    "suite_host_syncthreads": "__syncthreads",
+    "suite_host_barrier_arrive": "bar.arrive",
+    "suite_host_warp_collective": "a warp collective (__syncwarp, __shfl*_sync, votes, mma.sync, ...)",
+    "suite_host_activemask": "__activemask",
+    "suite_host_yield": "a spin-wait (__nanosleep, an mbarrier or libcu++ wait)",
+    "suite_host_grid_sync": "this_grid().sync()",
+    "suite_host_cp_async": "cp.async",
+    "suite_host_cp_async_commit": "cp.async",
+    "suite_host_cp_async_wait": "cp.async",
+}
+
+
+def _readelf(flag: str, obj: Path) -> str:
+    return subprocess.run(["readelf", flag, "-W", str(obj)], capture_output=True, text=True, check=True).stdout
+
+
+def reachable_externals(obj: Path, entry: str) -> set[str]:
+    """The undefined symbols (functions of other libraries) reachable from function `entry`."""
+    sections = dict(re.findall(r"^\s*\[\s*(\d+)\]\s+(\S+)", _readelf("-S", obj), re.M))
+    defined, undefined = {}, set()
+    for ndx, name in re.findall(r"^\s*\d+:\s+[0-9a-f]+\s+\d+\s+\w+\s+\w+\s+\w+\s+(\w+)\s+(\S+)$", _readelf("-s", obj), re.M):
+        if ndx == "UND":
+            undefined.add(name)
+        elif ndx.isdigit() and ndx in sections:
+            defined.setdefault(name, sections[ndx])
+    edges: dict[str, set[str]] = {}
+    current = None
+    for line in _readelf("-r", obj).splitlines():
+        if m := re.match(r"^Relocation section '\.rela?(\S+?)'", line):
+            current = edges.setdefault(m.group(1), set())
+        elif current is not None and (m := re.match(r"^[0-9a-f]+\s+[0-9a-f]+\s+\S+\s+[0-9a-f]+\s+(\S+)", line)):
+            current.add(m.group(1))
+    start = defined.get(entry)
+    if start is None:
+        return set()
+    seen, stack, found = {start}, [start], set()
+    while stack:
+        for target in edges.get(stack.pop(), ()):
+            section = target if target in edges or target.startswith(".") else defined.get(target)
+            if section is None:
+                if target in undefined:
+                    found.add(target)
+                continue
+            if section not in seen:
+                seen.add(section)
+                stack.append(section)
+    return found
+
+
+def why_not(externals: set[str]) -> str | None:
+    """Why a lane entry reaching `externals` must keep fibers; None when it may run as lanes."""
+    waits = sorted(n for n in externals if n.startswith("suite_host_") and n not in NON_BLOCKING)
+    if not waits:
+        return None
+    names = list(dict.fromkeys(_CUDA_NAMES.get(n, n) for n in waits))
+    return "reaches " + ", ".join(names)
+
+
+def plan(obj: Path, names, entry_prefix: str) -> list[dict]:
+    """One entry per kernel name expression: {"name", "lanes": bool, "why": reason or None}."""
+    out = []
+    for i, name in enumerate(names):
+        reason = why_not(reachable_externals(obj, f"{entry_prefix}{i}"))
+        out.append({"name": name, "lanes": reason is None, "why": reason})
+    return out
+
+
+def sidecar(library: Path) -> Path:
+    return library.with_suffix(".lanes.json")
+
+
+def load(library: Path) -> list[dict] | None:
+    """The plan saved beside a built library (None: built without one, e.g. a checked build)."""
+    try:
+        return json.loads(sidecar(library).read_text())
+    except (OSError, ValueError):
+        return None
