@@ -1,7 +1,7 @@
 """The lane-loop rewrite of kernels with barriers (suite/emulator/lanes): which kernels it rewrites,
 why it refuses the others, and, end to end, that a rewritten kernel computes bit for bit what the
-fiber mode computes on random data. Until the launcher runs lane functions itself, a driver kernel
-(one thread) runs every block of the grid through the generated function, in lane mode."""
+fiber mode computes on random data. Until the build passes lane functions to the launcher, a
+driver kernel (one thread) runs every block of the grid through the launcher's lane entry with it."""
 
 from __future__ import annotations
 
@@ -15,31 +15,34 @@ from suite.backends.host_backend import HostBackend
 from suite.emulator import build
 from suite.emulator.lanes import fission
 
-# Calls a lane function once per block of a 2D grid, as the launcher will (lanes.h).
+# Runs every block of a 2D grid through the launcher's lane entry (launch.h run_lanes) with the
+# kernel's lane function, from one fiber whose stack header it puts back afterwards.
 DRIVER_HELPER = r"""
 namespace suite_test {
-template <typename F, typename... A>
-void drive(unsigned gx, unsigned gy, unsigned bx, unsigned by, F lanes, A... args) {
-    suite_host_thread info = *::suite_host::lanes::self();
-    const unsigned grid[3] = {gx, gy, 1}, block[3] = {bx, by, 1};
-    for (int d = 0; d < 3; ++d) info.grid_dim[d] = grid[d], info.block_dim[d] = block[d], info.block_idx[d] = 0;
+template <auto Kernel, auto Lanes, typename... Args, typename... A>
+void drive(void (*)(Args...), unsigned gx, unsigned gy, unsigned bx, unsigned by, A... args) {
+    suite_host_stack_header* header = ::suite_host::lanes::stack_header();
+    const suite_host_stack_header saved = *header;
+    suite_host_thread block = *saved.thread;
+    const unsigned grid[3] = {gx, gy, 1}, dims[3] = {bx, by, 1};
+    for (int d = 0; d < 3; ++d) block.grid_dim[d] = grid[d], block.block_dim[d] = dims[d], block.block_idx[d] = 0;
+    ::suite_host::Call<Args...> call{Kernel, {args...}};
     for (unsigned y = 0; y < gy; ++y)
         for (unsigned x = 0; x < gx; ++x) {
-            info.block_idx[0] = x;
-            info.block_idx[1] = y;
-            ::suite_host::lanes::begin_block(info);
-            lanes(args...);
-            ::suite_host::lanes::end_block();
+            block.block_idx[0] = x;
+            block.block_idx[1] = y;
+            ::suite_host::run_lanes<Kernel, Lanes>(&call, &block);
         }
+    *header = saved;
 }
 }  // namespace suite_test
 """
 
 
-def driver(name: str, lanes: str, params: str) -> str:
+def driver(name: str, kernel: str, lanes: str, params: str) -> str:
     arguments = ", ".join(re.findall(r"(\w+)\s*(?:,|$)", params))
     return (f'extern "C" __global__ void {name}(unsigned gx, unsigned gy, unsigned bx, unsigned by, {params}) '
-            f"{{ suite_test::drive(gx, gy, bx, by, &{lanes}, {arguments}); }}\n")  # fmt: skip
+            f"{{ suite_test::drive<&{kernel}, &{lanes}>(&{kernel}, gx, gy, bx, by, {arguments}); }}\n")  # fmt: skip
 
 
 def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_args):
@@ -49,8 +52,10 @@ def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_
     result = fission(code, "kernels.cu")
     unqualified = re.sub(r"<.*", "", kernel).split("::")[-1]
     assert unqualified in result.lane_functions, result.refused
-    source = code + result.code + DRIVER_HELPER + driver("drive_lanes", lanes, params)
+    source = code + result.code + DRIVER_HELPER + driver("drive_lanes", kernel, lanes, params)
     module = HostBackend(threads=1).load_module(build.source_for_code(source), [kernel, "drive_lanes"], toolchain="none")
+    # both on fibers: the reference because it waits, the driver because it starts lane mode itself
+    assert module.get_function(kernel).lanes_why and module.get_function("drive_lanes").lanes_why
     fiber_args, lane_args = make_args(), make_args()
     module.get_function(kernel)(grid, block, fiber_args)
     grid3, block3 = (*grid, 1, 1)[:2], (*block, 1, 1)[:2]

@@ -385,7 +385,7 @@ class KernelRewrite:
             lines.append(self.line(node) + self.text(node))
         for var in self.scopes.vars:
             if var.parameter and id(var) in self.lanes:
-                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::state.size; ++__suite_i) "
+                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; ++__suite_i) "
                              f"{self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
         return "\n".join(lines) + self._render_items(self.plan)
 

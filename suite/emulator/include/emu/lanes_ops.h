@@ -27,6 +27,7 @@ void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, 
                   "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
     if (width < 1 || width > 32 || (width & (width - 1)))
         suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
+    const State& state = current();
     if (state.size % 32)
         collective_fault(site, name, "the mask names lanes that do not exist in the last warp", state.size / 32,
                          state.size % 32);
