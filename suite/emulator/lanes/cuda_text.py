@@ -24,12 +24,30 @@ OTHER_WAITS = re.compile(r"\b(__syncthreads_(count|and|or)|__ballot_sync|__any_s
                          r"coalesced_threads|this_grid|asm|__barrier_sync|mbarrier\w*|cuda::barrier|"
                          r"cuda::pipeline|__pipeline_\w+)\b")  # fmt: skip
 
+# Lines the grammar cannot place (a `#pragma unroll` between a `for` header and its body); they are
+# hints g++ ignores, and region statements are copied from the original text, with them.
+_PRAGMA = re.compile(rb"^[ \t]*#[ \t]*pragma\b(?:[^\n]*\\\n)*[^\n]*", re.M)
+# The suite's own SUITE_DYNAMIC_SMEM(T, name) (kernels_cu/common/smem.cuh) declares `T* const name`
+# pointing at the block's dynamic shared memory: read as `T*name=0`, a block-uniform pointer.
+_DYNAMIC_SMEM = re.compile(rb"\bSUITE_DYNAMIC_SMEM\(\s*([\w:]+)\s*,\s*(\w+)\s*\)")
+
 SHUFFLES = {"__shfl_sync": "Idx", "__shfl_up_sync": "Up", "__shfl_down_sync": "Down", "__shfl_xor_sync": "Xor"}
 BARRIERS = ("__syncthreads", "__syncwarp")
 
 
+def _blank(text: bytes) -> bytes:
+    """Spaces, but newlines stay: line numbers must not move."""
+    return bytes(b if b == ord("\n") else ord(" ") for b in text)
+
+
+def _same_length(replacement: bytes, original: bytes) -> bytes:
+    return replacement[:-1] + b" " * (len(original) - len(replacement)) + replacement[-1:]
+
+
 def blank_cuda_words(source: bytes) -> bytes:
-    out = bytearray(_WORDS.sub(lambda m: b" " * len(m.group(0)), _MARKERS.sub(b"static    ", source)))
+    source = _PRAGMA.sub(lambda m: _blank(m.group(0)), source)
+    source = _DYNAMIC_SMEM.sub(lambda m: _same_length(m.group(1) + b"*" + m.group(2) + b"=0", m.group(0)), source)
+    out = bytearray(_WORDS.sub(lambda m: _blank(m.group(0)), _MARKERS.sub(b"static    ", source)))
     for match in _CALLS.finditer(source):
         depth, end = 0, match.end() - 1
         while end < len(source):
@@ -37,8 +55,7 @@ def blank_cuda_words(source: bytes) -> bytes:
             end += 1
             if depth == 0:
                 break
-        # newlines stay: line numbers must not move
-        out[match.start():end] = bytes(b if b == ord("\n") else ord(" ") for b in source[match.start():end])
+        out[match.start():end] = _blank(source[match.start():end])
     return bytes(out)
 
 

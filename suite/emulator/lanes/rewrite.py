@@ -24,7 +24,7 @@ _TYPE_NODES = {"primitive_type", "type_identifier", "sized_type_specifier", "tem
 @dataclass
 class Region:
     number: int
-    statements: list[tuple[Node, list[Node]]] = field(default_factory=list)  # (statement, its #pragmas)
+    statements: list[Node] = field(default_factory=list)
 
 
 @dataclass
@@ -38,19 +38,17 @@ class Shuffle:
 class Control:
     node: Node  # for / while / do / if / compound statement
     parts: list[list]  # the plans of its bodies (if: then, else)
-    pragmas: list[Node]
 
 
 @dataclass
 class Uniform:
-    node: Node  # a declaration of block-uniform constants, run once per block
-    pragmas: list[Node]
+    node: Node  # a declaration of block-uniform constants or of __shared__ memory: once per block
 
 
 class KernelRewrite:
     def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str]):
         self.function, self.source, self.blanked, self.path = function, source, blanked, path
-        body = function.child_by_field_name("body")
+        body = self.body = function.child_by_field_name("body")
         if function.has_error:
             raise Refused(f"line {line_of(function)}: the C++ grammar could not read the kernel")
         text = self.text(body)
@@ -62,7 +60,6 @@ class KernelRewrite:
         self.uniform = Uniformity(self.scopes, constants)
         self.regions = 0
         self.shuffles: list[Shuffle] = []
-        self.shared: list[Node] = []
         self.sequence_level: set[int] = set()  # declarations directly in a cut sequence
         self.zones: list[tuple[int, int, object]] = []  # (start byte, end byte, zone) of region code
         self._refuse_jumps(body)
@@ -86,8 +83,6 @@ class KernelRewrite:
             node = stack.pop()
             if node.type in ("goto_statement", "labeled_statement"):
                 raise Refused(f"line {line_of(node)}: goto and labels are not rewritten")
-            if node.type == "preproc_call":
-                continue  # #pragma unroll and the like
             if node.type.startswith("preproc"):
                 raise Refused(f"line {line_of(node)}: preprocessor conditionals and definitions in the kernel body")
             stack.extend(node.children)
@@ -104,7 +99,6 @@ class KernelRewrite:
     def _sequence(self, nodes: list[Node]) -> list:
         items: list = []
         region: Region | None = None
-        pragmas: list[Node] = []
 
         def close():
             nonlocal region
@@ -114,25 +108,17 @@ class KernelRewrite:
             region = None
 
         def add(node: Node):
-            nonlocal region, pragmas
+            nonlocal region
             if region is None:
                 self.regions += 1
                 region = Region(self.regions)
-            region.statements.append((node, pragmas))
-            pragmas = []
+            region.statements.append(node)
 
         for node in nodes:
-            if node.type == "preproc_call":
-                if not self.text(node).lstrip().startswith("#pragma"):
-                    raise Refused(f"line {line_of(node)}: preprocessor directive in the kernel body")
-                pragmas.append(node)
-            elif node.type == "declaration" and is_marked(node, self.source, "__shared__"):
-                self._check_top_level_type(node)
-                self.shared.append(node)
-            elif node.type == "declaration" and self._uniform_declaration(node):
-                # runs before the open region: it reads no memory and no per-thread value
-                items.append(Uniform(node, pragmas))
-                pragmas = []
+            if node.type == "declaration" and (is_marked(node, self.source, "__shared__") or self._uniform_declaration(node)):
+                # before the open region: it reads no memory and no per-thread value (static shared
+                # memory is one copy per block wherever it is declared)
+                items.append(Uniform(node))
             elif node.type == "declaration" and not self._syncs(node):
                 if any(c.type == "storage_class_specifier" for c in node.children):
                     raise Refused(f"line {line_of(node)}: a static local in a kernel with barriers")
@@ -153,15 +139,12 @@ class KernelRewrite:
                 self.zones.append((call.start_byte, call.end_byte, ("shuffle", len(self.shuffles))))
             else:
                 close()
-                items.append(Control(node, self._control(node), pragmas))
-                pragmas = []
-        if pragmas:
-            add(pragmas.pop())  # a trailing #pragma: keep it in place
+                items.append(Control(node, self._control(node)))
         close()
         return items
 
     def _zone_region(self, region: Region) -> None:
-        for node, _ in region.statements:
+        for node in region.statements:
             self.zones.append((node.start_byte, node.end_byte, region.number))
 
     def _barrier(self, node: Node) -> bool:
@@ -296,15 +279,17 @@ class KernelRewrite:
             self.uniform.add(var)
         return bool(variables)
 
-    def _check_top_level_type(self, node: Node) -> None:
-        """A declaration moved to the function's top must not name locals (array sizes)."""
-        stack = [node]
+    def _check_array_size(self, size: Node, var: Var) -> None:
+        """A lane array's size is spelled where the function body starts the statement declaring
+        it: it may name only uniform locals declared directly in the body."""
+        stack = [size]
         while stack:
-            child = stack.pop()
-            if child.id in self.scopes.of_use:
-                raise Refused(f"line {line_of(node)}: the __shared__ declaration names the local "
-                              f"`{self.text(child)}`")  # fmt: skip
-            stack.extend(child.children)
+            node = stack.pop()
+            named = self.scopes.of_use.get(node.id)
+            if named is not None and not (self.uniform.is_uniform_var(named) and named.declaration.parent == self.body):
+                raise Refused(f"line {line_of(size)}: the size of `{var.name}`, which lives across a barrier, names "
+                              f"`{named.name}`, not a constant of the kernel's outermost block")  # fmt: skip
+            stack.extend(node.children)
 
     # -- lane arrays -----------------------------------------------------------------------------
 
@@ -355,7 +340,7 @@ class KernelRewrite:
                 size = declarator.child_by_field_name("size")
                 if size is None:
                     raise Refused(f"line {line_of(declaration)}: `{var.name}` has no array size")
-                self._check_top_level_type(size)
+                self._check_array_size(size, var)
                 dims = f"[{self.text(size)}]" + dims
             else:
                 raise Refused(f"line {line_of(declaration)}: `{var.name}` lives across a barrier and its "
@@ -371,23 +356,32 @@ class KernelRewrite:
     # -- text ------------------------------------------------------------------------------------
 
     def function_body(self) -> str:
+        """Parameters the kernel writes copied into lane arrays, then the plan; each lane array is
+        allocated (once per block) just before the outermost statement that declares it."""
         lines = []
         for var in self.scopes.vars:
-            name = self.lanes.get(id(var))
-            if name is not None:
-                element, dims = self.lane_type(var)
-                lines.append(f"auto {name} = ::suite_host::lanes::lane_array<{element}{dims}>();")
-        for shuffle in self.shuffles:
-            var = self.scopes.of_use[self._shuffle_arguments(shuffle)[1].id]
-            element, dims = self.lane_type(var)
-            lines.append(f"auto __suite_shfl_{shuffle.number} = ::suite_host::lanes::lane_array<{element}{dims}>();")
-        for node in self.shared:
-            lines.append(self.line(node) + self.text(node))
-        for var in self.scopes.vars:
             if var.parameter and id(var) in self.lanes:
+                lines.append(self._lane_array(self.lanes[id(var)], var))
                 lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; ++__suite_i) "
                              f"{self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
-        return "\n".join(lines) + self._render_items(self.plan)
+        allocated = set()  # a shuffle's statement is in its own item and in the region after it
+        for item in self.plan:
+            start, end = _extent(item)
+            for var in self.scopes.vars:
+                if id(var) in self.lanes and not var.parameter and start <= var.declarator.start_byte < end and id(var) not in allocated:
+                    allocated.add(id(var))
+                    lines.append(self._lane_array(self.lanes[id(var)], var))
+            for shuffle in self.shuffles:
+                if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
+                    allocated.add(id(shuffle))
+                    value = self.scopes.of_use[self._shuffle_arguments(shuffle)[1].id]
+                    lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
+            lines.append(self._render_items([item]))
+        return "\n".join(lines)
+
+    def _lane_array(self, name: str, var: Var) -> str:
+        element, dims = self.lane_type(var)
+        return f"auto {name} = ::suite_host::lanes::lane_array<{element}{dims}>();"
 
     def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
         return shuffle.call.child_by_field_name("arguments").named_children
@@ -397,12 +391,10 @@ class KernelRewrite:
         for item in items:
             if isinstance(item, Region):
                 out.append(f"\nSUITE_LANES_FOR({item.number})")
-                for node, pragmas in item.statements:
-                    out += [self.line(p) + self.text(p) for p in pragmas]
+                for node in item.statements:
                     out.append(self.line(node) + self._render(node, item.number))
                 out.append(f"\nSUITE_LANES_END({item.number})")
             elif isinstance(item, Uniform):
-                out += [self.line(p) + self.text(p) for p in item.pragmas]
                 out.append(self.line(item.node) + self.text(item.node))
             elif isinstance(item, Shuffle):
                 _, value, *rest = self._shuffle_arguments(item)
@@ -413,7 +405,6 @@ class KernelRewrite:
                            f"::suite_host::Shfl::{SHUFFLES[function]}, {self.lanes[id(var)]}, "
                            f"__suite_shfl_{item.number}, unsigned({self.text(rest[0])}), {width});")  # fmt: skip
             else:
-                out += [self.line(p) + self.text(p) for p in item.pragmas]
                 out.append(self._render_control(item))
         return "".join(out)
 
@@ -492,6 +483,14 @@ class KernelRewrite:
             else:
                 out.append(f"{target} = {rendered};")
         return " ".join(out) if out else ";"
+
+
+def _extent(item) -> tuple[int, int]:
+    """The bytes of the source a plan item covers."""
+    if isinstance(item, Region):
+        return item.statements[0].start_byte, item.statements[-1].end_byte
+    node = item.statement if isinstance(item, Shuffle) else item.node
+    return node.start_byte, node.end_byte
 
 
 def _first_declarator(node: Node) -> Node:
