@@ -18,7 +18,9 @@ from .uniform import Uniformity
 
 _LANE = "[__suite_lane]"
 _LOOPS = {"for_statement", "for_range_loop", "while_statement", "do_statement"}
-_TYPE_NODES = {"primitive_type", "type_identifier", "sized_type_specifier", "template_type", "qualified_identifier"}
+# Statements that run nothing: a `using namespace`, a type alias, a static_assert.
+_COMPILE_TIME = {"using_declaration", "alias_declaration", "type_definition", "static_assert_declaration",
+                 "namespace_alias_definition"}  # fmt: skip
 
 
 @dataclass
@@ -115,9 +117,10 @@ class KernelRewrite:
             region.statements.append(node)
 
         for node in nodes:
-            if node.type == "declaration" and (is_marked(node, self.source, "__shared__") or self._uniform_declaration(node)):
+            if node.type in _COMPILE_TIME or node.type == "declaration" and (
+                    is_marked(node, self.source, "__shared__") or self._uniform_declaration(node)):  # fmt: skip
                 # before the open region: it reads no memory and no per-thread value (static shared
-                # memory is one copy per block wherever it is declared)
+                # memory is one copy per block wherever it is declared), and later regions see it
                 items.append(Uniform(node))
             elif node.type == "declaration" and not self._syncs(node):
                 if any(c.type == "storage_class_specifier" for c in node.children):
