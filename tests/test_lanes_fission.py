@@ -217,6 +217,26 @@ __global__ void blocks_of_two(const int* x, int* y) {
 """
 
 
+POINTERS = r"""
+extern "C" __global__ void through_pointers(const float* x, float* y) {
+    float here = x[threadIdx.x];
+    float pair[2] = {here, -here};
+    float* p = &here;
+    const float* q = pair;
+    __syncthreads();
+    y[threadIdx.x] = *p + q[1] * 2.0f;
+}
+"""
+
+
+def test_locals_reached_through_pointers_outlive_their_region():
+    code = fission(POINTERS, "k.cu").code
+    assert "lane_array<float>" in code and "lane_array<float[2]>" in code  # here and pair, not only p and q
+    fiber, lanes = run_both(POINTERS, "through_pointers", "__suite_lanes_through_pointers", "const float* x, float* y",
+                            (1,), (64,), lambda: [random(64, seed=7), torch.zeros(64)])  # fmt: skip
+    assert_same_bits(fiber, lanes)
+
+
 def test_uniform_if_else_and_do_while_in_an_anonymous_namespace():
     x = torch.randint(-1000, 1000, (4 * 64,), dtype=torch.int32, generator=torch.Generator().manual_seed(5))
     fiber, lanes = run_both(ANONYMOUS, "blocks_of_two", "__suite_lanes_blocks_of_two", "const int* x, int* y",

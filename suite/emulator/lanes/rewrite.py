@@ -318,9 +318,19 @@ class KernelRewrite:
             if var.declaration.id not in self.sequence_level:
                 continue
             zones = {self._zone(var.declarator)} | {self._zone(use) for use in var.uses}
-            if len(zones) > 1:
+            if len(zones) > 1 or self._address_escapes(var):
                 lanes[id(var)] = f"__suite_v{index}_{var.name}"
         return lanes
+
+    @staticmethod
+    def _address_escapes(var: Var) -> bool:
+        """Whether a pointer to the variable may outlive its region (`&x`, a reference to it, an
+        array used other than by subscript): then it lives in a lane array, which outlives them all."""
+        if any(w.type in ("pointer_expression", "init_declarator") for w in var.writes):
+            return True
+        declarator = var.declarator.child_by_field_name("declarator") if var.declarator.type == "init_declarator" else var.declarator
+        return declarator.type == "array_declarator" and any(
+            use.parent.type != "subscript_expression" or use.parent.child_by_field_name("argument") != use for use in var.uses)
 
     def lane_type(self, var: Var) -> tuple[str, str]:
         """(element type, array dimensions) of a variable's lane array, spelled for the function's top."""
