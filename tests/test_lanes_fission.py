@@ -282,7 +282,9 @@ def test_warp_shuffles_match_fibers_bit_for_bit():
     warps = x.view(4, 32)
     assert torch.allclose(fiber[2], torch.cumsum(warps, 1).flatten(), atol=1e-5)
     assert torch.equal(fiber[3], x.view(16, 8)[:, 3:4].expand(16, 8).flatten())  # width 8: lane 3 of each 8
-    assert "::suite_host::lanes::shuffle(" in fission(WARP, "k.cu").code
+    code = fission(WARP, "k.cu").code
+    assert code.count("::suite_host::lanes::shuffle(") == 5
+    assert code.count("::suite_host::lanes::update(") == 4  # `v += SHFL`, `b = SHFL`, ...: no region loop
 
 
 def test_warp_shuffle_with_an_exited_lane_is_a_fault():

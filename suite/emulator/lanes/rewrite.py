@@ -34,6 +34,9 @@ class Shuffle:
     statement: Node
     call: Node
     number: int  # names its result array
+    # `x op= SHFL(...)` as a whole statement: applied to every lane right after the shuffle (all
+    # lanes are live there), with no region loop; None: the statement starts the next region
+    update: str | None
 
 
 @dataclass
@@ -134,12 +137,16 @@ class KernelRewrite:
             elif self._shuffle(node) is not None:
                 close()
                 call = self._shuffle(node)
-                self.shuffles.append(Shuffle(node, call, len(self.shuffles)))
+                update = None
+                if node.type == "expression_statement":
+                    update = self.text(node.named_children[0].child_by_field_name("operator"))
+                self.shuffles.append(Shuffle(node, call, len(self.shuffles), update))
                 items.append(self.shuffles[-1])
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
-                add(node)
-                self.zones.append((call.start_byte, call.end_byte, ("shuffle", len(self.shuffles))))
+                    add(node)
+                whole = call if update is None else node
+                self.zones.append((whole.start_byte, whole.end_byte, ("shuffle", len(self.shuffles))))
             else:
                 close()
                 items.append(Control(node, self._control(node)))
@@ -417,6 +424,10 @@ class KernelRewrite:
                 out.append(f"{self.line(item.statement)}::suite_host::lanes::shuffle(SUITE_HOST_SITE, \"{function}\", "
                            f"::suite_host::Shfl::{SHUFFLES[function]}, {self.lanes[id(var)]}, "
                            f"__suite_shfl_{item.number}, unsigned({self.text(rest[0])}), {width});")  # fmt: skip
+                if item.update is not None:
+                    target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
+                    out.append(f"\n::suite_host::lanes::update({self.lanes[id(target)]}, __suite_shfl_{item.number}, "
+                               f"[](auto& __suite_x, const auto& __suite_r) {{ __suite_x {item.update} __suite_r; }});")  # fmt: skip
             else:
                 out.append(self._render_control(item))
         return "".join(out)

@@ -1,6 +1,6 @@
 // Warp collectives over lane arrays, for kernels rewritten by suite/emulator/lanes/fission.py: a
-// `v = __shfl*_sync(0xffffffff, v, b, width)` of every lane of the block becomes one call here
-// between two regions, reading each lane's value from `value` and writing its result to `result`.
+// `x = __shfl*_sync(0xffffffff, v, b, width)` of every lane of the block becomes one call here
+// between two regions, reading each lane's v from `value` and writing its result to `result`.
 // Same sources as the fiber mode (shfl_source, device_warp.h) and the same faults for a full mask
 // that names a lane that has exited or that the block does not have.
 #pragma once
@@ -39,6 +39,14 @@ void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, 
                 collective_fault(site, name, "a lane of the mask has exited and will never arrive", first / 32, lane);
         for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
     }
+}
+
+// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane, in order (the
+// shuffle before it checked that every lane of the block is live).
+template <typename T, typename R, typename Op>
+void update(T* target, const R* result, Op op) {
+    const unsigned size = current().size;
+    for (unsigned lane = 0; lane < size; ++lane) op(target[lane], result[lane]);
 }
 
 }  // namespace lanes
