@@ -320,7 +320,8 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
         ("    __syncthreads();\nagain:\n    s[0] = 1;\n    goto again;", r"goto and labels"),
         ("    switch (n) { case 1: __syncthreads(); }", r"`__syncthreads` inside a switch"),
         ("    auto f = [&] { __syncthreads(); };\n    f();", r"inside a declaration"),
-        ("    y[0] = __syncthreads_count(x[threadIdx.x] > 0);", r"`__syncthreads_count` waits"),
+        ("    y[0] = __syncthreads_count(x[threadIdx.x] > 0);", r"`__syncthreads_count` inside an expression"),
+        ("    float v = x[threadIdx.x];\n    v += __reduce_add_sync(~0u, 1);\n    y[0] = v;", r"`__reduce_add_sync` waits"),
         ("    auto v = x[threadIdx.x];\n    __syncthreads();\n    y[threadIdx.x] = v;", r"`v` lives across a barrier .*`auto`"),
         ("    __syncthreads();\n    helper_sync();", r"calls `helper_sync`, which waits"),
         ("    float v = x[threadIdx.x];\n    v += __shfl_down_sync(0x0000ffff, v, 1);\n    y[0] = v;", r"mask other than 0xffffffff"),
@@ -338,3 +339,42 @@ def test_kernels_without_waits_are_left_to_the_plain_lane_loop():
     result = fission('extern "C" __global__ void saxpy(float a, float* y) { y[threadIdx.x] *= a; }\n'
                      "__device__ void f() { __syncthreads(); }\n", "s.cu")  # fmt: skip
     assert result == type(result)("", {}, {})
+
+
+VOTES = r"""
+extern "C" __global__ void votes(const float* x, unsigned* ballots, int* flags, int* counts) {
+    if (blockIdx.x == 1 && threadIdx.x >= 40) return;  // exited threads do not vote in the block votes
+    const float v = x[blockIdx.x * 64 + threadIdx.x];
+    int positive = __syncthreads_count(v > 0.0f);
+    const int all_small = __syncthreads_and(v < 2.0f);
+    int any_big;
+    any_big = __syncthreads_or(v > 2.5f);
+    if (blockIdx.x == 0) {
+        unsigned b = __ballot_sync(0xffffffff, v > 0.0f);
+        int any = __any_sync(0xffffffff, v > 1.5f);
+        int all = __all_sync(0xffffffff, v > -3.0f);
+        any += all * 2;
+        ballots[threadIdx.x] = b;
+        flags[threadIdx.x] = any;
+    }
+    counts[blockIdx.x * 64 + threadIdx.x] = positive * 4 + all_small * 2 + any_big;
+}
+"""
+
+
+def test_votes_match_fibers_bit_for_bit():
+    x = random(2 * 64, seed=8) * 1.5
+
+    def make():
+        return [x, torch.zeros(64, dtype=torch.int32), torch.zeros(64, dtype=torch.int32),
+                torch.full((128,), -1, dtype=torch.int32)]  # fmt: skip
+
+    fiber, lanes = run_both(VOTES, "votes", "__suite_lanes_votes", "const float* x, unsigned* ballots, int* flags, int* counts",
+                            (2,), (64,), make)  # fmt: skip
+    assert_same_bits(fiber, lanes)
+    positive = x.view(2, 64) > 0
+    assert fiber[3][0].item() // 4 == positive[0].sum().item()
+    assert fiber[3][64].item() // 4 == positive[1, :40].sum().item()  # only the 40 threads left
+    assert torch.equal(fiber[3][104:], torch.full((24,), -1, dtype=torch.int32))
+    code = fission(VOTES, "k.cu").code
+    assert code.count("::suite_host::lanes::vote(") == 3 and code.count("::suite_host::lanes::block_vote(") == 3

@@ -19,7 +19,7 @@ _CALLS = re.compile(rb"\b(__launch_bounds__|__align__|__maxnreg__)\s*\(")
 SYNC_CALL = re.compile(r"\b(__syncthreads(_count|_and|_or)?|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|"
                        r"__any_sync|__all_sync|__reduce_\w+_sync|__match_\w+_sync)\b")  # fmt: skip
 # Calls that wait for other threads in ways the rewrite does not model: the kernel keeps fibers.
-OTHER_WAITS = re.compile(r"\b(__syncthreads_(count|and|or)|__ballot_sync|__any_sync|__all_sync|__reduce_\w+_sync|"
+OTHER_WAITS = re.compile(r"\b(__reduce_\w+_sync|"
                          r"__match_\w+_sync|__activemask|__nanosleep|this_thread_block|tiled_partition|"
                          r"coalesced_threads|this_grid|asm|__barrier_sync|mbarrier\w*|cuda::barrier|"
                          r"cuda::pipeline|__pipeline_\w+)\b")  # fmt: skip
@@ -33,6 +33,8 @@ _DYNAMIC_SMEM = re.compile(rb"\bSUITE_DYNAMIC_SMEM\(\s*([\w:]+)\s*,\s*(\w+)\s*\)
 
 SHUFFLES = {"__shfl_sync": "Idx", "__shfl_up_sync": "Up", "__shfl_down_sync": "Down", "__shfl_xor_sync": "Xor"}
 BARRIERS = ("__syncthreads", "__syncwarp")
+VOTES = {"__ballot_sync": "Ballot", "__any_sync": "Any", "__all_sync": "All"}
+BLOCK_VOTES = {"__syncthreads_count": 0, "__syncthreads_and": 1, "__syncthreads_or": 2}  # suite_host_barrier's op
 
 
 def _blank(text: bytes) -> bytes:

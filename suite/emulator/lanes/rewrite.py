@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from .cuda_text import BARRIERS, OTHER_WAITS, SHUFFLES, SYNC_CALL, full_mask, is_marked
+from .cuda_text import BARRIERS, BLOCK_VOTES, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
 from .refusal import Refused, line_of
 from .scopes import Scopes, Var, declarators
 from .uniform import Uniformity
@@ -40,6 +40,23 @@ class Shuffle:
 
 
 @dataclass
+class Vote:
+    """A warp vote (__ballot_sync, __any_sync, __all_sync) or a block vote (__syncthreads_count,
+    _and, _or): each lane's predicate is stored at the end of the region before it, the vote runs
+    over them between regions, and the statement reads the result in the next region."""
+
+    statement: Node
+    call: Node
+    number: int
+    name: str
+
+    def result(self) -> str:
+        if self.name in BLOCK_VOTES:
+            return f"__suite_vote_{self.number}"  # the same for the whole block: one variable
+        return f"{'' if self.name == '__ballot_sync' else 'int'}(__suite_vote_{self.number}{_LANE})"
+
+
+@dataclass
 class Control:
     node: Node  # for / while / do / if / compound statement
     parts: list[list]  # the plans of its bodies (if: then, else)
@@ -65,6 +82,8 @@ class KernelRewrite:
         self.uniform = Uniformity(self.scopes, constants)
         self.regions = 0
         self.shuffles: list[Shuffle] = []
+        self.votes: list[Vote] = []
+        self.call_results: dict[int, str] = {}  # collective call node id -> what the region reads instead
         self.sequence_level: set[int] = set()  # declarations directly in a cut sequence
         self.zones: list[tuple[int, int, object]] = []  # (start byte, end byte, zone) of region code
         self._refuse_jumps(body)
@@ -134,6 +153,19 @@ class KernelRewrite:
                 add(node)
             elif self._barrier(node):
                 close()
+            elif self._vote(node) is not None:
+                call = self._vote(node)
+                vote = Vote(node, call, len(self.votes), self.text(call.child_by_field_name("function")))
+                self.votes.append(vote)
+                add(vote)  # the predicate, in the region before the vote
+                predicate = call.child_by_field_name("arguments").named_children[-1]
+                self.zones.append((predicate.start_byte, predicate.end_byte, region.number))
+                self.call_results[call.id] = vote.result()
+                close()
+                items.append(vote)
+                if node.type == "declaration":
+                    self.sequence_level.add(node.id)
+                add(node)
             elif self._shuffle(node) is not None:
                 close()
                 call = self._shuffle(node)
@@ -141,6 +173,7 @@ class KernelRewrite:
                 if node.type == "expression_statement":
                     update = self.text(node.named_children[0].child_by_field_name("operator"))
                 self.shuffles.append(Shuffle(node, call, len(self.shuffles), update))
+                self.call_results[call.id] = f"__suite_shfl_{len(self.shuffles) - 1}{_LANE}"
                 items.append(self.shuffles[-1])
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
@@ -155,7 +188,8 @@ class KernelRewrite:
 
     def _zone_region(self, region: Region) -> None:
         for node in region.statements:
-            self.zones.append((node.start_byte, node.end_byte, region.number))
+            if not isinstance(node, Vote):  # a vote's predicate was zoned when added
+                self.zones.append((node.start_byte, node.end_byte, region.number))
 
     def _barrier(self, node: Node) -> bool:
         """`__syncthreads();` or `__syncwarp(mask);` as a statement of its own (a cut between regions)."""
@@ -168,8 +202,8 @@ class KernelRewrite:
                 raise Refused(f"line {line_of(node)}: the mask of __syncwarp is not block-uniform: {reason}")
         return True
 
-    def _shuffle(self, node: Node) -> Node | None:
-        """The __shfl*_sync call of `x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`, checked."""
+    def _collective_call(self, node: Node, names) -> Node | None:
+        """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)` when CALL is in `names`."""
         if node.type == "expression_statement" and node.named_children and node.named_children[0].type == "assignment_expression":
             assignment = node.named_children[0]
             target, call = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
@@ -179,7 +213,28 @@ class KernelRewrite:
             call = declarators(node)[0].child_by_field_name("value")
         else:
             return None
-        if call is None or call.type != "call_expression" or self.text(call.child_by_field_name("function")) not in SHUFFLES:
+        if call is None or call.type != "call_expression" or self.text(call.child_by_field_name("function")) not in names:
+            return None
+        return call
+
+    def _vote(self, node: Node) -> Node | None:
+        """The vote call of `x = VOTE(...)` (and the other forms), checked: a warp vote with the full
+        mask, or a block vote (__syncthreads_count/and/or)."""
+        call = self._collective_call(node, {**VOTES, **BLOCK_VOTES})
+        if call is None:
+            return None
+        name = self.text(call.child_by_field_name("function"))
+        arguments = call.child_by_field_name("arguments").named_children
+        if len(arguments) != (2 if name in VOTES else 1):
+            raise Refused(f"line {line_of(node)}: {name} with {len(arguments)} argument(s)")
+        if name in VOTES and not full_mask(self.text(arguments[0]), {}) and not self._constant_full_mask(arguments[0]):
+            raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
+        return call
+
+    def _shuffle(self, node: Node) -> Node | None:
+        """The __shfl*_sync call of `x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`, checked."""
+        call = self._collective_call(node, SHUFFLES)
+        if call is None:
             return None
         name = self.text(call.child_by_field_name("function"))
         arguments = call.child_by_field_name("arguments").named_children
@@ -384,6 +439,10 @@ class KernelRewrite:
                 lines.append(self._lane_array(self.lanes[id(var)], var))
                 lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; ++__suite_i) "
                              f"{self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
+        for vote in self.votes:  # plain int arrays: the predicate is stored in an earlier item
+            lines.append(f"auto __suite_pred_{vote.number} = ::suite_host::lanes::lane_array<int>();")
+            if vote.name in VOTES:
+                lines.append(f"auto __suite_vote_{vote.number} = ::suite_host::lanes::lane_array<unsigned>();")
         allocated = set()  # a shuffle's statement is in its own item and in the region after it
         for item in self.plan:
             start, end = _extent(item)
@@ -412,10 +471,22 @@ class KernelRewrite:
             if isinstance(item, Region):
                 out.append(f"\nSUITE_LANES_FOR({item.number})")
                 for node in item.statements:
-                    out.append(self.line(node) + self._render(node, item.number))
+                    if isinstance(node, Vote):
+                        predicate = node.call.child_by_field_name("arguments").named_children[-1]
+                        out.append(f"{self.line(predicate)}__suite_pred_{node.number}{_LANE} = "
+                                   f"({self._render(predicate, item.number)}) != 0;")  # fmt: skip
+                    else:
+                        out.append(self.line(node) + self._render(node, item.number))
                 out.append(f"\nSUITE_LANES_END({item.number})")
             elif isinstance(item, Uniform):
                 out.append(self.line(item.node) + self.text(item.node))
+            elif isinstance(item, Vote) and item.name in BLOCK_VOTES:
+                out.append(f"{self.line(item.statement)}const int __suite_vote_{item.number} = "
+                           f"::suite_host::lanes::block_vote({BLOCK_VOTES[item.name]}, __suite_pred_{item.number});")  # fmt: skip
+            elif isinstance(item, Vote):
+                out.append(f"{self.line(item.statement)}::suite_host::lanes::vote(SUITE_HOST_SITE, \"{item.name}\", "
+                           f"::suite_host::lanes::Vote::{VOTES[item.name]}, __suite_pred_{item.number}, "
+                           f"__suite_vote_{item.number});")  # fmt: skip
             elif isinstance(item, Shuffle):
                 _, value, *rest = self._shuffle_arguments(item)
                 function = self.text(item.call.child_by_field_name("function"))
@@ -462,9 +533,8 @@ class KernelRewrite:
                 raise Refused(f"line {line_of(node)}: `{self.text(node)}` leaves a region for a loop around a barrier")
         if kind == "lambda_expression":
             return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
-        for shuffle in self.shuffles:
-            if shuffle.call.id == node.id:
-                return f"__suite_shfl_{shuffle.number}{_LANE}"
+        if node.id in self.call_results:
+            return self.call_results[node.id]
         if kind == "declaration" and any(id(self.scopes.of_declarator[d.id]) in self.lanes
                                          for d in declarators(node) if d.id in self.scopes.of_declarator):  # fmt: skip
             return self._render_lane_declaration(node, region)
@@ -512,8 +582,9 @@ class KernelRewrite:
 def _extent(item) -> tuple[int, int]:
     """The bytes of the source a plan item covers."""
     if isinstance(item, Region):
-        return item.statements[0].start_byte, item.statements[-1].end_byte
-    node = item.statement if isinstance(item, Shuffle) else item.node
+        first, last = item.statements[0], item.statements[-1]
+        return (first.call if isinstance(first, Vote) else first).start_byte, (last.call if isinstance(last, Vote) else last).end_byte
+    node = item.statement if isinstance(item, (Shuffle, Vote)) else item.node
     return node.start_byte, node.end_byte
 
 
