@@ -45,7 +45,7 @@ def driver(name: str, kernel: str, lanes: str, params: str) -> str:
             f"{{ suite_test::drive<&{kernel}, &{lanes}>(&{kernel}, gx, gy, bx, by, {arguments}); }}\n")  # fmt: skip
 
 
-def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_args):
+def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_args, shared_mem: int = 0):
     """Runs `kernel` in fiber mode and its lane function through the driver on the same inputs (host
     build only: the generated code is for g++, not NVRTC);
     returns both argument lists (their tensors hold the outputs)."""
@@ -57,10 +57,10 @@ def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_
     # both on fibers: the reference because it waits, the driver because it starts lane mode itself
     assert module.get_function(kernel).lanes_why and module.get_function("drive_lanes").lanes_why
     fiber_args, lane_args = make_args(), make_args()
-    module.get_function(kernel)(grid, block, fiber_args)
+    module.get_function(kernel)(grid, block, fiber_args, shared_mem=shared_mem)
     grid3, block3 = (*grid, 1, 1)[:2], (*block, 1, 1)[:2]
     dims = [np.uint32(v) for v in (*grid3, *block3)]
-    module.get_function("drive_lanes")((1,), (1,), [*dims, *lane_args])
+    module.get_function("drive_lanes")((1,), (1,), [*dims, *lane_args], shared_mem=shared_mem)
     return fiber_args, lane_args
 
 
@@ -235,6 +235,27 @@ def test_locals_reached_through_pointers_outlive_their_region():
     fiber, lanes = run_both(POINTERS, "through_pointers", "__suite_lanes_through_pointers", "const float* x, float* y",
                             (1,), (64,), lambda: [random(64, seed=7), torch.zeros(64)])  # fmt: skip
     assert_same_bits(fiber, lanes)
+
+
+DYNAMIC = r"""
+template <int B>
+__global__ void reverse_blocks(const double* x, double* y) {
+    extern __shared__ double dyn[];
+    constexpr int LAST = B - 1;
+    double mine[1] = {x[blockIdx.x * B + threadIdx.x]};
+    dyn[threadIdx.x] = mine[0];
+    __syncthreads();
+    y[blockIdx.x * B + threadIdx.x] = dyn[LAST - threadIdx.x] - mine[0];
+}
+"""
+
+
+def test_dynamic_shared_memory_and_constexpr_locals():
+    x = random(3 * 32, seed=9).double()
+    fiber, lanes = run_both(DYNAMIC, "reverse_blocks<32>", "__suite_lanes_reverse_blocks<32>", "const double* x, double* y",
+                            (3,), (32,), lambda: [x, torch.zeros(3 * 32, dtype=torch.float64)], shared_mem=32 * 8)  # fmt: skip
+    assert torch.equal(fiber[1], lanes[1])
+    assert torch.equal(fiber[1], x.view(3, 32).flip(1).flatten() - x)
 
 
 def test_uniform_if_else_and_do_while_in_an_anonymous_namespace():

@@ -54,6 +54,8 @@ def fission(source_text: str, path: str) -> Fission:
             lane_functions[name] = f"__suite_lanes_{name}"
         except Refused as reason:
             refused[name] = f"{path}:{reason}" if str(reason).startswith("line ") else str(reason)
+        except Exception as error:  # a bug of the rewrite must not stop the build: the kernel keeps fibers
+            refused[name] = f"the lane rewrite failed on it ({type(error).__name__}: {error}); please report it"
     code = ""
     if pieces:
         code = f'\n#include "{_OPS_HEADER}"\n' + "\n".join(pieces) + "\n"
