@@ -356,6 +356,14 @@ def test_refusals_say_why(body, reason):
     assert re.search(reason, refusal(body)), refusal(body)
 
 
+def test_comments_naming_waits_change_nothing():
+    commented = BLOCK_REDUCTION.replace("__syncthreads();\n    for", "__syncthreads();  // not asm, nor __nanosleep\n    for")
+    assert commented != BLOCK_REDUCTION
+    assert fission(commented, "k.cu").lane_functions == {"block_reduction": "__suite_lanes_block_reduction"}
+    only_comment = 'extern "C" __global__ void k(float* y) { y[0] = 1; /* __syncthreads(); */ }\n'
+    assert fission(only_comment, "k.cu") == fission("", "k.cu")
+
+
 def test_kernels_without_waits_are_left_to_the_plain_lane_loop():
     result = fission('extern "C" __global__ void saxpy(float a, float* y) { y[threadIdx.x] *= a; }\n'
                      "__device__ void f() { __syncthreads(); }\n", "s.cu")  # fmt: skip

@@ -46,6 +46,17 @@ def _same_length(replacement: bytes, original: bytes) -> bytes:
     return replacement[:-1] + b" " * (len(original) - len(replacement)) + replacement[-1:]
 
 
+def blank_comments(text: bytes, root) -> bytes:
+    """`text` with the comments of its syntax tree blanked: scans for calls must not find them."""
+    out, stack = bytearray(text), [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "comment":
+            out[node.start_byte:node.end_byte] = _blank(text[node.start_byte:node.end_byte])
+        stack.extend(node.children)
+    return bytes(out)
+
+
 def blank_cuda_words(source: bytes) -> bytes:
     source = _PRAGMA.sub(lambda m: _blank(m.group(0)), source)
     source = _DYNAMIC_SMEM.sub(lambda m: _same_length(m.group(1) + b"*" + m.group(2) + b"=0", m.group(0)), source)
@@ -67,12 +78,12 @@ def is_marked(node, source: bytes, word: str) -> bool:
                for c in node.children)  # fmt: skip
 
 
-def full_mask(text: str, constants: dict[str, str]) -> bool:
-    """Whether a mask argument is 0xffffffff: a literal, or a macro or constant defined as one."""
-    text = constants.get(text.strip(), text).strip().strip("()").strip()
-    if text in ("~0u", "~0U", "~0", "-1", "~0x0u", "~0x0"):
+def full_mask(text: str) -> bool:
+    """Whether a mask argument's text is 0xffffffff (as a literal: 0xffffffffu, 4294967295, ~0u, -1)."""
+    text = text.strip().strip("()").strip()
+    if text in ("~0u", "~0U", "~0", "-1"):
         return True
     try:
-        return int(text.rstrip("uUlL"), 0) & 0xFFFFFFFF == 0xFFFFFFFF and int(text.rstrip("uUlL"), 0) >= 0
+        return int(text.rstrip("uUlL"), 0) == 0xFFFFFFFF
     except ValueError:
         return False

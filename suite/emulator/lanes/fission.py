@@ -14,7 +14,7 @@ from tree_sitter import Node
 
 from suite.emulator import INCLUDE_DIR
 
-from .cuda_text import SYNC_CALL, blank_cuda_words, is_marked
+from .cuda_text import SYNC_CALL, blank_comments, blank_cuda_words, is_marked
 from .refusal import Refused, line_of
 from .rewrite import KernelRewrite
 from .scopes import declared_name, declarators
@@ -32,12 +32,13 @@ class Fission:
 
 def fission(source_text: str, path: str) -> Fission:
     source = source_text.encode()
-    blanked = blank_cuda_words(source)
-    root = _PARSER.parse(blanked).root_node
+    parsed = blank_cuda_words(source)
+    root = _PARSER.parse(parsed).root_node
+    blanked = blank_comments(parsed, root)  # same offsets, same tree
     constants = _file_constants(root, blanked)
     functions = list(_function_definitions(root))
-    waiting = {_name(f, blanked) for f in functions if not _is_kernel(f, source) and _waits(f, source)}
-    kernels = [f for f in functions if _is_kernel(f, source) and _waits(f, source)]
+    waiting = {_name(f, blanked) for f in functions if not _is_kernel(f, source) and _waits(f, blanked)}
+    kernels = [f for f in functions if _is_kernel(f, source) and _waits(f, blanked)]
     names = [_name(k, blanked) for k in kernels]
     pieces, lane_functions, refused = [], {}, {}
     for kernel, name in zip(kernels, names):
@@ -46,11 +47,12 @@ def fission(source_text: str, path: str) -> Fission:
                 raise Refused(f"`{name}` is overloaded")
             if name is None or "::" in name:
                 raise Refused(f"line {line_of(kernel)}: a kernel defined outside its namespace")
-            body = source[kernel.child_by_field_name("body").start_byte:kernel.end_byte].decode()
+            body = blanked[kernel.child_by_field_name("body").start_byte:kernel.end_byte].decode()
             for helper in waiting:
                 if helper and re.search(rf"\b{re.escape(helper)}\s*\(", body):
                     raise Refused(f"it calls `{helper}`, which waits for other threads")
-            pieces.append(_lane_function(kernel, name, source, blanked, path, {**constants, **_template_constants(kernel, blanked)}))
+            known = {**constants, **_template_constants(kernel, blanked)}
+            pieces.append(_lane_function(kernel, name, source, blanked, path, known))
             lane_functions[name] = f"__suite_lanes_{name}"
         except Refused as reason:
             refused[name] = f"{path}:{reason}" if str(reason).startswith("line ") else str(reason)
@@ -107,7 +109,7 @@ def _file_constants(root: Node, text: bytes) -> dict[str, str]:
                 for declarator in declarators(node):
                     ident = declared_name(declarator)
                     value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
-                    if ident is not None and value is not None and declarator.child_by_field_name("declarator").type == "identifier":
+                    if value is not None and declarator.child_by_field_name("declarator").type == "identifier":
                         candidates[_text(ident, text)] = _text(value, text)
         elif node.type == "enumerator":
             candidates[_text(node.child_by_field_name("name"), text)] = ""
@@ -122,7 +124,8 @@ def _file_constants(root: Node, text: bytes) -> dict[str, str]:
         changed = False
         for name, value in candidates.items():
             words = re.findall(r"(?<![\w.])[A-Za-z_]\w*", value)
-            if name not in constants and all(w in constants for w in words) and not re.search(r"[\[\]{}\"';]|->", value):
+            reads_memory = re.search(r"[\[\]{}\"';]|->", value)
+            if name not in constants and all(w in constants for w in words) and not reads_memory:
                 constants[name] = value.strip()
                 changed = True
     return constants

@@ -6,7 +6,6 @@ whether a variable is a lane array depends on all its uses."""
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -73,7 +72,7 @@ class KernelRewrite:
         body = self.body = function.child_by_field_name("body")
         if function.has_error:
             raise Refused(f"line {line_of(function)}: the C++ grammar could not read the kernel")
-        text = self.text(body)
+        text = self.scanned(body)
         wait = OTHER_WAITS.search(text)
         if wait:
             line = line_of(body) + text[: wait.start()].count("\n")
@@ -117,8 +116,12 @@ class KernelRewrite:
             return [c for c in node.named_children if c.type != "comment"]
         return [node]
 
+    def scanned(self, node: Node) -> str:
+        """The node's code as the scans for calls read it: comments and CUDA words blanked."""
+        return self.blanked[node.start_byte:node.end_byte].decode()
+
     def _syncs(self, node: Node) -> bool:
-        return SYNC_CALL.search(self.text(node)) is not None
+        return SYNC_CALL.search(self.scanned(node)) is not None
 
     def _sequence(self, nodes: list[Node]) -> list:
         items: list = []
@@ -153,8 +156,7 @@ class KernelRewrite:
                 add(node)
             elif self._barrier(node):
                 close()
-            elif self._vote(node) is not None:
-                call = self._vote(node)
+            elif (call := self._vote(node)) is not None:
                 vote = Vote(node, call, len(self.votes), self.text(call.child_by_field_name("function")))
                 self.votes.append(vote)
                 add(vote)  # the predicate, in the region before the vote
@@ -166,9 +168,8 @@ class KernelRewrite:
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
                 add(node)
-            elif self._shuffle(node) is not None:
+            elif (call := self._shuffle(node)) is not None:
                 close()
-                call = self._shuffle(node)
                 update = None
                 if node.type == "expression_statement":
                     update = self.text(node.named_children[0].child_by_field_name("operator"))
@@ -194,7 +195,7 @@ class KernelRewrite:
     def _barrier(self, node: Node) -> bool:
         """`__syncthreads();` or `__syncwarp(mask);` as a statement of its own (a cut between regions)."""
         call = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
-        if call is None or call.type != "call_expression" or self.text(call.child_by_field_name("function")) not in BARRIERS:
+        if self._function(call) not in BARRIERS:
             return False
         for argument in call.child_by_field_name("arguments").named_children:
             reason = self.uniform.why_not(argument)
@@ -204,18 +205,22 @@ class KernelRewrite:
 
     def _collective_call(self, node: Node, names) -> Node | None:
         """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)` when CALL is in `names`."""
-        if node.type == "expression_statement" and node.named_children and node.named_children[0].type == "assignment_expression":
-            assignment = node.named_children[0]
-            target, call = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        expression = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
+        if expression is not None and expression.type == "assignment_expression":
+            target, call = expression.child_by_field_name("left"), expression.child_by_field_name("right")
             if target.type != "identifier" or target.id not in self.scopes.of_use:
                 return None
-        elif node.type == "declaration" and len(declarators(node)) == 1 and declarators(node)[0].type == "init_declarator":
+        elif node.type == "declaration" and [d.type for d in declarators(node)] == ["init_declarator"]:
             call = declarators(node)[0].child_by_field_name("value")
         else:
             return None
-        if call is None or call.type != "call_expression" or self.text(call.child_by_field_name("function")) not in names:
+        return call if self._function(call) in names else None
+
+    def _function(self, call: Node | None) -> str | None:
+        """The called name of a call expression (None for anything else)."""
+        if call is None or call.type != "call_expression":
             return None
-        return call
+        return self.text(call.child_by_field_name("function"))
 
     def _vote(self, node: Node) -> Node | None:
         """The vote call of `x = VOTE(...)` (and the other forms), checked: a warp vote with the full
@@ -227,7 +232,7 @@ class KernelRewrite:
         arguments = call.child_by_field_name("arguments").named_children
         if len(arguments) != (2 if name in VOTES else 1):
             raise Refused(f"line {line_of(node)}: {name} with {len(arguments)} argument(s)")
-        if name in VOTES and not full_mask(self.text(arguments[0]), {}) and not self._constant_full_mask(arguments[0]):
+        if name in VOTES and not self._full_mask(arguments[0]):
             raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
         return call
 
@@ -240,7 +245,7 @@ class KernelRewrite:
         arguments = call.child_by_field_name("arguments").named_children
         if len(arguments) not in (3, 4):
             raise Refused(f"line {line_of(node)}: {name} takes 3 or 4 arguments")
-        if not full_mask(self.text(arguments[0]), {}) and not self._constant_full_mask(arguments[0]):
+        if not self._full_mask(arguments[0]):
             raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
         for argument in arguments[2:]:
             reason = self.uniform.why_not(argument)
@@ -253,8 +258,10 @@ class KernelRewrite:
                           "local variable only")  # fmt: skip
         return call
 
-    def _constant_full_mask(self, node: Node) -> bool:
-        return node.type == "identifier" and full_mask(self.uniform.constants.get(self.text(node), ""), {})
+    def _full_mask(self, node: Node) -> bool:
+        """0xffffffff as a literal, or a file-level constant or macro defined as one."""
+        text = self.text(node)
+        return full_mask(self.uniform.constants.get(text, "") if node.type == "identifier" else text)
 
     def _control(self, node: Node) -> list[list]:
         kind = node.type
@@ -279,7 +286,7 @@ class KernelRewrite:
         if kind == "for_statement":
             self._uniform_for_header(node)
             return [self._sequence(self._statements(node.child_by_field_name("body")))]
-        found = SYNC_CALL.search(self.text(node)).group(0)
+        found = SYNC_CALL.search(self.scanned(node)).group(0)
         raise Refused(f"{where}: `{found}` inside {_describe(node)}, not as a statement of its own at a "
                       "block-uniform point")  # fmt: skip
 
@@ -390,9 +397,12 @@ class KernelRewrite:
         array used other than by subscript): then it lives in a lane array, which outlives them all."""
         if any(w.type in ("pointer_expression", "init_declarator") for w in var.writes):
             return True
-        declarator = var.declarator.child_by_field_name("declarator") if var.declarator.type == "init_declarator" else var.declarator
+        declarator = var.declarator
+        if declarator.type == "init_declarator":
+            declarator = declarator.child_by_field_name("declarator")
         return declarator.type == "array_declarator" and any(
-            use.parent.type != "subscript_expression" or use.parent.child_by_field_name("argument") != use for use in var.uses)
+            use.parent.type != "subscript_expression" or use.parent.child_by_field_name("argument") != use
+            for use in var.uses)  # fmt: skip
 
     def lane_type(self, var: Var) -> tuple[str, str]:
         """(element type, array dimensions) of a variable's lane array, spelled for the function's top."""
@@ -437,8 +447,8 @@ class KernelRewrite:
         for var in self.scopes.vars:
             if var.parameter and id(var) in self.lanes:
                 lines.append(self._lane_array(self.lanes[id(var)], var))
-                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; ++__suite_i) "
-                             f"{self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
+                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; "
+                             f"++__suite_i) {self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
         for vote in self.votes:  # plain int arrays: the predicate is stored in an earlier item
             lines.append(f"auto __suite_pred_{vote.number} = ::suite_host::lanes::lane_array<int>();")
             if vote.name in VOTES:
@@ -447,7 +457,9 @@ class KernelRewrite:
         for item in self.plan:
             start, end = _extent(item)
             for var in self.scopes.vars:
-                if id(var) in self.lanes and not var.parameter and start <= var.declarator.start_byte < end and id(var) not in allocated:
+                if var.parameter or id(var) not in self.lanes or id(var) in allocated:
+                    continue
+                if start <= var.declarator.start_byte < end:
                     allocated.add(id(var))
                     lines.append(self._lane_array(self.lanes[id(var)], var))
             for shuffle in self.shuffles:
@@ -513,7 +525,8 @@ class KernelRewrite:
                     + self.text(node, start=body.end_byte))  # fmt: skip
         if node.type == "if_statement":
             consequence = node.child_by_field_name("consequence")
-            text = self.line(node) + self.text(node, end=consequence.start_byte) + "{" + self._render_items(item.parts[0]) + "\n}"
+            head = self.line(node) + self.text(node, end=consequence.start_byte)
+            text = head + "{" + self._render_items(item.parts[0]) + "\n}"
             if len(item.parts) > 1:
                 text += "\nelse {" + self._render_items(item.parts[1]) + "\n}"
             return text
@@ -582,8 +595,8 @@ class KernelRewrite:
 def _extent(item) -> tuple[int, int]:
     """The bytes of the source a plan item covers."""
     if isinstance(item, Region):
-        first, last = item.statements[0], item.statements[-1]
-        return (first.call if isinstance(first, Vote) else first).start_byte, (last.call if isinstance(last, Vote) else last).end_byte
+        first, last = (s.call if isinstance(s, Vote) else s for s in (item.statements[0], item.statements[-1]))
+        return first.start_byte, last.end_byte
     node = item.statement if isinstance(item, (Shuffle, Vote)) else item.node
     return node.start_byte, node.end_byte
 

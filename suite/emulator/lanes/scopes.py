@@ -129,18 +129,21 @@ class Scopes:
                 target = node.child_by_field_name("argument")
             elif node.type == "init_declarator" and node.child_by_field_name("declarator").type == "reference_declarator":
                 target = node.child_by_field_name("value")
-            while target is not None and target.type in ("parenthesized_expression", "subscript_expression",
-                                                         "field_expression"):  # fmt: skip
-                # a[i] = ... writes the array a; s.x = ... writes s (a pointer's target is not the pointer)
-                if target.type == "subscript_expression" and not self._is_array(target):
-                    target = None
-                    break
-                if target.type == "field_expression" and self.text[target.child_by_field_name("operator").start_byte] == ord("-"):
-                    target = None
-                    break
-                target = target.child_by_field_name("argument") or (target.named_children[0] if target.named_children else None)
-            if target is not None and target.id in self.of_use:
-                self.of_use[target.id].writes.append(node)
+            var = self._written(target)
+            if var is not None:
+                var.writes.append(node)
+
+    def _written(self, target: Node | None) -> Var | None:
+        """The variable a write to `target` changes: `a[i]` writes the array a, `s.x` writes s, but
+        `p[i]` and `p->x` write what the pointer p points to, not p."""
+        while target is not None and target.type in ("parenthesized_expression", "subscript_expression",
+                                                     "field_expression"):  # fmt: skip
+            if target.type == "subscript_expression" and not self._is_array(target):
+                return None
+            if target.type == "field_expression" and self.name(target.child_by_field_name("operator")) == "->":
+                return None
+            target = target.child_by_field_name("argument") or (target.named_children or [None])[0]
+        return self.of_use.get(target.id) if target is not None else None
 
     def _is_array(self, subscript: Node) -> bool:
         base = subscript.child_by_field_name("argument")

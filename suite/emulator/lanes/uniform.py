@@ -22,7 +22,8 @@ class Uniformity:
 
     def __init__(self, scopes: Scopes, constants: dict[str, str]):
         self.scopes = scopes
-        self.constants = constants  # file-level constant names -> their value text (macros, constexpr, template parameters)
+        # file-level constant names (macros, constexpr, enumerators, template parameters) -> value text
+        self.constants = constants
         self.uniform_vars: set[int] = {id(v) for v in scopes.vars if v.parameter and not v.writes}
 
     def add(self, var: Var) -> None:
@@ -60,9 +61,11 @@ class Uniformity:
             return None
         if kind == "call_expression":
             function = node.child_by_field_name("function")
-            name = self.scopes.name(function.child_by_field_name("name") if function.type == "template_function" else function)
+            if function.type == "template_function":
+                function = function.child_by_field_name("name")
+            name = self.scopes.name(function)
             if name.replace(" ", "") not in _PURE_FUNCTIONS:
-                return f"the call `{self.scopes.name(function)}(...)` is not known to be pure"
+                return f"the call `{name}(...)` is not known to be pure"
             return self.why_not(node.child_by_field_name("arguments"))
         if kind == "pointer_expression":
             return f"`{text}` reads memory" if self.scopes.name(node.child_by_field_name("operator")) == "*" else (
