@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdio>
+#include <cstring>
 
 #include "device_warp.h"
 #include "lanes.h"
@@ -27,9 +28,10 @@ inline void check_full_warps(suite_host_site site, const char* name) {
     if (state.size % 32)
         collective_fault(site, name, "the mask names lanes that do not exist in the last warp", state.size / 32,
                          state.size % 32);
-    for (unsigned lane = 0; lane < state.size; ++lane)
-        if (state.exited[lane])
-            collective_fault(site, name, "a lane of the mask has exited and will never arrive", lane / 32, lane % 32);
+    if (const void* gone = std::memchr(state.exited, 1, state.size)) {
+        const unsigned lane = unsigned(static_cast<const unsigned char*>(gone) - state.exited);
+        collective_fault(site, name, "a lane of the mask has exited and will never arrive", lane / 32, lane % 32);
+    }
 }
 
 template <typename T>
