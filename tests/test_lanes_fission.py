@@ -13,7 +13,7 @@ import torch
 
 from suite.backends.host_backend import HostBackend
 from suite.emulator import build
-from suite.emulator.lanes import fission
+from suite.emulator.lanes import fission, lane_expression
 
 # Runs every block of a 2D grid through the launcher's lane entry (launch.h run_lanes) with the
 # kernel's lane function, from one fiber whose stack header it puts back afterwards.
@@ -362,6 +362,21 @@ def test_comments_naming_waits_change_nothing():
     assert fission(commented, "k.cu").lane_functions == {"block_reduction": "__suite_lanes_block_reduction"}
     only_comment = 'extern "C" __global__ void k(float* y) { y[0] = 1; /* __syncthreads(); */ }\n'
     assert fission(only_comment, "k.cu") == fission("", "k.cu")
+
+
+@pytest.mark.parametrize(
+    "expression,expect",
+    [
+        ("block_reduction", "__suite_lanes_block_reduction"),
+        ("ops::scale_prefix<float, 64>", "ops::__suite_lanes_scale_prefix<float, 64>"),
+        ("::ops::scale_prefix<float,64>", "::ops::__suite_lanes_scale_prefix<float,64>"),
+        ("saxpy", None),
+        ("ops::block_reduction_v2<int>", None),
+    ],
+)
+def test_lane_expression_names_the_generated_function(expression, expect):
+    rewritten = {"block_reduction": "__suite_lanes_block_reduction", "scale_prefix": "__suite_lanes_scale_prefix"}
+    assert lane_expression(expression, rewritten) == expect
 
 
 def test_kernels_without_waits_are_left_to_the_plain_lane_loop():

@@ -1,5 +1,5 @@
 """Lane-loop rewrite of kernels with barriers (docs/DESIGN.md, "Lane loops: the rewrite")."""
 
-from .fission import Fission, fission
+from .fission import Fission, fission, lane_expression
 
-__all__ = ["Fission", "fission"]
+__all__ = ["Fission", "fission", "lane_expression"]

@@ -64,6 +64,18 @@ def fission(source_text: str, path: str) -> Fission:
     return Fission(code, lane_functions, refused)
 
 
+_NAME_EXPRESSION = re.compile(r"^\s*((?:::)?\s*(?:\w+\s*::\s*)*)(\w+)(\s*<.*)?$", re.S)
+
+
+def lane_expression(name_expression: str, lane_functions: dict[str, str]) -> str | None:
+    """The lane function of a kernel name expression, for the launcher: `ops::k<float, 4>` ->
+    `ops::__suite_lanes_k<float, 4>`; None when that kernel was not rewritten."""
+    match = _NAME_EXPRESSION.match(name_expression)
+    if match is None or match.group(2) not in lane_functions:
+        return None
+    return f"{match.group(1)}{lane_functions[match.group(2)]}{match.group(3) or ''}"
+
+
 def _function_definitions(root: Node):
     stack = [root]
     while stack:
