@@ -350,6 +350,7 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
         ("    float v = x[threadIdx.x];\n    y[threadIdx.x] = __shfl_sync(0xffffffff, v, 0) + 1;", r"inside an expression"),
         ("    n -= 1;\n    for (int i = 0; i < n; ++i) __syncthreads();", r"`n` may differ"),
         ("    if (n > 0) { int n2 = n; __syncthreads(); { int n2 = 1; } }", r"`n2` shadows"),
+        ("    float v = x[0];\n    __syncthreads();\n    decltype(v) w = v;\n    y[0] = w;", r"`decltype\(v\)` names a variable"),
     ],
 )
 def test_refusals_say_why(body, reason):

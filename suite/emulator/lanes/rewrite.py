@@ -546,6 +546,11 @@ class KernelRewrite:
                 raise Refused(f"line {line_of(node)}: `{self.text(node)}` leaves a region for a loop around a barrier")
         if kind == "lambda_expression":
             return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
+        if kind == "decltype":
+            rendered = self._render_children(node, region, loops, switches)
+            if _LANE in rendered:  # decltype(x[__suite_lane]) is a reference: not x's type
+                raise Refused(f"line {line_of(node)}: `{self.text(node)}` names a variable that lives across a barrier")
+            return rendered
         if node.id in self.call_results:
             return self.call_results[node.id]
         if kind == "declaration" and any(id(self.scopes.of_declarator[d.id]) in self.lanes

@@ -92,6 +92,8 @@ class Scopes:
                     self._walk(child)
             self._stack.pop()
         elif kind == "declaration":
+            if node.child_by_field_name("type") is not None:
+                self._walk(node.child_by_field_name("type"))  # decltype(x) names x
             for declarator in declarators(node):
                 value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
                 if value is not None:
