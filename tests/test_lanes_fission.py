@@ -111,13 +111,15 @@ def test_block_reduction_keeps_uniform_loop_and_shared_array_plain():
 
 MATMUL = r"""
 #define TILE 16
+#define TILES (gridDim.x * sizeof(float) / 4)
+constexpr int div_up(int a, int b) { return (a + b - 1) / b; }
 extern "C" __global__ void matmul(const float* a, const float* b, float* c, int n) {
     __shared__ float ta[TILE][TILE];
     __shared__ float tb[TILE][TILE];
     const int row = blockIdx.y * TILE + threadIdx.y;
     const int col = blockIdx.x * TILE + threadIdx.x;
     float acc = 0.0f;
-    for (int k0 = 0; k0 < n; k0 += TILE) {
+    for (int k0 = 0; k0 < min(int(TILES) * TILE, div_up(n, TILE) * TILE); k0 += TILE) {
         ta[threadIdx.y][threadIdx.x] = row < n && k0 + threadIdx.x < n ? a[row * n + k0 + threadIdx.x] : 0.0f;
         tb[threadIdx.y][threadIdx.x] = col < n && k0 + threadIdx.y < n ? b[(k0 + threadIdx.y) * n + col] : 0.0f;
         __syncthreads();
@@ -323,7 +325,8 @@ extern "C" __global__ void gone(const float* x, float* y) {
 
 
 def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
-    code = "__device__ void helper_sync() { __syncthreads(); }\n" + (
+    code = ("__device__ void helper_sync() { __syncthreads(); }\n#define TID (threadIdx.x + 0)\n"
+            "constexpr float first(const float* p) { return p[0]; }\n") + (
         f'extern "C" __global__ void k({params}) {{\n    __shared__ float s[64];\n{body}\n}}\n')
     result = fission(code, "r.cu")
     assert "k" not in result.lane_functions and result.code == ""
@@ -333,8 +336,10 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
 @pytest.mark.parametrize(
     "body,reason",
     [
-        ("    if (threadIdx.x < 16) __syncthreads();", r"r.cu:line 4: the condition of this `if` around a barrier is not block-uniform: it depends on threadIdx"),
+        ("    if (threadIdx.x < 16) __syncthreads();", r"r.cu:line 6: the condition of this `if` around a barrier is not block-uniform: it depends on threadIdx"),
         ("    for (int i = 0; i < (int)x[0]; ++i) __syncthreads();", r"its condition is not block-uniform: .*reads memory"),
+        ("    for (int i = 0; i < first(x); ++i) __syncthreads();", r"the call `first\(...\)` is not known to be pure"),
+        ("    for (int i = 0; i < TID; ++i) __syncthreads();", r"`TID` is not known to be a constant"),
         ("    float t = x[threadIdx.x];\n    while (t > 0) { __syncthreads(); t -= 1; }", r"`t` may differ between threads"),
         ("    for (int i = 0; i < n; ++i) { __syncthreads(); i += 1; }", r"its body changes `i`"),
         ("    for (int i = 0; i < n; ++i) { __syncthreads(); if (i == 3) break; }", r"`break;` leaves a region"),

@@ -37,6 +37,7 @@ def fission(source_text: str, path: str) -> Fission:
     blanked = blank_comments(parsed, root)  # same offsets, same tree
     constants = _file_constants(root, blanked)
     functions = list(_function_definitions(root))
+    pure = _pure_functions(functions, blanked)
     waiting = {_name(f, blanked) for f in functions if not _is_kernel(f, source) and _waits(f, blanked)}
     kernels = [f for f in functions if _is_kernel(f, source) and _waits(f, blanked)]
     names = [_name(k, blanked) for k in kernels]
@@ -52,7 +53,7 @@ def fission(source_text: str, path: str) -> Fission:
                 if helper and re.search(rf"\b{re.escape(helper)}\s*\(", body):
                     raise Refused(f"it calls `{helper}`, which waits for other threads")
             known = {**constants, **_template_constants(kernel, blanked)}
-            pieces.append(_lane_function(kernel, name, source, blanked, path, known))
+            pieces.append(_lane_function(kernel, name, source, blanked, path, known, pure))
             lane_functions[name] = f"__suite_lanes_{name}"
         except Refused as reason:
             refused[name] = f"{path}:{reason}" if str(reason).startswith("line ") else str(reason)
@@ -105,6 +106,27 @@ def _name(function: Node, text: bytes) -> str | None:
     return text[name.start_byte:name.end_byte].decode()
 
 
+_CONSTANT_WORDS = {"sizeof", "alignof", "int", "unsigned", "long", "short", "char", "float", "double", "bool", "true",
+                   "false", "blockIdx", "blockDim", "gridDim", "warpSize"}  # fmt: skip
+
+
+def _pure_functions(functions: list[Node], text: bytes) -> set[str]:
+    """Functions of the file a block-uniform expression may call: constexpr ones without pointer or
+    reference parameters (what they compute depends on their arguments only)."""
+    pure = set()
+    for function in functions:
+        declarator = function.child_by_field_name("declarator")
+        while declarator is not None and declarator.type != "function_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        if declarator is None:
+            continue
+        head = _text(function, text)[: declarator.start_byte - function.start_byte]
+        parameters = _text(declarator.child_by_field_name("parameters"), text)
+        if re.search(r"\bconstexpr\b", head) and not re.search(r"[*&]", parameters):
+            pure.add(_text(declarator.child_by_field_name("declarator"), text))
+    return pure
+
+
 def _file_constants(root: Node, text: bytes) -> dict[str, str]:
     """Names the whole file sees as constants: object-like macros of constant expressions,
     const/constexpr variables at namespace scope, enumerators. Name -> value text."""
@@ -129,7 +151,8 @@ def _file_constants(root: Node, text: bytes) -> dict[str, str]:
         if node.type in ("function_definition",):
             continue  # locals are the rewrite's to judge
         stack.extend(node.children)
-    # A constant's value names only literals and other constants (never threadIdx or memory).
+    # A constant's value names only literals, other constants and the block's builtins (never
+    # threadIdx, memory or a call).
     constants: dict[str, str] = {}
     changed = True
     while changed:
@@ -137,7 +160,8 @@ def _file_constants(root: Node, text: bytes) -> dict[str, str]:
         for name, value in candidates.items():
             words = re.findall(r"(?<![\w.])[A-Za-z_]\w*", value)
             reads_memory = re.search(r"[\[\]{}\"';]|->", value)
-            if name not in constants and all(w in constants for w in words) and not reads_memory:
+            known = all(w in constants or w in _CONSTANT_WORDS for w in words)
+            if name not in constants and known and not reads_memory:
                 constants[name] = value.strip()
                 changed = True
     return constants
@@ -160,8 +184,9 @@ def _text(node: Node, text: bytes) -> str:
     return text[node.start_byte:node.end_byte].decode()
 
 
-def _lane_function(kernel: Node, name: str, source: bytes, blanked: bytes, path: str, constants: dict[str, str]) -> str:
-    rewrite = KernelRewrite(kernel, source, blanked, path, constants)
+def _lane_function(kernel: Node, name: str, source: bytes, blanked: bytes, path: str, constants: dict[str, str],
+                   pure: set[str]) -> str:
+    rewrite = KernelRewrite(kernel, source, blanked, path, constants, pure)
     header = ""
     if kernel.parent is not None and kernel.parent.type == "template_declaration":
         header = source[kernel.parent.start_byte:kernel.start_byte].decode()

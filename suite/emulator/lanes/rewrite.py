@@ -67,7 +67,8 @@ class Uniform:
 
 
 class KernelRewrite:
-    def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str]):
+    def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str],
+                 pure: set[str]):
         self.function, self.source, self.blanked, self.path = function, source, blanked, path
         body = self.body = function.child_by_field_name("body")
         if function.has_error:
@@ -78,7 +79,7 @@ class KernelRewrite:
             line = line_of(body) + text[: wait.start()].count("\n")
             raise Refused(f"line {line}: `{wait.group(0)}` waits for other threads in a way lane loops do not model")
         self.scopes = Scopes(function, blanked)
-        self.uniform = Uniformity(self.scopes, constants)
+        self.uniform = Uniformity(self.scopes, constants, pure)
         self.regions = 0
         self.shuffles: list[Shuffle] = []
         self.votes: list[Vote] = []

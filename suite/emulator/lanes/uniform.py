@@ -1,7 +1,8 @@
 """Block-uniform expressions: the same value in every thread of a block, so that control statements
 around barriers may run once per block instead of once per lane. Only what can be shown: literals,
 uniform variables, blockIdx/blockDim/gridDim, warpSize, file-level constants, sizeof, casts, pure
-arithmetic and a few pure functions. Memory reads and other calls are not."""
+arithmetic, a few pure functions and the file's constexpr functions of values. Memory reads and
+other calls are not."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ _TRANSPARENT = {"binary_expression", "unary_expression", "parenthesized_expressi
 class Uniformity:
     """Answers "is this expression block-uniform?" with the reason when it is not."""
 
-    def __init__(self, scopes: Scopes, constants: dict[str, str]):
+    def __init__(self, scopes: Scopes, constants: dict[str, str], pure: set[str]):
         self.scopes = scopes
         # file-level constant names (macros, constexpr, enumerators, template parameters) -> value text
         self.constants = constants
+        self.pure = _PURE_FUNCTIONS | pure  # and the file's constexpr functions of values
         self.uniform_vars: set[int] = {id(v) for v in scopes.vars if v.parameter and not v.writes}
 
     def add(self, var: Var) -> None:
@@ -64,7 +66,7 @@ class Uniformity:
             if function.type == "template_function":
                 function = function.child_by_field_name("name")
             name = self.scopes.name(function)
-            if name.replace(" ", "") not in _PURE_FUNCTIONS:
+            if name.replace(" ", "") not in self.pure:
                 return f"the call `{name}(...)` is not known to be pure"
             return self.why_not(node.child_by_field_name("arguments"))
         if kind == "pointer_expression":
