@@ -1,0 +1,84 @@
+// Warp collectives over lane arrays, for kernels rewritten by suite/emulator/lanes/fission.py: a
+// `x = __shfl*_sync(0xffffffff, v, b, width)` of every lane of the block becomes one call here
+// between two regions, reading each lane's v from `value` and writing its result to `result`.
+// Same sources as the fiber mode (shfl_source, device_warp.h) and the same faults for a full mask
+// that names a lane that has exited or that the block does not have.
+#pragma once
+
+#include <cstdio>
+#include <cstring>
+
+#include "device_warp.h"
+#include "lanes.h"
+
+namespace suite_host {
+namespace lanes {
+
+[[noreturn]] inline void collective_fault(suite_host_site site, const char* name, const char* what, unsigned warp,
+                                          unsigned lane) {
+    static thread_local char message[256];
+    std::snprintf(message, sizeof message, "%s with mask 0xffffffff: %s (warp %u, lane %u)", name, what, warp, lane);
+    suite_host_trap(site, message);
+    __builtin_unreachable();
+}
+
+// Live lanes of every warp of the block, or the fault of a full mask naming one that is not.
+inline void check_full_warps(suite_host_site site, const char* name) {
+    const State& state = current();
+    if (state.size % 32)
+        collective_fault(site, name, "the mask names lanes that do not exist in the last warp", state.size / 32,
+                         state.size % 32);
+    if (const void* gone = std::memchr(state.exited, 1, state.size)) {
+        const unsigned lane = unsigned(static_cast<const unsigned char*>(gone) - state.exited);
+        collective_fault(site, name, "a lane of the mask has exited and will never arrive", lane / 32, lane % 32);
+    }
+}
+
+template <typename T>
+void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, T* result, unsigned b, int width) {
+    static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
+    if (width < 1 || width > 32 || (width & (width - 1)))
+        suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
+    check_full_warps(site, name);
+    int source[32];
+    for (int lane = 0; lane < 32; ++lane) source[lane] = shfl_source(mode, lane, b, width);
+    const unsigned size = current().size;
+    for (unsigned first = 0; first < size; first += 32)
+        for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
+}
+
+enum class Vote { Ballot, Any, All };
+
+// __ballot_sync / __any_sync / __all_sync with the full mask: `predicate` holds each lane's (0 or 1).
+inline void vote(suite_host_site site, const char* name, Vote kind, const int* predicate, unsigned* result) {
+    check_full_warps(site, name);
+    const unsigned size = current().size;
+    for (unsigned first = 0; first < size; first += 32) {
+        unsigned ballot = 0;
+        for (unsigned lane = 0; lane < 32; ++lane) ballot |= unsigned(predicate[first + lane]) << lane;
+        const unsigned answer = kind == Vote::Ballot ? ballot : kind == Vote::Any ? ballot != 0 : ballot == ~0u;
+        for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = answer;
+    }
+}
+
+// __syncthreads_count (op 0), _and (1), _or (2) over the lanes that have not exited, as the barrier
+// counts the threads that arrive (runtime/block.cpp).
+inline int block_vote(int op, const int* predicate) {
+    const State& state = current();
+    int votes = 0, arrived = 0;
+    for (unsigned lane = 0; lane < state.size; ++lane)
+        if (!state.exited[lane]) ++arrived, votes += predicate[lane];
+    return op == 0 ? votes : op == 1 ? votes == arrived : votes > 0;
+}
+
+// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane, in order (the
+// shuffle before it checked that every lane of the block is live).
+template <typename T, typename R, typename Op>
+void update(T* target, const R* result, Op op) {
+    const unsigned size = current().size;
+    for (unsigned lane = 0; lane < size; ++lane) op(target[lane], result[lane]);
+}
+
+}  // namespace lanes
+}  // namespace suite_host

@@ -1,0 +1,617 @@
+"""One kernel with barriers rewritten as lane loops (MCUDA's deep fission): its body is cut at every
+barrier and warp shuffle into regions, each a loop over the block's threads; the control statements
+around them stay ordinary C++ when block-uniform; locals that live across regions become lane
+arrays. The plan (regions, and where each variable is used) comes first, the text second, since
+whether a variable is a lane array depends on all its uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from .cuda_text import BARRIERS, BLOCK_VOTES, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
+from .refusal import Refused, line_of
+from .scopes import Scopes, Var, declarators
+from .uniform import Uniformity
+
+_LANE = "[__suite_lane]"
+_LOOPS = {"for_statement", "for_range_loop", "while_statement", "do_statement"}
+# Statements that run nothing: a `using namespace`, a type alias, a static_assert.
+_COMPILE_TIME = {"using_declaration", "alias_declaration", "type_definition", "static_assert_declaration",
+                 "namespace_alias_definition"}  # fmt: skip
+
+
+@dataclass
+class Region:
+    number: int
+    statements: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Shuffle:
+    statement: Node
+    call: Node
+    number: int  # names its result array
+    # `x op= SHFL(...)` as a whole statement: applied to every lane right after the shuffle (all
+    # lanes are live there), with no region loop; None: the statement starts the next region
+    update: str | None
+
+
+@dataclass
+class Vote:
+    """A warp vote (__ballot_sync, __any_sync, __all_sync) or a block vote (__syncthreads_count,
+    _and, _or): each lane's predicate is stored at the end of the region before it, the vote runs
+    over them between regions, and the statement reads the result in the next region."""
+
+    statement: Node
+    call: Node
+    number: int
+    name: str
+
+    def result(self) -> str:
+        if self.name in BLOCK_VOTES:
+            return f"__suite_vote_{self.number}"  # the same for the whole block: one variable
+        return f"{'' if self.name == '__ballot_sync' else 'int'}(__suite_vote_{self.number}{_LANE})"
+
+
+@dataclass
+class Control:
+    node: Node  # for / while / do / if / compound statement
+    parts: list[list]  # the plans of its bodies (if: then, else)
+
+
+@dataclass
+class Uniform:
+    node: Node  # a declaration of block-uniform constants or of __shared__ memory: once per block
+
+
+class KernelRewrite:
+    def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str],
+                 pure: set[str]):
+        self.function, self.source, self.blanked, self.path = function, source, blanked, path
+        body = self.body = function.child_by_field_name("body")
+        if function.has_error:
+            raise Refused(f"line {line_of(function)}: the C++ grammar could not read the kernel")
+        text = self.scanned(body)
+        wait = OTHER_WAITS.search(text)
+        if wait:
+            line = line_of(body) + text[: wait.start()].count("\n")
+            raise Refused(f"line {line}: `{wait.group(0)}` waits for other threads in a way lane loops do not model")
+        self.scopes = Scopes(function, blanked)
+        self.uniform = Uniformity(self.scopes, constants, pure)
+        self.regions = 0
+        self.shuffles: list[Shuffle] = []
+        self.votes: list[Vote] = []
+        self.call_results: dict[int, str] = {}  # collective call node id -> what the region reads instead
+        self.sequence_level: set[int] = set()  # declarations directly in a cut sequence
+        self.zones: list[tuple[int, int, object]] = []  # (start byte, end byte, zone) of region code
+        self._refuse_jumps(body)
+        self.plan = self._sequence(self._statements(body))
+        self.lanes = self._lane_vars()
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def text(self, node: Node, start: int | None = None, end: int | None = None) -> str:
+        return self.source[node.start_byte if start is None else start: node.end_byte if end is None else end].decode()
+
+    def line(self, node: Node) -> str:
+        quoted = self.path.replace("\\", "\\\\").replace('"', '\\"')
+        return f'\n#line {line_of(node)} "{quoted}"\n'
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def _refuse_jumps(self, body: Node) -> None:
+        stack = [body]
+        while stack:
+            node = stack.pop()
+            if node.type in ("goto_statement", "labeled_statement"):
+                raise Refused(f"line {line_of(node)}: goto and labels are not rewritten")
+            if node.type.startswith("preproc"):
+                raise Refused(f"line {line_of(node)}: preprocessor conditionals and definitions in the kernel body")
+            stack.extend(node.children)
+
+    @staticmethod
+    def _statements(node: Node) -> list[Node]:
+        if node.type == "compound_statement":
+            return [c for c in node.named_children if c.type != "comment"]
+        return [node]
+
+    def scanned(self, node: Node) -> str:
+        """The node's code as the scans for calls read it: comments and CUDA words blanked."""
+        return self.blanked[node.start_byte:node.end_byte].decode()
+
+    def _syncs(self, node: Node) -> bool:
+        return SYNC_CALL.search(self.scanned(node)) is not None
+
+    def _sequence(self, nodes: list[Node]) -> list:
+        items: list = []
+        region: Region | None = None
+
+        def close():
+            nonlocal region
+            if region is not None and region.statements:
+                self._zone_region(region)
+                items.append(region)
+            region = None
+
+        def add(node: Node):
+            nonlocal region
+            if region is None:
+                self.regions += 1
+                region = Region(self.regions)
+            region.statements.append(node)
+
+        for node in nodes:
+            if node.type in _COMPILE_TIME or node.type == "declaration" and (
+                    is_marked(node, self.source, "__shared__") or self._uniform_declaration(node)):  # fmt: skip
+                # before the open region: it reads no memory and no per-thread value (static shared
+                # memory is one copy per block wherever it is declared), and later regions see it
+                items.append(Uniform(node))
+            elif node.type == "declaration" and not self._syncs(node):
+                if any(c.type == "storage_class_specifier" for c in node.children):
+                    raise Refused(f"line {line_of(node)}: a static local in a kernel with barriers")
+                self.sequence_level.add(node.id)
+                add(node)
+            elif not self._syncs(node):
+                add(node)
+            elif self._barrier(node):
+                close()
+            elif (call := self._vote(node)) is not None:
+                vote = Vote(node, call, len(self.votes), self.text(call.child_by_field_name("function")))
+                self.votes.append(vote)
+                add(vote)  # the predicate, in the region before the vote
+                predicate = call.child_by_field_name("arguments").named_children[-1]
+                self.zones.append((predicate.start_byte, predicate.end_byte, region.number))
+                self.call_results[call.id] = vote.result()
+                close()
+                items.append(vote)
+                if node.type == "declaration":
+                    self.sequence_level.add(node.id)
+                add(node)
+            elif (call := self._shuffle(node)) is not None:
+                close()
+                update = None
+                if node.type == "expression_statement":
+                    update = self.text(node.named_children[0].child_by_field_name("operator"))
+                self.shuffles.append(Shuffle(node, call, len(self.shuffles), update))
+                self.call_results[call.id] = f"__suite_shfl_{len(self.shuffles) - 1}{_LANE}"
+                items.append(self.shuffles[-1])
+                if node.type == "declaration":
+                    self.sequence_level.add(node.id)
+                    add(node)
+                whole = call if update is None else node
+                self.zones.append((whole.start_byte, whole.end_byte, ("shuffle", len(self.shuffles))))
+            else:
+                close()
+                items.append(Control(node, self._control(node)))
+        close()
+        return items
+
+    def _zone_region(self, region: Region) -> None:
+        for node in region.statements:
+            if not isinstance(node, Vote):  # a vote's predicate was zoned when added
+                self.zones.append((node.start_byte, node.end_byte, region.number))
+
+    def _barrier(self, node: Node) -> bool:
+        """`__syncthreads();` or `__syncwarp(mask);` as a statement of its own (a cut between regions)."""
+        call = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
+        if self._function(call) not in BARRIERS:
+            return False
+        for argument in call.child_by_field_name("arguments").named_children:
+            reason = self.uniform.why_not(argument)
+            if reason:
+                raise Refused(f"line {line_of(node)}: the mask of __syncwarp is not block-uniform: {reason}")
+        return True
+
+    def _collective_call(self, node: Node, names) -> Node | None:
+        """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)` when CALL is in `names`."""
+        expression = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
+        if expression is not None and expression.type == "assignment_expression":
+            target, call = expression.child_by_field_name("left"), expression.child_by_field_name("right")
+            if target.type != "identifier" or target.id not in self.scopes.of_use:
+                return None
+        elif node.type == "declaration" and [d.type for d in declarators(node)] == ["init_declarator"]:
+            call = declarators(node)[0].child_by_field_name("value")
+        else:
+            return None
+        return call if self._function(call) in names else None
+
+    def _function(self, call: Node | None) -> str | None:
+        """The called name of a call expression (None for anything else)."""
+        if call is None or call.type != "call_expression":
+            return None
+        return self.text(call.child_by_field_name("function"))
+
+    def _vote(self, node: Node) -> Node | None:
+        """The vote call of `x = VOTE(...)` (and the other forms), checked: a warp vote with the full
+        mask, or a block vote (__syncthreads_count/and/or)."""
+        call = self._collective_call(node, {**VOTES, **BLOCK_VOTES})
+        if call is None:
+            return None
+        name = self.text(call.child_by_field_name("function"))
+        arguments = call.child_by_field_name("arguments").named_children
+        if len(arguments) != (2 if name in VOTES else 1):
+            raise Refused(f"line {line_of(node)}: {name} with {len(arguments)} argument(s)")
+        if name in VOTES and not self._full_mask(arguments[0]):
+            raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
+        return call
+
+    def _shuffle(self, node: Node) -> Node | None:
+        """The __shfl*_sync call of `x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`, checked."""
+        call = self._collective_call(node, SHUFFLES)
+        if call is None:
+            return None
+        name = self.text(call.child_by_field_name("function"))
+        arguments = call.child_by_field_name("arguments").named_children
+        if len(arguments) not in (3, 4):
+            raise Refused(f"line {line_of(node)}: {name} takes 3 or 4 arguments")
+        if not self._full_mask(arguments[0]):
+            raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
+        for argument in arguments[2:]:
+            reason = self.uniform.why_not(argument)
+            if reason:
+                raise Refused(f"line {line_of(node)}: the lane argument of {name} is not block-uniform: {reason}")
+        value = arguments[1]
+        var = self.scopes.of_use.get(value.id)
+        if var is None or var.parameter or self.uniform.is_uniform_var(var):
+            raise Refused(f"line {line_of(node)}: {name} of `{self.text(value)}`: lane loops shuffle a per-thread "
+                          "local variable only")  # fmt: skip
+        return call
+
+    def _full_mask(self, node: Node) -> bool:
+        """0xffffffff as a literal, or a file-level constant or macro defined as one."""
+        text = self.text(node)
+        return full_mask(self.uniform.constants.get(text, "") if node.type == "identifier" else text)
+
+    def _control(self, node: Node) -> list[list]:
+        kind = node.type
+        where = f"line {line_of(node)}"
+        if kind == "compound_statement":
+            return [self._sequence(self._statements(node))]
+        if kind == "if_statement":
+            condition = node.child_by_field_name("condition")
+            if any(c.type in ("declaration", "init_statement") for c in condition.named_children):
+                raise Refused(f"{where}: an `if` with a declaration around a barrier")
+            self._require_uniform(condition, f"{where}: the condition of this `if` around a barrier")
+            parts = [self._sequence(self._statements(node.child_by_field_name("consequence")))]
+            alternative = node.child_by_field_name("alternative")
+            if alternative is not None:
+                statement = alternative.named_children[-1] if alternative.type == "else_clause" else alternative
+                parts.append(self._sequence(self._statements(statement)))
+            return parts
+        if kind in ("while_statement", "do_statement"):
+            condition = node.child_by_field_name("condition")
+            self._require_uniform(condition, f"{where}: the condition of this loop around a barrier")
+            return [self._sequence(self._statements(node.child_by_field_name("body")))]
+        if kind == "for_statement":
+            self._uniform_for_header(node)
+            return [self._sequence(self._statements(node.child_by_field_name("body")))]
+        found = SYNC_CALL.search(self.scanned(node)).group(0)
+        raise Refused(f"{where}: `{found}` inside {_describe(node)}, not as a statement of its own at a "
+                      "block-uniform point")  # fmt: skip
+
+    def _require_uniform(self, node: Node | None, what: str) -> None:
+        reason = self.uniform.why_not(node) if node is not None else None
+        if reason:
+            raise Refused(f"{what} is not block-uniform: {reason}")
+
+    def _uniform_for_header(self, node: Node) -> None:
+        where = f"line {line_of(node)}: this `for` around a barrier"
+        init = node.child_by_field_name("initializer")
+        body = node.child_by_field_name("body")
+        if init is not None:
+            if init.type != "declaration":
+                raise Refused(f"{where} does not declare its loop variable")
+            for declarator in declarators(init):
+                var = self.scopes.of_declarator[declarator.id]
+                value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+                if value is None:
+                    raise Refused(f"{where}: `{var.name}` has no initial value")
+                self._require_uniform(value, f"{where}: the initial value of `{var.name}`")
+                if any(body.start_byte <= w.start_byte < body.end_byte for w in var.writes):
+                    raise Refused(f"{where}: its body changes `{var.name}`")
+                self.uniform.add(var)
+        self._require_uniform(node.child_by_field_name("condition"), f"{where}: its condition")
+        update = node.child_by_field_name("update")
+        if update is not None:
+            self._require_uniform_update(update, where)
+
+    def _require_uniform_update(self, node: Node, where: str) -> None:
+        if node.type == "comma_expression":
+            for part in node.named_children:
+                self._require_uniform_update(part, where)
+            return
+        if node.type == "assignment_expression":
+            target, value = node.child_by_field_name("left"), node.child_by_field_name("right")
+        elif node.type == "update_expression":
+            target, value = node.child_by_field_name("argument"), None
+        else:
+            raise Refused(f"{where}: cannot read its increment `{self.text(node)}`")
+        var = self.scopes.of_use.get(target.id)
+        if var is None or not self.uniform.is_uniform_var(var):
+            raise Refused(f"{where}: its increment changes `{self.text(target)}`, not a block-uniform loop variable")
+        self._require_uniform(value, f"{where}: its increment")
+
+    def _uniform_declaration(self, node: Node) -> bool:
+        """Whether a declaration only names block-uniform constants (never written, uniform values):
+        those stay plain variables, once per block. Records them as uniform."""
+        if self._syncs(node) or any(c.type == "storage_class_specifier" for c in node.children):
+            return False
+        variables = []
+        for declarator in declarators(node):
+            if declarator.type != "init_declarator" or declarator.child_by_field_name("declarator").type not in (
+                    "identifier", "pointer_declarator"):  # fmt: skip
+                return False
+            var = self.scopes.of_declarator[declarator.id]
+            value = declarator.child_by_field_name("value")
+            if var.writes or value.type in ("initializer_list", "argument_list") or self.uniform.why_not(value):
+                return False
+            variables.append(var)
+        for var in variables:
+            self.uniform.add(var)
+        return bool(variables)
+
+    def _check_array_size(self, size: Node, var: Var) -> None:
+        """A lane array's size is spelled where the function body starts the statement declaring
+        it: it may name only uniform locals declared directly in the body."""
+        stack = [size]
+        while stack:
+            node = stack.pop()
+            named = self.scopes.of_use.get(node.id)
+            if named is not None and not (self.uniform.is_uniform_var(named) and named.declaration.parent == self.body):
+                raise Refused(f"line {line_of(size)}: the size of `{var.name}`, which lives across a barrier, names "
+                              f"`{named.name}`, not a constant of the kernel's outermost block")  # fmt: skip
+            stack.extend(node.children)
+
+    # -- lane arrays -----------------------------------------------------------------------------
+
+    def _zone(self, node: Node):
+        """The region (or shuffle) a use lies in; "uniform" outside regions. Innermost range wins."""
+        best = None
+        for start, end, zone in self.zones:
+            if start <= node.start_byte < end and (best is None or end - start < best[1] - best[0]):
+                best = (start, end, zone)
+        return "uniform" if best is None else best[2]
+
+    def _lane_vars(self) -> dict[int, str]:
+        """Var id -> name of its lane array: locals of cut sequences used in more than one region,
+        and parameters the kernel writes (each thread has its own copy)."""
+        lanes: dict[int, str] = {}
+        for index, var in enumerate(self.scopes.vars):
+            if self.uniform.is_uniform_var(var):
+                continue
+            if var.parameter:
+                if var.writes:
+                    lanes[id(var)] = f"__suite_p_{var.name}"
+                continue
+            if var.declaration.id not in self.sequence_level:
+                continue
+            zones = {self._zone(var.declarator)} | {self._zone(use) for use in var.uses}
+            if len(zones) > 1 or self._address_escapes(var):
+                lanes[id(var)] = f"__suite_v{index}_{var.name}"
+        return lanes
+
+    @staticmethod
+    def _address_escapes(var: Var) -> bool:
+        """Whether a pointer to the variable may outlive its region (`&x`, a reference to it, an
+        array used other than by subscript): then it lives in a lane array, which outlives them all."""
+        if any(w.type in ("pointer_expression", "init_declarator") for w in var.writes):
+            return True
+        declarator = var.declarator
+        if declarator.type == "init_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        return declarator.type == "array_declarator" and any(
+            use.parent.type != "subscript_expression" or use.parent.child_by_field_name("argument") != use
+            for use in var.uses)  # fmt: skip
+
+    def lane_type(self, var: Var) -> tuple[str, str]:
+        """(element type, array dimensions) of a variable's lane array, spelled for the function's top."""
+        declaration = var.declaration
+        base = declaration.child_by_field_name("type")
+        base_text = " ".join(self.blanked[base.start_byte:base.end_byte].decode().split())
+        if "auto" in base_text.split() or "decltype" in base_text:
+            raise Refused(f"line {line_of(declaration)}: `{var.name}` lives across a barrier and its type is "
+                          f"`{base_text}`; spell the type")  # fmt: skip
+        qualifiers = [self.text(c) for c in declaration.children if c.type == "type_qualifier"]
+        declarator = var.declarator
+        if declarator.type == "init_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        levels: list[list[str]] = []  # qualifiers of each pointer level, outermost first
+        dims = ""
+        while declarator.type != "identifier":
+            if declarator.type == "pointer_declarator" and not dims:
+                levels.append([self.text(c) for c in declarator.children if c.type == "type_qualifier"])
+            elif declarator.type == "array_declarator" and not levels:
+                size = declarator.child_by_field_name("size")
+                if size is None:
+                    raise Refused(f"line {line_of(declaration)}: `{var.name}` has no array size")
+                self._check_array_size(size, var)
+                dims = f"[{self.text(size)}]" + dims
+            else:
+                raise Refused(f"line {line_of(declaration)}: `{var.name}` lives across a barrier and its "
+                              f"declarator `{self.text(var.declarator)}` is not a plain variable, pointer or array")  # fmt: skip
+            declarator = declarator.child_by_field_name("declarator")
+        # the variable's own qualifiers go (the lane array is written); those of what it points to stay
+        pointers = "".join("*" + "".join(" " + q for q in level) for level in levels[:-1]) + ("*" if levels else "")
+        if not levels:
+            qualifiers = [q for q in qualifiers if q not in ("const", "constexpr")]
+        element = " ".join([*qualifiers, base_text]) + pointers
+        return element, dims
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def function_body(self) -> str:
+        """Parameters the kernel writes copied into lane arrays, then the plan; each lane array is
+        allocated (once per block) just before the outermost statement that declares it."""
+        lines = []
+        for var in self.scopes.vars:
+            if var.parameter and id(var) in self.lanes:
+                lines.append(self._lane_array(self.lanes[id(var)], var))
+                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; "
+                             f"++__suite_i) {self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
+        for vote in self.votes:  # plain int arrays: the predicate is stored in an earlier item
+            lines.append(f"auto __suite_pred_{vote.number} = ::suite_host::lanes::lane_array<int>();")
+            if vote.name in VOTES:
+                lines.append(f"auto __suite_vote_{vote.number} = ::suite_host::lanes::lane_array<unsigned>();")
+        allocated = set()  # a shuffle's statement is in its own item and in the region after it
+        for item in self.plan:
+            start, end = _extent(item)
+            for var in self.scopes.vars:
+                if var.parameter or id(var) not in self.lanes or id(var) in allocated:
+                    continue
+                if start <= var.declarator.start_byte < end:
+                    allocated.add(id(var))
+                    lines.append(self._lane_array(self.lanes[id(var)], var))
+            for shuffle in self.shuffles:
+                if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
+                    allocated.add(id(shuffle))
+                    value = self.scopes.of_use[self._shuffle_arguments(shuffle)[1].id]
+                    lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
+            lines.append(self._render_items([item]))
+        return "\n".join(lines)
+
+    def _lane_array(self, name: str, var: Var) -> str:
+        element, dims = self.lane_type(var)
+        return f"auto {name} = ::suite_host::lanes::lane_array<{element}{dims}>();"
+
+    def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
+        return shuffle.call.child_by_field_name("arguments").named_children
+
+    def _render_items(self, items: list) -> str:
+        out = []
+        for item in items:
+            if isinstance(item, Region):
+                out.append(f"\nSUITE_LANES_FOR({item.number})")
+                for node in item.statements:
+                    if isinstance(node, Vote):
+                        predicate = node.call.child_by_field_name("arguments").named_children[-1]
+                        out.append(f"{self.line(predicate)}__suite_pred_{node.number}{_LANE} = "
+                                   f"({self._render(predicate, item.number)}) != 0;")  # fmt: skip
+                    else:
+                        out.append(self.line(node) + self._render(node, item.number))
+                out.append(f"\nSUITE_LANES_END({item.number})")
+            elif isinstance(item, Uniform):
+                out.append(self.line(item.node) + self.text(item.node))
+            elif isinstance(item, Vote) and item.name in BLOCK_VOTES:
+                out.append(f"{self.line(item.statement)}const int __suite_vote_{item.number} = "
+                           f"::suite_host::lanes::block_vote({BLOCK_VOTES[item.name]}, __suite_pred_{item.number});")  # fmt: skip
+            elif isinstance(item, Vote):
+                out.append(f"{self.line(item.statement)}::suite_host::lanes::vote(SUITE_HOST_SITE, \"{item.name}\", "
+                           f"::suite_host::lanes::Vote::{VOTES[item.name]}, __suite_pred_{item.number}, "
+                           f"__suite_vote_{item.number});")  # fmt: skip
+            elif isinstance(item, Shuffle):
+                _, value, *rest = self._shuffle_arguments(item)
+                function = self.text(item.call.child_by_field_name("function"))
+                width = f"int({self.text(rest[1])})" if len(rest) > 1 else "32"
+                var = self.scopes.of_use[value.id]
+                out.append(f"{self.line(item.statement)}::suite_host::lanes::shuffle(SUITE_HOST_SITE, \"{function}\", "
+                           f"::suite_host::Shfl::{SHUFFLES[function]}, {self.lanes[id(var)]}, "
+                           f"__suite_shfl_{item.number}, unsigned({self.text(rest[0])}), {width});")  # fmt: skip
+                if item.update is not None:
+                    target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
+                    out.append(f"\n::suite_host::lanes::update({self.lanes[id(target)]}, __suite_shfl_{item.number}, "
+                               f"[](auto& __suite_x, const auto& __suite_r) {{ __suite_x {item.update} __suite_r; }});")  # fmt: skip
+            else:
+                out.append(self._render_control(item))
+        return "".join(out)
+
+    def _render_control(self, item: Control) -> str:
+        node = item.node
+        if node.type == "compound_statement":
+            return "\n{" + self._render_items(item.parts[0]) + "\n}"
+        if node.type == "do_statement":
+            body = node.child_by_field_name("body")
+            return (self.line(node) + "do {" + self._render_items(item.parts[0]) + "\n}" + self.line(body)
+                    + self.text(node, start=body.end_byte))  # fmt: skip
+        if node.type == "if_statement":
+            consequence = node.child_by_field_name("consequence")
+            head = self.line(node) + self.text(node, end=consequence.start_byte)
+            text = head + "{" + self._render_items(item.parts[0]) + "\n}"
+            if len(item.parts) > 1:
+                text += "\nelse {" + self._render_items(item.parts[1]) + "\n}"
+            return text
+        body = node.child_by_field_name("body")  # for, while
+        return self.line(node) + self.text(node, end=body.start_byte) + "{" + self._render_items(item.parts[0]) + "\n}"
+
+    def _render(self, node: Node, region: int | None, loops: int = 0, switches: int = 0) -> str:
+        """A region statement's text: lane variables indexed, `return;` ends the lane."""
+        kind = node.type
+        var = self.scopes.of_use.get(node.id) if kind == "identifier" else None
+        if var is not None and id(var) in self.lanes:
+            return self.lanes[id(var)] + _LANE
+        if kind == "return_statement" and region is not None:
+            return f"SUITE_LANES_EXIT({region});"
+        if kind in ("break_statement", "continue_statement") and region is not None:
+            if loops == 0 and (kind == "continue_statement" or switches == 0):
+                raise Refused(f"line {line_of(node)}: `{self.text(node)}` leaves a region for a loop around a barrier")
+        if kind == "lambda_expression":
+            return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
+        if kind == "decltype":
+            rendered = self._render_children(node, region, loops, switches)
+            if _LANE in rendered:  # decltype(x[__suite_lane]) is a reference: not x's type
+                raise Refused(f"line {line_of(node)}: `{self.text(node)}` names a variable that lives across a barrier")
+            return rendered
+        if node.id in self.call_results:
+            return self.call_results[node.id]
+        if kind == "declaration" and any(id(self.scopes.of_declarator[d.id]) in self.lanes
+                                         for d in declarators(node) if d.id in self.scopes.of_declarator):  # fmt: skip
+            return self._render_lane_declaration(node, region)
+        if kind in _LOOPS:
+            loops += 1
+        if kind == "switch_statement":
+            switches += 1
+        return self._render_children(node, region, loops, switches)
+
+    def _render_children(self, node: Node, region: int | None, loops: int, switches: int) -> str:
+        out, at = [], node.start_byte
+        for child in node.children:
+            out.append(self.source[at:child.start_byte].decode())
+            out.append(self._render(child, region, loops, switches))
+            at = child.end_byte
+        out.append(self.source[at:node.end_byte].decode())
+        return "".join(out)
+
+    def _render_lane_declaration(self, node: Node, region: int) -> str:
+        prefix = self.text(node, end=_first_declarator(node).start_byte)
+        out = []
+        for declarator in declarators(node):
+            var = self.scopes.of_declarator[declarator.id]
+            if id(var) not in self.lanes:
+                out.append(prefix + self._render(declarator, region) + ";")
+                continue
+            value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+            if value is None:
+                continue
+            target = self.lanes[id(var)] + _LANE
+            element, dims = self.lane_type(var)
+            rendered = self._render(value, region)
+            if dims:
+                out.append(f"{{ {element} __suite_init{dims} = {rendered}; "
+                           f"__builtin_memcpy({target}, __suite_init, sizeof __suite_init); }}")  # fmt: skip
+            elif value.type == "argument_list":
+                out.append(f"{target} = {element}{rendered};")
+            elif value.type == "initializer_list":
+                out.append(f"{target} = {element}{rendered};")
+            else:
+                out.append(f"{target} = {rendered};")
+        return " ".join(out) if out else ";"
+
+
+def _extent(item) -> tuple[int, int]:
+    """The bytes of the source a plan item covers."""
+    if isinstance(item, Region):
+        first, last = (s.call if isinstance(s, Vote) else s for s in (item.statements[0], item.statements[-1]))
+        return first.start_byte, last.end_byte
+    node = item.statement if isinstance(item, (Shuffle, Vote)) else item.node
+    return node.start_byte, node.end_byte
+
+
+def _first_declarator(node: Node) -> Node:
+    return declarators(node)[0] if declarators(node) else node
+
+
+def _describe(node: Node) -> str:
+    return {"switch_statement": "a switch", "lambda_expression": "a lambda", "declaration": "a declaration",
+            "expression_statement": "an expression", "for_range_loop": "a range for",
+            "return_statement": "a return statement"}.get(node.type, f"a {node.type.replace('_', ' ')}")  # fmt: skip
