@@ -82,7 +82,7 @@ def execution_line(modes: dict) -> str | None:
     line = f"host execution: {len(modes) - len(waits)} of {len(modes)} kernel(s) ran as lane loops"
     counts: dict[str, int] = {}
     for why in waits:
-        for what in why.split(", "):
+        for what in why.split(" (lane rewrite:")[0].split(", "):
             counts[what] = counts.get(what, 0) + 1
     if waits:
         line += f", {len(waits)} on fibers (kernels waiting at " + ", ".join(f"{w}: {n}" for w, n in counts.items()) + ")"

@@ -78,6 +78,12 @@ extern "C" __global__ void reduce(const float* x, float* out) {
         out[blockIdx.x] = t;
     }
 }
+extern "C" __global__ void rounds(const int* count, float* x) {
+    for (int i = 0; i < count[0]; ++i) {  // uniform, but read from memory: not provably so
+        x[threadIdx.x] += 1.0f;
+        __syncthreads();
+    }
+}
 extern "C" __global__ void trap_at(int lane) {
     if (threadIdx.x == lane && blockIdx.x == 1) __trap();
 }
@@ -86,13 +92,15 @@ extern "C" __global__ void trap_at(int lane) {
 
 @pytest.fixture(scope="module")
 def module():
-    return HostBackend().load_module(source_for_code(KERNELS), ["scale", "reduce", "trap_at"])
+    return HostBackend().load_module(source_for_code(KERNELS), ["scale", "reduce", "rounds", "trap_at"])
 
 
 def test_each_kernel_gets_its_own_mode_and_the_reason(module):
     assert module.get_function("scale").lanes_why is None
     assert module.get_function("trap_at").lanes_why is None
-    assert module.get_function("reduce").lanes_why == "__syncthreads"
+    assert module.get_function("reduce").lanes_why is None  # rewritten: a region before the barrier, one after
+    why = module.get_function("rounds").lanes_why
+    assert why.startswith("__syncthreads (lane rewrite: ") and "count" in why, why
 
 
 def test_a_two_dimensional_grid_and_block_in_lane_loops(module):

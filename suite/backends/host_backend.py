@@ -194,7 +194,7 @@ class HostModule:
         self.static_smem = static_smem or {}  # per name, from the GPU build (0 where none was made)
         # Per name: None when the kernel may run as lane loops, else why it keeps fibers.
         plan = lane_plan.load(path)
-        self.lane_refusals = {k["name"]: lane_plan.why_not(k["waits"]) for k in plan} if plan else dict.fromkeys(names, "checked build")
+        self.lane_refusals = {k["name"]: lane_plan.why_not(k) for k in plan} if plan else dict.fromkeys(names, "checked build")
         self._library = abi.load_module(path)
         self._kernels: dict = {}
 

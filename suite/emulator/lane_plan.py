@@ -75,15 +75,24 @@ def waits(externals) -> list[str]:
     return sorted(n for n in externals if n.startswith("suite_host_") and n not in NON_BLOCKING)
 
 
-def why_not(waiting: list[str]) -> str | None:
-    """What makes a kernel whose lane entry reaches the runtime functions `waiting` keep fibers
-    ("__syncthreads, warp collectives"); None when it may run as lane loops."""
-    return ", ".join(dict.fromkeys(_CUDA_NAMES.get(n, n) for n in waiting)) or None
+def why_not(kernel: dict) -> str | None:
+    """What makes a planned kernel keep fibers: what it waits at ("__syncthreads, warp
+    collectives") and why the rewrite could not turn those into lane loops; None: lane loops."""
+    waiting = ", ".join(dict.fromkeys(_CUDA_NAMES.get(n, n) for n in kernel["waits"]))
+    if not waiting:
+        return None
+    return f"{waiting} (lane rewrite: {kernel['rewrite']})" if kernel.get("rewrite") else waiting
 
 
-def plan(obj: Path, names, entry_prefix: str) -> list[dict]:
-    """Per kernel name expression: {"name", "waits": the waiting runtime functions it reaches}."""
-    return [{"name": name, "waits": waits(reachable_externals(obj, f"{entry_prefix}{i}"))} for i, name in enumerate(names)]
+def plan(obj: Path, names, entry_prefix: str, rewrite) -> list[dict]:
+    """Per kernel name expression: {"name", "waits": the waiting runtime functions its lane entry
+    reaches, "rewrite": why the lane rewrite left it alone (None: rewritten, or nothing to rewrite)}."""
+    out = []
+    for i, name in enumerate(names):
+        base = re.sub(r"<.*", "", name).split("::")[-1].strip()
+        out.append({"name": name, "waits": waits(reachable_externals(obj, f"{entry_prefix}{i}")),
+                    "rewrite": rewrite.refused.get(base) if rewrite is not None else None})
+    return out
 
 
 def sidecar(library: Path) -> Path:
