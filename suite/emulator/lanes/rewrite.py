@@ -6,64 +6,18 @@ whether a variable is a lane array depends on all its uses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from tree_sitter import Node
 
-from .cuda_text import BARRIERS, BLOCK_VOTES, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
+from .cuda_text import BARRIERS, BLOCK_VOTES, GROUP_SYNC, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
+from .plan import LANE, Control, Region, Shuffle, Uniform, Vote
 from .refusal import Refused, line_of
 from .scopes import Scopes, Var, declarators
 from .uniform import Uniformity
 
-_LANE = "[__suite_lane]"
 _LOOPS = {"for_statement", "for_range_loop", "while_statement", "do_statement"}
 # Statements that run nothing: a `using namespace`, a type alias, a static_assert.
 _COMPILE_TIME = {"using_declaration", "alias_declaration", "type_definition", "static_assert_declaration",
                  "namespace_alias_definition"}  # fmt: skip
-
-
-@dataclass
-class Region:
-    number: int
-    statements: list[Node] = field(default_factory=list)
-
-
-@dataclass
-class Shuffle:
-    statement: Node
-    call: Node
-    number: int  # names its result array
-    # `x op= SHFL(...)` as a whole statement: applied to every lane right after the shuffle (all
-    # lanes are live there), with no region loop; None: the statement starts the next region
-    update: str | None
-
-
-@dataclass
-class Vote:
-    """A warp vote (__ballot_sync, __any_sync, __all_sync) or a block vote (__syncthreads_count,
-    _and, _or): each lane's predicate is stored at the end of the region before it, the vote runs
-    over them between regions, and the statement reads the result in the next region."""
-
-    statement: Node
-    call: Node
-    number: int
-    name: str
-
-    def result(self) -> str:
-        if self.name in BLOCK_VOTES:
-            return f"__suite_vote_{self.number}"  # the same for the whole block: one variable
-        return f"{'' if self.name == '__ballot_sync' else 'int'}(__suite_vote_{self.number}{_LANE})"
-
-
-@dataclass
-class Control:
-    node: Node  # for / while / do / if / compound statement
-    parts: list[list]  # the plans of its bodies (if: then, else)
-
-
-@dataclass
-class Uniform:
-    node: Node  # a declaration of block-uniform constants or of __shared__ memory: once per block
 
 
 class KernelRewrite:
@@ -175,7 +129,7 @@ class KernelRewrite:
                 if node.type == "expression_statement":
                     update = self.text(node.named_children[0].child_by_field_name("operator"))
                 self.shuffles.append(Shuffle(node, call, len(self.shuffles), update))
-                self.call_results[call.id] = f"__suite_shfl_{len(self.shuffles) - 1}{_LANE}"
+                self.call_results[call.id] = f"__suite_shfl_{len(self.shuffles) - 1}{LANE}"
                 items.append(self.shuffles[-1])
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
@@ -194,11 +148,19 @@ class KernelRewrite:
                 self.zones.append((node.start_byte, node.end_byte, region.number))
 
     def _barrier(self, node: Node) -> bool:
-        """`__syncthreads();` or `__syncwarp(mask);` as a statement of its own (a cut between regions)."""
+        """A barrier as a statement of its own (a cut between regions): `__syncthreads();`,
+        `__syncwarp(mask);`, or the block group's `g.sync();` / `cg::sync(g);`."""
         call = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
-        if self._function(call) not in BARRIERS:
+        if call is None or call.type != "call_expression":
             return False
-        for argument in call.child_by_field_name("arguments").named_children:
+        function, arguments = call.child_by_field_name("function"), call.child_by_field_name("arguments").named_children
+        if self.uniform.block_group_method(function, {"sync"}) and not arguments:
+            return True
+        if GROUP_SYNC.match(self.text(function)) and len(arguments) == 1 and self.uniform.block_group(arguments[0]):
+            return True
+        if self.text(function) not in BARRIERS:
+            return False
+        for argument in arguments:
             reason = self.uniform.why_not(argument)
             if reason:
                 raise Refused(f"line {line_of(node)}: the mask of __syncwarp is not block-uniform: {reason}")
@@ -350,6 +312,9 @@ class KernelRewrite:
             variables.append(var)
         for var in variables:
             self.uniform.add(var)
+            value = var.declarator.child_by_field_name("value")
+            if self.uniform.block_group(value):
+                self.uniform.block_groups.add(id(var))
         return bool(variables)
 
     def _check_array_size(self, size: Node, var: Var) -> None:
@@ -486,7 +451,7 @@ class KernelRewrite:
                 for node in item.statements:
                     if isinstance(node, Vote):
                         predicate = node.call.child_by_field_name("arguments").named_children[-1]
-                        out.append(f"{self.line(predicate)}__suite_pred_{node.number}{_LANE} = "
+                        out.append(f"{self.line(predicate)}__suite_pred_{node.number}{LANE} = "
                                    f"({self._render(predicate, item.number)}) != 0;")  # fmt: skip
                     else:
                         out.append(self.line(node) + self._render(node, item.number))
@@ -539,7 +504,7 @@ class KernelRewrite:
         kind = node.type
         var = self.scopes.of_use.get(node.id) if kind == "identifier" else None
         if var is not None and id(var) in self.lanes:
-            return self.lanes[id(var)] + _LANE
+            return self.lanes[id(var)] + LANE
         if kind == "return_statement" and region is not None:
             return f"SUITE_LANES_EXIT({region});"
         if kind in ("break_statement", "continue_statement") and region is not None:
@@ -549,7 +514,7 @@ class KernelRewrite:
             return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
         if kind == "decltype":
             rendered = self._render_children(node, region, loops, switches)
-            if _LANE in rendered:  # decltype(x[__suite_lane]) is a reference: not x's type
+            if LANE in rendered:  # decltype(x[__suite_lane]) is a reference: not x's type
                 raise Refused(f"line {line_of(node)}: `{self.text(node)}` names a variable that lives across a barrier")
             return rendered
         if node.id in self.call_results:
@@ -583,7 +548,7 @@ class KernelRewrite:
             value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
             if value is None:
                 continue
-            target = self.lanes[id(var)] + _LANE
+            target = self.lanes[id(var)] + LANE
             element, dims = self.lane_type(var)
             rendered = self._render(value, region)
             if dims:
