@@ -45,7 +45,8 @@ def driver(name: str, kernel: str, lanes: str, params: str) -> str:
             f"{{ suite_test::drive<&{kernel}, &{lanes}>(&{kernel}, gx, gy, bx, by, {arguments}); }}\n")  # fmt: skip
 
 
-def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_args, shared_mem: int = 0):
+def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_args, shared_mem: int = 0,
+             options=()):
     """Runs `kernel` in fiber mode and its lane function through the driver on the same inputs (host
     build only: the generated code is for g++, not NVRTC);
     returns both argument lists (their tensors hold the outputs)."""
@@ -53,7 +54,8 @@ def run_both(code: str, kernel: str, lanes: str, params: str, grid, block, make_
     unqualified = re.sub(r"<.*", "", kernel).split("::")[-1]
     assert unqualified in result.lane_functions, result.refused
     source = code + result.code + DRIVER_HELPER + driver("drive_lanes", kernel, lanes, params)
-    module = HostBackend(threads=1).load_module(build.source_for_code(source), [kernel, "drive_lanes"], toolchain="none")
+    module = HostBackend(threads=1).load_module(build.source_for_code(source), [kernel, "drive_lanes"], options=options,
+                                                toolchain="none")
     # both on fibers: the reference because it waits, the driver because it starts lane mode itself
     assert module.get_function(kernel).lanes_why and module.get_function("drive_lanes").lanes_why
     fiber_args, lane_args = make_args(), make_args()
@@ -106,7 +108,10 @@ def test_block_reduction_keeps_uniform_loop_and_shared_array_plain():
     assert "for (int stride = 128; stride > 0; stride /= 2) {" in code  # once per block, not per lane
     assert "__shared__ float s[256];" in code and "lane_array<int>" in code  # t lives across barriers
     assert code.count("SUITE_LANES_FOR(") == 3
-    assert '#line 5 "kernels.cu"\ns[__suite_v' in code  # s[t] = x[...] keeps its line
+    # t lives in a lane array between regions, in a local of its own name within each: the
+    # statements read as written, on their own lines
+    assert '#line 5 "kernels.cu"\ns[t] = x[blockIdx.x * 256 + t];' in code
+    assert code.count("int t = __suite_v3_t[__suite_lane];") == 2 and code.count("= t;") == 1
 
 
 MATMUL = r"""
@@ -260,6 +265,36 @@ def test_dynamic_shared_memory_and_constexpr_locals():
     assert torch.equal(fiber[1], x.view(3, 32).flip(1).flatten() - x)
 
 
+GROUPS = r"""
+#include <cooperative_groups.h>
+namespace cg = cooperative_groups;
+extern "C" __global__ void transpose_tiles(const float* in, float* out, int width) {
+    cg::thread_block cta = cg::this_thread_block();
+    __shared__ float tile[16][17];
+    const int x = blockIdx.x * 16 + threadIdx.x, y = blockIdx.y * 16 + threadIdx.y;
+    tile[threadIdx.y][threadIdx.x] = in[y * width + x];
+    cg::sync(cta);
+    out[(blockIdx.x * 16 + threadIdx.y) * width + blockIdx.y * 16 + threadIdx.x] = tile[threadIdx.x][threadIdx.y];
+    for (unsigned step = 1; step < cta.size(); step *= 2) {
+        cta.sync();
+        if (cta.thread_rank() == 0) out[0] += float(step);
+    }
+}
+"""
+
+
+def test_cooperative_groups_block_sync_is_a_barrier():
+    width = 48
+    x = random(width, width, seed=10)
+    fiber, lanes = run_both(GROUPS, "transpose_tiles", "__suite_lanes_transpose_tiles",
+                            "const float* in, float* out, int width", (3, 3), (16, 16),
+                            lambda: [x, torch.zeros(width, width), np.int32(width)])  # fmt: skip
+    assert_same_bits(fiber, lanes)
+    assert torch.equal(fiber[1].flatten()[1:], x.t().flatten()[1:])
+    code = fission(GROUPS, "k.cu").code
+    assert "for (unsigned step = 1; step < cta.size(); step *= 2) {" in code  # once per block
+
+
 def test_uniform_if_else_and_do_while_in_an_anonymous_namespace():
     x = torch.randint(-1000, 1000, (4 * 64,), dtype=torch.int32, generator=torch.Generator().manual_seed(5))
     fiber, lanes = run_both(ANONYMOUS, "blocks_of_two", "__suite_lanes_blocks_of_two", "const int* x, int* y",
@@ -355,7 +390,11 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
         ("    float v = x[threadIdx.x];\n    y[threadIdx.x] = __shfl_sync(0xffffffff, v, 0) + 1;", r"inside an expression"),
         ("    n -= 1;\n    for (int i = 0; i < n; ++i) __syncthreads();", r"`n` may differ"),
         ("    if (n > 0) { int n2 = n; __syncthreads(); { int n2 = 1; } }", r"`n2` shadows"),
-        ("    float v = x[0];\n    __syncthreads();\n    decltype(v) w = v;\n    y[0] = w;", r"`decltype\(v\)` names a variable"),
+        ("    if (threadIdx.x == 0) cooperative_groups::this_thread_block().sync();", r"depends on threadIdx"),
+        ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n    g.sync();",
+         r"`tiled_partition` waits"),
+        ("    float v[2] = {x[0]};\n    __syncthreads();\n    decltype(v) w = {v[0]};\n    y[0] = w[0];",
+         r"`decltype\(v\)` names a variable"),
     ],
 )
 def test_refusals_say_why(body, reason):
@@ -428,3 +467,49 @@ def test_votes_match_fibers_bit_for_bit():
     assert torch.equal(fiber[3][104:], torch.full((24,), -1, dtype=torch.int32))
     code = fission(VOTES, "k.cu").code
     assert code.count("::suite_host::lanes::vote(") == 3 and code.count("::suite_host::lanes::block_vote(") == 3
+
+
+ONLINE_SOFTMAX = r"""
+extern "C" __global__ void online_softmax(float* out, const float* inp, int C) {
+    const int lane = threadIdx.x % 32, row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    const float* x = inp + row * C;
+    float maxval = -INFINITY, sumval = 0.0f, bigger;
+    for (int i = lane; i < C; i += 32) {
+        bigger = fmaxf(maxval, x[i]);
+        sumval = sumval * expf(maxval - bigger) + expf(x[i] - bigger);
+        maxval = bigger;
+    }
+    float offsetMaxval, offsetSumval;
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        __syncwarp();
+        offsetMaxval = __shfl_down_sync(0xFFFFFFFF, maxval, offset);
+        offsetSumval = __shfl_down_sync(0xFFFFFFFF, sumval, offset);
+        if (offsetMaxval > maxval) {
+            sumval *= expf(maxval - offsetMaxval);
+            maxval = offsetMaxval;
+        } else {
+            offsetSumval *= expf(offsetMaxval - maxval);
+        }
+        sumval += offsetSumval;
+    }
+    maxval = __shfl_sync(0xFFFFFFFF, maxval, 0);
+    sumval = __shfl_sync(0xFFFFFFFF, sumval, 0);
+    for (int i = lane; i < C; i += 32) out[row * C + i] = expf(x[i] - maxval) / sumval;
+}
+"""
+
+
+def test_online_softmax_matches_fibers_without_contraction():
+    # llm.c's softmax_forward_online_kernel8. Bit for bit with --fmad=false: with contraction on
+    # (g++ -ffp-contract=fast, as nvcc fuses), g++ may fuse other products in the rewritten code
+    # than in the fiber build (1 ulp apart: docs/DESIGN.md, "Lane loops: the rewrite").
+    rows, C = 16, 100
+    x = random(rows, C, seed=11) * 3
+    fiber, lanes = run_both(ONLINE_SOFTMAX, "online_softmax", "__suite_lanes_online_softmax",
+                            "float* out, const float* inp, int C", (rows // 4,), (128,),
+                            lambda: [torch.zeros(rows, C), x, np.int32(C)], options=("--fmad=false",))  # fmt: skip
+    assert_same_bits(fiber, lanes)
+    assert torch.allclose(fiber[0], torch.softmax(x, 1), atol=1e-6)
+    code = fission(ONLINE_SOFTMAX, "k.cu").code
+    # offsetSumval is rewritten by the next shuffle before any read: not copied back to its lane array
+    assert "__suite_lane] = offsetSumval;" not in code and "__suite_lane] = sumval;" in code

@@ -9,6 +9,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from .cuda_text import BARRIERS, BLOCK_VOTES, GROUP_SYNC, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
+from .liveness import Effect, live_after_regions
 from .plan import LANE, Control, Region, Shuffle, Uniform, Vote
 from .refusal import Refused, line_of
 from .scopes import Scopes, Var, declarators
@@ -43,6 +44,11 @@ class KernelRewrite:
         self._refuse_jumps(body)
         self.plan = self._sequence(self._statements(body))
         self.lanes = self._lane_vars()
+        # Lane scalars no pointer reaches: a region works on them in plain locals of their own names
+        # (the kernel's text unchanged), loaded from their lane arrays and stored back when live.
+        self.promoted = {id(v) for v in self.scopes.vars
+                         if id(v) in self.lanes and not self.lane_type(v)[1] and not self._address_escapes(v)}
+        self.live_after = live_after_regions(self.plan, self._effect)
 
     # -- text ------------------------------------------------------------------------------------
 
@@ -443,11 +449,71 @@ class KernelRewrite:
     def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
         return shuffle.call.child_by_field_name("arguments").named_children
 
+    def _indexed(self, var: Var) -> bool:
+        """Whether the region code reads `var` as `array[__suite_lane]` (a lane array, not promoted)."""
+        return id(var) in self.lanes and id(var) not in self.promoted
+
+    def _declared(self, declaration: Node) -> list[Var]:
+        return [self.scopes.of_declarator[d.id] for d in declarators(declaration) if d.id in self.scopes.of_declarator]
+
+    def _within(self, var: Var, nodes) -> list[Node]:
+        """The uses of `var` inside any of `nodes`."""
+        return [u for u in var.uses if any(n.start_byte <= u.start_byte < n.end_byte for n in nodes)]
+
+    @staticmethod
+    def _entries(region: Region) -> list[Node]:
+        """The code of a region's entries: its statements, and the predicates of its votes."""
+        return [n.call.child_by_field_name("arguments").named_children[-1] if isinstance(n, Vote) else n
+                for n in region.statements]  # fmt: skip
+
+    def _region_vars(self, region: Region) -> list[Var]:
+        """The promoted variables a region names, in declaration order."""
+        entries = self._entries(region)
+        return [v for v in self.scopes.vars if id(v) in self.promoted and (
+            self._within(v, entries) or any(n.start_byte <= v.declarator.start_byte < n.end_byte for n in entries))]
+
+    def _writes_in(self, var: Var, region: Region) -> bool:
+        entries = self._entries(region)
+        declared = any(n.start_byte <= var.declarator.start_byte < n.end_byte for n in entries)
+        return declared or any(n.start_byte <= w.start_byte < n.end_byte for w in var.writes for n in entries)
+
+    def _effect(self, item) -> Effect:
+        """For liveness: the lane variables an item reads before writing them, and those it surely writes."""
+        if isinstance(item, Shuffle):
+            value = self.scopes.of_use[self._shuffle_arguments(item)[1].id]
+            target = None
+            if item.update is not None:
+                target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
+            uses = {id(value)} | ({id(target)} if target is not None and item.update != "=" else set())
+            return Effect(frozenset(uses), frozenset({id(target)} if item.update == "=" else ()))
+        exposed, defined = set(), set()
+        for entry in self._entries(item):
+            defs, skip = set(), set()  # what the entry surely writes, and the identifier that writes it
+            if entry.type == "declaration":
+                defs = {id(v) for v in self._declared(entry)}
+            elif entry.type == "expression_statement" and entry.named_children and (
+                    entry.named_children[0].type == "assignment_expression"
+                    and self.text(entry.named_children[0].child_by_field_name("operator")) == "="):  # fmt: skip
+                left = entry.named_children[0].child_by_field_name("left")
+                if left.id in self.scopes.of_use:
+                    defs, skip = {id(self.scopes.of_use[left.id])}, {left.id}
+            for var in self.scopes.vars:
+                if id(var) in self.lanes and any(u.id not in skip for u in self._within(var, [entry])):
+                    if id(var) not in defined:
+                        exposed.add(id(var))
+            defined |= defs
+        return Effect(frozenset(exposed), frozenset(defined))
+
     def _render_items(self, items: list) -> str:
         out = []
         for item in items:
             if isinstance(item, Region):
                 out.append(f"\nSUITE_LANES_FOR({item.number})")
+                declared = {id(v) for n in item.statements if isinstance(n, Node) and n.type == "declaration"
+                            for v in self._declared(n)}  # fmt: skip
+                for var in self._region_vars(item):
+                    if id(var) not in declared:
+                        out.append(f"\n{self.lane_type(var)[0]} {var.name} = {self.lanes[id(var)]}{LANE};")
                 for node in item.statements:
                     if isinstance(node, Vote):
                         predicate = node.call.child_by_field_name("arguments").named_children[-1]
@@ -455,6 +521,9 @@ class KernelRewrite:
                                    f"({self._render(predicate, item.number)}) != 0;")  # fmt: skip
                     else:
                         out.append(self.line(node) + self._render(node, item.number))
+                for var in self._region_vars(item):
+                    if id(var) in self.live_after[item.number] and self._writes_in(var, item):
+                        out.append(f"\n{self.lanes[id(var)]}{LANE} = {var.name};")
                 out.append(f"\nSUITE_LANES_END({item.number})")
             elif isinstance(item, Uniform):
                 out.append(self.line(item.node) + self.text(item.node))
@@ -503,7 +572,7 @@ class KernelRewrite:
         """A region statement's text: lane variables indexed, `return;` ends the lane."""
         kind = node.type
         var = self.scopes.of_use.get(node.id) if kind == "identifier" else None
-        if var is not None and id(var) in self.lanes:
+        if var is not None and id(var) in self.lanes and id(var) not in self.promoted:
             return self.lanes[id(var)] + LANE
         if kind == "return_statement" and region is not None:
             return f"SUITE_LANES_EXIT({region});"
@@ -519,8 +588,7 @@ class KernelRewrite:
             return rendered
         if node.id in self.call_results:
             return self.call_results[node.id]
-        if kind == "declaration" and any(id(self.scopes.of_declarator[d.id]) in self.lanes
-                                         for d in declarators(node) if d.id in self.scopes.of_declarator):  # fmt: skip
+        if kind == "declaration" and any(self._indexed(v) for v in self._declared(node)):
             return self._render_lane_declaration(node, region)
         if kind in _LOOPS:
             loops += 1
@@ -542,7 +610,7 @@ class KernelRewrite:
         out = []
         for declarator in declarators(node):
             var = self.scopes.of_declarator[declarator.id]
-            if id(var) not in self.lanes:
+            if not self._indexed(var):
                 out.append(prefix + self._render(declarator, region) + ";")
                 continue
             value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
