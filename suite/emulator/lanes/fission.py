@@ -16,6 +16,7 @@ from suite.emulator import INCLUDE_DIR
 
 from .cuda_text import REWRITE_TRIGGER, SYNC_CALL, blank_comments, blank_cuda_words, is_marked
 from .refusal import Refused, line_of
+from .render import KernelText
 from .rewrite import KernelRewrite
 from .scopes import declared_name, declarators
 
@@ -206,7 +207,7 @@ def _lane_function(kernel: Node, name: str, source: bytes, blanked: bytes, path:
         *opened,
         rewrite.line(kernel).strip("\n"),
         f"{header}void __suite_lanes_{name}{parameters} {{",
-        rewrite.function_body(),
+        KernelText(rewrite).function_body(),
         "}",
         *closed,
     ])

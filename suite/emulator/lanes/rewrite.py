@@ -1,8 +1,8 @@
-"""One kernel with barriers rewritten as lane loops (MCUDA's deep fission): its body is cut at every
-barrier and warp shuffle into regions, each a loop over the block's threads; the control statements
-around them stay ordinary C++ when block-uniform; locals that live across regions become lane
-arrays. The plan (regions, and where each variable is used) comes first, the text second, since
-whether a variable is a lane array depends on all its uses."""
+"""One kernel with barriers planned as lane loops (MCUDA's deep fission): its body is cut at every
+barrier, shuffle and vote into regions, each to be a loop over the block's threads; the control
+statements around them stay ordinary C++ when block-uniform, else the kernel is refused; locals
+that live across regions become lane arrays. The whole plan comes before any text (render.py),
+since whether a variable is a lane array depends on all its uses."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from .refusal import Refused, line_of
 from .scopes import Scopes, Var, declarators
 from .uniform import Uniformity
 
-_LOOPS = {"for_statement", "for_range_loop", "while_statement", "do_statement"}
 # Statements that run nothing: a `using namespace`, a type alias, a static_assert.
 _COMPILE_TIME = {"using_declaration", "alias_declaration", "type_definition", "static_assert_declaration",
                  "namespace_alias_definition"}  # fmt: skip
 
 
 class KernelRewrite:
+    """The plan of one kernel, and the facts about its variables the text needs. Raises Refused."""
+
     def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str],
                  pure: set[str]):
         self.function, self.source, self.blanked, self.path = function, source, blanked, path
@@ -412,46 +413,8 @@ class KernelRewrite:
 
     # -- text ------------------------------------------------------------------------------------
 
-    def function_body(self) -> str:
-        """Parameters the kernel writes copied into lane arrays, then the plan; each lane array is
-        allocated (once per block) just before the outermost statement that declares it."""
-        lines = []
-        for var in self.scopes.vars:
-            if var.parameter and id(var) in self.lanes:
-                lines.append(self._lane_array(self.lanes[id(var)], var))
-                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; "
-                             f"++__suite_i) {self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
-        for vote in self.votes:  # plain int arrays: the predicate is stored in an earlier item
-            lines.append(f"auto __suite_pred_{vote.number} = ::suite_host::lanes::lane_array<int>();")
-            if vote.name in VOTES:
-                lines.append(f"auto __suite_vote_{vote.number} = ::suite_host::lanes::lane_array<unsigned>();")
-        allocated = set()  # a shuffle's statement is in its own item and in the region after it
-        for item in self.plan:
-            start, end = _extent(item)
-            for var in self.scopes.vars:
-                if var.parameter or id(var) not in self.lanes or id(var) in allocated:
-                    continue
-                if start <= var.declarator.start_byte < end:
-                    allocated.add(id(var))
-                    lines.append(self._lane_array(self.lanes[id(var)], var))
-            for shuffle in self.shuffles:
-                if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
-                    allocated.add(id(shuffle))
-                    value = self.scopes.of_use[self._shuffle_arguments(shuffle)[1].id]
-                    lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
-            lines.append(self._render_items([item]))
-        return "\n".join(lines)
-
-    def _lane_array(self, name: str, var: Var) -> str:
-        element, dims = self.lane_type(var)
-        return f"auto {name} = ::suite_host::lanes::lane_array<{element}{dims}>();"
-
     def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
         return shuffle.call.child_by_field_name("arguments").named_children
-
-    def _indexed(self, var: Var) -> bool:
-        """Whether the region code reads `var` as `array[__suite_lane]` (a lane array, not promoted)."""
-        return id(var) in self.lanes and id(var) not in self.promoted
 
     def _declared(self, declaration: Node) -> list[Var]:
         return [self.scopes.of_declarator[d.id] for d in declarators(declaration) if d.id in self.scopes.of_declarator]
@@ -465,17 +428,6 @@ class KernelRewrite:
         """The code of a region's entries: its statements, and the predicates of its votes."""
         return [n.call.child_by_field_name("arguments").named_children[-1] if isinstance(n, Vote) else n
                 for n in region.statements]  # fmt: skip
-
-    def _region_vars(self, region: Region) -> list[Var]:
-        """The promoted variables a region names, in declaration order."""
-        entries = self._entries(region)
-        return [v for v in self.scopes.vars if id(v) in self.promoted and (
-            self._within(v, entries) or any(n.start_byte <= v.declarator.start_byte < n.end_byte for n in entries))]
-
-    def _writes_in(self, var: Var, region: Region) -> bool:
-        entries = self._entries(region)
-        declared = any(n.start_byte <= var.declarator.start_byte < n.end_byte for n in entries)
-        return declared or any(n.start_byte <= w.start_byte < n.end_byte for w in var.writes for n in entries)
 
     def _effect(self, item) -> Effect:
         """For liveness: the lane variables an item reads before writing them, and those it surely writes."""
@@ -504,144 +456,8 @@ class KernelRewrite:
             defined |= defs
         return Effect(frozenset(exposed), frozenset(defined))
 
-    def _render_items(self, items: list) -> str:
-        out = []
-        for item in items:
-            if isinstance(item, Region):
-                out.append(f"\nSUITE_LANES_FOR({item.number})")
-                declared = {id(v) for n in item.statements if isinstance(n, Node) and n.type == "declaration"
-                            for v in self._declared(n)}  # fmt: skip
-                for var in self._region_vars(item):
-                    if id(var) not in declared:
-                        out.append(f"\n{self.lane_type(var)[0]} {var.name} = {self.lanes[id(var)]}{LANE};")
-                for node in item.statements:
-                    if isinstance(node, Vote):
-                        predicate = node.call.child_by_field_name("arguments").named_children[-1]
-                        out.append(f"{self.line(predicate)}__suite_pred_{node.number}{LANE} = "
-                                   f"({self._render(predicate, item.number)}) != 0;")  # fmt: skip
-                    else:
-                        out.append(self.line(node) + self._render(node, item.number))
-                for var in self._region_vars(item):
-                    if id(var) in self.live_after[item.number] and self._writes_in(var, item):
-                        out.append(f"\n{self.lanes[id(var)]}{LANE} = {var.name};")
-                out.append(f"\nSUITE_LANES_END({item.number})")
-            elif isinstance(item, Uniform):
-                out.append(self.line(item.node) + self.text(item.node))
-            elif isinstance(item, Vote) and item.name in BLOCK_VOTES:
-                out.append(f"{self.line(item.statement)}const int __suite_vote_{item.number} = "
-                           f"::suite_host::lanes::block_vote({BLOCK_VOTES[item.name]}, __suite_pred_{item.number});")  # fmt: skip
-            elif isinstance(item, Vote):
-                out.append(f"{self.line(item.statement)}::suite_host::lanes::vote(SUITE_HOST_SITE, \"{item.name}\", "
-                           f"::suite_host::lanes::Vote::{VOTES[item.name]}, __suite_pred_{item.number}, "
-                           f"__suite_vote_{item.number});")  # fmt: skip
-            elif isinstance(item, Shuffle):
-                _, value, *rest = self._shuffle_arguments(item)
-                function = self.text(item.call.child_by_field_name("function"))
-                width = f"int({self.text(rest[1])})" if len(rest) > 1 else "32"
-                var = self.scopes.of_use[value.id]
-                out.append(f"{self.line(item.statement)}::suite_host::lanes::shuffle(SUITE_HOST_SITE, \"{function}\", "
-                           f"::suite_host::Shfl::{SHUFFLES[function]}, {self.lanes[id(var)]}, "
-                           f"__suite_shfl_{item.number}, unsigned({self.text(rest[0])}), {width});")  # fmt: skip
-                if item.update is not None:
-                    target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
-                    out.append(f"\n::suite_host::lanes::update({self.lanes[id(target)]}, __suite_shfl_{item.number}, "
-                               f"[](auto& __suite_x, const auto& __suite_r) {{ __suite_x {item.update} __suite_r; }});")  # fmt: skip
-            else:
-                out.append(self._render_control(item))
-        return "".join(out)
-
-    def _render_control(self, item: Control) -> str:
-        node = item.node
-        if node.type == "compound_statement":
-            return "\n{" + self._render_items(item.parts[0]) + "\n}"
-        if node.type == "do_statement":
-            body = node.child_by_field_name("body")
-            return (self.line(node) + "do {" + self._render_items(item.parts[0]) + "\n}" + self.line(body)
-                    + self.text(node, start=body.end_byte))  # fmt: skip
-        if node.type == "if_statement":
-            consequence = node.child_by_field_name("consequence")
-            head = self.line(node) + self.text(node, end=consequence.start_byte)
-            text = head + "{" + self._render_items(item.parts[0]) + "\n}"
-            if len(item.parts) > 1:
-                text += "\nelse {" + self._render_items(item.parts[1]) + "\n}"
-            return text
-        body = node.child_by_field_name("body")  # for, while
-        return self.line(node) + self.text(node, end=body.start_byte) + "{" + self._render_items(item.parts[0]) + "\n}"
-
-    def _render(self, node: Node, region: int | None, loops: int = 0, switches: int = 0) -> str:
-        """A region statement's text: lane variables indexed, `return;` ends the lane."""
-        kind = node.type
-        var = self.scopes.of_use.get(node.id) if kind == "identifier" else None
-        if var is not None and id(var) in self.lanes and id(var) not in self.promoted:
-            return self.lanes[id(var)] + LANE
-        if kind == "return_statement" and region is not None:
-            return f"SUITE_LANES_EXIT({region});"
-        if kind in ("break_statement", "continue_statement") and region is not None:
-            if loops == 0 and (kind == "continue_statement" or switches == 0):
-                raise Refused(f"line {line_of(node)}: `{self.text(node)}` leaves a region for a loop around a barrier")
-        if kind == "lambda_expression":
-            return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
-        if kind == "decltype":
-            rendered = self._render_children(node, region, loops, switches)
-            if LANE in rendered:  # decltype(x[__suite_lane]) is a reference: not x's type
-                raise Refused(f"line {line_of(node)}: `{self.text(node)}` names a variable that lives across a barrier")
-            return rendered
-        if node.id in self.call_results:
-            return self.call_results[node.id]
-        if kind == "declaration" and any(self._indexed(v) for v in self._declared(node)):
-            return self._render_lane_declaration(node, region)
-        if kind in _LOOPS:
-            loops += 1
-        if kind == "switch_statement":
-            switches += 1
-        return self._render_children(node, region, loops, switches)
-
-    def _render_children(self, node: Node, region: int | None, loops: int, switches: int) -> str:
-        out, at = [], node.start_byte
-        for child in node.children:
-            out.append(self.source[at:child.start_byte].decode())
-            out.append(self._render(child, region, loops, switches))
-            at = child.end_byte
-        out.append(self.source[at:node.end_byte].decode())
-        return "".join(out)
-
-    def _render_lane_declaration(self, node: Node, region: int) -> str:
-        prefix = self.text(node, end=_first_declarator(node).start_byte)
-        out = []
-        for declarator in declarators(node):
-            var = self.scopes.of_declarator[declarator.id]
-            if not self._indexed(var):
-                out.append(prefix + self._render(declarator, region) + ";")
-                continue
-            value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
-            if value is None:
-                continue
-            target = self.lanes[id(var)] + LANE
-            element, dims = self.lane_type(var)
-            rendered = self._render(value, region)
-            if dims:
-                out.append(f"{{ {element} __suite_init{dims} = {rendered}; "
-                           f"__builtin_memcpy({target}, __suite_init, sizeof __suite_init); }}")  # fmt: skip
-            elif value.type == "argument_list":
-                out.append(f"{target} = {element}{rendered};")
-            elif value.type == "initializer_list":
-                out.append(f"{target} = {element}{rendered};")
-            else:
-                out.append(f"{target} = {rendered};")
-        return " ".join(out) if out else ";"
 
 
-def _extent(item) -> tuple[int, int]:
-    """The bytes of the source a plan item covers."""
-    if isinstance(item, Region):
-        first, last = (s.call if isinstance(s, Vote) else s for s in (item.statements[0], item.statements[-1]))
-        return first.start_byte, last.end_byte
-    node = item.statement if isinstance(item, (Shuffle, Vote)) else item.node
-    return node.start_byte, node.end_byte
-
-
-def _first_declarator(node: Node) -> Node:
-    return declarators(node)[0] if declarators(node) else node
 
 
 def _describe(node: Node) -> str:
