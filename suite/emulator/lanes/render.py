@@ -47,7 +47,7 @@ class KernelText:
             for shuffle in self.kernel.shuffles:
                 if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
                     allocated.add(id(shuffle))
-                    value = self.kernel.scopes.of_use[self.kernel._shuffle_arguments(shuffle)[1].id]
+                    value = self.kernel.scopes.of_use[self.kernel.shuffle_arguments(shuffle)[1].id]
                     lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
             lines.append(self._render_items([item]))
         return "\n".join(lines)
@@ -62,12 +62,12 @@ class KernelText:
 
     def _region_vars(self, region: Region) -> list[Var]:
         """The promoted variables a region names, in declaration order."""
-        entries = self.kernel._entries(region)
+        entries = self.kernel.entries(region)
         return [v for v in self.kernel.scopes.vars if id(v) in self.kernel.promoted and (
-            self.kernel._within(v, entries) or any(n.start_byte <= v.declarator.start_byte < n.end_byte for n in entries))]
+            self.kernel.uses_within(v, entries) or any(n.start_byte <= v.declarator.start_byte < n.end_byte for n in entries))]
 
     def _writes_in(self, var: Var, region: Region) -> bool:
-        entries = self.kernel._entries(region)
+        entries = self.kernel.entries(region)
         declared = any(n.start_byte <= var.declarator.start_byte < n.end_byte for n in entries)
         return declared or any(n.start_byte <= w.start_byte < n.end_byte for w in var.writes for n in entries)
 
@@ -77,7 +77,7 @@ class KernelText:
             if isinstance(item, Region):
                 out.append(f"\nSUITE_LANES_FOR({item.number})")
                 declared = {id(v) for n in item.statements if isinstance(n, Node) and n.type == "declaration"
-                            for v in self.kernel._declared(n)}  # fmt: skip
+                            for v in self.kernel.declared(n)}  # fmt: skip
                 for var in self._region_vars(item):
                     if id(var) not in declared:
                         out.append(f"\n{self.kernel.lane_type(var)[0]} {var.name} = {self.kernel.lanes[id(var)]}{LANE};")
@@ -102,7 +102,7 @@ class KernelText:
                            f"::suite_host::lanes::Vote::{VOTES[item.name]}, __suite_pred_{item.number}, "
                            f"__suite_vote_{item.number});")  # fmt: skip
             elif isinstance(item, Shuffle):
-                _, value, *rest = self.kernel._shuffle_arguments(item)
+                _, value, *rest = self.kernel.shuffle_arguments(item)
                 function = self.kernel.text(item.call.child_by_field_name("function"))
                 width = f"int({self.kernel.text(rest[1])})" if len(rest) > 1 else "32"
                 var = self.kernel.scopes.of_use[value.id]
@@ -155,7 +155,7 @@ class KernelText:
             return rendered
         if node.id in self.kernel.call_results:
             return self.kernel.call_results[node.id]
-        if kind == "declaration" and any(self._indexed(v) for v in self.kernel._declared(node)):
+        if kind == "declaration" and any(self._indexed(v) for v in self.kernel.declared(node)):
             return self._render_lane_declaration(node, region)
         if kind in _LOOPS:
             loops += 1

@@ -51,7 +51,7 @@ class KernelRewrite:
                          if id(v) in self.lanes and not self.lane_type(v)[1] and not self._address_escapes(v)}
         self.live_after = live_after_regions(self.plan, self._effect)
 
-    # -- text ------------------------------------------------------------------------------------
+    # -- source text -----------------------------------------------------------------------------
 
     def text(self, node: Node, start: int | None = None, end: int | None = None) -> str:
         return self.source[node.start_byte if start is None else start: node.end_byte if end is None else end].decode()
@@ -411,20 +411,20 @@ class KernelRewrite:
         element = " ".join([*qualifiers, base_text]) + pointers
         return element, dims
 
-    # -- text ------------------------------------------------------------------------------------
+    # -- for the text and the liveness ----------------------------------------------------------
 
-    def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
+    def shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
         return shuffle.call.child_by_field_name("arguments").named_children
 
-    def _declared(self, declaration: Node) -> list[Var]:
+    def declared(self, declaration: Node) -> list[Var]:
         return [self.scopes.of_declarator[d.id] for d in declarators(declaration) if d.id in self.scopes.of_declarator]
 
-    def _within(self, var: Var, nodes) -> list[Node]:
+    def uses_within(self, var: Var, nodes) -> list[Node]:
         """The uses of `var` inside any of `nodes`."""
         return [u for u in var.uses if any(n.start_byte <= u.start_byte < n.end_byte for n in nodes)]
 
     @staticmethod
-    def _entries(region: Region) -> list[Node]:
+    def entries(region: Region) -> list[Node]:
         """The code of a region's entries: its statements, and the predicates of its votes."""
         return [n.call.child_by_field_name("arguments").named_children[-1] if isinstance(n, Vote) else n
                 for n in region.statements]  # fmt: skip
@@ -432,17 +432,17 @@ class KernelRewrite:
     def _effect(self, item) -> Effect:
         """For liveness: the lane variables an item reads before writing them, and those it surely writes."""
         if isinstance(item, Shuffle):
-            value = self.scopes.of_use[self._shuffle_arguments(item)[1].id]
+            value = self.scopes.of_use[self.shuffle_arguments(item)[1].id]
             target = None
             if item.update is not None:
                 target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
             uses = {id(value)} | ({id(target)} if target is not None and item.update != "=" else set())
             return Effect(frozenset(uses), frozenset({id(target)} if item.update == "=" else ()))
         exposed, defined = set(), set()
-        for entry in self._entries(item):
+        for entry in self.entries(item):
             defs, skip = set(), set()  # what the entry surely writes, and the identifier that writes it
             if entry.type == "declaration":
-                defs = {id(v) for v in self._declared(entry)}
+                defs = {id(v) for v in self.declared(entry)}
             elif entry.type == "expression_statement" and entry.named_children and (
                     entry.named_children[0].type == "assignment_expression"
                     and self.text(entry.named_children[0].child_by_field_name("operator")) == "="):  # fmt: skip
@@ -450,14 +450,11 @@ class KernelRewrite:
                 if left.id in self.scopes.of_use:
                     defs, skip = {id(self.scopes.of_use[left.id])}, {left.id}
             for var in self.scopes.vars:
-                if id(var) in self.lanes and any(u.id not in skip for u in self._within(var, [entry])):
+                if id(var) in self.lanes and any(u.id not in skip for u in self.uses_within(var, [entry])):
                     if id(var) not in defined:
                         exposed.add(id(var))
             defined |= defs
         return Effect(frozenset(exposed), frozenset(defined))
-
-
-
 
 
 def _describe(node: Node) -> str:
