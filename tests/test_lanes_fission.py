@@ -424,6 +424,17 @@ def test_lane_expression_names_the_generated_function(expression, expect):
     assert lane_expression(expression, rewritten) == expect
 
 
+def test_explicit_specializations_and_out_of_namespace_definitions_keep_fibers():
+    code = ("template <int N> __global__ void k(float* y);\n"
+            "template <> __global__ void k<4>(float* y) { __syncthreads(); y[0] = 4; }\n"
+            "namespace ns { __global__ void g(float* y); }\n"
+            "__global__ void ns::g(float* y) { __syncthreads(); y[0] = 1; }\n")  # fmt: skip
+    result = fission(code, "s.cu")
+    assert result.lane_functions == {} and result.code == ""
+    assert all("outside its namespace or is an explicit specialization" in r for r in result.refused.values())
+    assert sorted(result.refused) == ["k<4>", "ns::g"]
+
+
 def test_kernels_without_waits_are_left_to_the_plain_lane_loop():
     result = fission('extern "C" __global__ void saxpy(float a, float* y) { y[threadIdx.x] *= a; }\n'
                      "__device__ void f() { __syncthreads(); }\n", "s.cu")  # fmt: skip
@@ -513,3 +524,32 @@ def test_online_softmax_matches_fibers_without_contraction():
     code = fission(ONLINE_SOFTMAX, "k.cu").code
     # offsetSumval is rewritten by the next shuffle before any read: not copied back to its lane array
     assert "__suite_lane] = offsetSumval;" not in code and "__suite_lane] = sumval;" in code
+
+
+CARRIED = r"""
+extern "C" __global__ void carried(const float* x, float* out, int steps) {
+    __shared__ float s[64];
+    float carry = 0.0f, unused = 1.0f;
+    for (int k = 0; k < steps; ++k) {
+        s[threadIdx.x] = x[k * 64 + threadIdx.x];
+        __syncthreads();
+        out[k * 64 + threadIdx.x] = carry + s[63 - threadIdx.x];  // the previous step's value
+        carry = s[threadIdx.x] * 0.5f;
+        unused = carry;
+        __syncthreads();
+    }
+}
+"""
+
+
+def test_a_value_carried_to_the_next_iteration_is_stored_back():
+    steps = 5
+    x = random(steps * 64, seed=12)
+    fiber, lanes = run_both(CARRIED, "carried", "__suite_lanes_carried", "const float* x, float* out, int steps",
+                            (1,), (64,), lambda: [x, torch.zeros(steps * 64), np.int32(steps)])  # fmt: skip
+    assert_same_bits(fiber, lanes)
+    rows = x.view(steps, 64)
+    expect = rows.flip(1) + torch.cat([torch.zeros(1, 64), rows[:-1] * 0.5])
+    assert torch.equal(fiber[1].view(steps, 64), expect)
+    code = fission(CARRIED, "k.cu").code
+    assert "__suite_lane] = carry;" in code and "__suite_lane] = unused;" not in code  # unused is never read

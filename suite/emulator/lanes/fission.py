@@ -47,8 +47,9 @@ def fission(source_text: str, path: str) -> Fission:
         try:
             if names.count(name) > 1:
                 raise Refused(f"`{name}` is overloaded")
-            if name is None or "::" in name:
-                raise Refused(f"line {line_of(kernel)}: a kernel defined outside its namespace")
+            if name is None or not re.fullmatch(r"\w+", name):
+                raise Refused(f"line {line_of(kernel)}: `{name}` is defined outside its namespace or is an explicit "
+                              "specialization")  # fmt: skip
             body = blanked[kernel.child_by_field_name("body").start_byte:kernel.end_byte].decode()
             for helper in waiting:
                 if helper and re.search(rf"\b{re.escape(helper)}\s*\(", body):
