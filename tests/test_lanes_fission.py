@@ -553,3 +553,26 @@ def test_a_value_carried_to_the_next_iteration_is_stored_back():
     assert torch.equal(fiber[1].view(steps, 64), expect)
     code = fission(CARRIED, "k.cu").code
     assert "__suite_lane] = carry;" in code and "__suite_lane] = unused;" not in code  # unused is never read
+
+
+WHOLE_WARPS_RETURN = r"""
+extern "C" __global__ void rows_per_warp(const float* x, float* out, int rows) {
+    const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    if (row >= rows) return;  // whole warps leave: they never reach the shuffles
+    float v = x[row * 32 + threadIdx.x % 32];
+    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffff, v, o);
+    unsigned positive = __ballot_sync(0xffffffff, v > 0.0f);
+    out[row * 32 + threadIdx.x % 32] = v + float(positive & 1u);
+}
+"""
+
+
+def test_warps_that_returned_whole_skip_the_collectives():
+    rows = 5  # blocks of 4 warps: the second block has 3 warps without a row
+    x = random(rows * 32, seed=13)
+    fiber, lanes = run_both(WHOLE_WARPS_RETURN, "rows_per_warp", "__suite_lanes_rows_per_warp",
+                            "const float* x, float* out, int rows", (2,), (128,),
+                            lambda: [x, torch.zeros(rows * 32), np.int32(rows)])  # fmt: skip
+    assert_same_bits(fiber, lanes)
+    assert torch.allclose(fiber[1].view(rows, 32)[:, 0], x.view(rows, 32).sum(1) + (x.view(rows, 32).sum(1) > 0),
+                          atol=1e-5)  # fmt: skip

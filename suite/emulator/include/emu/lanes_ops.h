@@ -22,16 +22,24 @@ namespace lanes {
     __builtin_unreachable();
 }
 
-// Live lanes of every warp of the block, or the fault of a full mask naming one that is not.
-inline void check_full_warps(suite_host_site site, const char* name) {
+// Whether the warp starting at lane `first` reaches the collective: every lane of it has exited
+// (false: none calls it, as in the fiber mode), or every lane of the full mask is there to call
+// it (true); else the fiber mode's fault for a mask naming a lane that has exited or is missing.
+inline bool warp_arrives(suite_host_site site, const char* name, unsigned first) {
     const State& state = current();
-    if (state.size % 32)
-        collective_fault(site, name, "the mask names lanes that do not exist in the last warp", state.size / 32,
-                         state.size % 32);
-    if (const void* gone = std::memchr(state.exited, 1, state.size)) {
-        const unsigned lane = unsigned(static_cast<const unsigned char*>(gone) - state.exited);
-        collective_fault(site, name, "a lane of the mask has exited and will never arrive", lane / 32, lane % 32);
+    const unsigned present = state.size - first < 32 ? state.size - first : 32;
+    const unsigned char* exited = state.exited + first;
+    if (!std::memchr(exited, 1, present)) {
+        if (present < 32)
+            collective_fault(site, name, "the mask names lanes that do not exist in the last warp", first / 32,
+                             present);
+        return true;
     }
+    unsigned gone = 0;
+    for (unsigned lane = 0; lane < present; ++lane) gone += exited[lane];
+    if (gone == present) return false;
+    const unsigned lane = unsigned(static_cast<const unsigned char*>(std::memchr(exited, 1, present)) - exited);
+    collective_fault(site, name, "a lane of the mask has exited and will never arrive", first / 32, lane);
 }
 
 template <typename T>
@@ -40,21 +48,21 @@ void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, 
                   "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
     if (width < 1 || width > 32 || (width & (width - 1)))
         suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
-    check_full_warps(site, name);
     int source[32];
     for (int lane = 0; lane < 32; ++lane) source[lane] = shfl_source(mode, lane, b, width);
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32)
-        for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
+        if (warp_arrives(site, name, first))
+            for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
 }
 
 enum class Vote { Ballot, Any, All };
 
 // __ballot_sync / __any_sync / __all_sync with the full mask: `predicate` holds each lane's (0 or 1).
 inline void vote(suite_host_site site, const char* name, Vote kind, const int* predicate, unsigned* result) {
-    check_full_warps(site, name);
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32) {
+        if (!warp_arrives(site, name, first)) continue;
         unsigned ballot = 0;
         for (unsigned lane = 0; lane < 32; ++lane) ballot |= unsigned(predicate[first + lane]) << lane;
         const unsigned answer = kind == Vote::Ballot ? ballot : kind == Vote::Any ? ballot != 0 : ballot == ~0u;
@@ -72,12 +80,13 @@ inline int block_vote(int op, const int* predicate) {
     return op == 0 ? votes : op == 1 ? votes == arrived : votes > 0;
 }
 
-// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane, in order (the
-// shuffle before it checked that every lane of the block is live).
+// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane that has not
+// exited, in order.
 template <typename T, typename R, typename Op>
 void update(T* target, const R* result, Op op) {
-    const unsigned size = current().size;
-    for (unsigned lane = 0; lane < size; ++lane) op(target[lane], result[lane]);
+    const State& state = current();
+    for (unsigned lane = 0; lane < state.size; ++lane)
+        if (!state.exited[lane]) op(target[lane], result[lane]);
 }
 
 }  // namespace lanes
