@@ -391,8 +391,13 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
         ("    n -= 1;\n    for (int i = 0; i < n; ++i) __syncthreads();", r"`n` may differ"),
         ("    if (n > 0) { int n2 = n; __syncthreads(); { int n2 = 1; } }", r"`n2` shadows"),
         ("    if (threadIdx.x == 0) cooperative_groups::this_thread_block().sync();", r"depends on threadIdx"),
-        ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n    g.sync();",
-         r"`tiled_partition` waits"),
+        ("    auto g = cooperative_groups::tiled_partition<16>(cooperative_groups::this_thread_block());\n    g.sync();",
+         r"`sync` inside an expression"),
+        ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n"
+         "    int a = g.any(x[threadIdx.x] > 0);\n    y[0] = a;", r"`any` inside a declaration"),
+        ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n"
+         "    float v = x[threadIdx.x];\n    v = cooperative_groups::reduce(g, v, [](float a, float b) { return a + b; });",
+         r"cooperative_groups::reduce over a group other than a 32-thread tile"),
         ("    float v[2] = {x[0]};\n    __syncthreads();\n    decltype(v) w = {v[0]};\n    y[0] = w[0];",
          r"`decltype\(v\)` names a variable"),
     ],
@@ -576,3 +581,45 @@ def test_warps_that_returned_whole_skip_the_collectives():
     assert_same_bits(fiber, lanes)
     assert torch.allclose(fiber[1].view(rows, 32)[:, 0], x.view(rows, 32).sum(1) + (x.view(rows, 32).sum(1) > 0),
                           atol=1e-5)  # fmt: skip
+
+
+TILES = r"""
+#include <cooperative_groups.h>
+#include <cooperative_groups/reduce.h>
+namespace cg = cooperative_groups;
+// llm.c's layernorm_forward_kernel3 pattern: one row per 32-thread tile, cg::reduce for the sums.
+extern "C" __global__ void row_stats(const float* x, float* mean, float* spread, int rows, int C) {
+    cg::thread_block block = cg::this_thread_block();
+    cg::thread_block_tile<32> warp = cg::tiled_partition<32>(block);
+    const int row = blockIdx.x * warp.meta_group_size() + warp.meta_group_rank();
+    if (row >= rows) return;
+    const float* r = x + row * C;
+    float sum = 0.0f;
+    for (int i = warp.thread_rank(); i < C; i += warp.size()) sum += r[i];
+    sum = cg::reduce(warp, sum, cg::plus<float>{});
+    const float m = sum / C;
+    float top = -INFINITY;
+    for (int i = warp.thread_rank(); i < C; i += warp.size()) top = fmaxf(top, r[i] - m);
+    float best = cg::reduce(warp, top, cg::greater<float>());
+    float next = warp.shfl_down(best, 1);
+    warp.sync();
+    if (warp.thread_rank() == 0) {
+        mean[row] = m;
+        spread[row] = best + next;
+    }
+}
+"""
+
+
+def test_a_block_s_32_thread_tiles_reduce_and_shuffle():
+    rows, C = 7, 70  # two blocks of 4 tiles: the last tile has no row and returns
+    x = random(rows, C, seed=14)
+    fiber, lanes = run_both(TILES, "row_stats", "__suite_lanes_row_stats",
+                            "const float* x, float* mean, float* spread, int rows, int C", (2,), (128,),
+                            lambda: [x, torch.zeros(rows), torch.zeros(rows), np.int32(rows), np.int32(C)])  # fmt: skip
+    assert_same_bits(fiber, lanes)
+    assert torch.allclose(fiber[1], x.mean(1), atol=1e-5)
+    top = (x - x.mean(1, keepdim=True)).max(1).values
+    assert torch.allclose(fiber[2], 2 * top, atol=1e-5)  # lane 1 holds the same maximum after the butterfly
+    code = fission(TILES, "k.cu").code
+    assert code.count("::suite_host::lanes::tile_reduce(") == 2 and "::suite_host::Shfl::Down, true" in code

@@ -22,12 +22,22 @@ class Region:
 
 @dataclass
 class Shuffle:
+    """`x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`: a __shfl*_sync with the full mask, a
+    32-thread tile's shfl*, or cg::reduce over such a tile. Runs between regions over lane arrays."""
+
     statement: Node
     call: Node
     number: int  # names its result array
     # `x op= SHFL(...)` as a whole statement: applied to every lane right after the shuffle (all
     # lanes are live there), with no region loop; None: the statement starts the next region
     update: str | None
+    name: str  # as the kernel calls it, for fault messages
+    mode: str  # Shfl's Idx, Up, Down or Xor; or Reduce (cg::reduce)
+    value: Node  # the local variable whose lanes are shuffled
+    lane: Node | None  # srcLane, delta or laneMask (None for Reduce)
+    width: Node | None
+    op: str | None  # cg::reduce's functor
+    tile: bool  # a tile's: a partial warp is a smaller tile, not a fault
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from .cuda_text import BLOCK_VOTES, SHUFFLES, VOTES
+from .cuda_text import BLOCK_VOTES, VOTES
 from .plan import LANE, Control, Region, Shuffle, Uniform, Vote
 from .refusal import Refused, line_of
 from .rewrite import KernelRewrite
@@ -47,7 +47,7 @@ class KernelText:
             for shuffle in self.kernel.shuffles:
                 if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
                     allocated.add(id(shuffle))
-                    value = self.kernel.scopes.of_use[self.kernel.shuffle_arguments(shuffle)[1].id]
+                    value = self.kernel.scopes.of_use[shuffle.value.id]
                     lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
             lines.append(self._render_items([item]))
         return "\n".join(lines)
@@ -102,13 +102,7 @@ class KernelText:
                            f"::suite_host::lanes::Vote::{VOTES[item.name]}, __suite_pred_{item.number}, "
                            f"__suite_vote_{item.number});")  # fmt: skip
             elif isinstance(item, Shuffle):
-                _, value, *rest = self.kernel.shuffle_arguments(item)
-                function = self.kernel.text(item.call.child_by_field_name("function"))
-                width = f"int({self.kernel.text(rest[1])})" if len(rest) > 1 else "32"
-                var = self.kernel.scopes.of_use[value.id]
-                out.append(f"{self.kernel.line(item.statement)}::suite_host::lanes::shuffle(SUITE_HOST_SITE, \"{function}\", "
-                           f"::suite_host::Shfl::{SHUFFLES[function]}, {self.kernel.lanes[id(var)]}, "
-                           f"__suite_shfl_{item.number}, unsigned({self.kernel.text(rest[0])}), {width});")  # fmt: skip
+                out.append(self.kernel.line(item.statement) + self._shuffle(item))
                 if item.update is not None:
                     target = self.kernel.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
                     out.append(f"\n::suite_host::lanes::update({self.kernel.lanes[id(target)]}, __suite_shfl_{item.number}, "
@@ -116,6 +110,17 @@ class KernelText:
             else:
                 out.append(self._render_control(item))
         return "".join(out)
+
+    def _shuffle(self, item: Shuffle) -> str:
+        """The call into lanes_ops.h that runs a Shuffle over the block's lanes."""
+        k = self.kernel
+        value = k.lanes[id(k.scopes.of_use[item.value.id])]
+        result = f"__suite_shfl_{item.number}"
+        if item.mode == "Reduce":
+            return f'::suite_host::lanes::tile_reduce(SUITE_HOST_SITE, "{item.name}", {value}, {result}, {item.op});'
+        width = f"int({k.text(item.width)})" if item.width is not None else "32"
+        return (f'::suite_host::lanes::shuffle(SUITE_HOST_SITE, "{item.name}", ::suite_host::Shfl::{item.mode}, '
+                f"{'true' if item.tile else 'false'}, {value}, {result}, unsigned({k.text(item.lane)}), {width});")
 
     def _render_control(self, item: Control) -> str:
         node = item.node

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from .cuda_text import BARRIERS, BLOCK_VOTES, GROUP_SYNC, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
+from .cuda_text import (BARRIERS, BLOCK_VOTES, GROUP_REDUCE, GROUP_SYNC, OTHER_WAITS, REDUCE_OPS, SHUFFLES, SYNC_CALL,
+                        TILE_QUERIES, TILE_SHUFFLES, TILED_PARTITION, VOTES, full_mask, is_marked)
 from .liveness import Effect, live_after_regions
 from .plan import LANE, Control, Region, Shuffle, Uniform, Vote
 from .refusal import Refused, line_of
@@ -38,12 +39,15 @@ class KernelRewrite:
         self.uniform = Uniformity(self.scopes, constants, pure)
         self.regions = 0
         self.shuffles: list[Shuffle] = []
+        self.tiles: set[int] = set()  # Var ids of the kernel's 32-thread tiles of the block
+        self.collectives: list[Node] = []  # the calls of the shuffles and barriers the rewrite runs
         self.votes: list[Vote] = []
         self.call_results: dict[int, str] = {}  # collective call node id -> what the region reads instead
         self.sequence_level: set[int] = set()  # declarations directly in a cut sequence
         self.zones: list[tuple[int, int, object]] = []  # (start byte, end byte, zone) of region code
         self._refuse_jumps(body)
         self.plan = self._sequence(self._statements(body))
+        self._check_tile_uses()
         self.lanes = self._lane_vars()
         # Lane scalars no pointer reaches: a region works on them in plain locals of their own names
         # (the kernel's text unchanged), loaded from their lane arrays and stored back when live.
@@ -112,6 +116,7 @@ class KernelRewrite:
             elif node.type == "declaration" and not self._syncs(node):
                 if any(c.type == "storage_class_specifier" for c in node.children):
                     raise Refused(f"line {line_of(node)}: a static local in a kernel with barriers")
+                self._tile_declaration(node)
                 self.sequence_level.add(node.id)
                 add(node)
             elif not self._syncs(node):
@@ -130,19 +135,16 @@ class KernelRewrite:
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
                 add(node)
-            elif (call := self._shuffle(node)) is not None:
+            elif (shuffle := self._shuffle(node)) is not None:
                 close()
-                update = None
-                if node.type == "expression_statement":
-                    update = self.text(node.named_children[0].child_by_field_name("operator"))
-                self.shuffles.append(Shuffle(node, call, len(self.shuffles), update))
-                self.call_results[call.id] = f"__suite_shfl_{len(self.shuffles) - 1}{LANE}"
-                items.append(self.shuffles[-1])
+                self.shuffles.append(shuffle)
+                self.call_results[shuffle.call.id] = f"__suite_shfl_{shuffle.number}{LANE}"
+                items.append(shuffle)
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
                     add(node)
-                whole = call if update is None else node
-                self.zones.append((whole.start_byte, whole.end_byte, ("shuffle", len(self.shuffles))))
+                whole = shuffle.call if shuffle.update is None else node
+                self.zones.append((whole.start_byte, whole.end_byte, ("shuffle", shuffle.number)))
             else:
                 close()
                 items.append(Control(node, self._control(node)))
@@ -156,14 +158,19 @@ class KernelRewrite:
 
     def _barrier(self, node: Node) -> bool:
         """A barrier as a statement of its own (a cut between regions): `__syncthreads();`,
-        `__syncwarp(mask);`, or the block group's `g.sync();` / `cg::sync(g);`."""
+        `__syncwarp(mask);`, or the block's or a 32-thread tile's `g.sync();` / `cg::sync(g);`."""
         call = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
         if call is None or call.type != "call_expression":
             return False
         function, arguments = call.child_by_field_name("function"), call.child_by_field_name("arguments").named_children
-        if self.uniform.block_group_method(function, {"sync"}) and not arguments:
+        group_sync = function.type == "field_expression" and self.text(function.child_by_field_name("field")) == "sync"
+        if group_sync and not arguments and (self.uniform.block_group(function.child_by_field_name("argument"))
+                                             or self._tile(function.child_by_field_name("argument"))):  # fmt: skip
+            self.collectives.append(call)  # a tile's sync is a __syncwarp: a block barrier here, stronger
             return True
-        if GROUP_SYNC.match(self.text(function)) and len(arguments) == 1 and self.uniform.block_group(arguments[0]):
+        if GROUP_SYNC.match(self.text(function)) and len(arguments) == 1 and (
+                self.uniform.block_group(arguments[0]) or self._tile(arguments[0])):  # fmt: skip
+            self.collectives.append(call)
             return True
         if self.text(function) not in BARRIERS:
             return False
@@ -173,8 +180,8 @@ class KernelRewrite:
                 raise Refused(f"line {line_of(node)}: the mask of __syncwarp is not block-uniform: {reason}")
         return True
 
-    def _collective_call(self, node: Node, names) -> Node | None:
-        """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)` when CALL is in `names`."""
+    def _statement_call(self, node: Node) -> Node | None:
+        """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)`."""
         expression = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
         if expression is not None and expression.type == "assignment_expression":
             target, call = expression.child_by_field_name("left"), expression.child_by_field_name("right")
@@ -184,6 +191,11 @@ class KernelRewrite:
             call = declarators(node)[0].child_by_field_name("value")
         else:
             return None
+        return call if call is not None and call.type == "call_expression" else None
+
+    def _collective_call(self, node: Node, names) -> Node | None:
+        """The call of those statement forms when CALL is in `names`."""
+        call = self._statement_call(node)
         return call if self._function(call) in names else None
 
     def _function(self, call: Node | None) -> str | None:
@@ -206,27 +218,77 @@ class KernelRewrite:
             raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
         return call
 
-    def _shuffle(self, node: Node) -> Node | None:
-        """The __shfl*_sync call of `x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`, checked."""
-        call = self._collective_call(node, SHUFFLES)
+    def _shuffle(self, node: Node) -> Shuffle | None:
+        """`x = SHFL(...)` (and the other statement forms) as a Shuffle, checked; None for other statements."""
+        call = self._statement_call(node)
         if call is None:
             return None
-        name = self.text(call.child_by_field_name("function"))
-        arguments = call.child_by_field_name("arguments").named_children
-        if len(arguments) not in (3, 4):
-            raise Refused(f"line {line_of(node)}: {name} takes 3 or 4 arguments")
-        if not self._full_mask(arguments[0]):
-            raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
-        for argument in arguments[2:]:
-            reason = self.uniform.why_not(argument)
+        function, arguments = call.child_by_field_name("function"), call.child_by_field_name("arguments").named_children
+        name, where = self.text(function), f"line {line_of(node)}"
+        width = op = None
+        if name in SHUFFLES:
+            if len(arguments) not in (3, 4):
+                raise Refused(f"{where}: {name} takes 3 or 4 arguments")
+            if not self._full_mask(arguments[0]):
+                raise Refused(f"{where}: {name} with a mask other than 0xffffffff")
+            mode, value, lane, tile = SHUFFLES[name], arguments[1], arguments[2], False
+            width = arguments[3] if len(arguments) == 4 else None
+        elif function.type == "field_expression" and self.text(function.child_by_field_name("field")) in TILE_SHUFFLES:
+            if not self._tile(function.child_by_field_name("argument")):
+                return None
+            if len(arguments) != 2:
+                raise Refused(f"{where}: {name} with {len(arguments)} argument(s)")
+            mode, value, lane, tile = TILE_SHUFFLES[self.text(function.child_by_field_name("field"))], *arguments, True
+        elif GROUP_REDUCE.match(name):
+            if len(arguments) != 3 or not self._tile(arguments[0]) or not REDUCE_OPS.match(self.text(arguments[2])):
+                raise Refused(f"{where}: {name} over a group other than a 32-thread tile of the block, or with an "
+                              "operator other than cg::plus, less, greater, bit_and, bit_or or bit_xor")  # fmt: skip
+            mode, value, lane, tile, op = "Reduce", arguments[1], None, True, self.text(arguments[2])
+        else:
+            return None
+        for argument in (lane, width):
+            reason = self.uniform.why_not(argument) if argument is not None else None
             if reason:
-                raise Refused(f"line {line_of(node)}: the lane argument of {name} is not block-uniform: {reason}")
-        value = arguments[1]
+                raise Refused(f"{where}: the lane argument of {name} is not block-uniform: {reason}")
         var = self.scopes.of_use.get(value.id)
         if var is None or var.parameter or self.uniform.is_uniform_var(var):
-            raise Refused(f"line {line_of(node)}: {name} of `{self.text(value)}`: lane loops shuffle a per-thread "
+            raise Refused(f"{where}: {name} of `{self.text(value)}`: lane loops shuffle a per-thread "
                           "local variable only")  # fmt: skip
-        return call
+        update = self.text(node.named_children[0].child_by_field_name("operator")) if node.type != "declaration" else None
+        self.collectives.append(call)
+        return Shuffle(node, call, len(self.shuffles), update, name, mode, value, lane, width, op, tile)
+
+    def _tile(self, node: Node) -> bool:
+        """Whether `node` names a 32-thread tile of the block (a local from tiled_partition<32>)."""
+        var = self.scopes.of_use.get(node.id) if node.type == "identifier" else None
+        return var is not None and id(var) in self.tiles
+
+    def _tile_declaration(self, node: Node) -> None:
+        """Records `thread_block_tile<32> t = tiled_partition<32>(block);` (t never written): a tile
+        is per warp, so a lane variable, whose shuffles and reductions the rewrite runs."""
+        call = self._statement_call(node) if node.type == "declaration" else None
+        if call is None or not TILED_PARTITION.match(self.text(call.child_by_field_name("function"))):
+            return
+        arguments = call.child_by_field_name("arguments").named_children
+        if len(arguments) == 1 and self.uniform.block_group(arguments[0]):
+            var = self.scopes.of_declarator[declarators(node)[0].id]
+            if not var.writes:
+                self.tiles.add(id(var))
+
+    def _check_tile_uses(self) -> None:
+        """A tile may be asked who a thread is, and take part in the collectives the rewrite runs;
+        anything else done with it (another collective, passing it on) keeps fibers."""
+        for var in self.scopes.vars:
+            if id(var) not in self.tiles:
+                continue
+            for use in var.uses:
+                parent = use.parent
+                query = (parent.type == "field_expression" and parent.parent.type == "call_expression"
+                         and self.text(parent.child_by_field_name("field")) in TILE_QUERIES)  # fmt: skip
+                inside = any(c.start_byte <= use.start_byte < c.end_byte for c in self.collectives)
+                if not (query or inside):
+                    raise Refused(f"line {line_of(use)}: the tile `{var.name}` is used in a way lane loops do not "
+                                  f"model (`{self.text(parent)}`)")  # fmt: skip
 
     def _full_mask(self, node: Node) -> bool:
         """0xffffffff as a literal, or a file-level constant or macro defined as one."""
@@ -256,7 +318,7 @@ class KernelRewrite:
         if kind == "for_statement":
             self._uniform_for_header(node)
             return [self._sequence(self._statements(node.child_by_field_name("body")))]
-        found = SYNC_CALL.search(self.scanned(node)).group(0)
+        found = SYNC_CALL.search(self.scanned(node)).group(0).strip(". (")
         raise Refused(f"{where}: `{found}` inside {_describe(node)}, not as a statement of its own at a "
                       "block-uniform point")  # fmt: skip
 
@@ -413,15 +475,20 @@ class KernelRewrite:
 
     # -- for the text and the liveness ----------------------------------------------------------
 
-    def shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
-        return shuffle.call.child_by_field_name("arguments").named_children
-
     def declared(self, declaration: Node) -> list[Var]:
         return [self.scopes.of_declarator[d.id] for d in declarators(declaration) if d.id in self.scopes.of_declarator]
 
     def uses_within(self, var: Var, nodes) -> list[Node]:
-        """The uses of `var` inside any of `nodes`."""
-        return [u for u in var.uses if any(n.start_byte <= u.start_byte < n.end_byte for n in nodes)]
+        """The uses of `var` that the code of `nodes` evaluates: inside one of them, and not in the
+        arguments of a collective it contains (those run before, between regions)."""
+        replaced = [item.call for item in [*self.shuffles, *self.votes]]
+
+        def evaluated(use: Node, node: Node) -> bool:
+            return node.start_byte <= use.start_byte < node.end_byte and not any(
+                node.start_byte <= c.start_byte and c.end_byte <= node.end_byte and c.start_byte <= use.start_byte < c.end_byte
+                for c in replaced)  # fmt: skip
+
+        return [u for u in var.uses if any(evaluated(u, n) for n in nodes)]
 
     @staticmethod
     def entries(region: Region) -> list[Node]:
@@ -432,7 +499,7 @@ class KernelRewrite:
     def _effect(self, item) -> Effect:
         """For liveness: the lane variables an item reads before writing them, and those it surely writes."""
         if isinstance(item, Shuffle):
-            value = self.scopes.of_use[self.shuffle_arguments(item)[1].id]
+            value = self.scopes.of_use[item.value.id]
             target = None
             if item.update is not None:
                 target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]

@@ -1,8 +1,8 @@
 // Warp collectives over lane arrays, for kernels rewritten by suite/emulator/lanes/fission.py: a
-// `x = __shfl*_sync(0xffffffff, v, b, width)` of every lane of the block becomes one call here
-// between two regions, reading each lane's v from `value` and writing its result to `result`.
-// Same sources as the fiber mode (shfl_source, device_warp.h) and the same faults for a full mask
-// that names a lane that has exited or that the block does not have.
+// `x = __shfl*_sync(0xffffffff, v, b, width)` (or a 32-thread tile's shfl*, cg::reduce, a vote) of
+// every lane of the block becomes one call here between two regions, reading each lane's v from
+// `value` and writing its result to `result`. Same sources as the fiber mode (shfl_source,
+// device_warp.h) and the same faults for a mask naming a lane that has exited or does not exist.
 #pragma once
 
 #include <cstdio>
@@ -23,14 +23,15 @@ namespace lanes {
 }
 
 // Whether the warp starting at lane `first` reaches the collective: every lane of it has exited
-// (false: none calls it, as in the fiber mode), or every lane of the full mask is there to call
-// it (true); else the fiber mode's fault for a mask naming a lane that has exited or is missing.
-inline bool warp_arrives(suite_host_site site, const char* name, unsigned first) {
+// (false: none calls it, as in the fiber mode), or every lane the mask names is there to call it
+// (true); else the fiber mode's fault. The mask is 0xffffffff, or for a 32-thread tile (`tile`) the
+// warp's lanes the block has (a partial last warp is a smaller tile).
+inline bool warp_arrives(suite_host_site site, const char* name, unsigned first, bool tile) {
     const State& state = current();
     const unsigned present = state.size - first < 32 ? state.size - first : 32;
     const unsigned char* exited = state.exited + first;
     if (!std::memchr(exited, 1, present)) {
-        if (present < 32)
+        if (present < 32 && !tile)
             collective_fault(site, name, "the mask names lanes that do not exist in the last warp", first / 32,
                              present);
         return true;
@@ -42,8 +43,17 @@ inline bool warp_arrives(suite_host_site site, const char* name, unsigned first)
     collective_fault(site, name, "a lane of the mask has exited and will never arrive", first / 32, lane);
 }
 
+// What a lane outside the mask holds: all-ones bytes, as the fiber mode's shfl_complete gives.
 template <typename T>
-void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, T* result, unsigned b, int width) {
+T outside_the_mask() {
+    T value;
+    std::memset(static_cast<void*>(&value), 0xff, sizeof(T));
+    return value;
+}
+
+template <typename T>
+void shuffle(suite_host_site site, const char* name, Shfl mode, bool tile, const T* value, T* result, unsigned b,
+             int width) {
     static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
                   "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
     if (width < 1 || width > 32 || (width & (width - 1)))
@@ -51,9 +61,31 @@ void shuffle(suite_host_site site, const char* name, Shfl mode, const T* value, 
     int source[32];
     for (int lane = 0; lane < 32; ++lane) source[lane] = shfl_source(mode, lane, b, width);
     const unsigned size = current().size;
-    for (unsigned first = 0; first < size; first += 32)
-        if (warp_arrives(site, name, first))
-            for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
+    for (unsigned first = 0; first < size; first += 32) {
+        if (!warp_arrives(site, name, first, tile)) continue;
+        const unsigned present = size - first < 32 ? size - first : 32;
+        for (unsigned lane = 0; lane < present; ++lane)
+            result[first + lane] = unsigned(source[lane]) < present ? value[first + source[lane]] : outside_the_mask<T>();
+    }
+}
+
+// cg::reduce over a block's 32-thread tiles: the emulation's butterfly (cooperative_groups/reduce.h),
+// value = op(value, shfl_xor(value, m)) for m = 16 .. 1, on every lane of the tile at once.
+template <typename T, typename Op>
+void tile_reduce(suite_host_site site, const char* name, const T* value, T* result, Op op) {
+    const unsigned size = current().size;
+    for (unsigned first = 0; first < size; first += 32) {
+        if (!warp_arrives(site, name, first, true)) continue;
+        const unsigned present = size - first < 32 ? size - first : 32;
+        T now[32], next[32];
+        for (unsigned lane = 0; lane < present; ++lane) now[lane] = value[first + lane];
+        for (unsigned m = 16; m > 0; m >>= 1) {
+            for (unsigned lane = 0; lane < present; ++lane)
+                next[lane] = op(now[lane], (lane ^ m) < present ? now[lane ^ m] : outside_the_mask<T>());
+            for (unsigned lane = 0; lane < present; ++lane) now[lane] = next[lane];
+        }
+        for (unsigned lane = 0; lane < present; ++lane) result[first + lane] = now[lane];
+    }
 }
 
 enum class Vote { Ballot, Any, All };
@@ -62,7 +94,7 @@ enum class Vote { Ballot, Any, All };
 inline void vote(suite_host_site site, const char* name, Vote kind, const int* predicate, unsigned* result) {
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32) {
-        if (!warp_arrives(site, name, first)) continue;
+        if (!warp_arrives(site, name, first, false)) continue;
         unsigned ballot = 0;
         for (unsigned lane = 0; lane < 32; ++lane) ballot |= unsigned(predicate[first + lane]) << lane;
         const unsigned answer = kind == Vote::Ballot ? ballot : kind == Vote::Any ? ballot != 0 : ballot == ~0u;
