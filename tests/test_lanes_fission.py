@@ -396,7 +396,7 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
         ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n"
          "    int a = g.any(x[threadIdx.x] > 0);\n    y[0] = a;", r"`any` inside a declaration"),
         ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n"
-         "    float v = x[threadIdx.x];\n    v = cooperative_groups::reduce(g, v, [](float a, float b) { return a + b; });",
+         "    float v = x[threadIdx.x];\n    v = cooperative_groups::reduce(g, v, [&](float a, float b) { return a + b + v; });",
          r"cooperative_groups::reduce over a group other than a 32-thread tile"),
         ("    float v[2] = {x[0]};\n    __syncthreads();\n    decltype(v) w = {v[0]};\n    y[0] = w[0];",
          r"`decltype\(v\)` names a variable"),
@@ -601,12 +601,15 @@ extern "C" __global__ void row_stats(const float* x, float* mean, float* spread,
     float top = -INFINITY;
     for (int i = warp.thread_rank(); i < C; i += warp.size()) top = fmaxf(top, r[i] - m);
     float best = cg::reduce(warp, top, cg::greater<float>());
+    int above = top > 0.0f;
+    int count = cg::reduce(warp, above, [](int a, int b) { return a + b; });
     float next = warp.shfl_down(best, 1);
     warp.sync();
     if (warp.thread_rank() == 0) {
         mean[row] = m;
         spread[row] = best + next;
     }
+    if (warp.thread_rank() == 1) mean[rows + row] = float(count);
 }
 """
 
@@ -616,10 +619,11 @@ def test_a_block_s_32_thread_tiles_reduce_and_shuffle():
     x = random(rows, C, seed=14)
     fiber, lanes = run_both(TILES, "row_stats", "__suite_lanes_row_stats",
                             "const float* x, float* mean, float* spread, int rows, int C", (2,), (128,),
-                            lambda: [x, torch.zeros(rows), torch.zeros(rows), np.int32(rows), np.int32(C)])  # fmt: skip
+                            lambda: [x, torch.zeros(2 * rows), torch.zeros(rows), np.int32(rows), np.int32(C)])  # fmt: skip
     assert_same_bits(fiber, lanes)
-    assert torch.allclose(fiber[1], x.mean(1), atol=1e-5)
+    assert torch.allclose(fiber[1][:rows], x.mean(1), atol=1e-5)
+    assert torch.all((fiber[1][rows:] >= 1) & (fiber[1][rows:] <= 32))  # lanes whose share holds a value above the mean
     top = (x - x.mean(1, keepdim=True)).max(1).values
     assert torch.allclose(fiber[2], 2 * top, atol=1e-5)  # lane 1 holds the same maximum after the butterfly
     code = fission(TILES, "k.cu").code
-    assert code.count("::suite_host::lanes::tile_reduce(") == 2 and "::suite_host::Shfl::Down, true" in code
+    assert code.count("::suite_host::lanes::tile_reduce(") == 3 and "::suite_host::Shfl::Down, true" in code

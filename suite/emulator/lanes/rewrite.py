@@ -240,9 +240,9 @@ class KernelRewrite:
                 raise Refused(f"{where}: {name} with {len(arguments)} argument(s)")
             mode, value, lane, tile = TILE_SHUFFLES[self.text(function.child_by_field_name("field"))], *arguments, True
         elif GROUP_REDUCE.match(name):
-            if len(arguments) != 3 or not self._tile(arguments[0]) or not REDUCE_OPS.match(self.text(arguments[2])):
+            if len(arguments) != 3 or not self._tile(arguments[0]) or not self._stateless(arguments[2]):
                 raise Refused(f"{where}: {name} over a group other than a 32-thread tile of the block, or with an "
-                              "operator other than cg::plus, less, greater, bit_and, bit_or or bit_xor")  # fmt: skip
+                              "operator other than cg's functors, a function or a lambda that captures nothing")  # fmt: skip
             mode, value, lane, tile, op = "Reduce", arguments[1], None, True, self.text(arguments[2])
         else:
             return None
@@ -257,6 +257,16 @@ class KernelRewrite:
         update = self.text(node.named_children[0].child_by_field_name("operator")) if node.type != "declaration" else None
         self.collectives.append(call)
         return Shuffle(node, call, len(self.shuffles), update, name, mode, value, lane, width, op, tile)
+
+    def _stateless(self, op: Node) -> bool:
+        """Whether cg::reduce's operator is the same in every thread: one of cg's functors, a function
+        of the file (a name that is no local), or a lambda that captures nothing."""
+        if op.type == "identifier":
+            return op.id not in self.scopes.of_use
+        if op.type == "lambda_expression":
+            captures = op.child_by_field_name("captures")
+            return captures is not None and not captures.named_children
+        return REDUCE_OPS.match(self.text(op)) is not None
 
     def _tile(self, node: Node) -> bool:
         """Whether `node` names a 32-thread tile of the block (a local from tiled_partition<32>)."""
