@@ -62,9 +62,16 @@ void shuffle(suite_host_site site, const char* name, Shfl mode, bool tile, const
     for (int lane = 0; lane < 32; ++lane) source[lane] = shfl_source(mode, lane, b, width);
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32) {
-        if (!warp_arrives(site, name, first, tile)) continue;
         const unsigned present = size - first < 32 ? size - first : 32;
-        for (unsigned lane = 0; lane < present; ++lane)
+        if (!warp_arrives(site, name, first, tile)) {
+            std::memcpy(static_cast<void*>(result + first), value + first, present * sizeof(T));
+            continue;
+        }
+        if (present == 32) {
+            for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
+            continue;
+        }
+        for (unsigned lane = 0; lane < present; ++lane)  // a tile of a partial warp
             result[first + lane] = unsigned(source[lane]) < present ? value[first + source[lane]] : outside_the_mask<T>();
     }
 }
@@ -75,8 +82,11 @@ template <typename T, typename Op>
 void tile_reduce(suite_host_site site, const char* name, const T* value, T* result, Op op) {
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32) {
-        if (!warp_arrives(site, name, first, true)) continue;
         const unsigned present = size - first < 32 ? size - first : 32;
+        if (!warp_arrives(site, name, first, true)) {
+            std::memcpy(static_cast<void*>(result + first), value + first, present * sizeof(T));
+            continue;
+        }
         T now[32], next[32];
         for (unsigned lane = 0; lane < present; ++lane) now[lane] = value[first + lane];
         for (unsigned m = 16; m > 0; m >>= 1) {
@@ -112,13 +122,12 @@ inline int block_vote(int op, const int* predicate) {
     return op == 0 ? votes : op == 1 ? votes == arrived : votes > 0;
 }
 
-// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane that has not
-// exited, in order.
+// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane, in order (a
+// lane that has exited reads no value again: its result is its own value, so the op stays defined).
 template <typename T, typename R, typename Op>
 void update(T* target, const R* result, Op op) {
-    const State& state = current();
-    for (unsigned lane = 0; lane < state.size; ++lane)
-        if (!state.exited[lane]) op(target[lane], result[lane]);
+    const unsigned size = current().size;
+    for (unsigned lane = 0; lane < size; ++lane) op(target[lane], result[lane]);
 }
 
 }  // namespace lanes
