@@ -342,7 +342,8 @@ def test_warp_shuffles_match_fibers_bit_for_bit():
     assert torch.equal(fiber[3], x.view(16, 8)[:, 3:4].expand(16, 8).flatten())  # width 8: lane 3 of each 8
     code = fission(WARP, "k.cu").code
     assert code.count("::suite_host::lanes::shuffle(") == 5
-    assert code.count("::suite_host::lanes::update(") == 4  # `v += SHFL`, `b = SHFL`, ...: no region loop
+    # `v += SHFL`, `b = SHFL`, ...: straight into the variable's lane array, no region loop
+    assert code.count("__suite_l] += __suite_r;") == 2 and code.count("__suite_l] = __suite_r;") == 3
 
 
 def test_warp_shuffle_with_an_exited_lane_is_a_fault():

@@ -45,7 +45,7 @@ class KernelText:
                     allocated.add(id(var))
                     lines.append(self._lane_array(self.kernel.lanes[id(var)], var))
             for shuffle in self.kernel.shuffles:
-                if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
+                if shuffle.update is None and start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
                     allocated.add(id(shuffle))
                     value = self.kernel.scopes.of_use[shuffle.value.id]
                     lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
@@ -103,24 +103,25 @@ class KernelText:
                            f"__suite_vote_{item.number});")  # fmt: skip
             elif isinstance(item, Shuffle):
                 out.append(self.kernel.line(item.statement) + self._shuffle(item))
-                if item.update is not None:
-                    target = self.kernel.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
-                    out.append(f"\n::suite_host::lanes::update({self.kernel.lanes[id(target)]}, __suite_shfl_{item.number}, "
-                               f"[](auto& __suite_x, const auto& __suite_r) {{ __suite_x {item.update} __suite_r; }});")  # fmt: skip
             else:
                 out.append(self._render_control(item))
         return "".join(out)
 
     def _shuffle(self, item: Shuffle) -> str:
-        """The call into lanes_ops.h that runs a Shuffle over the block's lanes."""
+        """The call into lanes_ops.h that runs a Shuffle over the block's lanes: its results go to the
+        shuffle's result array, or for `x op= SHFL(...)` as a statement straight into x's."""
         k = self.kernel
         value = k.lanes[id(k.scopes.of_use[item.value.id])]
-        result = f"__suite_shfl_{item.number}"
+        if item.update is None:
+            sink = f"[&](unsigned __suite_l, const auto& __suite_r) {{ __suite_shfl_{item.number}[__suite_l] = __suite_r; }}"
+        else:
+            target = k.lanes[id(k.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id])]
+            sink = f"[&](unsigned __suite_l, const auto& __suite_r) {{ {target}[__suite_l] {item.update} __suite_r; }}"
         if item.mode == "Reduce":
-            return f'::suite_host::lanes::tile_reduce(SUITE_HOST_SITE, "{item.name}", {value}, {result}, {item.op});'
+            return f'::suite_host::lanes::tile_reduce(SUITE_HOST_SITE, "{item.name}", {value}, {item.op}, {sink});'
         width = f"int({k.text(item.width)})" if item.width is not None else "32"
         return (f'::suite_host::lanes::shuffle(SUITE_HOST_SITE, "{item.name}", ::suite_host::Shfl::{item.mode}, '
-                f"{'true' if item.tile else 'false'}, {value}, {result}, unsigned({k.text(item.lane)}), {width});")
+                f"{'true' if item.tile else 'false'}, {value}, unsigned({k.text(item.lane)}), {width}, {sink});")
 
     def _render_control(self, item: Control) -> str:
         node = item.node

@@ -51,50 +51,50 @@ T outside_the_mask() {
     return value;
 }
 
-template <typename T>
-void shuffle(suite_host_site site, const char* name, Shfl mode, bool tile, const T* value, T* result, unsigned b,
-             int width) {
+// Both collectives below hand each lane's result to `sink(lane, result)` a warp at a time, after
+// the whole warp's results are computed (a sink may write the array the values come from: the
+// rewrite's `x = SHFL(x, ...)`, `x += SHFL(...)`). A warp that skips the collective (all its lanes
+// returned) gets its own values, so a sink stays defined there.
+template <typename T, typename Sink>
+void shuffle(suite_host_site site, const char* name, Shfl mode, bool tile, const T* value, unsigned b, int width,
+             Sink sink) {
     static_assert(std::is_trivially_copyable<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
                   "__shfl*_sync takes a 2-, 4- or 8-byte value (int, float, double, __half, __half2, ...)");
     if (width < 1 || width > 32 || (width & (width - 1)))
         suite_host_trap(site, "__shfl*_sync: width must be a power of two from 1 to 32");
-    int source[32];
-    for (int lane = 0; lane < 32; ++lane) source[lane] = shfl_source(mode, lane, b, width);
+    unsigned source[32];
+    for (int lane = 0; lane < 32; ++lane) source[lane] = unsigned(shfl_source(mode, lane, b, width));
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32) {
         const unsigned present = size - first < 32 ? size - first : 32;
-        if (!warp_arrives(site, name, first, tile)) {
-            std::memcpy(static_cast<void*>(result + first), value + first, present * sizeof(T));
-            continue;
-        }
-        if (present == 32) {
-            for (unsigned lane = 0; lane < 32; ++lane) result[first + lane] = value[first + source[lane]];
-            continue;
-        }
-        for (unsigned lane = 0; lane < present; ++lane)  // a tile of a partial warp
-            result[first + lane] = unsigned(source[lane]) < present ? value[first + source[lane]] : outside_the_mask<T>();
+        T got[32];
+        if (!warp_arrives(site, name, first, tile))
+            for (unsigned lane = 0; lane < present; ++lane) got[lane] = value[first + lane];
+        else if (present == 32)
+            for (unsigned lane = 0; lane < 32; ++lane) got[lane] = value[first + source[lane]];
+        else  // a tile of a partial warp
+            for (unsigned lane = 0; lane < present; ++lane)
+                got[lane] = source[lane] < present ? value[first + source[lane]] : outside_the_mask<T>();
+        for (unsigned lane = 0; lane < present; ++lane) sink(first + lane, got[lane]);
     }
 }
 
 // cg::reduce over a block's 32-thread tiles: the emulation's butterfly (cooperative_groups/reduce.h),
 // value = op(value, shfl_xor(value, m)) for m = 16 .. 1, on every lane of the tile at once.
-template <typename T, typename Op>
-void tile_reduce(suite_host_site site, const char* name, const T* value, T* result, Op op) {
+template <typename T, typename Op, typename Sink>
+void tile_reduce(suite_host_site site, const char* name, const T* value, Op op, Sink sink) {
     const unsigned size = current().size;
     for (unsigned first = 0; first < size; first += 32) {
         const unsigned present = size - first < 32 ? size - first : 32;
-        if (!warp_arrives(site, name, first, true)) {
-            std::memcpy(static_cast<void*>(result + first), value + first, present * sizeof(T));
-            continue;
-        }
         T now[32], next[32];
         for (unsigned lane = 0; lane < present; ++lane) now[lane] = value[first + lane];
-        for (unsigned m = 16; m > 0; m >>= 1) {
-            for (unsigned lane = 0; lane < present; ++lane)
-                next[lane] = op(now[lane], (lane ^ m) < present ? now[lane ^ m] : outside_the_mask<T>());
-            for (unsigned lane = 0; lane < present; ++lane) now[lane] = next[lane];
-        }
-        for (unsigned lane = 0; lane < present; ++lane) result[first + lane] = now[lane];
+        if (warp_arrives(site, name, first, true))
+            for (unsigned m = 16; m > 0; m >>= 1) {
+                for (unsigned lane = 0; lane < present; ++lane)
+                    next[lane] = op(now[lane], (lane ^ m) < present ? now[lane ^ m] : outside_the_mask<T>());
+                for (unsigned lane = 0; lane < present; ++lane) now[lane] = next[lane];
+            }
+        for (unsigned lane = 0; lane < present; ++lane) sink(first + lane, now[lane]);
     }
 }
 
@@ -120,14 +120,6 @@ inline int block_vote(int op, const int* predicate) {
     for (unsigned lane = 0; lane < state.size; ++lane)
         if (!state.exited[lane]) ++arrived, votes += predicate[lane];
     return op == 0 ? votes : op == 1 ? votes == arrived : votes > 0;
-}
-
-// `x op= __shfl*_sync(...)` as a statement of its own: `op(x, result)` for every lane, in order (a
-// lane that has exited reads no value again: its result is its own value, so the op stays defined).
-template <typename T, typename R, typename Op>
-void update(T* target, const R* result, Op op) {
-    const unsigned size = current().size;
-    for (unsigned lane = 0; lane < size; ++lane) op(target[lane], result[lane]);
 }
 
 }  // namespace lanes
