@@ -392,6 +392,8 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
         ("    n -= 1;\n    for (int i = 0; i < n; ++i) __syncthreads();", r"`n` may differ"),
         ("    if (n > 0) { int n2 = n; __syncthreads(); { int n2 = 1; } }", r"`n2` shadows"),
         ("    if (threadIdx.x == 0) cooperative_groups::this_thread_block().sync();", r"depends on threadIdx"),
+        ("    auto b = cooperative_groups::this_thread_block();\n    if (b.thread_rank() < 5) b.sync();",
+         r"`b.thread_rank\(\)` differs between threads"),
         ("    auto g = cooperative_groups::tiled_partition<16>(cooperative_groups::this_thread_block());\n    g.sync();",
          r"`sync` inside an expression"),
         ("    auto g = cooperative_groups::tiled_partition<32>(cooperative_groups::this_thread_block());\n"

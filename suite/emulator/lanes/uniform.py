@@ -83,6 +83,8 @@ class Uniformity:
             function = node.child_by_field_name("function")
             if self.block_group_method(function):
                 return None
+            if function.type == "field_expression" and self.block_group(function.child_by_field_name("argument")):
+                return f"`{text}` differs between threads"
             if function.type == "template_function":
                 function = function.child_by_field_name("name")
             name = self.scopes.name(function)
