@@ -15,12 +15,17 @@ _WORDS = re.compile(rb"\b(__device__|__host__|__constant__|__managed__|__forcein
 # ... and those that take an argument list, blanked with it.
 _CALLS = re.compile(rb"\b(__launch_bounds__|__align__|__maxnreg__)\s*\(")
 
+_CUDA_WAITS = (r"\b(__syncthreads(_count|_and|_or)?|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync|"
+               r"__all_sync|__reduce_\w+_sync|__match_\w+_sync)\b")  # fmt: skip
 # A kernel is the rewrite's job when its body names one of these (else the plain lane loop runs it).
-SYNC_CALL = re.compile(r"\b(__syncthreads(_count|_and|_or)?|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|"
-                       r"__any_sync|__all_sync|__reduce_\w+_sync|__match_\w+_sync)\b")  # fmt: skip
+REWRITE_TRIGGER = re.compile(_CUDA_WAITS + r"|\b(this_thread_block|tiled_partition)\b")
+# Calls that make a thread wait for others, as the rewrite finds them in a statement: CUDA's, and a
+# cooperative group's (`g.sync()`, `cg::sync(g)`, `cg::reduce(...)`, `g.shfl_down(...)`, `g.any(...)`).
+SYNC_CALL = re.compile(_CUDA_WAITS + r"|\b(sync|reduce)\s*\(|\.\s*(shfl\w*|any|all|ballot|match_any|match_all)\s*\(")
 # Calls that wait for other threads in ways the rewrite does not model: the kernel keeps fibers.
 OTHER_WAITS = re.compile(r"\b(__reduce_\w+_sync|"
-                         r"__match_\w+_sync|__activemask|__nanosleep|this_thread_block|tiled_partition|"
+                         r"__match_\w+_sync|__activemask|__nanosleep|coalesced_group|binary_partition|labeled_partition|"
+                         r"inclusive_scan|exclusive_scan|memcpy_async|barrier_arrive|barrier_wait|"
                          r"coalesced_threads|this_grid|asm|__barrier_sync|mbarrier\w*|cuda::barrier|"
                          r"cuda::pipeline|__pipeline_\w+)\b")  # fmt: skip
 
@@ -33,6 +38,17 @@ _DYNAMIC_SMEM = re.compile(rb"\bSUITE_DYNAMIC_SMEM\(\s*([\w:]+)\s*,\s*(\w+)\s*\)
 
 SHUFFLES = {"__shfl_sync": "Idx", "__shfl_up_sync": "Up", "__shfl_down_sync": "Down", "__shfl_xor_sync": "Xor"}
 BARRIERS = ("__syncthreads", "__syncwarp")
+# cooperative_groups: the block's group (no per-thread state: one object serves every lane) and its sync
+BLOCK_GROUP = re.compile(r"^((::)?(cooperative_groups|cg)\s*::\s*)?this_thread_block$")
+GROUP_SYNC = re.compile(r"^((::)?(cooperative_groups|cg)\s*::\s*)?sync$")
+# A 32-thread tile of the block: `tiled_partition<32>(block)`; what it may be asked in a region, its
+# shuffles, and cg::reduce over it with one of cooperative_groups' functors.
+TILED_PARTITION = re.compile(r"^((::)?(cooperative_groups|cg)\s*::\s*)?tiled_partition\s*<\s*32\s*>$")
+TILE_QUERIES = {"thread_rank", "meta_group_rank", "meta_group_size", "size", "num_threads"}
+TILE_SHUFFLES = {"shfl": "Idx", "shfl_up": "Up", "shfl_down": "Down", "shfl_xor": "Xor"}
+GROUP_REDUCE = re.compile(r"^((::)?(cooperative_groups|cg)\s*::\s*)?reduce$")
+REDUCE_OPS = re.compile(r"^((::)?(cooperative_groups|cg)\s*::\s*)(plus|less|greater|bit_and|bit_or|bit_xor)"
+                        r"\s*<[\w\s:]+>\s*(\(\s*\)|\{\s*\})$")
 VOTES = {"__ballot_sync": "Ballot", "__any_sync": "Any", "__all_sync": "All"}
 BLOCK_VOTES = {"__syncthreads_count": 0, "__syncthreads_and": 1, "__syncthreads_or": 2}  # suite_host_barrier's op
 

@@ -14,8 +14,9 @@ from tree_sitter import Node
 
 from suite.emulator import INCLUDE_DIR
 
-from .cuda_text import SYNC_CALL, blank_comments, blank_cuda_words, is_marked
+from .cuda_text import REWRITE_TRIGGER, SYNC_CALL, blank_comments, blank_cuda_words, is_marked
 from .refusal import Refused, line_of
+from .render import KernelText
 from .rewrite import KernelRewrite
 from .scopes import declared_name, declarators
 
@@ -38,16 +39,17 @@ def fission(source_text: str, path: str) -> Fission:
     constants = _file_constants(root, blanked)
     functions = list(_function_definitions(root))
     pure = _pure_functions(functions, blanked)
-    waiting = {_name(f, blanked) for f in functions if not _is_kernel(f, source) and _waits(f, blanked)}
-    kernels = [f for f in functions if _is_kernel(f, source) and _waits(f, blanked)]
+    waiting = {_name(f, blanked) for f in functions if not _is_kernel(f, source) and _names(f, blanked, SYNC_CALL)}
+    kernels = [f for f in functions if _is_kernel(f, source) and _names(f, blanked, REWRITE_TRIGGER)]
     names = [_name(k, blanked) for k in kernels]
     pieces, lane_functions, refused = [], {}, {}
     for kernel, name in zip(kernels, names):
         try:
             if names.count(name) > 1:
                 raise Refused(f"`{name}` is overloaded")
-            if name is None or "::" in name:
-                raise Refused(f"line {line_of(kernel)}: a kernel defined outside its namespace")
+            if name is None or not re.fullmatch(r"\w+", name):
+                raise Refused(f"line {line_of(kernel)}: `{name}` is defined outside its namespace or is an explicit "
+                              "specialization")  # fmt: skip
             body = blanked[kernel.child_by_field_name("body").start_byte:kernel.end_byte].decode()
             for helper in waiting:
                 if helper and re.search(rf"\b{re.escape(helper)}\s*\(", body):
@@ -91,9 +93,9 @@ def _is_kernel(function: Node, source: bytes) -> bool:
     return is_marked(function, source, "__global__")
 
 
-def _waits(function: Node, source: bytes) -> bool:
+def _names(function: Node, text: bytes, pattern: re.Pattern) -> bool:
     body = function.child_by_field_name("body")
-    return body is not None and SYNC_CALL.search(source[body.start_byte:body.end_byte].decode()) is not None
+    return body is not None and pattern.search(text[body.start_byte:body.end_byte].decode()) is not None
 
 
 def _name(function: Node, text: bytes) -> str | None:
@@ -206,7 +208,7 @@ def _lane_function(kernel: Node, name: str, source: bytes, blanked: bytes, path:
         *opened,
         rewrite.line(kernel).strip("\n"),
         f"{header}void __suite_lanes_{name}{parameters} {{",
-        rewrite.function_body(),
+        KernelText(rewrite).function_body(),
         "}",
         *closed,
     ])

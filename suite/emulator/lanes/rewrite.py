@@ -1,72 +1,29 @@
-"""One kernel with barriers rewritten as lane loops (MCUDA's deep fission): its body is cut at every
-barrier and warp shuffle into regions, each a loop over the block's threads; the control statements
-around them stay ordinary C++ when block-uniform; locals that live across regions become lane
-arrays. The plan (regions, and where each variable is used) comes first, the text second, since
-whether a variable is a lane array depends on all its uses."""
+"""One kernel with barriers planned as lane loops (MCUDA's deep fission): its body is cut at every
+barrier, shuffle and vote into regions, each to be a loop over the block's threads; the control
+statements around them stay ordinary C++ when block-uniform, else the kernel is refused; locals
+that live across regions become lane arrays. The whole plan comes before any text (render.py),
+since whether a variable is a lane array depends on all its uses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from tree_sitter import Node
 
-from .cuda_text import BARRIERS, BLOCK_VOTES, OTHER_WAITS, SHUFFLES, SYNC_CALL, VOTES, full_mask, is_marked
+from .cuda_text import (BARRIERS, BLOCK_VOTES, GROUP_REDUCE, GROUP_SYNC, OTHER_WAITS, REDUCE_OPS, SHUFFLES, SYNC_CALL,
+                        TILE_QUERIES, TILE_SHUFFLES, TILED_PARTITION, VOTES, full_mask, is_marked)
+from .liveness import Effect, live_after_regions
+from .plan import LANE, Control, Region, Shuffle, Uniform, Vote
 from .refusal import Refused, line_of
 from .scopes import Scopes, Var, declarators
 from .uniform import Uniformity
 
-_LANE = "[__suite_lane]"
-_LOOPS = {"for_statement", "for_range_loop", "while_statement", "do_statement"}
 # Statements that run nothing: a `using namespace`, a type alias, a static_assert.
 _COMPILE_TIME = {"using_declaration", "alias_declaration", "type_definition", "static_assert_declaration",
                  "namespace_alias_definition"}  # fmt: skip
 
 
-@dataclass
-class Region:
-    number: int
-    statements: list[Node] = field(default_factory=list)
-
-
-@dataclass
-class Shuffle:
-    statement: Node
-    call: Node
-    number: int  # names its result array
-    # `x op= SHFL(...)` as a whole statement: applied to every lane right after the shuffle (all
-    # lanes are live there), with no region loop; None: the statement starts the next region
-    update: str | None
-
-
-@dataclass
-class Vote:
-    """A warp vote (__ballot_sync, __any_sync, __all_sync) or a block vote (__syncthreads_count,
-    _and, _or): each lane's predicate is stored at the end of the region before it, the vote runs
-    over them between regions, and the statement reads the result in the next region."""
-
-    statement: Node
-    call: Node
-    number: int
-    name: str
-
-    def result(self) -> str:
-        if self.name in BLOCK_VOTES:
-            return f"__suite_vote_{self.number}"  # the same for the whole block: one variable
-        return f"{'' if self.name == '__ballot_sync' else 'int'}(__suite_vote_{self.number}{_LANE})"
-
-
-@dataclass
-class Control:
-    node: Node  # for / while / do / if / compound statement
-    parts: list[list]  # the plans of its bodies (if: then, else)
-
-
-@dataclass
-class Uniform:
-    node: Node  # a declaration of block-uniform constants or of __shared__ memory: once per block
-
-
 class KernelRewrite:
+    """The plan of one kernel, and the facts about its variables the text needs. Raises Refused."""
+
     def __init__(self, function: Node, source: bytes, blanked: bytes, path: str, constants: dict[str, str],
                  pure: set[str]):
         self.function, self.source, self.blanked, self.path = function, source, blanked, path
@@ -82,15 +39,23 @@ class KernelRewrite:
         self.uniform = Uniformity(self.scopes, constants, pure)
         self.regions = 0
         self.shuffles: list[Shuffle] = []
+        self.tiles: set[int] = set()  # Var ids of the kernel's 32-thread tiles of the block
+        self.collectives: list[Node] = []  # the calls of the shuffles and barriers the rewrite runs
         self.votes: list[Vote] = []
         self.call_results: dict[int, str] = {}  # collective call node id -> what the region reads instead
         self.sequence_level: set[int] = set()  # declarations directly in a cut sequence
         self.zones: list[tuple[int, int, object]] = []  # (start byte, end byte, zone) of region code
         self._refuse_jumps(body)
         self.plan = self._sequence(self._statements(body))
+        self._check_tile_uses()
         self.lanes = self._lane_vars()
+        # Lane scalars no pointer reaches: a region works on them in plain locals of their own names
+        # (the kernel's text unchanged), loaded from their lane arrays and stored back when live.
+        self.promoted = {id(v) for v in self.scopes.vars
+                         if id(v) in self.lanes and not self.lane_type(v)[1] and not self._address_escapes(v)}
+        self.live_after = live_after_regions(self.plan, self._effect)
 
-    # -- text ------------------------------------------------------------------------------------
+    # -- source text -----------------------------------------------------------------------------
 
     def text(self, node: Node, start: int | None = None, end: int | None = None) -> str:
         return self.source[node.start_byte if start is None else start: node.end_byte if end is None else end].decode()
@@ -151,6 +116,7 @@ class KernelRewrite:
             elif node.type == "declaration" and not self._syncs(node):
                 if any(c.type == "storage_class_specifier" for c in node.children):
                     raise Refused(f"line {line_of(node)}: a static local in a kernel with barriers")
+                self._tile_declaration(node)
                 self.sequence_level.add(node.id)
                 add(node)
             elif not self._syncs(node):
@@ -169,19 +135,16 @@ class KernelRewrite:
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
                 add(node)
-            elif (call := self._shuffle(node)) is not None:
+            elif (shuffle := self._shuffle(node)) is not None:
                 close()
-                update = None
-                if node.type == "expression_statement":
-                    update = self.text(node.named_children[0].child_by_field_name("operator"))
-                self.shuffles.append(Shuffle(node, call, len(self.shuffles), update))
-                self.call_results[call.id] = f"__suite_shfl_{len(self.shuffles) - 1}{_LANE}"
-                items.append(self.shuffles[-1])
+                self.shuffles.append(shuffle)
+                self.call_results[shuffle.call.id] = f"__suite_shfl_{shuffle.number}{LANE}"
+                items.append(shuffle)
                 if node.type == "declaration":
                     self.sequence_level.add(node.id)
                     add(node)
-                whole = call if update is None else node
-                self.zones.append((whole.start_byte, whole.end_byte, ("shuffle", len(self.shuffles))))
+                whole = shuffle.call if shuffle.update is None else node
+                self.zones.append((whole.start_byte, whole.end_byte, ("shuffle", shuffle.number)))
             else:
                 close()
                 items.append(Control(node, self._control(node)))
@@ -194,18 +157,31 @@ class KernelRewrite:
                 self.zones.append((node.start_byte, node.end_byte, region.number))
 
     def _barrier(self, node: Node) -> bool:
-        """`__syncthreads();` or `__syncwarp(mask);` as a statement of its own (a cut between regions)."""
+        """A barrier as a statement of its own (a cut between regions): `__syncthreads();`,
+        `__syncwarp(mask);`, or the block's or a 32-thread tile's `g.sync();` / `cg::sync(g);`."""
         call = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
-        if self._function(call) not in BARRIERS:
+        if call is None or call.type != "call_expression":
             return False
-        for argument in call.child_by_field_name("arguments").named_children:
+        function, arguments = call.child_by_field_name("function"), call.child_by_field_name("arguments").named_children
+        group_sync = function.type == "field_expression" and self.text(function.child_by_field_name("field")) == "sync"
+        if group_sync and not arguments and (self.uniform.block_group(function.child_by_field_name("argument"))
+                                             or self._tile(function.child_by_field_name("argument"))):  # fmt: skip
+            self.collectives.append(call)  # a tile's sync is a __syncwarp: a block barrier here, stronger
+            return True
+        if GROUP_SYNC.match(self.text(function)) and len(arguments) == 1 and (
+                self.uniform.block_group(arguments[0]) or self._tile(arguments[0])):  # fmt: skip
+            self.collectives.append(call)
+            return True
+        if self.text(function) not in BARRIERS:
+            return False
+        for argument in arguments:
             reason = self.uniform.why_not(argument)
             if reason:
                 raise Refused(f"line {line_of(node)}: the mask of __syncwarp is not block-uniform: {reason}")
         return True
 
-    def _collective_call(self, node: Node, names) -> Node | None:
-        """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)` when CALL is in `names`."""
+    def _statement_call(self, node: Node) -> Node | None:
+        """The call of `x = CALL(...)`, `x op= CALL(...)` or `T x = CALL(...)`."""
         expression = node.named_children[0] if node.type == "expression_statement" and node.named_children else None
         if expression is not None and expression.type == "assignment_expression":
             target, call = expression.child_by_field_name("left"), expression.child_by_field_name("right")
@@ -215,6 +191,11 @@ class KernelRewrite:
             call = declarators(node)[0].child_by_field_name("value")
         else:
             return None
+        return call if call is not None and call.type == "call_expression" else None
+
+    def _collective_call(self, node: Node, names) -> Node | None:
+        """The call of those statement forms when CALL is in `names`."""
+        call = self._statement_call(node)
         return call if self._function(call) in names else None
 
     def _function(self, call: Node | None) -> str | None:
@@ -237,27 +218,87 @@ class KernelRewrite:
             raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
         return call
 
-    def _shuffle(self, node: Node) -> Node | None:
-        """The __shfl*_sync call of `x = SHFL(...)`, `x op= SHFL(...)` or `T x = SHFL(...)`, checked."""
-        call = self._collective_call(node, SHUFFLES)
+    def _shuffle(self, node: Node) -> Shuffle | None:
+        """`x = SHFL(...)` (and the other statement forms) as a Shuffle, checked; None for other statements."""
+        call = self._statement_call(node)
         if call is None:
             return None
-        name = self.text(call.child_by_field_name("function"))
-        arguments = call.child_by_field_name("arguments").named_children
-        if len(arguments) not in (3, 4):
-            raise Refused(f"line {line_of(node)}: {name} takes 3 or 4 arguments")
-        if not self._full_mask(arguments[0]):
-            raise Refused(f"line {line_of(node)}: {name} with a mask other than 0xffffffff")
-        for argument in arguments[2:]:
-            reason = self.uniform.why_not(argument)
+        function, arguments = call.child_by_field_name("function"), call.child_by_field_name("arguments").named_children
+        name, where = self.text(function), f"line {line_of(node)}"
+        width = op = None
+        if name in SHUFFLES:
+            if len(arguments) not in (3, 4):
+                raise Refused(f"{where}: {name} takes 3 or 4 arguments")
+            if not self._full_mask(arguments[0]):
+                raise Refused(f"{where}: {name} with a mask other than 0xffffffff")
+            mode, value, lane, tile = SHUFFLES[name], arguments[1], arguments[2], False
+            width = arguments[3] if len(arguments) == 4 else None
+        elif function.type == "field_expression" and self.text(function.child_by_field_name("field")) in TILE_SHUFFLES:
+            if not self._tile(function.child_by_field_name("argument")):
+                return None
+            if len(arguments) != 2:
+                raise Refused(f"{where}: {name} with {len(arguments)} argument(s)")
+            mode, value, lane, tile = TILE_SHUFFLES[self.text(function.child_by_field_name("field"))], *arguments, True
+        elif GROUP_REDUCE.match(name):
+            if len(arguments) != 3 or not self._tile(arguments[0]) or not self._stateless(arguments[2]):
+                raise Refused(f"{where}: {name} over a group other than a 32-thread tile of the block, or with an "
+                              "operator other than cg's functors, a function or a lambda that captures nothing")  # fmt: skip
+            mode, value, lane, tile, op = "Reduce", arguments[1], None, True, self.text(arguments[2])
+        else:
+            return None
+        for argument in (lane, width):
+            reason = self.uniform.why_not(argument) if argument is not None else None
             if reason:
-                raise Refused(f"line {line_of(node)}: the lane argument of {name} is not block-uniform: {reason}")
-        value = arguments[1]
+                raise Refused(f"{where}: the lane argument of {name} is not block-uniform: {reason}")
         var = self.scopes.of_use.get(value.id)
         if var is None or var.parameter or self.uniform.is_uniform_var(var):
-            raise Refused(f"line {line_of(node)}: {name} of `{self.text(value)}`: lane loops shuffle a per-thread "
+            raise Refused(f"{where}: {name} of `{self.text(value)}`: lane loops shuffle a per-thread "
                           "local variable only")  # fmt: skip
-        return call
+        update = self.text(node.named_children[0].child_by_field_name("operator")) if node.type != "declaration" else None
+        self.collectives.append(call)
+        return Shuffle(node, call, len(self.shuffles), update, name, mode, value, lane, width, op, tile)
+
+    def _stateless(self, op: Node) -> bool:
+        """Whether cg::reduce's operator is the same in every thread: one of cg's functors, a function
+        of the file (a name that is no local), or a lambda that captures nothing."""
+        if op.type == "identifier":
+            return op.id not in self.scopes.of_use
+        if op.type == "lambda_expression":
+            captures = op.child_by_field_name("captures")
+            return captures is not None and not captures.named_children
+        return REDUCE_OPS.match(self.text(op)) is not None
+
+    def _tile(self, node: Node) -> bool:
+        """Whether `node` names a 32-thread tile of the block (a local from tiled_partition<32>)."""
+        var = self.scopes.of_use.get(node.id) if node.type == "identifier" else None
+        return var is not None and id(var) in self.tiles
+
+    def _tile_declaration(self, node: Node) -> None:
+        """Records `thread_block_tile<32> t = tiled_partition<32>(block);` (t never written): a tile
+        is per warp, so a lane variable, whose shuffles and reductions the rewrite runs."""
+        call = self._statement_call(node) if node.type == "declaration" else None
+        if call is None or not TILED_PARTITION.match(self.text(call.child_by_field_name("function"))):
+            return
+        arguments = call.child_by_field_name("arguments").named_children
+        if len(arguments) == 1 and self.uniform.block_group(arguments[0]):
+            var = self.scopes.of_declarator[declarators(node)[0].id]
+            if not var.writes:
+                self.tiles.add(id(var))
+
+    def _check_tile_uses(self) -> None:
+        """A tile may be asked who a thread is, and take part in the collectives the rewrite runs;
+        anything else done with it (another collective, passing it on) keeps fibers."""
+        for var in self.scopes.vars:
+            if id(var) not in self.tiles:
+                continue
+            for use in var.uses:
+                parent = use.parent
+                query = (parent.type == "field_expression" and parent.parent.type == "call_expression"
+                         and self.text(parent.child_by_field_name("field")) in TILE_QUERIES)  # fmt: skip
+                inside = any(c.start_byte <= use.start_byte < c.end_byte for c in self.collectives)
+                if not (query or inside):
+                    raise Refused(f"line {line_of(use)}: the tile `{var.name}` is used in a way lane loops do not "
+                                  f"model (`{self.text(parent)}`)")  # fmt: skip
 
     def _full_mask(self, node: Node) -> bool:
         """0xffffffff as a literal, or a file-level constant or macro defined as one."""
@@ -287,7 +328,7 @@ class KernelRewrite:
         if kind == "for_statement":
             self._uniform_for_header(node)
             return [self._sequence(self._statements(node.child_by_field_name("body")))]
-        found = SYNC_CALL.search(self.scanned(node)).group(0)
+        found = SYNC_CALL.search(self.scanned(node)).group(0).strip(". (")
         raise Refused(f"{where}: `{found}` inside {_describe(node)}, not as a statement of its own at a "
                       "block-uniform point")  # fmt: skip
 
@@ -350,6 +391,9 @@ class KernelRewrite:
             variables.append(var)
         for var in variables:
             self.uniform.add(var)
+            value = var.declarator.child_by_field_name("value")
+            if self.uniform.block_group(value):
+                self.uniform.block_groups.add(id(var))
         return bool(variables)
 
     def _check_array_size(self, size: Node, var: Var) -> None:
@@ -439,176 +483,55 @@ class KernelRewrite:
         element = " ".join([*qualifiers, base_text]) + pointers
         return element, dims
 
-    # -- text ------------------------------------------------------------------------------------
+    # -- for the text and the liveness ----------------------------------------------------------
 
-    def function_body(self) -> str:
-        """Parameters the kernel writes copied into lane arrays, then the plan; each lane array is
-        allocated (once per block) just before the outermost statement that declares it."""
-        lines = []
-        for var in self.scopes.vars:
-            if var.parameter and id(var) in self.lanes:
-                lines.append(self._lane_array(self.lanes[id(var)], var))
-                lines.append(f"for (unsigned __suite_i = 0; __suite_i < ::suite_host::lanes::current().size; "
-                             f"++__suite_i) {self.lanes[id(var)]}[__suite_i] = {var.name};")  # fmt: skip
-        for vote in self.votes:  # plain int arrays: the predicate is stored in an earlier item
-            lines.append(f"auto __suite_pred_{vote.number} = ::suite_host::lanes::lane_array<int>();")
-            if vote.name in VOTES:
-                lines.append(f"auto __suite_vote_{vote.number} = ::suite_host::lanes::lane_array<unsigned>();")
-        allocated = set()  # a shuffle's statement is in its own item and in the region after it
-        for item in self.plan:
-            start, end = _extent(item)
+    def declared(self, declaration: Node) -> list[Var]:
+        return [self.scopes.of_declarator[d.id] for d in declarators(declaration) if d.id in self.scopes.of_declarator]
+
+    def uses_within(self, var: Var, nodes) -> list[Node]:
+        """The uses of `var` that the code of `nodes` evaluates: inside one of them, and not in the
+        arguments of a collective it contains (those run before, between regions)."""
+        replaced = [item.call for item in [*self.shuffles, *self.votes]]
+
+        def evaluated(use: Node, node: Node) -> bool:
+            return node.start_byte <= use.start_byte < node.end_byte and not any(
+                node.start_byte <= c.start_byte and c.end_byte <= node.end_byte and c.start_byte <= use.start_byte < c.end_byte
+                for c in replaced)  # fmt: skip
+
+        return [u for u in var.uses if any(evaluated(u, n) for n in nodes)]
+
+    @staticmethod
+    def entries(region: Region) -> list[Node]:
+        """The code of a region's entries: its statements, and the predicates of its votes."""
+        return [n.call.child_by_field_name("arguments").named_children[-1] if isinstance(n, Vote) else n
+                for n in region.statements]  # fmt: skip
+
+    def _effect(self, item) -> Effect:
+        """For liveness: the lane variables an item reads before writing them, and those it surely writes."""
+        if isinstance(item, Shuffle):
+            value = self.scopes.of_use[item.value.id]
+            target = None
+            if item.update is not None:
+                target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
+            uses = {id(value)} | ({id(target)} if target is not None and item.update != "=" else set())
+            return Effect(frozenset(uses), frozenset({id(target)} if item.update == "=" else ()))
+        exposed, defined = set(), set()
+        for entry in self.entries(item):
+            defs, skip = set(), set()  # what the entry surely writes, and the identifier that writes it
+            if entry.type == "declaration":
+                defs = {id(v) for v in self.declared(entry)}
+            elif entry.type == "expression_statement" and entry.named_children and (
+                    entry.named_children[0].type == "assignment_expression"
+                    and self.text(entry.named_children[0].child_by_field_name("operator")) == "="):  # fmt: skip
+                left = entry.named_children[0].child_by_field_name("left")
+                if left.id in self.scopes.of_use:
+                    defs, skip = {id(self.scopes.of_use[left.id])}, {left.id}
             for var in self.scopes.vars:
-                if var.parameter or id(var) not in self.lanes or id(var) in allocated:
-                    continue
-                if start <= var.declarator.start_byte < end:
-                    allocated.add(id(var))
-                    lines.append(self._lane_array(self.lanes[id(var)], var))
-            for shuffle in self.shuffles:
-                if start <= shuffle.statement.start_byte < end and id(shuffle) not in allocated:
-                    allocated.add(id(shuffle))
-                    value = self.scopes.of_use[self._shuffle_arguments(shuffle)[1].id]
-                    lines.append(self._lane_array(f"__suite_shfl_{shuffle.number}", value))
-            lines.append(self._render_items([item]))
-        return "\n".join(lines)
-
-    def _lane_array(self, name: str, var: Var) -> str:
-        element, dims = self.lane_type(var)
-        return f"auto {name} = ::suite_host::lanes::lane_array<{element}{dims}>();"
-
-    def _shuffle_arguments(self, shuffle: Shuffle) -> list[Node]:
-        return shuffle.call.child_by_field_name("arguments").named_children
-
-    def _render_items(self, items: list) -> str:
-        out = []
-        for item in items:
-            if isinstance(item, Region):
-                out.append(f"\nSUITE_LANES_FOR({item.number})")
-                for node in item.statements:
-                    if isinstance(node, Vote):
-                        predicate = node.call.child_by_field_name("arguments").named_children[-1]
-                        out.append(f"{self.line(predicate)}__suite_pred_{node.number}{_LANE} = "
-                                   f"({self._render(predicate, item.number)}) != 0;")  # fmt: skip
-                    else:
-                        out.append(self.line(node) + self._render(node, item.number))
-                out.append(f"\nSUITE_LANES_END({item.number})")
-            elif isinstance(item, Uniform):
-                out.append(self.line(item.node) + self.text(item.node))
-            elif isinstance(item, Vote) and item.name in BLOCK_VOTES:
-                out.append(f"{self.line(item.statement)}const int __suite_vote_{item.number} = "
-                           f"::suite_host::lanes::block_vote({BLOCK_VOTES[item.name]}, __suite_pred_{item.number});")  # fmt: skip
-            elif isinstance(item, Vote):
-                out.append(f"{self.line(item.statement)}::suite_host::lanes::vote(SUITE_HOST_SITE, \"{item.name}\", "
-                           f"::suite_host::lanes::Vote::{VOTES[item.name]}, __suite_pred_{item.number}, "
-                           f"__suite_vote_{item.number});")  # fmt: skip
-            elif isinstance(item, Shuffle):
-                _, value, *rest = self._shuffle_arguments(item)
-                function = self.text(item.call.child_by_field_name("function"))
-                width = f"int({self.text(rest[1])})" if len(rest) > 1 else "32"
-                var = self.scopes.of_use[value.id]
-                out.append(f"{self.line(item.statement)}::suite_host::lanes::shuffle(SUITE_HOST_SITE, \"{function}\", "
-                           f"::suite_host::Shfl::{SHUFFLES[function]}, {self.lanes[id(var)]}, "
-                           f"__suite_shfl_{item.number}, unsigned({self.text(rest[0])}), {width});")  # fmt: skip
-                if item.update is not None:
-                    target = self.scopes.of_use[item.statement.named_children[0].child_by_field_name("left").id]
-                    out.append(f"\n::suite_host::lanes::update({self.lanes[id(target)]}, __suite_shfl_{item.number}, "
-                               f"[](auto& __suite_x, const auto& __suite_r) {{ __suite_x {item.update} __suite_r; }});")  # fmt: skip
-            else:
-                out.append(self._render_control(item))
-        return "".join(out)
-
-    def _render_control(self, item: Control) -> str:
-        node = item.node
-        if node.type == "compound_statement":
-            return "\n{" + self._render_items(item.parts[0]) + "\n}"
-        if node.type == "do_statement":
-            body = node.child_by_field_name("body")
-            return (self.line(node) + "do {" + self._render_items(item.parts[0]) + "\n}" + self.line(body)
-                    + self.text(node, start=body.end_byte))  # fmt: skip
-        if node.type == "if_statement":
-            consequence = node.child_by_field_name("consequence")
-            head = self.line(node) + self.text(node, end=consequence.start_byte)
-            text = head + "{" + self._render_items(item.parts[0]) + "\n}"
-            if len(item.parts) > 1:
-                text += "\nelse {" + self._render_items(item.parts[1]) + "\n}"
-            return text
-        body = node.child_by_field_name("body")  # for, while
-        return self.line(node) + self.text(node, end=body.start_byte) + "{" + self._render_items(item.parts[0]) + "\n}"
-
-    def _render(self, node: Node, region: int | None, loops: int = 0, switches: int = 0) -> str:
-        """A region statement's text: lane variables indexed, `return;` ends the lane."""
-        kind = node.type
-        var = self.scopes.of_use.get(node.id) if kind == "identifier" else None
-        if var is not None and id(var) in self.lanes:
-            return self.lanes[id(var)] + _LANE
-        if kind == "return_statement" and region is not None:
-            return f"SUITE_LANES_EXIT({region});"
-        if kind in ("break_statement", "continue_statement") and region is not None:
-            if loops == 0 and (kind == "continue_statement" or switches == 0):
-                raise Refused(f"line {line_of(node)}: `{self.text(node)}` leaves a region for a loop around a barrier")
-        if kind == "lambda_expression":
-            return self._render_children(node, None, loops, switches)  # its returns and jumps are its own
-        if kind == "decltype":
-            rendered = self._render_children(node, region, loops, switches)
-            if _LANE in rendered:  # decltype(x[__suite_lane]) is a reference: not x's type
-                raise Refused(f"line {line_of(node)}: `{self.text(node)}` names a variable that lives across a barrier")
-            return rendered
-        if node.id in self.call_results:
-            return self.call_results[node.id]
-        if kind == "declaration" and any(id(self.scopes.of_declarator[d.id]) in self.lanes
-                                         for d in declarators(node) if d.id in self.scopes.of_declarator):  # fmt: skip
-            return self._render_lane_declaration(node, region)
-        if kind in _LOOPS:
-            loops += 1
-        if kind == "switch_statement":
-            switches += 1
-        return self._render_children(node, region, loops, switches)
-
-    def _render_children(self, node: Node, region: int | None, loops: int, switches: int) -> str:
-        out, at = [], node.start_byte
-        for child in node.children:
-            out.append(self.source[at:child.start_byte].decode())
-            out.append(self._render(child, region, loops, switches))
-            at = child.end_byte
-        out.append(self.source[at:node.end_byte].decode())
-        return "".join(out)
-
-    def _render_lane_declaration(self, node: Node, region: int) -> str:
-        prefix = self.text(node, end=_first_declarator(node).start_byte)
-        out = []
-        for declarator in declarators(node):
-            var = self.scopes.of_declarator[declarator.id]
-            if id(var) not in self.lanes:
-                out.append(prefix + self._render(declarator, region) + ";")
-                continue
-            value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
-            if value is None:
-                continue
-            target = self.lanes[id(var)] + _LANE
-            element, dims = self.lane_type(var)
-            rendered = self._render(value, region)
-            if dims:
-                out.append(f"{{ {element} __suite_init{dims} = {rendered}; "
-                           f"__builtin_memcpy({target}, __suite_init, sizeof __suite_init); }}")  # fmt: skip
-            elif value.type == "argument_list":
-                out.append(f"{target} = {element}{rendered};")
-            elif value.type == "initializer_list":
-                out.append(f"{target} = {element}{rendered};")
-            else:
-                out.append(f"{target} = {rendered};")
-        return " ".join(out) if out else ";"
-
-
-def _extent(item) -> tuple[int, int]:
-    """The bytes of the source a plan item covers."""
-    if isinstance(item, Region):
-        first, last = (s.call if isinstance(s, Vote) else s for s in (item.statements[0], item.statements[-1]))
-        return first.start_byte, last.end_byte
-    node = item.statement if isinstance(item, (Shuffle, Vote)) else item.node
-    return node.start_byte, node.end_byte
-
-
-def _first_declarator(node: Node) -> Node:
-    return declarators(node)[0] if declarators(node) else node
+                if id(var) in self.lanes and any(u.id not in skip for u in self.uses_within(var, [entry])):
+                    if id(var) not in defined:
+                        exposed.add(id(var))
+            defined |= defs
+        return Effect(frozenset(exposed), frozenset(defined))
 
 
 def _describe(node: Node) -> str:
