@@ -375,7 +375,7 @@ def refusal(body: str, params: str = "const float* x, float* y, int n") -> str:
 @pytest.mark.parametrize(
     "body,reason",
     [
-        ("    if (threadIdx.x < 16) __syncthreads();", r"r.cu:line 6: the condition of this `if` around a barrier is not block-uniform: it depends on threadIdx"),
+        ("    if (threadIdx.x < 16) __syncthreads();", r"r.cu:6: the condition of this `if` around a barrier is not block-uniform: it depends on threadIdx"),
         ("    for (int i = 0; i < (int)x[0]; ++i) __syncthreads();", r"its condition is not block-uniform: .*reads memory"),
         ("    for (int i = 0; i < first(x); ++i) __syncthreads();", r"the call `first\(...\)` is not known to be pure"),
         ("    for (int i = 0; i < TID; ++i) __syncthreads();", r"`TID` is not known to be a constant"),

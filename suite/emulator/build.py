@@ -463,7 +463,7 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
             first = next((line for line in str(exc).splitlines() if "error" in line), str(exc).splitlines()[0])
             rewrite = Fission("", {}, dict.fromkeys(rewrite.lane_functions, f"it did not compile ({first.strip()})"))
             compile_object(rewrite)
-        lanes = None if checked else lane_plan.plan(obj, names, LANE_ENTRY, rewrite)
+        lanes = None if checked else lane_plan.plan(obj, names, LANE_ENTRY, rewrite, runtime)
         atomic_write(shared, extern_shared_assembly(*undefined_tls_symbols(obj)).encode())
         link_flags = [f for f in flags if f not in ALIGNMENT_FLAGS]
         command = [COMPILER, *link_flags, str(obj), str(shared), str(runtime), "-Wl,-rpath,$ORIGIN",

@@ -9,14 +9,17 @@ function pointer keeps its fibers."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
 from pathlib import Path
 
-# Runtime functions a lane may call: they look at nobody else. Every other suite_host_* function
-# involves other threads or the runtime's per-fiber state.
-NON_BLOCKING = frozenset({"suite_host_self", "suite_host_dynamic_smem", "suite_host_trap"})
+# Runtime functions a lane may call: they look at nobody else. Every other function of the runtime
+# library involves other threads or the runtime's per-fiber state (mbarriers, copies, ...).
+# (The misaligned-access handler faults, as trap does.)
+NON_BLOCKING = frozenset({"suite_host_self", "suite_host_dynamic_smem", "suite_host_trap",
+                          "__ubsan_handle_type_mismatch_v1"})
 
 # What the user wrote, for the reason a kernel keeps its fibers.
 _CUDA_NAMES = {
@@ -31,6 +34,15 @@ _CUDA_NAMES = {
     "suite_host_cp_async_commit": "cp.async",
     "suite_host_cp_async_wait": "cp.async",
 }
+# The Hopper emulation's functions (include/emu/hopper/hopper_api.h), by prefix.
+_HOPPER_NAMES = {"__suite_mbarrier": "mbarriers", "__suite_bulk": "bulk copies", "__suite_tensor": "TMA",
+                 "__suite_wgmma": "wgmma", "__suite_setmaxnreg": "setmaxnreg", "__suite_prefetch": "TMA",
+                 "__suite_fence": "proxy fences"}
+
+
+def _cuda_name(function: str) -> str:
+    return _CUDA_NAMES.get(function) or next(
+        (what for prefix, what in _HOPPER_NAMES.items() if function.startswith(prefix)), function)
 
 
 def _readelf(flag: str, obj: Path) -> str:
@@ -70,27 +82,36 @@ def reachable_externals(obj: Path, entry: str) -> set[str]:
     return found
 
 
-def waits(externals) -> list[str]:
-    """The runtime functions among `externals` that wait for other threads."""
-    return sorted(n for n in externals if n.startswith("suite_host_") and n not in NON_BLOCKING)
+@functools.lru_cache(maxsize=None)
+def runtime_functions(runtime: Path) -> frozenset[str]:
+    """The functions the host runtime library exports: what a module's undefined symbols may be
+    besides the C and C++ libraries' (suite_host_*, the Hopper emulation's __suite_*, ...)."""
+    out = subprocess.run(["readelf", "--dyn-syms", "-W", str(runtime)], capture_output=True, text=True, check=True).stdout
+    return frozenset(re.findall(r"^\s*\d+:\s+[0-9a-f]+\s+\S+\s+FUNC\s+GLOBAL\s+\w+\s+\d+\s+(\S+)$", out, re.M))
+
+
+def waits(externals, runtime: frozenset[str]) -> list[str]:
+    """The runtime functions among `externals` that may involve other threads."""
+    return sorted(n for n in externals if n in runtime and n not in NON_BLOCKING)
 
 
 def why_not(kernel: dict) -> str | None:
     """What makes a planned kernel keep fibers: what it waits at ("__syncthreads, warp
     collectives") and why the rewrite could not turn those into lane loops; None: lane loops."""
-    waiting = ", ".join(dict.fromkeys(_CUDA_NAMES.get(n, n) for n in kernel["waits"]))
+    waiting = ", ".join(dict.fromkeys(_cuda_name(n) for n in kernel["waits"]))
     if not waiting:
         return None
     return f"{waiting} (lane rewrite: {kernel['rewrite']})" if kernel.get("rewrite") else waiting
 
 
-def plan(obj: Path, names, entry_prefix: str, rewrite) -> list[dict]:
+def plan(obj: Path, names, entry_prefix: str, rewrite, runtime: Path) -> list[dict]:
     """Per kernel name expression: {"name", "waits": the waiting runtime functions its lane entry
     reaches, "rewrite": why the lane rewrite left it alone (None: rewritten, or nothing to rewrite)}."""
     out = []
     for i, name in enumerate(names):
         base = re.sub(r"<.*", "", name).split("::")[-1].strip()
-        out.append({"name": name, "waits": waits(reachable_externals(obj, f"{entry_prefix}{i}")),
+        reached = reachable_externals(obj, f"{entry_prefix}{i}")
+        out.append({"name": name, "waits": waits(reached, runtime_functions(runtime)),
                     "rewrite": rewrite.refused.get(base) if rewrite is not None else None})
     return out
 

@@ -49,6 +49,7 @@
 #include "emu/device_atomics.h"
 #include "emu/device_threads.h"
 #include "emu/device_warp.h"
+#include "emu/lanes_ops.h"  // what rewritten kernels call (suite/emulator/lanes)
 #include "emu/ptx.h"
 #include "emu/launch.h"
 #include "emu/texture.h"

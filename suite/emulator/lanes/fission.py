@@ -12,7 +12,7 @@ import tree_sitter
 import tree_sitter_cpp
 from tree_sitter import Node
 
-from suite.emulator import INCLUDE_DIR
+from suite.emulator import diagnostics
 
 from .cuda_text import REWRITE_TRIGGER, SYNC_CALL, blank_comments, blank_cuda_words, is_marked
 from .refusal import Refused, line_of
@@ -21,7 +21,6 @@ from .rewrite import KernelRewrite
 from .scopes import declared_name, declarators
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_cpp.language()))
-_OPS_HEADER = INCLUDE_DIR / "emu" / "lanes_ops.h"
 
 
 @dataclass(frozen=True)
@@ -58,12 +57,13 @@ def fission(source_text: str, path: str) -> Fission:
             pieces.append(_lane_function(kernel, name, source, blanked, path, known, pure))
             lane_functions[name] = f"__suite_lanes_{name}"
         except Refused as reason:
-            refused[name] = f"{path}:{reason}" if str(reason).startswith("line ") else str(reason)
+            # "line 12: why" -> "kernel.cu:12: why", as compilers name a place
+            refused[name] = re.sub(r"^line (\d+): ", lambda m: f"{diagnostics.relative(path)}:{m.group(1)}: ", str(reason))
         except Exception as error:  # a bug of the rewrite must not stop the build: the kernel keeps fibers
             refused[name] = f"the lane rewrite failed on it ({type(error).__name__}: {error}); please report it"
     code = ""
     if pieces:
-        code = f'\n#include "{_OPS_HEADER}"\n' + "\n".join(pieces) + "\n"
+        code = "\n" + "\n".join(pieces) + "\n"
     return Fission(code, lane_functions, refused)
 
 

@@ -134,18 +134,23 @@ inline void next_lane(State& state) {
 // `__suite_lane` is the linear index of the lane (index lane arrays with it). N makes the labels
 // of one region unique within the kernel.
 #define SUITE_LANES_FOR(N)                                                                         \
-    ::suite_host::lanes::first_lane(::suite_host::lanes::current());                               \
-    for (unsigned __suite_lane = 0; __suite_lane < ::suite_host::lanes::current().size;            \
-         ++__suite_lane, ::suite_host::lanes::next_lane(::suite_host::lanes::current())) {         \
-        if (::suite_host::lanes::current().exited[__suite_lane]) continue;                         \
-        {
+    {                                                                                              \
+        ::suite_host::lanes::State& __suite_state_##N = ::suite_host::lanes::current();           \
+        const unsigned __suite_size_##N = __suite_state_##N.size;                                  \
+        unsigned char* const __suite_exited_##N = __suite_state_##N.exited;                        \
+        ::suite_host::lanes::first_lane(__suite_state_##N);                                        \
+        for (unsigned __suite_lane = 0; __suite_lane < __suite_size_##N;                           \
+             ++__suite_lane, ::suite_host::lanes::next_lane(__suite_state_##N)) {                  \
+            if (__suite_exited_##N[__suite_lane]) continue;                                        \
+            {
 // `return;` inside region N: the lane is done for the rest of the kernel.
-#define SUITE_LANES_EXIT(N)                                       \
-    do {                                                          \
-        ::suite_host::lanes::current().exited[__suite_lane] = 1;  \
-        goto __suite_lanes_next_##N;                              \
+#define SUITE_LANES_EXIT(N)                    \
+    do {                                       \
+        __suite_exited_##N[__suite_lane] = 1;  \
+        goto __suite_lanes_next_##N;           \
     } while (0)
-#define SUITE_LANES_END(N) \
-    }                      \
-    __suite_lanes_next_##N:;                                      \
+#define SUITE_LANES_END(N)      \
+    }                           \
+    __suite_lanes_next_##N:;    \
+    }                           \
     }
