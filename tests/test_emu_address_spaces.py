@@ -12,19 +12,23 @@ from suite.backends.host_backend import HostBackend
 from suite.emulator.build import source_for_code
 
 CODE = r"""
+#include "common/smem.cuh"
+
 // One word per probe: bit 0 __isGlobal, bit 1 __isShared, bit 2 __isLocal.
+constexpr int PROBES = 7;
 __device__ __noinline__ void probe(const char* global, unsigned long long span, unsigned* out,
                                    unsigned long long* frames) {
     __shared__ int tile[4];
     extern __shared__ int dynamic[];
+    SUITE_DYNAMIC_SMEM(int, dynamic_too);
     int local[4];
     local[threadIdx.x & 3] = threadIdx.x;
-    const char* probes[6] = {global, global + span / 2, global + span - 1, (const char*)local, (const char*)tile,
-                             (const char*)dynamic};
-    for (int i = 0; i < 6; ++i)
-        out[6 * threadIdx.x + i] = __isGlobal(probes[i]) | __isShared(probes[i]) << 1 | __isLocal(probes[i]) << 2;
+    const char* probes[PROBES] = {global, global + span / 2, global + span - 1, (const char*)local, (const char*)tile,
+                                  (const char*)dynamic, (const char*)dynamic_too};
+    for (int i = 0; i < PROBES; ++i)
+        out[PROBES * threadIdx.x + i] = __isGlobal(probes[i]) | __isShared(probes[i]) << 1 | __isLocal(probes[i]) << 2;
     frames[threadIdx.x] = (unsigned long long)local;
-    tile[local[threadIdx.x & 3] & 3] = dynamic[0];
+    tile[local[threadIdx.x & 3] & 3] = dynamic[0] + dynamic_too[1];
 }
 
 // Probes from deep in the fiber stack, so that memory below the stack is near the frame.
@@ -53,7 +57,7 @@ def spaces():
 
 
 def run(spaces, buffer: np.ndarray):
-    out = np.zeros((THREADS, 6), np.uint32)
+    out = np.zeros((THREADS, 7), np.uint32)
     frames = np.zeros(THREADS, np.uint64)
     spaces((1,), (THREADS,), (buffer, np.uint64(buffer.nbytes), out, frames), shared_mem=64)
     return out, frames
@@ -63,7 +67,7 @@ def test_every_space_is_told_apart(spaces):
     out, _ = run(spaces, np.zeros(1 << 20, np.uint8))
     assert (out[:, :3] == 1).all()  # the argument's first, middle and last bytes: global
     assert (out[:, 3] == 4).all()   # a local array: local
-    assert (out[:, 4:] == 2).all()  # static and extern __shared__: shared
+    assert (out[:, 4:] == 2).all()  # static, extern and SUITE_DYNAMIC_SMEM __shared__: shared
 
 
 def _map_free_page_below(address: int) -> int | None:

@@ -82,8 +82,12 @@ __forceinline__ size_t __cvta_generic_to_local(const void* p) { return reinterpr
 __forceinline__ void* __cvta_local_to_generic(size_t a) { return reinterpret_cast<void*>(a); }
 __forceinline__ size_t __cvta_generic_to_constant(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 __forceinline__ void* __cvta_constant_to_generic(size_t a) { return reinterpret_cast<void*>(a); }
-__forceinline__ unsigned __isShared(const void* p) {
+__forceinline__ bool __suite_in_window(const void* p) {
     return uint64_t(__suite_cvta_generic_to_shared(reinterpret_cast<uintptr_t>(p))) < __suite_ptx_window().size;
+}
+// Shared: the window, or the worker's dynamic shared memory (SUITE_DYNAMIC_SMEM, common/smem.cuh).
+__forceinline__ unsigned __isShared(const void* p) {
+    return __suite_in_window(p) || suite_host_space_of(p) == SUITE_HOST_POINTER_SHARED;
 }
 // Local memory: a thread's stack (the runtime knows them all), or in lane mode a lane array (lanes.h).
 __forceinline__ bool __suite_in_lane_arrays(const void* p) {
@@ -101,9 +105,8 @@ __forceinline__ bool __suite_in_lane_arrays(const void* p) {
 __forceinline__ unsigned __isLocal(const void* p) {
     return suite_host_space_of(p) == SUITE_HOST_POINTER_LOCAL || __suite_in_lane_arrays(p);
 }
-// Global: everything else, as a GPU's generic addressing has it (the worker's dynamic shared
-// memory is shared memory too).
+// Global: everything else, as a GPU's generic addressing has it.
 __forceinline__ unsigned __isGlobal(const void* p) {
-    return !__isShared(p) && suite_host_space_of(p) == SUITE_HOST_POINTER_GLOBAL && !__suite_in_lane_arrays(p);
+    return !__suite_in_window(p) && suite_host_space_of(p) == SUITE_HOST_POINTER_GLOBAL && !__suite_in_lane_arrays(p);
 }
 __forceinline__ unsigned __isConstant(const void* p) { return __isGlobal(p); }
