@@ -571,11 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         return args.func(args, out, err)
-    except InputError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+    except InputError as exc:  # messages whole, not folded at 80 columns (paths in them stay greppable)
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
     except SuiteError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_FAILED
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")

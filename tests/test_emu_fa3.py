@@ -7,7 +7,6 @@ import importlib.util
 import pytest
 
 from suite import CASES_DIR, validate
-from suite.backends import CHECKS
 from suite.backends.host_backend import HostBackend
 from suite.cases import load_cases
 from suite.check import check_one
@@ -98,8 +97,8 @@ NO_EMULATION = pytest.mark.skipif(not HOPPER_EMULATION, reason="the host backend
                                   "mbarrier: suite/emulator/tensormap.py and include/emu/hopper, issue #29) here")
 
 
-def _run_case(case, checks=frozenset()):
-    backend = HostBackend(arch="sm_90a", checks=checks)  # d=128 and d=256 need Hopper's 227 KiB of shared memory
+def _run_case(case):
+    backend = HostBackend(arch="sm_90a")  # d=128 and d=256 need Hopper's 227 KiB of shared memory
     inputs = FAMILY.make_inputs(case.params, case.dtype, case.seed, backend.device)
     launched = FAMILY.run(case.kernel, case.params, inputs, backend)  # output poisoned with NaN first
     ref64, ref_lowp = FAMILY.reference(case.kernel, case.params, inputs, case.dtype)
@@ -113,12 +112,6 @@ def test_host_smoke_case_matches_reference(case):
     _run_case(case)
 
 
-@NO_EMULATION
-@pytest.mark.parametrize("case", [c for c in SMOKE if c.sweep == "fa3_ring_wraps" and c.dtype == "float16"
-                                  and (c.params["head_dim"], c.params["causal"]) in ((128, "bottom_right"), (256, "none"))],
-                         ids=lambda c: c.id)
-def test_host_case_passes_every_check(case):
-    """memcheck, racecheck, initcheck and synccheck over cases whose K/V ring wraps: d=128 with masks
-    and ping-pong, d=256 without ping-pong (its warpgroups run freely; under racecheck's schedule a
-    lane whose wait came after its warp's release once read a refilled V stage)."""
-    _run_case(case, CHECKS)
+# Under memcheck, racecheck, initcheck and synccheck: every float16 smoke case, in
+# tests/test_kernel_checks.py, the K/V ring-wrap ones among them (at d=256 without ping-pong, under
+# racecheck's schedule a lane whose wait came after its warp's release once read a refilled V stage).

@@ -17,7 +17,7 @@ POINTER, SIGNED, UNSIGNED, FLOAT, BOOL, BFLOAT16, OTHER = range(7)  # suite_host
 MEMCHECK, RACECHECK, INITCHECK = 1, 2, 4  # suite_host_check_flag
 LOAD, STORE, ATOMIC = 0, 1, 2  # suite_host_access_kind
 GLOBAL, SHARED, LOCAL, OTHER_SPACE = 0, 1, 2, 3  # suite_host_space
-ARGUMENT, STATIC_SHARED, EXTERN_SHARED, DYNAMIC_SHARED = 0, 1, 2, 3  # suite_host_range_kind
+ARGUMENT, STATIC_SHARED, EXTERN_SHARED, DYNAMIC_SHARED, UNCHECKED_TLS = 0, 1, 2, 3, 4  # suite_host_range_kind
 OUT_OF_BOUNDS, MISALIGNED, RACE, ASYNC_READ, UNINITIALIZED = 1, 2, 3, 4, 5  # suite_host_finding_kind
 
 

@@ -35,16 +35,27 @@ _HAZARD = {(abi.STORE, abi.LOAD): "read-after-write", (abi.LOAD, abi.STORE): "wr
            (abi.STORE, abi.STORE): "write-after-write"}  # fmt: skip
 
 
+# g++ guards the (empty) initialisation of a function-scope array of a class type (__half) with a
+# thread-local flag: no memory of the kernel's, so its accesses pass unchecked.
+GUARD_VARIABLE = "guard variable for "
+
+
 def shared_arrays(module) -> list[tuple[str, int, int, bool]]:
     """(name, offset in the TLS segment, bytes, extern?) of a checked module's __shared__ arrays."""
     symbols = abi.tls_symbols(module.path)
     window = next((s.value for s in symbols if s.name == build.EXTERN_SHARED_WINDOW), None)
     arrays = []
     for sym in symbols:
-        if abi.emulation_tls(sym.name) or sym.name == build.EXTERN_SHARED_WINDOW or sym.size == 0:
+        if (abi.emulation_tls(sym.name) or sym.name == build.EXTERN_SHARED_WINDOW or sym.size == 0
+                or sym.name.startswith(GUARD_VARIABLE)):
             continue
         arrays.append((sym.name, sym.value, sym.size, sym.value == window))  # every extern array is the window
     return arrays
+
+
+def guard_variables(module) -> list[tuple[int, int]]:
+    """(offset in the TLS segment, bytes) of the C++ guard variables of a checked module."""
+    return [(s.value, s.size) for s in abi.tls_symbols(module.path) if s.name.startswith(GUARD_VARIABLE)]
 
 
 class CheckedLaunch:
@@ -63,6 +74,8 @@ class CheckedLaunch:
             ranges.append(abi.CheckRange(b.start, b.end, abi.ARGUMENT, b.index, ctypes.addressof(written) if written else None))
         for i, (_name, offset, size, extern) in enumerate(self.arrays):
             ranges.append(abi.CheckRange(offset, offset + size, abi.EXTERN_SHARED if extern else abi.STATIC_SHARED, i, None))
+        for offset, size in guard_variables(kernel.module):
+            ranges.append(abi.CheckRange(offset, offset + size, abi.UNCHECKED_TLS, -1, None))
         anchor = next((s.value for s in abi.tls_symbols(kernel.module.path) if s.name == abi.TLS_ANCHOR), 0)
         self._ranges = (abi.CheckRange * max(len(ranges), 1))(*ranges)
         self._findings = (abi.Finding * MAX_FINDINGS)()

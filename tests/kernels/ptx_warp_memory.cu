@@ -82,6 +82,7 @@ extern "C" __global__ void memory_forms(const unsigned* in, unsigned* out, unsig
     asm("{ .reg .b32 r; mov.u32 r, %%warpid; cvt.u64.u32 %0, r; }" : "=l"(warp));
     asm("{ .reg .b32 r; mov.u32 r, %%ctaid.x; cvt.u64.u32 %0, r; }" : "=l"(ctaid));
     asm("{ .reg .b32 r; mov.u32 r, %%ntid.x; cvt.u64.u32 %0, r; }" : "=l"(ntid));
+    if (blockIdx.x != gridDim.x - 1) return;  // one block reports (blocks run in any order, on any worker)
     unsigned long long* o = addrs + 8 * t;
     o[0] = generic, o[1] = (unsigned long long)&tile[4 * t], o[2] = back, o[3] = s, o[4] = tid, o[5] = lane;
     o[6] = warp | ctaid << 16 | ntid << 32, o[7] = __isShared(&tile[0]) | __isGlobal(in) << 1 | __isShared(in) << 2;

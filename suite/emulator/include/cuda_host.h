@@ -26,7 +26,12 @@
 #define __global__
 #define __constant__
 #define __managed__
-#define __shared__ thread_local
+// 16-byte aligned: nvcc aligns a __shared__ array only to its type (PTX `.shared .align 2` for a
+// __half array), but ptxas packs a kernel's arrays in declaration order from offset 0 of the
+// window, so its first array, and each one after arrays whose sizes are multiples of 16, is
+// 16-byte aligned and kernels store int4 into them (cuda_hgemm's mmaNaive); thread-local storage
+// would place them at any offset their type allows.
+#define __shared__ thread_local __attribute__((aligned(16)))
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)

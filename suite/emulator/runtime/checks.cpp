@@ -61,6 +61,7 @@ struct JobChecks {
 
 struct WorkerChecks {
     std::vector<Region> shared;  // static, extern and dynamic shared memory of this worker's blocks
+    std::vector<std::pair<uintptr_t, uintptr_t>> unchecked;  // [start, end): UNCHECKED_TLS ranges
     uint32_t block_epoch = 0, epoch = 0, block_linear = 0;
     std::vector<uint32_t> warp_seq;   // per warp: collectives completed in this block
     std::vector<uint32_t> pair_sync;  // per warp, 32 x 32: the last collective both lanes completed
@@ -194,6 +195,8 @@ bool emulation_memory(Worker& w, uintptr_t a, unsigned size) {
     const uintptr_t info = reinterpret_cast<uintptr_t>(&w.current->info);
     if (a >= info && a + size <= info + sizeof(suite_host_thread)) return true;
     if (a >= jc.image_start && a + size <= jc.image_end) return true;  // __device__/__constant__ variables, tables, literals
+    for (const auto& [start, end] : w.checks->unchecked)
+        if (a >= start && a + size <= end) return true;
     for (const Fiber& f : w.block.fibers) {
         const uintptr_t base = reinterpret_cast<uintptr_t>(f.stack ? f.stack->base : nullptr);
         if (base && a >= base && a + size <= base + f.stack->size) return true;
@@ -326,6 +329,7 @@ void checks_begin(Worker& w, Job& job) {
         if (range.kind == SUITE_HOST_STATIC_SHARED) add(tls + range.start, tls + range.end, range.kind, range.index);
         if (range.kind == SUITE_HOST_EXTERN_SHARED)
             add(tls + range.start, tls + range.start + job.config.dynamic_smem, range.kind, range.index);
+        if (range.kind == SUITE_HOST_UNCHECKED_TLS) wc->unchecked.emplace_back(tls + range.start, tls + range.end);
     }
     const uintptr_t dynamic = reinterpret_cast<uintptr_t>(w.dynamic_smem);
     add(dynamic, dynamic + job.config.dynamic_smem, SUITE_HOST_DYNAMIC_SHARED, -1);

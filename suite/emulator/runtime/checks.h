@@ -28,6 +28,8 @@ enum suite_host_range_kind {
     SUITE_HOST_STATIC_SHARED = 1,  // [start, end): offsets in the module's TLS segment
     SUITE_HOST_EXTERN_SHARED = 2,  // `extern __shared__ T x[];`: start is the offset; the launch's shared_mem bytes
     SUITE_HOST_DYNAMIC_SHARED = 3, // SUITE_DYNAMIC_SMEM: added by the runtime, never passed in
+    SUITE_HOST_UNCHECKED_TLS = 4,  // [start, end): offsets in the TLS segment of g++'s own state (the
+                                   // guard of a function-scope __shared__ array of a class type)
 };
 
 struct suite_host_range {

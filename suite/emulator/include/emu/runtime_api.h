@@ -44,6 +44,13 @@ const suite_host_thread* suite_host_self(void) __attribute__((const));
 // alignment of sm_90 swizzled tiles).
 void* suite_host_dynamic_smem(void);
 
+// The address space of a generic pointer, as the runtime knows it (runtime/address_space.cpp): LOCAL
+// in a fiber stack of the calling worker or the OS thread's own stack, SHARED in the worker's
+// dynamic shared memory, else GLOBAL. The module's TLS block (its __shared__ arrays) is the
+// module's to test (include/emu/ptx/shared_window.h).
+enum suite_host_pointer_space { SUITE_HOST_POINTER_GLOBAL = 0, SUITE_HOST_POINTER_LOCAL = 1, SUITE_HOST_POINTER_SHARED = 2 };
+int suite_host_space_of(const void* p);
+
 // bar.sync / barrier.sync: named barrier `id` (0..15) opens when `count` threads have arrived
 // (count 0: every thread of the block, where a thread that exited counts as arrived). op: -1 plain,
 // 0 count, 1 and, 2 or (of `predicate != 0` over the threads that arrived); returns that result.

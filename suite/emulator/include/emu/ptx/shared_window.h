@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "../lanes.h"
 #include "../runtime_api.h"
 
 inline thread_local char __suite_ptx_window_anchor;
@@ -81,13 +82,31 @@ __forceinline__ size_t __cvta_generic_to_local(const void* p) { return reinterpr
 __forceinline__ void* __cvta_local_to_generic(size_t a) { return reinterpret_cast<void*>(a); }
 __forceinline__ size_t __cvta_generic_to_constant(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 __forceinline__ void* __cvta_constant_to_generic(size_t a) { return reinterpret_cast<void*>(a); }
-__forceinline__ unsigned __isShared(const void* p) {
+__forceinline__ bool __suite_in_window(const void* p) {
     return uint64_t(__suite_cvta_generic_to_shared(reinterpret_cast<uintptr_t>(p))) < __suite_ptx_window().size;
 }
-// Local memory is the fiber's stack: within one fiber stack (256 KiB, runtime/worker.h) of this frame.
-__forceinline__ unsigned __isLocal(const void* p) {
-    const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0)), a = reinterpret_cast<uintptr_t>(p);
-    return a + (256u << 10) > here && a < here + (256u << 10);
+// Shared: the window, or the worker's dynamic shared memory (SUITE_DYNAMIC_SMEM, common/smem.cuh).
+__forceinline__ unsigned __isShared(const void* p) {
+    return __suite_in_window(p) || suite_host_space_of(p) == SUITE_HOST_POINTER_SHARED;
 }
-__forceinline__ unsigned __isGlobal(const void* p) { return !__isShared(p) && !__isLocal(p); }
+// Local memory: a thread's stack (the runtime knows them all), or in lane mode a lane array (lanes.h).
+__forceinline__ bool __suite_in_lane_arrays(const void* p) {
+#ifdef SUITE_HOST_CHECKED
+    (void)p;
+    return false;  // checked builds run no lanes and must not touch their state
+#else
+    const char* c = static_cast<const char*>(p);
+    const auto& lanes = suite_host::lanes::state;
+    for (size_t i = 0; lanes.on && i < lanes.count; ++i)
+        if (c >= lanes.chunks[i] && c < lanes.chunks[i] + suite_host::lanes::kChunkBytes) return true;
+    return false;
+#endif
+}
+__forceinline__ unsigned __isLocal(const void* p) {
+    return suite_host_space_of(p) == SUITE_HOST_POINTER_LOCAL || __suite_in_lane_arrays(p);
+}
+// Global: everything else, as a GPU's generic addressing has it.
+__forceinline__ unsigned __isGlobal(const void* p) {
+    return !__suite_in_window(p) && suite_host_space_of(p) == SUITE_HOST_POINTER_GLOBAL && !__suite_in_lane_arrays(p);
+}
 __forceinline__ unsigned __isConstant(const void* p) { return __isGlobal(p); }
