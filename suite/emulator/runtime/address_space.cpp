@@ -2,8 +2,6 @@
 // runtime owns the memory that is not global, so it answers from the ranges it mapped rather than
 // from how far the pointer is from the caller's frame (a buffer mapped beside a fiber stack is
 // global memory all the same).
-#include <pthread.h>
-
 #include "worker.h"
 
 namespace suite_rt {
@@ -15,27 +13,6 @@ bool within(const void* p, const void* start, size_t bytes) {
 }
 
 bool in_stack(const void* p, const Stack* s) { return s && within(p, s->base, s->size); }
-
-// The OS thread's own stack: lane loops (include/emu/lanes.h) run a block's threads there. Found
-// once per thread (pthread_getattr_np reads /proc/self/maps for the main thread).
-struct ThreadStack {
-    void* base = nullptr;
-    size_t size = 0;
-    bool known = false;
-};
-thread_local ThreadStack thread_stack;
-
-bool in_thread_stack(const void* p) {
-    if (!thread_stack.known) {
-        pthread_attr_t attr;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            pthread_attr_getstack(&attr, &thread_stack.base, &thread_stack.size);
-            pthread_attr_destroy(&attr);
-        }
-        thread_stack.known = true;
-    }
-    return within(p, thread_stack.base, thread_stack.size);
-}
 
 bool in_fiber_stack(const Worker& w, const void* p) {
     if (w.current && in_stack(p, w.current->stack)) return true;  // the caller's own: the usual case
@@ -56,5 +33,5 @@ extern "C" int suite_host_space_of(const void* p) {
         if (within(p, w->dynamic_smem, w->job->config.dynamic_smem)) return SUITE_HOST_POINTER_SHARED;
         if (in_fiber_stack(*w, p)) return SUITE_HOST_POINTER_LOCAL;
     }
-    return in_thread_stack(p) ? SUITE_HOST_POINTER_LOCAL : SUITE_HOST_POINTER_GLOBAL;
+    return SUITE_HOST_POINTER_GLOBAL;
 }

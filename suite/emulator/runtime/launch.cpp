@@ -3,6 +3,7 @@
 // one launch at a time; the caller waits for the last worker to finish.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <chrono>
 
@@ -80,11 +81,14 @@ bool grow_pool(int count) {
     return true;
 }
 
+// Mapped on its own (page-aligned, so 1024-byte aligned too), never in the heap beside the
+// kernel's arrays: a wild access near an array must not land in a block's shared memory.
 bool reserve_dynamic_smem(uint64_t bytes) {
     for (Worker* w : pool->workers) {
         if (w->dynamic_capacity >= bytes) continue;
-        std::free(w->dynamic_smem);
-        w->dynamic_smem = static_cast<char*>(std::aligned_alloc(1024, (bytes + 1023) / 1024 * 1024));
+        if (w->dynamic_smem) munmap(w->dynamic_smem, w->dynamic_capacity);
+        void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        w->dynamic_smem = mem == MAP_FAILED ? nullptr : static_cast<char*>(mem);
         w->dynamic_capacity = w->dynamic_smem ? bytes : 0;
         if (!w->dynamic_smem) return false;
     }

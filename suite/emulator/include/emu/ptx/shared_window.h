@@ -89,24 +89,11 @@ __forceinline__ bool __suite_in_window(const void* p) {
 __forceinline__ unsigned __isShared(const void* p) {
     return __suite_in_window(p) || suite_host_space_of(p) == SUITE_HOST_POINTER_SHARED;
 }
-// Local memory: a thread's stack (the runtime knows them all), or in lane mode a lane array (lanes.h).
-__forceinline__ bool __suite_in_lane_arrays(const void* p) {
-#ifdef SUITE_HOST_CHECKED
-    (void)p;
-    return false;  // checked builds run no lanes and must not touch their state
-#else
-    const char* c = static_cast<const char*>(p);
-    const auto& lanes = suite_host::lanes::state;
-    for (size_t i = 0; lanes.on && i < lanes.count; ++i)
-        if (c >= lanes.chunks[i] && c < lanes.chunks[i] + suite_host::lanes::kChunkBytes) return true;
-    return false;
-#endif
-}
-__forceinline__ unsigned __isLocal(const void* p) {
-    return suite_host_space_of(p) == SUITE_HOST_POINTER_LOCAL || __suite_in_lane_arrays(p);
-}
+// Local memory: a thread's stack (the runtime knows them all). A kernel that asks runs on fibers
+// (suite_host_space_of is not among what lane loops may call: lane arrays are not stacks).
+__forceinline__ unsigned __isLocal(const void* p) { return suite_host_space_of(p) == SUITE_HOST_POINTER_LOCAL; }
 // Global: everything else, as a GPU's generic addressing has it.
 __forceinline__ unsigned __isGlobal(const void* p) {
-    return !__suite_in_window(p) && suite_host_space_of(p) == SUITE_HOST_POINTER_GLOBAL && !__suite_in_lane_arrays(p);
+    return !__suite_in_window(p) && suite_host_space_of(p) == SUITE_HOST_POINTER_GLOBAL;
 }
 __forceinline__ unsigned __isConstant(const void* p) { return __isGlobal(p); }
