@@ -1,6 +1,8 @@
 #include "fiber.h"
 
 #include <stdint.h>
+
+#include <atomic>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -18,8 +20,16 @@ Stack* stack_create(size_t size) {
     if (aligned > start) munmap(mem, aligned - start);
     if (aligned + region < start + 2 * region) munmap(reinterpret_cast<void*>(aligned + region), start + region - aligned);
     char* guard = reinterpret_cast<char*>(aligned);
-    // The last page holds the header; the usable bytes end where it starts.
-    char* base = guard + region - page - size;
+    // The last page holds the header. The usable bytes end below it, lower by a different amount
+    // for each stack: stacks that start at the same offset of equally aligned regions would put
+    // every thread's hot frames in the same cache sets (a barrier touches all of them in turn).
+    static std::atomic<unsigned> created{0};
+    const size_t color = size_t(created.fetch_add(1, std::memory_order_relaxed) * 37 % 251) * 256;
+    char* base = guard + region - page - color - size;
+    if (base < guard + page) {
+        munmap(guard, region);
+        return nullptr;
+    }
     if (mprotect(guard, size_t(base - guard), PROT_NONE) != 0) {
         munmap(guard, region);
         return nullptr;
