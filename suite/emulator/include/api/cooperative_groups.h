@@ -32,10 +32,10 @@ inline unsigned long long block_rank() {
     const auto& s = self();
     return ((unsigned long long)s.block_idx[2] * s.grid_dim[1] + s.block_idx[1]) * s.grid_dim[0] + s.block_idx[0];
 }
-inline unsigned lane() { return self().lane; }
+inline unsigned lane() { return self().linear % 32; }
 // The lanes of the caller's warp that exist (a block's last warp may be partial).
 inline unsigned warp_lanes() {
-    const unsigned n = block_threads() - self().warp * 32;
+    const unsigned n = block_threads() - self().linear / 32 * 32;
     return n >= 32 ? ~0u : (1u << n) - 1;
 }
 inline unsigned rank_in(unsigned mask) { return unsigned(__builtin_popcount(mask & ((1u << lane()) - 1))); }

@@ -208,7 +208,7 @@ inline void memory(const char* what, Frag& f, const void* p, unsigned ldm, bool 
     MemoryRecord record{p, ldm, col_major, site};
     suite_host_warp_collective(site, what, 0xffffffffu, &record, agree_complete<Store>);
     S* base = static_cast<S*>(const_cast<void*>(p));
-    const int lane = int(::suite_host::lanes::self()->lane);
+    const int lane = int(::suite_host::lanes::self()->linear % 32);
     for (int i = 0; i < Tr::elements; ++i) {
         int row, col;
         coordinates<Tr>(lane, i, row, col);

@@ -11,7 +11,7 @@
 
 namespace suite_host {
 
-inline unsigned lane_id() { return ::suite_host::lanes::self()->lane; }
+inline unsigned lane_id() { return ::suite_host::lanes::self()->linear % 32; }
 
 inline void syncwarp(suite_host_site site, unsigned mask = 0xffffffffu) {
     suite_host_warp_collective(site, "__syncwarp", mask, nullptr, [](void* const*, unsigned) {});

@@ -121,9 +121,7 @@ inline void next_lane(State& state) {
             ++t.thread_idx[2];
         }
     }
-    ++t.linear;
-    t.lane = t.linear % 32;
-    t.warp = t.linear / 32;
+    ++t.linear;  // (lane and warp are not kept: module code computes them from linear)
 }
 
 }  // namespace lanes

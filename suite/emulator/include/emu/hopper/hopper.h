@@ -8,8 +8,8 @@
 
 // elect.sync: every lane of `mask` takes part; the lowest one is elected.
 inline bool __suite_elect_sync(suite_host_site site, unsigned mask) {
-    if (!(mask >> ::suite_host::lanes::self()->lane & 1))
+    if (!(mask >> (::suite_host::lanes::self()->linear % 32) & 1))
         suite_host_trap(site, "elect.sync: the member mask does not name the calling lane");
     ::suite_host::syncwarp(site, mask);
-    return ::suite_host::lanes::self()->lane == unsigned(__builtin_ctz(mask));
+    return (::suite_host::lanes::self()->linear % 32) == unsigned(__builtin_ctz(mask));
 }

@@ -140,7 +140,7 @@ void __suite_ptx_ldmatrix_complete(void* const* records, unsigned) {
 // Lanes 8j..8j+7 give the 16-byte rows of matrix j: a 16-byte shared load each, in phases of 8.
 template <int Matrices, bool Transpose>
 __forceinline__ void __suite_ptx_ldmatrix(suite_host_site site, uint32_t* r, const void* row) {
-    const unsigned lane = ::suite_host::lanes::self()->lane;
+    const unsigned lane = ::suite_host::lanes::self()->linear % 32;
     if (lane < 8 * Matrices) SUITE_PROFILE_MARK(row, 16, 1, 0, 1);
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(row) % 16)
         suite_host_trap(site, "ldmatrix: each row address must be 16-byte aligned");
@@ -174,7 +174,7 @@ void __suite_ptx_stmatrix_complete(void* const* records, unsigned) {
 
 template <int Matrices, bool Transpose>
 __forceinline__ void __suite_ptx_stmatrix(suite_host_site site, void* row, const uint32_t* r) {
-    const unsigned lane = ::suite_host::lanes::self()->lane;
+    const unsigned lane = ::suite_host::lanes::self()->linear % 32;
     if (lane < 8 * Matrices && reinterpret_cast<uintptr_t>(row) % 16)
         suite_host_trap(site, "stmatrix: each row address must be 16-byte aligned");
     if (lane < 8 * Matrices) __SUITE_PTX_CHECK_ROW(write, row);

@@ -11,7 +11,7 @@
 // as the PTX ISA's shfl.sync defines them.
 __forceinline__ uint32_t __suite_ptx_shfl(suite_host_site site, int mode, uint32_t a, uint32_t b, uint32_t c,
                                           uint32_t mask, bool* valid) {
-    const int lane = int(::suite_host::lanes::self()->lane);
+    const int lane = int(::suite_host::lanes::self()->linear % 32);
     const int segmask = int(c >> 8) & 31, clamp = int(c) & 31;
     const int max_lane = (lane & segmask) | (clamp & ~segmask), min_lane = lane & segmask;
     int j;
