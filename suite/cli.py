@@ -167,7 +167,7 @@ def _cmd_run(args, out: Console, err: Console) -> int:
     for line in report.problems(shown, args.traceback):
         out.print(line, soft_wrap=True)
     if line := report.execution_line(getattr(backend, "execution_modes", {})):
-        out.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)  # one line in a log, as the problems
     if previous:
         out.print(f"resumed {escape(str(previous.path))}: {len(previous.results)} case(s) carried over, "
                   f"{len(outcome.results)} run now")

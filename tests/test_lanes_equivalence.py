@@ -124,3 +124,15 @@ def test_fibers_after_a_faulted_lane_loop_see_their_own_threads(module):
     out = np.zeros(2, np.float32)
     module.get_function("reduce")((2,), (64,), (x, out))
     assert out.tolist() == [float(x[:64].sum()), float(x[64:].sum())]
+
+
+def test_suite_run_line_counts_kernels_per_construct_they_wait_at():
+    from suite.report import execution_line
+
+    modes = {"a": None, "b": "__syncthreads, warp collectives", "c": "warp collectives (lane rewrite: k.cu:3: why)",
+             "d": None}
+    assert execution_line(modes) == (
+        "host execution: 2 of 4 kernel(s) ran as lane loops, 2 on fibers "
+        "(kernels waiting at __syncthreads: 1, warp collectives: 2)"
+    )
+    assert execution_line({}) is None
