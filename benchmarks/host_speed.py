@@ -248,8 +248,7 @@ def measure(name: str, cores: int, lib, mode: str) -> dict:
     backend = HostBackend(threads=cores)
     pair = simple_pairs(name, backend, cores, lib) if name in WORKLOADS[:3] else family_pair(name, backend)
     emulated, plain = best_seconds(pair.emulated, cores), best_seconds(pair.plain, cores)
-    launched = [why for why in backend.execution_modes.values()]
-    ran = "lanes" if any(why is None for why in launched) else "fibers"
+    ran = "lanes" if any(not waits for waits in backend.execution_modes.values()) else "fibers"
     row = {"workload": name, "cores": cores, "mode": ran, "emulated_s": emulated, "plain_s": plain, "plain": pair.plain_name,
            "ratio": emulated / plain, "throughput": pair.items / emulated, "unit": pair.unit, "agree": pair.agree()}  # fmt: skip
     if name == "attention_tc":  # SDPA in bf16 too, the other yardstick

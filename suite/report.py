@@ -75,17 +75,18 @@ def results_table(results: Sequence[CaseResult], backend_name: str, device: str)
 
 def execution_line(modes: dict) -> str | None:
     """How the host backend ran the kernels (docs/DESIGN.md, "Lane loops"): how many as lane loops,
-    and what the others wait at (kernels per construct). None when no plain launch ran."""
+    and what the others wait at (kernels per construct). `modes`: kernel -> what it waits at
+    (empty: lane loops). None when no plain launch with lane loops on ran."""
     if not modes:
         return None
-    waits = [why for why in modes.values() if why is not None]
-    line = f"host execution: {len(modes) - len(waits)} of {len(modes)} kernel(s) ran as lane loops"
+    waiting = [what for what in modes.values() if what]
+    line = f"host execution: {len(modes) - len(waiting)} of {len(modes)} kernel(s) ran as lane loops"
     counts: dict[str, int] = {}
-    for why in waits:
-        for what in why.split(" (lane rewrite:")[0].split(", "):
-            counts[what] = counts.get(what, 0) + 1
-    if waits:
-        line += f", {len(waits)} on fibers (kernels waiting at " + ", ".join(f"{w}: {n}" for w, n in counts.items()) + ")"
+    for what in waiting:
+        for construct in what:
+            counts[construct] = counts.get(construct, 0) + 1
+    if waiting:
+        line += f", {len(waiting)} on fibers (kernels waiting at " + ", ".join(f"{w}: {n}" for w, n in counts.items()) + ")"
     return line
 
 

@@ -129,8 +129,7 @@ def test_fibers_after_a_faulted_lane_loop_see_their_own_threads(module):
 def test_suite_run_line_counts_kernels_per_construct_they_wait_at():
     from suite.report import execution_line
 
-    modes = {"a": None, "b": "__syncthreads, warp collectives", "c": "warp collectives (lane rewrite: k.cu:3: why)",
-             "d": None}
+    modes = {"a": (), "b": ("__syncthreads", "warp collectives"), "c": ("warp collectives",), "d": ()}
     assert execution_line(modes) == (
         "host execution: 2 of 4 kernel(s) ran as lane loops, 2 on fibers "
         "(kernels waiting at __syncthreads: 1, warp collectives: 2)"

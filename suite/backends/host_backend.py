@@ -126,8 +126,9 @@ class HostBackend:
         self._modules: dict = {}
         self._lock = threading.Lock()
         self.sources_loaded: set[Path] = set()
-        # Kernel name expression -> None (its blocks ran as lane loops) or why it kept fibers.
-        self.execution_modes: dict[str, str | None] = {}
+        # Kernel name expression -> what it waits at (lane_plan.constructs; empty: lane loops), for
+        # suite run's line; plain runs with lane loops on only.
+        self.execution_modes: dict[str, tuple[str, ...]] = {}
 
     def describe(self) -> dict:
         return {
@@ -192,9 +193,8 @@ class HostModule:
         self.backend, self.source, self.names, self.path, self.options = backend, source, names, path, options
         self.arch = arch or backend.arch  # whose launch limits apply: the module's target, else the backend's
         self.static_smem = static_smem or {}  # per name, from the GPU build (0 where none was made)
-        # Per name: None when the kernel may run as lane loops, else why it keeps fibers.
-        plan = lane_plan.load(path)
-        self.lane_refusals = {k["name"]: lane_plan.why_not(k) for k in plan} if plan else dict.fromkeys(names, "checked build")
+        # Per name, what its lane entry reaches (lane_plan.plan); none in a checked build.
+        self.lane_plans = {k["name"]: k for k in lane_plan.load(path) or ()}
         self._library = abi.load_module(path)
         self._kernels: dict = {}
 
@@ -216,7 +216,8 @@ class HostModule:
         """Why kernel `name` runs every thread as a fiber; None when its blocks run as lane loops."""
         if not self.backend.lanes:
             return "SUITE_HOST_LANES=off"
-        return self.lane_refusals.get(name, "not planned")
+        kernel = self.lane_plans.get(name)
+        return "checked build" if kernel is None else lane_plan.why_not(kernel)
 
     def get_global(self, name: str) -> MemoryPointer:
         """A `__constant__`/`__device__` variable of the module, as cupy.RawModule.get_global gives it."""
@@ -241,8 +242,9 @@ class HostKernel:
         # Static shared memory of the GPU build (suite/emulator/toolchain.py); 0 under SUITE_HOST_TOOLCHAIN=none.
         self.static_smem = 0
         self.lanes_why = module.module_lanes_why(name)  # None: its blocks run as lane loops (emu/lanes.h)
-        if not self.backend.checks:
-            self.backend.execution_modes[name] = self.lanes_why
+        kernel_plan = module.lane_plans.get(name)
+        if kernel_plan is not None and self.backend.lanes:
+            self.backend.execution_modes[name] = lane_plan.constructs(kernel_plan)
         # Indices of the arguments a launch adds into with atomics (a scatter into a zeroed buffer):
         # such an argument owns no element in particular, so initcheck does not judge it.
         self.accumulators: frozenset[int] = frozenset()

@@ -390,6 +390,11 @@ def module_flags(source: Path, options, checked: bool = False, profiled: bool = 
     ]
 
 
+# A source's lane rewrite, once per text: a module's load plans its build twice (cached_module,
+# then build_module), and each backend of a process loads the same sources again.
+_rewrite = functools.lru_cache(maxsize=128)(fission)
+
+
 def _module_plan(source: Path, names, options, fibers: str, checked: bool, profiled: bool):
     """What a module build compiles, and its cache key: (source, names, flags, wrapper, key)."""
     source = Path(source).resolve()
@@ -403,7 +408,7 @@ def _module_plan(source: Path, names, options, fibers: str, checked: bool, profi
     runtime = runtime_library(fibers)
     checked = checked or profiled
     flags = module_flags(source, options, checked, profiled)
-    rewrite = None if checked else fission(source.read_text(errors="replace"), str(source))
+    rewrite = None if checked else _rewrite(source.read_text(errors="replace"), str(source))
     wrapper = wrapper_text(source, names, rewrite)
     key = digest(wrapper, source.read_bytes(), _tree_digest(), flags, compiler_identity(), runtime.name)[:24]
     return source, names, flags, rewrite, key
@@ -461,7 +466,8 @@ def build_module(source: Path, names, options=(), fibers: str = "auto", checked:
                 raise
             # The rewrite's own fault (the source alone may still build): those kernels keep fibers.
             first = next((line for line in str(exc).splitlines() if "error" in line), str(exc).splitlines()[0])
-            rewrite = Fission("", {}, dict.fromkeys(rewrite.lane_functions, f"it did not compile ({first.strip()})"))
+            failed = dict.fromkeys(rewrite.lane_functions, f"it did not compile ({first.strip()})")
+            rewrite = Fission("", {}, {**rewrite.refused, **failed})
             compile_object(rewrite)
         lanes = None if checked else lane_plan.plan(obj, names, LANE_ENTRY, rewrite, runtime)
         atomic_write(shared, extern_shared_assembly(*undefined_tls_symbols(obj)).encode())

@@ -15,6 +15,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from suite.emulator.lanes import kernel_name
+
 # Runtime functions a lane may call: they look at nobody else. Every other function of the runtime
 # library involves other threads or the runtime's per-fiber state (mbarriers, copies, ...).
 # (The misaligned-access handler faults, as trap does.)
@@ -49,37 +51,44 @@ def _readelf(flag: str, obj: Path) -> str:
     return subprocess.run(["readelf", flag, "-W", str(obj)], capture_output=True, text=True, check=True).stdout
 
 
-def reachable_externals(obj: Path, entry: str) -> set[str]:
-    """The undefined symbols (functions of other libraries) reachable from function `entry`."""
-    sections = dict(re.findall(r"^\s*\[\s*(\d+)\]\s+(\S+)", _readelf("-S", obj), re.M))
-    defined, undefined = {}, set()
-    for ndx, name in re.findall(r"^\s*\d+:\s+[0-9a-f]+\s+\d+\s+\w+\s+\w+\s+\w+\s+(\w+)\s+(\S+)$", _readelf("-s", obj), re.M):
-        if ndx == "UND":
-            undefined.add(name)
-        elif ndx.isdigit() and ndx in sections:
-            defined.setdefault(name, sections[ndx])
-    edges: dict[str, set[str]] = {}
-    current = None
-    for line in _readelf("-r", obj).splitlines():
-        if m := re.match(r"^Relocation section '\.rela?(\S+?)'", line):
-            current = edges.setdefault(m.group(1), set())
-        elif current is not None and (m := re.match(r"^[0-9a-f]+\s+[0-9a-f]+\s+\S+\s+[0-9a-f]+\s+(\S+)", line)):
-            current.add(m.group(1))
-    start = defined.get(entry)
-    if start is None:
-        return set()
-    seen, stack, found = {start}, [start], set()
-    while stack:
-        for target in edges.get(stack.pop(), ()):
-            section = target if target in edges or target.startswith(".") else defined.get(target)
-            if section is None:
-                if target in undefined:
-                    found.add(target)
-                continue
-            if section not in seen:
-                seen.add(section)
-                stack.append(section)
-    return found
+class _Calls:
+    """What each function of an object file can reach, read once (three readelf runs) for all of
+    its kernels' lane entries."""
+
+    def __init__(self, obj: Path):
+        sections = dict(re.findall(r"^\s*\[\s*(\d+)\]\s+(\S+)", _readelf("-S", obj), re.M))
+        self.defined, self.undefined = {}, set()
+        # (readelf writes sizes from 100000 bytes on in hex: a big kernel's too)
+        for ndx, name in re.findall(r"^\s*\d+:\s+[0-9a-f]+\s+\S+\s+\w+\s+\w+\s+\w+\s+(\w+)\s+(\S+)$", _readelf("-s", obj), re.M):
+            if ndx == "UND":
+                self.undefined.add(name)
+            elif ndx.isdigit() and ndx in sections:
+                self.defined.setdefault(name, sections[ndx])
+        self.edges: dict[str, set[str]] = {}
+        current = None
+        for line in _readelf("-r", obj).splitlines():
+            if m := re.match(r"^Relocation section '\.rela?(\S+?)'", line):
+                current = self.edges.setdefault(m.group(1), set())
+            elif current is not None and (m := re.match(r"^[0-9a-f]+\s+[0-9a-f]+\s+\S+\s+[0-9a-f]+\s+(\S+)", line)):
+                current.add(m.group(1))
+
+    def externals(self, entry: str) -> set[str]:
+        """The undefined symbols (functions of other libraries) reachable from function `entry`."""
+        start = self.defined.get(entry)
+        if start is None:
+            return set()
+        seen, stack, found = {start}, [start], set()
+        while stack:
+            for target in self.edges.get(stack.pop(), ()):
+                section = target if target in self.edges or target.startswith(".") else self.defined.get(target)
+                if section is None:
+                    if target in self.undefined:
+                        found.add(target)
+                    continue
+                if section not in seen:
+                    seen.add(section)
+                    stack.append(section)
+        return found
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,10 +104,16 @@ def waits(externals, runtime: frozenset[str]) -> list[str]:
     return sorted(n for n in externals if n in runtime and n not in NON_BLOCKING)
 
 
+def constructs(kernel: dict) -> tuple[str, ...]:
+    """What a planned kernel waits at, as its source spells it ("__syncthreads", "warp
+    collectives", ...); empty: it runs as lane loops."""
+    return tuple(dict.fromkeys(_cuda_name(n) for n in kernel["waits"]))
+
+
 def why_not(kernel: dict) -> str | None:
-    """What makes a planned kernel keep fibers: what it waits at ("__syncthreads, warp
-    collectives") and why the rewrite could not turn those into lane loops; None: lane loops."""
-    waiting = ", ".join(dict.fromkeys(_cuda_name(n) for n in kernel["waits"]))
+    """What makes a planned kernel keep fibers: what it waits at and why the rewrite could not
+    turn those into lane loops; None: lane loops."""
+    waiting = ", ".join(constructs(kernel))
     if not waiting:
         return None
     return f"{waiting} (lane rewrite: {kernel['rewrite']})" if kernel.get("rewrite") else waiting
@@ -107,13 +122,10 @@ def why_not(kernel: dict) -> str | None:
 def plan(obj: Path, names, entry_prefix: str, rewrite, runtime: Path) -> list[dict]:
     """Per kernel name expression: {"name", "waits": the waiting runtime functions its lane entry
     reaches, "rewrite": why the lane rewrite left it alone (None: rewritten, or nothing to rewrite)}."""
-    out = []
-    for i, name in enumerate(names):
-        base = re.sub(r"<.*", "", name).split("::")[-1].strip()
-        reached = reachable_externals(obj, f"{entry_prefix}{i}")
-        out.append({"name": name, "waits": waits(reached, runtime_functions(runtime)),
-                    "rewrite": rewrite.refused.get(base) if rewrite is not None else None})
-    return out
+    calls, exported = _Calls(obj), runtime_functions(runtime)
+    return [{"name": name, "waits": waits(calls.externals(f"{entry_prefix}{i}"), exported),
+             "rewrite": rewrite.refused.get(kernel_name(name)) if rewrite is not None else None}
+            for i, name in enumerate(names)]
 
 
 def sidecar(library: Path) -> Path:

@@ -1,5 +1,5 @@
 """Lane-loop rewrite of kernels with barriers (docs/DESIGN.md, "Lane loops: the rewrite")."""
 
-from .fission import Fission, fission, lane_expression
+from .fission import Fission, fission, kernel_name, lane_expression
 
-__all__ = ["Fission", "fission", "lane_expression"]
+__all__ = ["Fission", "fission", "kernel_name", "lane_expression"]

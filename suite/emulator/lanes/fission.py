@@ -70,6 +70,12 @@ def fission(source_text: str, path: str) -> Fission:
 _NAME_EXPRESSION = re.compile(r"^\s*((?:::)?\s*(?:\w+\s*::\s*)*)(\w+)(\s*<.*)?$", re.S)
 
 
+def kernel_name(name_expression: str) -> str | None:
+    """The kernel a name expression names, as its definition spells it: `ops::k<float, 4>` -> `k`."""
+    match = _NAME_EXPRESSION.match(name_expression)
+    return match.group(2) if match else None
+
+
 def lane_expression(name_expression: str, lane_functions: dict[str, str]) -> str | None:
     """The lane function of a kernel name expression, for the launcher: `ops::k<float, 4>` ->
     `ops::__suite_lanes_k<float, 4>`; None when that kernel was not rewritten."""

@@ -378,7 +378,6 @@ void run_lanes(Worker& w, Job& job) {
     const suite_host_launch_config& c = job.config;
     Block& b = w.block;
     b.size = c.block[0] * c.block[1] * c.block[2];
-    b.exited = 0;
     b.fibers.resize(1);
     Fiber& f = b.fibers[0];
     suite_host_thread& t = f.info;

@@ -122,10 +122,11 @@ inline void note_progress(Worker& w) {
 // handler reads it, and that must not allocate.
 extern __thread Worker* tls_worker __attribute__((tls_model("initial-exec")));
 
-// The CUDA thread running on `w` now (in lane mode: the lane the module's loop is at), or nullptr.
+// The CUDA thread running on `w` now, or nullptr: the one its stack's header names (in lane mode,
+// the lane the module's loop is at).
 inline const suite_host_thread* running_thread(const Worker& w) {
-    if (w.job && w.job->lanes && w.current) return w.job->kernel.lane_current();
-    return w.current ? &w.current->info : nullptr;
+    if (!w.current) return nullptr;
+    return w.current->stack ? w.current->stack->header->thread : &w.current->info;
 }
 
 // Runs blocks of `job` until none is left or the launch faulted.

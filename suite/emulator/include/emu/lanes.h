@@ -108,7 +108,7 @@ inline void begin_block(const suite_host_thread& block, bool regions) {
 inline void first_lane(State& state) {
     suite_host_thread& t = state.info;
     t.thread_idx[0] = t.thread_idx[1] = t.thread_idx[2] = 0;
-    t.linear = t.lane = t.warp = 0;
+    t.linear = 0;
 }
 
 // ... and steps x fastest, as the linear thread index does.

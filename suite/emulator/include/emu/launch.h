@@ -125,15 +125,13 @@ void run_lanes(void* self, const suite_host_thread* block) {
     run_lanes_with<Kernel, Rewritten>(Kernel, self, block);
 }
 
-inline const suite_host_thread* lane_current() { return &lanes::storage.info; }
-
 // The generated wrapper's call; `lanes` is the kernel's lane entry (a function of the wrapper, so
 // that the build can tell from the object file what it may reach).
 template <typename... Args>
 int launch(void (*kernel)(Args...), suite_host_lane_entry lanes, const suite_host_launch_config* config,
            void* const* argv, suite_host_fault* fault) {
     Call<Args...> call = make_call(kernel, argv, std::index_sequence_for<Args...>{});
-    const suite_host_kernel k{&Call<Args...>::run, &call, sizeof call, &tls_anchor_address, lanes, &lane_current};
+    const suite_host_kernel k{&Call<Args...>::run, &call, sizeof call, &tls_anchor_address, lanes};
     return suite_host_run(config, &k, fault);
 }
 

@@ -130,7 +130,7 @@ struct suite_host_fault {
 // and the module's thread-local storage (where static __shared__ arrays live) of a worker.
 typedef void (*suite_host_entry)(void* context);
 // A lane entry runs a whole block as loops over its threads (`block` holds its blockIdx, blockDim
-// and gridDim); lane_current says which thread it is at (for fault messages).
+// and gridDim); it names the lane it is at in the stack's header (for fault messages).
 typedef void (*suite_host_lane_entry)(void* context, const suite_host_thread* block);
 struct suite_host_kernel {
     suite_host_entry entry;
@@ -138,7 +138,6 @@ struct suite_host_kernel {
     size_t context_bytes;
     void* (*tls_anchor)(void);  // address of the module's anchor variable on the calling thread
     suite_host_lane_entry lanes;
-    const suite_host_thread* (*lane_current)(void);
 };
 // Returns the fault kind (0 on success).
 int suite_host_run(const suite_host_launch_config* config, const suite_host_kernel* kernel, suite_host_fault* fault);
